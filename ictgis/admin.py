@@ -1,0 +1,144 @@
+"""Administrative structures: the official unit list and the 2025 reform.
+
+Before 1 July 2025 Điện Biên had 10 districts and 129 commune-level units (115 xã, 9 phường, 5 thị trấn). NQ
+1661/NQ-UBTVQH15 abolished districts and merged the units into 45 communes (42 xã, 3 phường); every new unit is a
+union of whole old ones, so its boundary is the dissolve of theirs. Joins are on GSO codes, never on names
+(spellings differ between sources).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from functools import lru_cache
+from importlib import resources
+
+import geopandas as gpd
+import pandas as pd
+
+from ._errors import LayerError, Problem
+from .layers import fold
+
+logger = logging.getLogger(__name__)
+
+STRUCTURES = ("2019", "2025")
+
+# Spelling variants seen between sources (folded): the GSO spelling first.
+NAME_VARIANTS = {"huoi lech": "huoi lenh", "pu luong": "phu luong", "xa long": "sa long"}
+
+
+@lru_cache(maxsize=1)
+def units() -> pd.DataFrame:
+    """Return the official list of Điện Biên's 129 pre-2025 units with their 2025 commune.
+
+    Columns: code (GSO 5-digit), name, kind (xa/phuong/thi_tran), dist_code, district, nq1661_item,
+    unit_2025 (name of the commune after 1 July 2025) and kind_2025.
+    """
+    text = resources.files("ictgis").joinpath("data/units_dienbien.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    frame = pd.DataFrame(rows).astype(str)
+    frame["nq1661_item"] = frame["nq1661_item"].astype(int)
+    return frame
+
+
+def code_2025(item: int) -> str:
+    """Return the id ictgis gives a 2025 commune: its item number in NQ 1661 (e.g. ``"NQ1661-44"``)."""
+    return f"NQ1661-{int(item):02d}"
+
+
+def aggregate_2025(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Dissolve pre-2025 communes into the 45 communes of the 2025 structure.
+
+    Parameters
+    ----------
+    communes
+        Commune layer with GSO `code`, and optionally `population`, `households`, `radio`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per 2025 commune: `code` (``NQ1661-NN``), `name`, `kind` (xa/phuong), summed `population` and
+        `households`, `radio` (any of its old units had one), `n_old` (old units merged) and `old_codes`.
+
+    Raises
+    ------
+    LayerError
+        If a commune code is not in the official list (the merge map is by code).
+    """
+    table = units().set_index("code")
+    unknown = [(i, c) for i, c in enumerate(communes["code"]) if c not in table.index]
+    if unknown:
+        problems = [Problem("communes", f"code {c!r} is not a GSO code of the official list; the 2025 structure "
+                            "is joined on codes (see ictgis.admin.match_gso_codes)", row=i + 1, column="code")
+                    for i, c in unknown[:30]]
+        raise LayerError("cannot aggregate to the 2025 structure:", problems)
+    frame = communes.copy()
+    frame["_item"] = frame["code"].map(table["nq1661_item"])
+    agg: dict[str, tuple[str, str]] = {"n_old": ("code", "size")}
+    for column in ("population", "households"):
+        if column in frame:
+            frame[column] = frame[column].astype("Float64")
+            agg[column] = (column, "sum")
+    if "radio" in frame:
+        frame["radio"] = frame["radio"].astype("boolean").fillna(False).astype(bool)
+        agg["radio"] = ("radio", "any")
+    stats = frame.groupby("_item").agg(**agg)
+    stats["old_codes"] = frame.groupby("_item")["code"].apply(lambda s: ",".join(sorted(s)))
+    geoms = frame[["_item", frame.geometry.name]].dissolve(by="_item")
+    out = geoms.join(stats)
+    names = table.reset_index().drop_duplicates("nq1661_item").set_index("nq1661_item")
+    out["name"] = names.loc[out.index, "unit_2025"].to_numpy()
+    out["kind"] = names.loc[out.index, "kind_2025"].to_numpy()
+    out["code"] = [code_2025(i) for i in out.index]
+    for column in ("population", "households"):
+        if column in out:
+            out[column] = out[column].round().astype("Int64")
+    out = out.reset_index(drop=True)
+    columns = ["code", "name", "kind", *[c for c in ("population", "households", "radio") if c in out],
+               "n_old", "old_codes", out.geometry.name]
+    return gpd.GeoDataFrame(out[columns], geometry=out.geometry.name, crs=communes.crs)
+
+
+def match_gso_codes(communes: gpd.GeoDataFrame, *, district_column: str = "district") -> gpd.GeoDataFrame:
+    """Give communes from another source their GSO codes, matching district and folded name.
+
+    Names are compared without diacritics, prefixes and case, with the known spelling variants
+    (Lếch/Lếnh, Pu/Phu Luông, Xá/Sa Lông). Units that match nothing keep `code` None and are logged.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with `code` (GSO) and `source_code` (the code it had).
+    """
+    from .layers import split_commune_name
+
+    table = units()
+
+    def key(district: str, name: str) -> tuple[str, str]:
+        bare = fold(split_commune_name(name)[0])
+        bare = NAME_VARIANTS.get(bare, bare)
+        dist = fold(district)
+        for prefix in ("thanh pho ", "thi xa ", "huyen "):
+            dist = dist.removeprefix(prefix)
+        return dist, bare
+
+    lookup = {key(d, n): c for d, n, c in zip(table["district"], table["name"], table["code"], strict=True)}
+    # Some units moved between districts (four from Điện Biên to TP Điện Biên Phủ in 2022): fall back to the
+    # name alone when it is unique in the province.
+    by_name: dict[str, list[str]] = {}
+    for k, c in lookup.items():
+        by_name.setdefault(k[1], []).append(c)
+    out = communes.copy()
+    out["source_code"] = out.get("code", None)
+    matched = []
+    for d, n in zip(out[district_column], out["name"], strict=True):
+        k = key(str(d), str(n))
+        code = lookup.get(k)
+        if code is None and len(by_name.get(k[1], [])) == 1:
+            code = by_name[k[1]][0]
+        matched.append(code)
+    out["code"] = matched
+    missing = [n for n, c in zip(out["name"], matched, strict=True) if c is None]
+    if missing:
+        logger.warning("no GSO code for %d communes: %s", len(missing), ", ".join(map(str, missing)))
+    return out

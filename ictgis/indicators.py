@@ -1,0 +1,393 @@
+"""The department's indicator table, computed from the layers.
+
+`compute` returns a JSON-ready dict — a stable contract used by scripts and the web app — with the province-level
+indicators under `postal`, `mobile`, `fiber` and `broadcast`, plus `communes` and `districts` breakdowns.
+An indicator whose layer is missing is None (unavailable), not an error. Figures are rounded as the department
+publishes them: 2 decimals for km, whole people, 1 decimal for percentages.
+
+Denominators differ by indicator: postal and internet-point indicators count xã only; the radio-station indicator
+counts all commune-level units (FACTS.md §1).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import admin, postal
+from ._errors import LayerError, Problem
+from .io import Dataset
+from .layers import parse_tech
+
+logger = logging.getLogger(__name__)
+
+CONTRACT_VERSION = 1
+
+
+def _pct(part: float, whole: float) -> float | None:
+    return None if not whole else round(100.0 * part / whole, 1)
+
+
+def _r(value: float | None, digits: int = 0) -> float | int | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(round(value)) if digits == 0 else round(float(value), digits)
+
+
+def _units(dataset: Dataset, structure: str) -> tuple[gpd.GeoDataFrame, pd.Series | None]:
+    """Return the unit polygons of a structure and, for 2025, the map old code → new code."""
+    communes = dataset["communes"]
+    if structure == "2019":
+        return communes, None
+    if structure != "2025":
+        raise LayerError(f"unknown structure {structure!r}",
+                         [Problem("--structure", "expected one of " + ", ".join(admin.STRUCTURES))])
+    merged = admin.aggregate_2025(communes)
+    old_to_new = {}
+    for code, olds in zip(merged["code"], merged["old_codes"], strict=True):
+        for old in olds.split(","):
+            old_to_new[old] = code
+    return merged, pd.Series(old_to_new)
+
+
+def _unit_of(frame: gpd.GeoDataFrame, old_to_new: pd.Series | None) -> pd.Series:
+    codes = frame["commune"].astype(object)
+    return codes if old_to_new is None else codes.map(old_to_new)
+
+
+def site_technologies(bts: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Return one boolean column per technology (2G … 5G) for each site."""
+    parsed = [parse_tech(t) for t in bts["tech"]]
+    return pd.DataFrame({t: [t in p for p in parsed] for t in ("2G", "3G", "4G", "5G")}, index=bts.index)
+
+
+def compute(dataset: Dataset, *, structure: str = "2019", postal_kinds: tuple[str, ...] | None = None,
+            area_km2: float | None = None) -> dict:
+    """Compute the department's indicators for a dataset.
+
+    Parameters
+    ----------
+    dataset
+        Layers from `ictgis.io.load`.
+    structure
+        ``"2019"`` (10 districts, 129 units) or ``"2025"`` (45 communes, no districts).
+    postal_kinds
+        Post office kinds counted as service points (default: all, as the department counts 168).
+    area_km2
+        Official province area for the service radius; default the layers.yaml `area_km2`, else the area of the
+        commune polygons.
+
+    Returns
+    -------
+    dict
+        JSON-ready; see the module docstring and README for the keys.
+
+    Examples
+    --------
+    >>> from ictgis import io
+    >>> result = compute(io.load())  # doctest: +SKIP
+    >>> result["postal"]["service_radius_km"]  # doctest: +SKIP
+    4.25
+    """
+    units, old_to_new = _units(dataset, structure)
+    communes = dataset["communes"]
+    polygon_area = float(communes.geometry.area.sum() / 1e6)
+    area = area_km2 if area_km2 is not None else (dataset.area_km2 or polygon_area)
+    population = float(communes["population"].astype("Float64").sum())
+    households = float(communes["households"].astype("Float64").sum()) if "households" in communes \
+        and communes["households"].notna().all() else None
+    kinds = units["kind"] if "kind" in units else pd.Series([None] * len(units), index=units.index)
+    is_xa = (kinds == "xa").fillna(False).to_numpy(dtype=bool)
+
+    result: dict = {
+        "contract": CONTRACT_VERSION,
+        "structure": structure,
+        "data_dir": str(dataset.data_dir) if dataset.data_dir else None,
+        "province": {
+            "area_km2": _r(area, 2),
+            "polygon_area_km2": _r(polygon_area, 2),
+            "population": _r(population),
+            "households": _r(households),
+            "units_total": len(units),
+            "xa": int(is_xa.sum()),
+            "phuong": int((kinds == "phuong").sum()),
+            "thi_tran": int((kinds == "thi_tran").sum()),
+            "districts": None if structure == "2025" else _n_districts(communes),
+        },
+    }
+    table = pd.DataFrame(index=pd.Index(units["code"].to_numpy(), name="code"))
+    table["name"] = units["name"].to_numpy()
+    table["kind"] = kinds.to_numpy()
+    if structure == "2019" and "district" in units:
+        table["district"] = units["district"].to_numpy()
+    table["area_km2"] = units.geometry.area.to_numpy() / 1e6
+    table["population"] = units["population"].astype("Float64").to_numpy()
+
+    result["postal"] = _postal(dataset, units, old_to_new, table, is_xa, population, area, postal_kinds)
+    result["mobile"] = _mobile(dataset, old_to_new, table)
+    result["fiber"] = _fiber(dataset, old_to_new, table)
+    result["broadcast"] = _broadcast(units, table)
+    result["communes"] = _records(table)
+    result["districts"] = _records(_by_district(table)) if "district" in table else None
+    return result
+
+
+def _n_districts(communes: gpd.GeoDataFrame) -> int | None:
+    if "dist_code" in communes and communes["dist_code"].notna().any():
+        return int(communes["dist_code"].nunique())
+    if "district" in communes and communes["district"].notna().any():
+        return int(communes["district"].nunique())
+    return None
+
+
+def _postal(dataset, units, old_to_new, table, is_xa, population, area, kinds) -> dict:
+    po = dataset.get("post_offices")
+    keys = ("service_points", "service_radius_km", "people_per_point", "xa_total", "xa_with_cultural_post_office",
+            "xa_with_cultural_post_office_pct", "xa_without_cultural_post_office", "points_by_kind",
+            "kinds_counted", "units_failing_norms")
+    if po is None:
+        return dict.fromkeys(keys) | {"xa_total": int(is_xa.sum())}
+    counted = postal.counted_points(po, kinds=kinds)
+    n = len(counted)
+    unit_of_point = _unit_of(po, old_to_new)
+    per_unit = postal.postal_by_unit(units, po, unit_of_point=unit_of_point, kinds=kinds)
+    table["post_points"] = per_unit["points"].to_numpy()
+    table["bdvhx"] = per_unit["bdvhx"].to_numpy()
+    table["postal_radius_km"] = per_unit["radius_km"].to_numpy()
+    table["people_per_point"] = per_unit["people_per_point"].to_numpy()
+    table["postal_norms_failed"] = per_unit["failures"].to_numpy()
+    xa_codes = table.index[is_xa]
+    with_bdvhx = int((table.loc[xa_codes, "bdvhx"] > 0).sum())
+    without = table.loc[xa_codes][table.loc[xa_codes, "bdvhx"] == 0]
+    radius = postal.service_radius_km(area, n)
+    ppp = postal.people_per_point(population, n)
+    return {
+        "service_points": n,
+        "service_radius_km": _r(radius, 2),
+        "people_per_point": _r(ppp),
+        "xa_total": int(is_xa.sum()),
+        "xa_with_cultural_post_office": with_bdvhx,
+        "xa_with_cultural_post_office_pct": _pct(with_bdvhx, int(is_xa.sum())),
+        "xa_without_cultural_post_office": [{"code": c, "name": nm} for c, nm in
+                                            zip(without.index, without["name"], strict=True)],
+        "points_by_kind": {k: int(v) for k, v in po["kind"].value_counts().sort_index().items()},
+        "kinds_counted": sorted(counted["kind"].unique().tolist()) if kinds else "all",
+        "units_failing_norms": int((per_unit["failures"] != "").sum()),
+    }
+
+
+def _mobile(dataset, old_to_new, table) -> dict:
+    bts = dataset.get("bts_sites")
+    keys = ("bts_sites", "sites_2g", "sites_3g", "sites_4g", "sites_5g", "sites_diesel", "sites_solar",
+            "operators", "sites_by_operator")
+    if bts is None:
+        return dict.fromkeys(keys)
+    tech = site_technologies(bts)
+    power = bts["power"] if "power" in bts else pd.Series([None] * len(bts), index=bts.index)
+    unit = _unit_of(bts, old_to_new)
+    table["bts_sites"] = unit.value_counts().reindex(table.index, fill_value=0).to_numpy()
+    table["sites_4g"] = unit[tech["4G"]].value_counts().reindex(table.index, fill_value=0).to_numpy()
+    return {
+        "bts_sites": len(bts),
+        "sites_2g": int(tech["2G"].sum()),
+        "sites_3g": int(tech["3G"].sum()),
+        "sites_4g": int(tech["4G"].sum()),
+        "sites_5g": int(tech["5G"].sum()),
+        "sites_diesel": int((power == "diesel").sum()) if "power" in bts else None,
+        "sites_solar": int((power == "solar").sum()) if "power" in bts else None,
+        "operators": int(bts["operator"].nunique()),
+        "sites_by_operator": {k: int(v) for k, v in bts["operator"].value_counts().sort_index().items()},
+    }
+
+
+def _fiber(dataset, old_to_new, table) -> dict:
+    villages = dataset.get("villages")
+    routes = dataset.get("fiber_routes")
+    route_km = _r(float(routes.geometry.length.sum() / 1000), 1) if routes is not None else None
+    if villages is None:
+        return {"villages": None, "villages_with_fiber": None, "villages_without_fiber": None,
+                "villages_fiber_pct": None, "route_km": route_km}
+    unit = _unit_of(villages, old_to_new)
+    table["villages"] = unit.value_counts().reindex(table.index, fill_value=0).to_numpy()
+    out = {"villages": len(villages), "route_km": route_km}
+    if "fiber" not in villages or villages["fiber"].isna().all():
+        return out | {"villages_with_fiber": None, "villages_without_fiber": None, "villages_fiber_pct": None}
+    fiber = villages["fiber"].astype("boolean")
+    known = fiber.notna()
+    with_fiber = int(fiber.fillna(False).sum())
+    without = int((~fiber.fillna(True)).sum())
+    counts = unit[fiber.fillna(False).to_numpy(dtype=bool)].value_counts()
+    table["villages_fiber"] = counts.reindex(table.index, fill_value=0).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["villages_fiber_pct"] = 100.0 * table["villages_fiber"] / table["villages"].where(table["villages"] > 0)
+    return out | {"villages_with_fiber": with_fiber, "villages_without_fiber": without,
+                  "villages_fiber_pct": _pct(with_fiber, int(known.sum())),
+                  "villages_status_unknown": int((~known).sum())}
+
+
+def _broadcast(units, table) -> dict:
+    if "radio" not in units or units["radio"].isna().all():
+        return {"units_total": len(units), "units_with_radio": None, "units_with_radio_pct": None}
+    radio = units["radio"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    table["radio"] = radio
+    return {"units_total": len(units), "units_with_radio": int(radio.sum()),
+            "units_with_radio_pct": _pct(int(radio.sum()), len(units))}
+
+
+def _by_district(table: pd.DataFrame) -> pd.DataFrame:
+    sums = [c for c in ("area_km2", "population", "post_points", "bdvhx", "bts_sites", "sites_4g", "villages",
+                        "villages_fiber", "radio") if c in table]
+    grouped = table.groupby("district")[sums].sum()
+    grouped["units"] = table.groupby("district").size()
+    if "post_points" in grouped:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            points = grouped["post_points"].where(grouped["post_points"] > 0)
+            grouped["postal_radius_km"] = np.sqrt(grouped["area_km2"] / (np.pi * points))
+            grouped["people_per_point"] = grouped["population"] / points
+    if "villages_fiber" in grouped:
+        grouped["villages_fiber_pct"] = 100.0 * grouped["villages_fiber"] / grouped["villages"].where(
+            grouped["villages"] > 0)
+    grouped.index.name = "district"
+    return grouped
+
+
+ROUNDING = {"area_km2": 2, "postal_radius_km": 2, "people_per_point": 0, "population": 0, "villages_fiber_pct": 1}
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    rows = []
+    for key, row in table.iterrows():
+        rec = {table.index.name: key}
+        for column, value in row.items():
+            if isinstance(value, (np.bool_, bool)):
+                rec[column] = bool(value)
+            elif isinstance(value, (int, np.integer)):
+                rec[column] = int(value)
+            elif isinstance(value, (float, np.floating)):
+                rec[column] = _r(float(value), ROUNDING.get(column, 2)) if not pd.isna(value) else None
+            elif value is pd.NA or value is None:
+                rec[column] = None
+            else:
+                rec[column] = value
+        rows.append(rec)
+    return rows
+
+
+# ------------------------------------------------------------------------------------------ presentation
+INDICATOR_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("postal.service_points", "Bưu chính", "Số điểm phục vụ bưu chính", "điểm"),
+    ("postal.service_radius_km", "Bưu chính", "Bán kính phục vụ bình quân", "km"),
+    ("postal.people_per_point", "Bưu chính", "Số dân phục vụ bình quân trên một điểm", "người/điểm"),
+    ("postal.xa_total", "Bưu chính", "Tổng số xã", "xã"),
+    ("postal.xa_with_cultural_post_office", "Bưu chính", "Số xã có điểm Bưu điện văn hóa xã", "xã"),
+    ("postal.xa_with_cultural_post_office_pct", "Bưu chính", "Tỷ lệ xã có điểm BĐVHX", "%"),
+    ("mobile.bts_sites", "Viễn thông di động", "Tổng số trạm BTS", "trạm"),
+    ("mobile.sites_3g", "Viễn thông di động", "Số trạm BTS 3G", "trạm"),
+    ("mobile.sites_4g", "Viễn thông di động", "Số trạm BTS 4G", "trạm"),
+    ("mobile.sites_diesel", "Viễn thông di động", "Số trạm BTS chạy máy phát diesel", "trạm"),
+    ("mobile.operators", "Viễn thông di động", "Số doanh nghiệp viễn thông", "doanh nghiệp"),
+    ("fiber.villages", "Băng rộng cố định", "Tổng số thôn, bản", "thôn, bản"),
+    ("fiber.villages_with_fiber", "Băng rộng cố định", "Số thôn, bản có cáp quang", "thôn, bản"),
+    ("fiber.villages_without_fiber", "Băng rộng cố định", "Số thôn, bản chưa có băng rộng cố định", "thôn, bản"),
+    ("fiber.villages_fiber_pct", "Băng rộng cố định", "Tỷ lệ thôn, bản có cáp quang", "%"),
+    ("broadcast.units_total", "Truyền thanh cơ sở", "Tổng số đơn vị hành chính cấp xã", "đơn vị"),
+    ("broadcast.units_with_radio", "Truyền thanh cơ sở", "Số đơn vị có đài truyền thanh", "đơn vị"),
+    ("broadcast.units_with_radio_pct", "Truyền thanh cơ sở", "Tỷ lệ đơn vị có đài truyền thanh", "%"),
+)
+
+INDICATOR_LABELS_EN = {
+    "postal.service_points": "Postal service points", "postal.service_radius_km": "Average service radius",
+    "postal.people_per_point": "People per service point", "postal.xa_total": "Xã (rural communes)",
+    "postal.xa_with_cultural_post_office": "Xã with a commune cultural post office (BĐVHX)",
+    "postal.xa_with_cultural_post_office_pct": "Share of xã with a BĐVHX", "mobile.bts_sites": "BTS sites",
+    "mobile.sites_3g": "Sites with 3G", "mobile.sites_4g": "Sites with 4G", "mobile.sites_diesel": "Sites on diesel",
+    "mobile.operators": "Operators", "fiber.villages": "Villages", "fiber.villages_with_fiber": "Villages with fiber",
+    "fiber.villages_without_fiber": "Villages without fixed broadband",
+    "fiber.villages_fiber_pct": "Share of villages with fiber", "broadcast.units_total": "Commune-level units",
+    "broadcast.units_with_radio": "Units with a radio station",
+    "broadcast.units_with_radio_pct": "Share of units with a radio station",
+}
+
+
+def lookup(result: dict, key: str):
+    """Return ``result["a"]["b"]`` for key ``"a.b"`` (None when absent)."""
+    node = result
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def as_rows(result: dict, *, lang: str = "vi") -> list[tuple[str, str, object, str]]:
+    """Return (group, label, value, unit) rows of the indicator table, in Vietnamese or English."""
+    rows = []
+    for key, group, label, unit in INDICATOR_ROWS:
+        value = lookup(result, key)
+        if lang == "en":
+            label = INDICATOR_LABELS_EN.get(key, label)
+        rows.append((group, label, value, unit))
+    return rows
+
+
+def format_table(result: dict, *, lang: str = "vi") -> str:
+    """Format the indicator table for a terminal ("—" for unavailable)."""
+    rows = as_rows(result, lang=lang)
+    width = max(len(r[1]) for r in rows)
+    lines = []
+    group = None
+    for g, label, value, unit in rows:
+        if g != group:
+            lines.append(g.upper())
+            group = g
+        shown = "—" if value is None else (f"{value:,}" if isinstance(value, int) else f"{value}")
+        lines.append(f"  {label:<{width}}  {shown:>10}  {unit}")
+    return "\n".join(lines)
+
+
+COMMUNE_HEADERS_VI = {
+    "code": "Mã ĐVHC", "name": "Tên", "kind": "Loại", "district": "Huyện", "area_km2": "Diện tích (km²)",
+    "population": "Dân số", "post_points": "Số điểm bưu chính", "bdvhx": "Điểm BĐVHX",
+    "postal_radius_km": "Bán kính phục vụ (km)", "people_per_point": "Số dân/điểm",
+    "postal_norms_failed": "Chưa đạt chuẩn QCVN 1:2008", "bts_sites": "Trạm BTS", "sites_4g": "Trạm 4G",
+    "villages": "Số thôn, bản", "villages_fiber": "Thôn, bản có cáp quang",
+    "villages_fiber_pct": "Tỷ lệ thôn có cáp quang (%)", "radio": "Có đài truyền thanh", "units": "Số ĐVHC",
+}
+
+
+def write_xlsx(result: dict, path: str | Path) -> Path:
+    """Write the indicator table (one row per indicator) and the breakdowns to a Vietnamese XLSX, atomically."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from ._files import atomic_path
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Chỉ tiêu"
+    ws.append(["Nhóm", "Chỉ tiêu", "Giá trị", "Đơn vị"])
+    for group, label, value, unit in as_rows(result):
+        ws.append([group, label, value, unit])
+    for sheet_name, records in (("Theo xã", result.get("communes")), ("Theo huyện", result.get("districts"))):
+        if not records:
+            continue
+        sheet = wb.create_sheet(sheet_name)
+        columns = list(records[0])
+        sheet.append([COMMUNE_HEADERS_VI.get(c, c) for c in columns])
+        for rec in records:
+            sheet.append([("Có" if v else "Không") if isinstance(v, bool) else v for v in rec.values()])
+    for sheet in wb.worksheets:
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for column in sheet.columns:
+            width = max(len(str(c.value)) if c.value is not None else 0 for c in column)
+            sheet.column_dimensions[column[0].column_letter].width = min(60, max(10, width + 2))
+        sheet.freeze_panes = "A2"
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+    return Path(path)

@@ -1,0 +1,707 @@
+"""Read a data folder of planning layers into one validated `Dataset` in the working CRS.
+
+A data folder holds one file per layer, named after it (``communes.shp``, ``villages.geojson`` …), in any of:
+Shapefile (also zipped), GeoPackage (a file per layer, or one file with a layer per name), GeoJSON, FlatGeobuf,
+KML, or CSV with lon/lat or x/y columns; plus an optional ``dem.tif``. An optional mapping file ``layers.yaml``
+maps other file and field names onto the schema::
+
+    crs: EPSG:9205            # for files without a CRS (and CSV x/y columns)
+    encoding: tcvn3           # legacy text encoding of DBFs without .cpg (auto-detected when absent)
+    area_km2: 9541.25         # official province area for the postal service radius (optional)
+    layers:
+      communes:
+        file: ranh_gioi_xa.shp
+        fields: {code: MA_XA, name: TEN_XA, population: DAN_SO}
+
+Inputs are never modified. Every problem found in any layer is collected and raised once as a `LayerError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+import yaml
+from pyproj import CRS
+
+from . import settings
+from ._errors import LayerError, Problem
+from ._validate import Collector, check_attributes, check_geometries, check_unique
+from .crs import looks_like_degrees, looks_swapped, parse_crs, to_crs, working_crs
+from .layers import DEM_NAMES, LAYER_NAMES, SCHEMAS, LayerSchema, fold, split_commune_name
+
+logger = logging.getLogger(__name__)
+
+VECTOR_SUFFIXES = (".shp", ".zip", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".csv")
+MAPPING_NAMES = ("layers.yaml", "layers.yml")
+LON_NAMES = ("lon", "long", "lng", "longitude", "kinh do", "kinhdo")
+LAT_NAMES = ("lat", "latitude", "vi do", "vido")
+X_NAMES = ("x", "east", "easting", "toa do x", "toado x")
+Y_NAMES = ("y", "north", "northing", "toa do y", "toado y")
+MAPPING_KEYS = {"crs", "encoding", "area_km2", "layers", "province"}
+LAYER_KEYS = {"file", "layer", "fields", "crs", "encoding"}
+ENCODINGS = ("utf-8", "tcvn3", "vni", "cp1258", "latin1")
+
+
+@dataclass
+class TopologyReport:
+    """Overlaps and gaps between commune polygons (reported, never silently cleaned)."""
+
+    overlaps: int = 0
+    overlap_area_km2: float = 0.0
+    gaps: int = 0
+    gap_area_km2: float = 0.0
+    overlap_pairs: list[tuple[str, str, float]] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """True when there are neither overlaps nor gaps."""
+        return self.overlaps == 0 and self.gaps == 0
+
+    def __str__(self) -> str:
+        if self.clean:
+            return "commune polygons: no overlaps, no gaps"
+        return (f"commune polygons: {self.overlaps} overlapping pairs ({self.overlap_area_km2:.2f} km²), "
+                f"{self.gaps} gaps ({self.gap_area_km2:.2f} km²); `ictgis clean` fixes them")
+
+
+@dataclass
+class Dataset:
+    """The validated planning layers of one data folder, in the working CRS.
+
+    Attributes
+    ----------
+    layers
+        Layer name → GeoDataFrame with schema attribute names and types.
+    sources
+        Layer name → the file it came from.
+    crs
+        The working CRS.
+    dem_path
+        The DEM GeoTIFF, when present.
+    topology
+        Overlap and gap report of the commune polygons.
+    notes
+        Repairs made while reading (reported as warnings).
+    area_km2
+        Official province area when given in layers.yaml, else None (the polygons' area is used).
+    """
+
+    layers: dict[str, gpd.GeoDataFrame]
+    sources: dict[str, str]
+    crs: CRS
+    data_dir: Path | None = None
+    dem_path: Path | None = None
+    topology: TopologyReport | None = None
+    notes: list[str] = field(default_factory=list)
+    area_km2: float | None = None
+
+    def __getitem__(self, name: str) -> gpd.GeoDataFrame:
+        return self.layers[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.layers
+
+    def get(self, name: str) -> gpd.GeoDataFrame | None:
+        """Return a layer, or None when the folder has none."""
+        return self.layers.get(name)
+
+    def copy(self) -> Dataset:
+        """Return a copy whose layers can be changed without touching this one."""
+        return Dataset(layers={k: v.copy() for k, v in self.layers.items()}, sources=dict(self.sources),
+                       crs=self.crs, data_dir=self.data_dir, dem_path=self.dem_path, topology=self.topology,
+                       notes=list(self.notes), area_km2=self.area_km2)
+
+
+# --------------------------------------------------------------------------------------------- mapping file
+def read_mapping(data_dir: Path, collector: Collector) -> dict:
+    """Read and check ``layers.yaml`` in a data folder; return {} when there is none."""
+    for name in MAPPING_NAMES:
+        path = data_dir / name
+        if path.exists():
+            break
+    else:
+        return {}
+    try:
+        mapping = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        collector.add(path.name, f"not valid YAML: {exc}")
+        return {}
+    if not isinstance(mapping, dict):
+        collector.add(path.name, "expected a mapping with keys " + ", ".join(sorted(MAPPING_KEYS)))
+        return {}
+    for key in set(mapping) - MAPPING_KEYS:
+        collector.add(path.name, f"unknown key '{key}' (known: {', '.join(sorted(MAPPING_KEYS))})", column=key)
+    layers = mapping.get("layers") or {}
+    if not isinstance(layers, dict):
+        collector.add(path.name, "'layers' must map layer names to their settings", column="layers")
+        layers = {}
+    for lname, spec in layers.items():
+        if lname not in SCHEMAS and lname != "dem":
+            collector.add(path.name, f"unknown layer '{lname}' (known: {', '.join(LAYER_NAMES)}, dem)",
+                          column=f"layers.{lname}")
+            continue
+        if isinstance(spec, str):
+            layers[lname] = {"file": spec}
+            continue
+        if not isinstance(spec, dict):
+            collector.add(path.name, "expected a file name or a mapping", column=f"layers.{lname}")
+            layers[lname] = {}
+            continue
+        for key in set(spec) - LAYER_KEYS:
+            collector.add(path.name, f"unknown key '{key}' (known: {', '.join(sorted(LAYER_KEYS))})",
+                          column=f"layers.{lname}.{key}")
+        fields = spec.get("fields") or {}
+        if not isinstance(fields, dict):
+            collector.add(path.name, "'fields' must map schema names to file field names",
+                          column=f"layers.{lname}.fields")
+            spec["fields"] = {}
+        elif lname in SCHEMAS:
+            known = {f.name for f in SCHEMAS[lname].fields}
+            for key in set(fields) - known:
+                collector.add(path.name, f"'{key}' is not an attribute of {lname} (known: {', '.join(sorted(known))})",
+                              column=f"layers.{lname}.fields.{key}")
+    for key in ("encoding",):
+        value = mapping.get(key)
+        if value is not None and str(value).lower() not in ENCODINGS:
+            collector.add(path.name, f"unknown encoding {value!r} (known: {', '.join(ENCODINGS)})", column=key)
+    mapping["layers"] = layers
+    mapping["_path"] = path.name
+    return mapping
+
+
+# ------------------------------------------------------------------------------------------- finding files
+def find_layer_sources(data_dir: Path, mapping: dict) -> dict[str, tuple[Path, str | None]]:
+    """Find the file (and GeoPackage layer) of each layer in a data folder."""
+    found: dict[str, tuple[Path, str | None]] = {}
+    specs = mapping.get("layers", {})
+    files = sorted(p for p in data_dir.iterdir() if p.is_file())
+    gpkg_layers: dict[str, Path] = {}
+    for path in files:
+        if path.suffix.lower() == ".gpkg":
+            try:
+                for lname, _ in pyogrio.list_layers(path):
+                    gpkg_layers.setdefault(str(lname), path)
+            except pyogrio.errors.DataSourceError:
+                continue
+    for lname in LAYER_NAMES:
+        spec = specs.get(lname) or {}
+        if spec.get("file"):
+            found[lname] = (data_dir / spec["file"], spec.get("layer"))
+            continue
+        for path in files:
+            stem = path.name[: -len(".shp.zip")] if path.name.lower().endswith(".shp.zip") else path.stem
+            if stem.lower() == lname and path.suffix.lower() in VECTOR_SUFFIXES:
+                found[lname] = (path, None)
+                break
+        else:
+            if lname in gpkg_layers:
+                found[lname] = (gpkg_layers[lname], lname)
+    return found
+
+
+def find_dem(data_dir: Path, mapping: dict) -> Path | None:
+    """Return the DEM GeoTIFF of a data folder, or None."""
+    spec = mapping.get("layers", {}).get("dem")
+    if spec and spec.get("file"):
+        return data_dir / spec["file"]
+    for name in DEM_NAMES:
+        if (data_dir / name).exists():
+            return data_dir / name
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ reading
+def _dbf_encoding(path: Path) -> str | None:
+    cpg = path.with_suffix(".cpg")
+    if cpg.exists():
+        return cpg.read_text(encoding="ascii", errors="replace").strip().upper()
+    return None
+
+
+def _read_vector(path: Path, layer: str | None, collector: Collector, *, label: str
+                 ) -> tuple[gpd.GeoDataFrame | None, str | None]:
+    """Read a vector file with pyogrio; return (frame, declared text encoding of a DBF)."""
+    suffix = path.suffix.lower()
+    target = str(path)
+    declared = None
+    read_kw: dict = {}
+    if suffix == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
+            cpgs = {n.lower(): n for n in zf.namelist() if n.lower().endswith(".cpg")}
+            if len(shps) != 1:
+                collector.add(label, f"a zipped layer must hold exactly one .shp (found {len(shps)})")
+                return None, None
+            cpg = cpgs.get(shps[0][:-4].lower() + ".cpg")
+            declared = zf.read(cpg).decode("ascii", "replace").strip().upper() if cpg else None
+        target = f"/vsizip/{path}/{shps[0]}"
+        suffix = ".shp"
+    elif suffix == ".shp":
+        declared = _dbf_encoding(path)
+    if suffix == ".shp" and (declared is None or "1258" in declared or "UTF" not in declared):
+        # Read bytes as Latin-1 and decode ourselves: GDAL's cp1258 reader truncates strings (STACK-NOTES),
+        # and DBFs without .cpg may hold TCVN3/VNI/UTF-8 bytes.
+        read_kw["encoding"] = "latin1"
+    try:
+        frame = pyogrio.read_dataframe(target, layer=layer, **read_kw)
+    except Exception as exc:  # pyogrio raises several kinds for unreadable files
+        collector.add(label, f"cannot be read: {exc}")
+        return None, None
+    return frame, (declared if suffix == ".shp" else "UTF-8")
+
+
+def _read_csv(path: Path, collector: Collector, *, label: str, crs: object) -> gpd.GeoDataFrame | None:
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        collector.add(label, f"cannot be read as UTF-8 CSV: {exc}")
+        return None
+    folded = {fold(c): c for c in table.columns}
+    pair = None
+    for xs, ys, geographic in ((LON_NAMES, LAT_NAMES, True), (X_NAMES, Y_NAMES, False)):
+        xcol = next((folded[n] for n in xs if n in folded), None)
+        ycol = next((folded[n] for n in ys if n in folded), None)
+        if xcol and ycol:
+            pair = (xcol, ycol, geographic)
+            break
+    if pair is None:
+        collector.add(label, "a CSV layer needs lon/lat or x/y columns")
+        return None
+    xcol, ycol, geographic = pair
+    xs = pd.to_numeric(table[xcol].str.replace(",", ".", regex=False), errors="coerce")
+    ys = pd.to_numeric(table[ycol].str.replace(",", ".", regex=False), errors="coerce")
+    for i in np.flatnonzero((xs.isna() | ys.isna()).to_numpy()):
+        collector.add(label, f"coordinates {table[xcol].iloc[i]!r}, {table[ycol].iloc[i]!r} are not numbers",
+                      row=int(i) + 1, column=f"{xcol}/{ycol}")
+    if geographic:
+        layer_crs = CRS.from_epsg(4326)
+    elif crs is not None:
+        layer_crs = parse_crs(crs)
+    else:
+        layer_crs = None
+    geoms = shapely.points(xs.to_numpy(dtype=float, na_value=np.nan), ys.to_numpy(dtype=float, na_value=np.nan))
+    geoms = np.where(xs.isna() | ys.isna(), None, geoms)
+    attrs = table.drop(columns=[xcol, ycol])
+    return gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, crs=layer_crs), crs=layer_crs)
+
+
+def _decode_text(frame: gpd.GeoDataFrame, declared: str | None, forced: str | None, collector: Collector,
+                 *, label: str) -> gpd.GeoDataFrame:
+    """Repair text read as Latin-1 (legacy DBF encodings), then NFC-normalise every string and field name."""
+    out = frame.copy()
+    text_cols = [c for c in out.columns if c != out.geometry.name and out[c].dtype.kind in "OUT"
+                 or str(out[c].dtype) in ("str", "string")]
+    names = [str(c) for c in out.columns]
+    latin1_read = declared != "UTF-8" and (declared is None or "UTF" not in declared)
+    if latin1_read:
+        enc = (forced or "").lower() or None
+        if enc is None and declared and "1258" in declared:
+            enc = "cp1258"
+        sample = names + [v for c in text_cols for v in out[c].dropna().astype(str).tolist()]
+        if enc is None:
+            enc = _guess_latin1_source(sample)
+        if enc and enc not in ("latin1",):
+            logger.info("%s: text decoded as %s", label, enc)
+            if enc in ("tcvn3", "vni", "cp1258"):
+                collector.note(f"{label}: legacy {enc.upper()} text converted to Unicode")
+            rename = {c: _fix(str(c), enc) for c in out.columns if c != out.geometry.name}
+            for c in text_cols:
+                out[c] = out[c].map(lambda v, e=enc: _fix(v, e) if isinstance(v, str) else v)
+            out = out.rename(columns=rename)
+            text_cols = [rename.get(c, c) for c in text_cols]
+    for c in text_cols:
+        out[c] = out[c].map(lambda v: unicodedata.normalize("NFC", v) if isinstance(v, str) else v)
+    return out
+
+
+def _guess_latin1_source(values: list[str]) -> str | None:
+    non_ascii = [v for v in values if any(ord(ch) > 127 for ch in v)]
+    if not non_ascii:
+        return None
+    try:
+        for v in non_ascii:
+            v.encode("latin1").decode("utf-8")
+        return "utf-8"
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        pass
+    from . import encoding as vnenc
+
+    return vnenc.detect(non_ascii) or "latin1"
+
+
+def _fix(value: str, enc: str) -> str:
+    if enc == "utf-8":
+        try:
+            return value.encode("latin1").decode("utf-8")
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            return value
+    if enc == "cp1258":
+        try:
+            return unicodedata.normalize("NFC", value.encode("latin1").decode("cp1258"))
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            return value
+    from . import encoding as vnenc
+
+    return vnenc.repair(value, encoding=enc)
+
+
+def _rename_fields(frame: gpd.GeoDataFrame, schema: LayerSchema, explicit: dict, collector: Collector,
+                   *, label: str, mapping_file: str | None) -> gpd.GeoDataFrame:
+    """Rename file fields to schema names: mapping file first, then built-in aliases, then exact names."""
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    by_fold = {}
+    for c in columns:
+        by_fold.setdefault(fold(c).replace(" ", "_"), c)
+    rename: dict[str, str] = {}
+    for target, source in (explicit or {}).items():
+        src = by_fold.get(fold(str(source)).replace(" ", "_"))
+        if src is None:
+            collector.add(mapping_file or label, f"field {source!r} (mapped to {target}) is not in {label}; "
+                          f"fields there: {', '.join(map(str, columns))}", column=f"fields.{target}")
+            continue
+        rename[src] = target
+    taken = set(rename.values())
+    for spec in schema.fields:
+        if spec.name in taken:
+            continue
+        for candidate in (spec.name, *spec.aliases):
+            src = by_fold.get(candidate)
+            if src is not None and src not in rename:
+                rename[src] = spec.name
+                taken.add(spec.name)
+                break
+    keep = {c: rename[c] for c in columns if c in rename}
+    extra = [c for c in columns if c not in rename and fold(c).replace(" ", "_") not in {f.name for f in schema.fields}]
+    # A field that has a schema name but is not the one mapped onto it (e.g. an ASCII `district` beside the
+    # mapped `district_vn`) is dropped, so no name appears twice.
+    shadowed = [c for c in columns if c not in rename and c in set(keep.values())]
+    out = frame.drop(columns=shadowed).rename(columns=keep)
+    # Keep unmapped fields (users' own attributes), but never let them shadow schema names.
+    out = out[[*keep.values(), *extra, frame.geometry.name]]
+    return out
+
+
+def read_layer(path: str | Path, name: str, *, fields: dict | None = None, crs: object = None,
+               encoding: str | None = None, layer: str | None = None, working: object = None,
+               collector: Collector | None = None) -> gpd.GeoDataFrame | None:
+    """Read one layer file, map its fields onto the schema, check it and bring it to the working CRS.
+
+    Parameters
+    ----------
+    path
+        The file (Shapefile, zipped Shapefile, GeoPackage, GeoJSON, FlatGeobuf, KML or CSV).
+    name
+        Layer name (``communes``, ``villages`` …): selects the schema.
+    fields
+        Schema name → field name in the file, for names the built-in aliases do not know.
+    crs
+        CRS to assume when the file has none.
+    encoding
+        Legacy text encoding of a DBF without .cpg (tcvn3, vni, cp1258); auto-detected when None.
+    layer
+        Layer inside a GeoPackage.
+    working
+        Working CRS (default: the province's).
+    collector
+        Collects problems; when None, problems are raised at once as a LayerError.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or None
+        The layer, or None when a collector was given and the file could not be read at all.
+    """
+    own = collector is None
+    collector = collector or Collector()
+    path = Path(path)
+    schema = SCHEMAS[name]
+    label = path.name if layer is None or path.suffix.lower() != ".gpkg" else f"{path.name}:{layer}"
+    if not path.exists():
+        collector.add(label, f"file not found for layer {name}")
+        frame = None
+    elif path.suffix.lower() == ".csv":
+        frame, declared = _read_csv(path, collector, label=label, crs=crs), "UTF-8"
+    else:
+        frame, declared = _read_vector(path, layer, collector, label=label)
+    if frame is not None:
+        frame = _prepare(frame, schema, declared=declared, fields=fields or {}, crs=crs, encoding=encoding,
+                         working=working, collector=collector, label=label)
+    if own:
+        collector.raise_if_any(label)
+    return frame
+
+
+def _prepare(frame, schema, *, declared, fields, crs, encoding, working, collector, label):
+    if frame.empty:
+        collector.add(label, f"the {schema.name} layer is empty")
+        return None
+    frame = frame.reset_index(drop=True)
+    frame = _decode_text(frame, declared, encoding, collector, label=label)
+    frame = _rename_fields(frame, schema, fields, collector, label=label, mapping_file=None)
+    if schema.name == "communes":
+        frame = _derive_commune_fields(frame)
+    frame = check_attributes(frame, schema, file=label, collector=collector)
+    if schema.id_field:
+        check_unique(frame, schema.id_field, file=label, collector=collector)
+    if schema.name == "communes" and "code" in frame:
+        frame["code"] = frame["code"].map(_pad_code)
+        odd = [c for c in frame["code"].dropna() if not (len(c) == 5 and c.isdigit())]
+        if odd:
+            collector.note(f"{label}: {len(odd)} commune codes are not GSO 5-digit codes (e.g. {odd[0]!r}); "
+                           "the 2025 structure and official lists join on GSO codes")
+    frame = check_geometries(frame, schema, file=label, collector=collector)
+    return _to_working(frame, crs=crs, working=working, collector=collector, label=label)
+
+
+def _pad_code(value):
+    if isinstance(value, str) and value.isdigit() and len(value) < 5:
+        return value.zfill(5)
+    return value
+
+
+def _derive_commune_fields(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = frame.copy()
+    if "name" in out:
+        split = [split_commune_name(v) if isinstance(v, str) else (v, None) for v in out["name"]]
+        kinds = [k for _, k in split]
+        out["name"] = [n for n, _ in split]
+        if "kind" not in out and any(kinds):
+            out["kind"] = kinds
+        elif "kind" in out:
+            out["kind"] = [k if (k is not None and not (isinstance(k, float) and np.isnan(k))) else d
+                           for k, d in zip(out["kind"], kinds, strict=True)]
+    return out
+
+
+def _to_working(frame, *, crs, working, collector, label):
+    target = parse_crs(working) if working is not None else working_crs()
+    if frame.crs is None:
+        if crs is None:
+            collector.add(label, "the layer has no CRS (no .prj): state one with --crs or `crs:` in layers.yaml")
+            return frame
+        frame = frame.set_crs(parse_crs(crs, source=label))
+    layer_crs = CRS(frame.crs)
+    valid = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
+    if valid.empty:
+        return frame
+    bounds = tuple(valid.total_bounds)
+    if layer_crs.is_projected and looks_like_degrees(bounds):
+        collector.add(label, f"coordinates look like degrees ({bounds[0]:.4f}, {bounds[1]:.4f} …) but the CRS is "
+                      f"{layer_crs.name} (metres): the .prj is wrong; state the right CRS")
+        return frame
+    if layer_crs.is_geographic:
+        reps = valid.geometry.representative_point()
+        swapped = looks_swapped(reps.x.to_numpy(), reps.y.to_numpy())
+        for n, i in enumerate(np.flatnonzero(swapped)):
+            if n >= 20:
+                collector.add(label, f"… and {int(swapped.sum()) - n} more with swapped coordinates")
+                break
+            row = int(valid.index[i]) + 1
+            collector.add(label, f"coordinates ({reps.x.iloc[i]:.4f}, {reps.y.iloc[i]:.4f}) look like latitude/"
+                          "longitude swapped", row=row, column="geometry")
+        if swapped.any():
+            return frame
+    try:
+        return to_crs(frame, target)
+    except Exception as exc:  # pyproj errors for unusable CRSs
+        collector.add(label, f"cannot be transformed to {target.name}: {exc}")
+        return frame
+
+
+# ---------------------------------------------------------------------------------------------- the folder
+def load(data_dir: str | Path | None = None, *, crs: object = None, province_code: str | None = None
+         ) -> Dataset:
+    """Read, check and reproject every layer of a data folder.
+
+    Parameters
+    ----------
+    data_dir
+        Folder of layer files; defaults to the embedded demo (``settings.default_data_dir``).
+    crs
+        CRS to assume for files that have none (overrides ``crs:`` in layers.yaml).
+    province_code
+        GSO province code selecting the working CRS (default ``settings.province_code``).
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    LayerError
+        Listing every problem found in every layer (file, row, column).
+
+    Examples
+    --------
+    >>> ds = load("data/shapefiles")  # doctest: +SKIP
+    >>> len(ds["communes"])  # doctest: +SKIP
+    129
+    """
+    data_dir = Path(data_dir if data_dir is not None else default_data_dir())
+    collector = Collector()
+    if not data_dir.is_dir():
+        raise LayerError(f"{data_dir}: not a folder of layers", [Problem(str(data_dir), "folder not found")])
+    mapping = read_mapping(data_dir, collector)
+    default_crs = crs if crs is not None else mapping.get("crs")
+    working = working_crs(province_code or mapping.get("province"))
+    sources = find_layer_sources(data_dir, mapping)
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    if "communes" not in sources:
+        collector.add(str(data_dir), "no communes layer (communes.shp, .gpkg, .geojson … or `layers.communes` "
+                      "in layers.yaml): it is the one required layer")
+    for lname, (path, gpkg_layer) in sources.items():
+        spec = mapping.get("layers", {}).get(lname) or {}
+        frame = read_layer(path, lname, fields=spec.get("fields"), crs=spec.get("crs") or default_crs,
+                           encoding=spec.get("encoding") or mapping.get("encoding"), layer=gpkg_layer,
+                           working=working, collector=collector)
+        if frame is not None:
+            layers[lname] = frame
+    topology = None
+    if "communes" in layers and _in_crs(layers["communes"], working) and "code" in layers["communes"]:
+        checked = {k: v for k, v in layers.items() if _in_crs(v, working)}
+        _check_cross_layer(checked, sources, collector)  # may add commune codes to point layers
+        layers.update(checked)
+        topology = commune_topology(layers["communes"])
+        if not topology.clean:
+            logger.warning("%s", topology)
+    collector.raise_if_any(str(data_dir))
+    dem = find_dem(data_dir, mapping)
+    if dem is not None and not dem.exists():
+        raise LayerError(f"{data_dir}: DEM not found", [Problem(dem.name, "file not found")])
+    area = mapping.get("area_km2")
+    return Dataset(layers=layers, sources={k: str(v[0]) for k, v in sources.items() if k in layers},
+                   crs=working, data_dir=data_dir, dem_path=dem, topology=topology, notes=collector.notes,
+                   area_km2=float(area) if area is not None else None)
+
+
+def _in_crs(frame: gpd.GeoDataFrame, crs: CRS) -> bool:
+    return frame.crs is not None and CRS(frame.crs).equals(crs)
+
+
+def default_data_dir() -> Path:
+    """Return the embedded demo folder (``data/shapefiles`` of the source tree, or of the current folder)."""
+    here = Path(__file__).resolve().parent.parent / settings.default_data_dir
+    return here if here.is_dir() else Path(settings.default_data_dir)
+
+
+def province_shape(communes: gpd.GeoDataFrame) -> shapely.Geometry:
+    """Union of the commune polygons (the province), in the communes' CRS."""
+    return shapely.union_all(np.asarray(communes.geometry.values, dtype=object), grid_size=None)
+
+
+def _check_cross_layer(layers: dict[str, gpd.GeoDataFrame], sources: dict, collector: Collector) -> None:
+    communes = layers["communes"]
+    province = province_shape(communes)
+    area = shapely.buffer(province, settings.province_tolerance_m)
+    shapely.prepare(area)
+    codes = set(communes["code"].dropna())
+    for lname in ("villages", "bts_sites", "post_offices"):
+        frame = layers.get(lname)
+        if frame is None:
+            continue
+        label = Path(sources[lname][0]).name
+        ids = frame.get(SCHEMAS[lname].id_field, None)
+        geoms = np.asarray(frame.geometry.values, dtype=object)
+        ok = np.array([g is not None for g in geoms])
+        outside = np.zeros(len(frame), dtype=bool)
+        outside[ok] = ~shapely.contains_xy(area, shapely.get_x(geoms[ok]), shapely.get_y(geoms[ok]))
+        for n, i in enumerate(np.flatnonzero(outside)):
+            if n >= 20:
+                collector.add(label, f"… and {int(outside.sum()) - n} more points outside the province")
+                break
+            d_km = shapely.distance(province, geoms[i]) / 1000
+            collector.add(label, f"point lies outside the province ({d_km:.1f} km from the commune polygons)",
+                          row=int(i) + 1, column="geometry", feature_id=None if ids is None else ids.iloc[i])
+        if "commune" in frame:
+            unknown = frame["commune"].notna() & ~frame["commune"].isin(codes)
+            for n, i in enumerate(np.flatnonzero(unknown.to_numpy())):
+                if n >= 20:
+                    collector.add(label, f"… and {int(unknown.sum()) - n} more unknown commune codes",
+                                  column="commune")
+                    break
+                collector.add(label, f"commune code {frame['commune'].iloc[i]!r} matches no commune",
+                              row=int(i) + 1, column="commune",
+                              feature_id=None if ids is None else ids.iloc[i])
+        elif not outside.any():
+            layers[lname] = assign_commune(frame, communes)
+
+
+def assign_commune(points: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return a copy of `points` with `commune` set to the code of the commune containing (or nearest) each."""
+    joined = gpd.sjoin_nearest(points[[points.geometry.name]], communes[["code", communes.geometry.name]],
+                               how="left")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    out = points.copy()
+    out["commune"] = joined["code"].reindex(out.index).astype(object)
+    return out
+
+
+def commune_topology(communes: gpd.GeoDataFrame, *, min_area_m2: float = 1.0) -> TopologyReport:
+    """Measure overlaps between commune polygons and gaps (holes) inside their union.
+
+    Parameters
+    ----------
+    communes
+        Commune polygons in a projected CRS.
+    min_area_m2
+        Overlaps and gaps smaller than this are ignored (floating-point noise).
+    """
+    geoms = np.asarray(communes.geometry.values, dtype=object)
+    codes = communes["code"].astype(str).tolist() if "code" in communes else [str(i) for i in range(len(geoms))]
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    report = TopologyReport()
+    if len(left):
+        inter = shapely.intersection(geoms[left], geoms[right])
+        areas = shapely.area(inter)
+        big = areas > min_area_m2
+        report.overlaps = int(big.sum())
+        report.overlap_area_km2 = float(areas[big].sum() / 1e6)
+        report.overlap_pairs = sorted(((codes[a], codes[b], float(s / 1e6)) for a, b, s in
+                                       zip(left[big], right[big], areas[big], strict=True)),
+                                      key=lambda t: -t[2])
+    union = shapely.union_all(geoms)
+    holes = [shapely.Polygon(r) for part in getattr(union, "geoms", [union]) if part.geom_type == "Polygon"
+             for r in part.interiors]
+    hole_areas = np.array([h.area for h in holes])
+    big = hole_areas > min_area_m2
+    report.gaps = int(big.sum())
+    report.gap_area_km2 = float(hole_areas[big].sum() / 1e6) if len(hole_areas) else 0.0
+    return report
+
+
+def write_layer(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None) -> Path:
+    """Write a layer atomically (to a temporary name, then moved into place), UTF-8, format from the suffix."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    driver = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON", ".fgb": "FlatGeobuf",
+              ".kml": "KML", ".json": "GeoJSON"}.get(path.suffix.lower())
+    if driver is None:
+        raise LayerError(f"{path.name}: unknown output format", [Problem(path.name, "unknown output format")])
+    out = frame.copy()
+    for column in out.columns:
+        if str(out[column].dtype) == "boolean":
+            out[column] = out[column].astype("Int64") if driver == "ESRI Shapefile" else out[column].astype(object)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".tmp-") as tmp:
+        tmp_path = Path(tmp) / path.name
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            kw = {"SPATIAL_INDEX": "NO"} if driver == "FlatGeobuf" else {}
+            out.to_file(tmp_path, driver=driver, layer=layer, engine="pyogrio", encoding="UTF-8", **kw)
+        for part in Path(tmp).iterdir():
+            os.replace(part, path.parent / part.name)
+    return path

@@ -1,0 +1,111 @@
+"""Postal service indicators: service radius, people per point, BĐVHX presence and the QCVN 1:2008 norms.
+
+The Ministry's average service radius is R = √(S / (π · N)) with S the area (km²) and N the number of service
+points; people per point is P / N. For Điện Biên in 2021: √(9541.25 / (π · 168)) = 4.25 km and 3,670 people per
+point. Which point kinds count toward N is a parameter (national series differ by that); the default counts all.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import settings
+
+logger = logging.getLogger(__name__)
+
+
+def service_radius_km(area_km2: float, n_points: int) -> float | None:
+    """Return the average service radius R = √(S / (π · N)) in km, or None when there is no point.
+
+    Examples
+    --------
+    >>> round(service_radius_km(9541.25, 168), 2)
+    4.25
+    """
+    if n_points <= 0:
+        return None
+    return math.sqrt(area_km2 / (math.pi * n_points))
+
+
+def people_per_point(population: float, n_points: int) -> float | None:
+    """Return the number of people per service point, or None when there is no point.
+
+    Examples
+    --------
+    >>> round(people_per_point(616_560, 168))
+    3670
+    """
+    if n_points <= 0:
+        return None
+    return population / n_points
+
+
+def counted_points(post_offices: gpd.GeoDataFrame, *, kinds: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
+    """Return the service points that count toward N (all kinds when `kinds` is None)."""
+    kinds = settings.postal_kinds_counted if kinds is None else kinds
+    if kinds is None:
+        return post_offices
+    return post_offices[post_offices["kind"].isin(kinds)]
+
+
+def postal_by_unit(units: gpd.GeoDataFrame, post_offices: gpd.GeoDataFrame, *, unit_of_point: pd.Series,
+                   kinds: tuple[str, ...] | None = None, max_radius_km: float | None = None,
+                   max_people_per_point: float | None = None) -> pd.DataFrame:
+    """Postal indicators per unit (commune or district), with the QCVN 1:2008 norms checked.
+
+    Parameters
+    ----------
+    units
+        Unit polygons with `code`, `population` and, for communes, `kind`.
+    post_offices
+        Service points.
+    unit_of_point
+        Unit code of each service point (aligned on `post_offices`' index).
+    kinds
+        Point kinds that count (default all).
+    max_radius_km, max_people_per_point
+        Norms; default ``settings.postal_max_radius_km`` (3 km) and ``settings.postal_max_people_per_point``
+        (8,000).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by unit code: `area_km2`, `points`, `bdvhx`, `radius_km`, `people_per_point`, `meets_norms`,
+        `failures` (the norms not met, in words).
+    """
+    max_radius_km = settings.postal_max_radius_km if max_radius_km is None else max_radius_km
+    max_people = settings.postal_max_people_per_point if max_people_per_point is None else max_people_per_point
+    counted = counted_points(post_offices, kinds=kinds)
+    codes = units["code"].to_numpy()
+    points = unit_of_point.loc[counted.index].value_counts().reindex(codes, fill_value=0)
+    bdvhx = unit_of_point[post_offices["kind"] == "bdvhx"].value_counts().reindex(codes, fill_value=0)
+    area = pd.Series(units.geometry.area.to_numpy() / 1e6, index=codes)
+    population = pd.Series(units["population"].astype("Float64").to_numpy(), index=codes) \
+        if "population" in units else pd.Series(np.nan, index=codes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        radius = np.sqrt(area / (np.pi * points.where(points > 0)))
+        ppp = population / points.where(points > 0)
+    table = pd.DataFrame({"area_km2": area, "points": points, "bdvhx": bdvhx, "radius_km": radius,
+                          "people_per_point": ppp})
+    kinds_col = units["kind"].to_numpy() if "kind" in units else np.array([None] * len(units))
+    failures = []
+    for code, kind in zip(codes, kinds_col, strict=True):
+        row = table.loc[code]
+        fail = []
+        if row["points"] == 0:
+            fail.append("no service point" + (" in this xã" if kind == "xa" else ""))
+        else:
+            if row["radius_km"] > max_radius_km:
+                fail.append(f"radius {row['radius_km']:.2f} km > {max_radius_km:g} km")
+            if pd.notna(row["people_per_point"]) and row["people_per_point"] > max_people:
+                fail.append(f"{row['people_per_point']:.0f} people per point > {max_people:,.0f}")
+        failures.append("; ".join(fail))
+    table["failures"] = failures
+    table["meets_norms"] = table["failures"] == ""
+    table.index.name = "code"
+    return table
