@@ -75,12 +75,12 @@ def validate(data_dir: Path | None, crs: str | None, as_json: bool) -> None:
     counts = {name: len(frame) for name, frame in ds.layers.items()}
     topology = ds.topology
     if as_json:
-        click.echo(json.dumps({"valid": True, "layers": counts, "dem": str(ds.dem_path) if ds.dem_path else None,
-                               "notes": ds.notes,
-                               "topology": None if topology is None else {
-                                   "overlaps": topology.overlaps, "overlap_area_km2": round(topology.overlap_area_km2, 3),
-                                   "gaps": topology.gaps, "gap_area_km2": round(topology.gap_area_km2, 3)}},
-                              ensure_ascii=False, indent=2))
+        topo = None if topology is None else {
+            "overlaps": topology.overlaps, "overlap_area_km2": round(topology.overlap_area_km2, 3),
+            "gaps": topology.gaps, "gap_area_km2": round(topology.gap_area_km2, 3)}
+        report = {"valid": True, "layers": counts, "dem": str(ds.dem_path) if ds.dem_path else None,
+                  "notes": ds.notes, "topology": topo}
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
     click.echo(f"valid: {ds.data_dir}")
     for name, n in counts.items():

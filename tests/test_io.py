@@ -110,7 +110,8 @@ def test_mapping_file_maps_other_file_and_field_names(tmp_path):
     folder.mkdir()
     communes.to_file(folder / "ranh_gioi_xa.shp", engine="pyogrio")
     (folder / "layers.yaml").write_text(
-        "layers:\n  communes:\n    file: ranh_gioi_xa.shp\n    fields: {code: MAXA_GSO, name: TEN, population: DS_2021}\n",
+        "layers:\n  communes:\n    file: ranh_gioi_xa.shp\n"
+        "    fields: {code: MAXA_GSO, name: TEN, population: DS_2021}\n",
         encoding="utf-8")
     ds = io.load(folder)
     assert ds["communes"]["code"].tolist() == ["03124", "03127", "03316", "03325"]
@@ -313,3 +314,57 @@ def test_read_layer_alone_raises_at_once(tmp_path, tiny):
         io.read_layer(path, "communes")
     assert isinstance(io.read_layer(Path(path).with_name("c.geojson"), "communes", fields={"population": "households"}),
                       gpd.GeoDataFrame)
+
+
+def _legacy_dbf(folder: Path, frame: gpd.GeoDataFrame, encoder, *, cpg: str | None) -> Path:
+    """Write a Shapefile whose DBF holds legacy bytes (written through Latin-1), with or without a .cpg."""
+    out = frame.copy()
+    for column in ("name", "district"):
+        if column in out:
+            out[column] = [encoder(v).decode("latin1") for v in out[column]]
+    path = folder / "communes.shp"
+    out.to_file(path, engine="pyogrio", encoding="latin1")
+    folder.joinpath("communes.cpg").unlink(missing_ok=True)
+    if cpg:
+        folder.joinpath("communes.cpg").write_text(cpg, encoding="ascii")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["tcvn3", "vni", "cp1258"])
+def test_legacy_dbf_text_is_repaired(tmp_path, kind):
+    from ictgis import encoding
+
+    encoders = {"tcvn3": lambda s: encoding.encode_tcvn3(s, lowercase_fallback=True),
+                "vni": encoding.encode_vni, "cp1258": encoding.encode_cp1258}
+    communes = tiny_layers()["communes"]
+    folder = tmp_path / kind
+    folder.mkdir()
+    _legacy_dbf(folder, communes, encoders[kind], cpg="1258" if kind == "cp1258" else None)
+    with pytest.warns(RepairWarning, match=kind.upper()):
+        ds = io.load(folder)
+    assert ds["communes"]["name"].tolist() == ["Noong Bua", "Him Lam", "Nà Tấu", "Mường Phăng"]
+    assert ds["communes"]["district"].iloc[0] == "Thành phố Điện Biên Phủ"
+    assert ds["communes"]["kind"].tolist() == ["phuong", "phuong", "xa", "xa"]
+
+
+def test_mapping_file_states_the_legacy_encoding(tmp_path):
+    from ictgis import encoding
+
+    communes = tiny_layers()["communes"].iloc[[2]]  # a single name: too little to detect from
+    folder = tmp_path / "d"
+    folder.mkdir()
+    _legacy_dbf(folder, communes, encoding.encode_tcvn3, cpg=None)
+    (folder / "layers.yaml").write_text("encoding: tcvn3\n", encoding="utf-8")
+    with pytest.warns(RepairWarning):
+        ds = io.load(folder)
+    assert ds["communes"]["name"].tolist() == ["Nà Tấu"]
+
+
+def test_utf8_dbf_without_cpg_is_read_as_utf8(tmp_path):
+    communes = tiny_layers()["communes"]
+    folder = tmp_path / "d"
+    folder.mkdir()
+    communes.to_file(folder / "communes.shp", engine="pyogrio", encoding="UTF-8")
+    (folder / "communes.cpg").unlink()
+    ds = io.load(folder)
+    assert ds["communes"]["name"].tolist() == ["Noong Bua", "Him Lam", "Nà Tấu", "Mường Phăng"]
