@@ -32,7 +32,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check ictgis web tests benchmarks
+	$(BIN)/ruff check ictgis web tests $(wildcard benchmarks)
 
 bench: install
 	@for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
