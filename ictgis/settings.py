@@ -40,3 +40,33 @@ postal_max_radius_km: float = 3.0
 postal_max_people_per_point: float = 8000.0
 default_data_dir: str = "data/shapefiles"
 usd_to_vnd: float = 25_400.0
+
+# --- Scenario and cost defaults (FACTS.md §6; configurable per run in scenario files) -----------------------------
+#: Coverage threshold for "covered" (dBm, RSRP for 4G/5G). No official threshold exists (FACTS §3); −110 dBm is
+#: the common outdoor planning value (−100 in-car, −90 indoor).
+rsrp_threshold_dbm: float = -110.0
+#: Discount rate and horizon of net present values (Oughton's rural 4G model: 5 %, 10 years).
+discount_rate: float = 0.05
+horizon_years: int = 10
+#: Yearly operating cost as a share of capital cost (Oughton: 10 %/yr).
+opex_share_per_year: float = 0.10
+#: Rural 3-sector greenfield 4G site before backhaul (Oughton: ≈ 48–50 k USD).
+site_greenfield_usd: float = 49_000.0
+#: Adding a technology (4G or 5G) to an existing 3-sector site: 3 × (sector antenna 1,500 + radio unit 4,000) USD.
+site_upgrade_usd: float = 16_500.0
+#: Rural site rent per year (Oughton: 1,000 USD/yr).
+site_rent_usd_per_year: float = 1_000.0
+#: Off-grid solar power system replacing a diesel generator at a BTS site (assumption: panels, batteries,
+#: controller for a 3-sector macro site; Oughton's 5,000 USD power/battery line is for grid-connected sites).
+solar_kit_usd: float = 20_000.0
+#: Connecting an off-grid site to the grid (assumption: a few km of medium-voltage line and a transformer).
+grid_connection_usd: float = 15_000.0
+#: Diesel burned by an off-grid site per year (FACTS §6: up to ~20,000 L/yr) and its price (VND per litre).
+diesel_litres_per_year: float = 20_000.0
+diesel_vnd_per_litre: float = 20_000.0
+#: CO₂ emitted per litre of diesel burned (kg; IPCC default emission factor, ≈ 2.68 kg/L).
+co2_kg_per_litre_diesel: float = 2.68
+#: A new commune cultural post office (điểm BĐVHX): building fit-out and equipment, and yearly running cost
+#: (assumptions in VND; no official unit cost was found).
+bdvhx_capex_vnd: float = 400_000_000.0
+bdvhx_opex_vnd_per_year: float = 60_000_000.0

@@ -1,0 +1,78 @@
+"""``ictgis scenario``: validate, run and compare investment scenarios."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .cli import main
+
+
+@main.group()
+def scenario() -> None:
+    """Investment scenarios: validate, run, compare."""
+
+
+@scenario.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def validate_cmd(file: Path) -> None:
+    """Check a scenario FILE: every problem at once, with its line number."""
+    from . import scenario as sc
+
+    parsed = sc.read(file)
+    click.echo(f"valid: {file} ({parsed.name}: {len(parsed.interventions)} interventions on {parsed.base})")
+
+
+@scenario.command("run")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+def run_cmd(file: Path, out_dir: Path, force: bool) -> None:
+    """Apply scenario FILE to copies of its base layers; write indicators, costs and layers into OUT."""
+    from . import scenario as sc
+
+    with click.progressbar(length=100, label="scenario", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(fraction: float, _message: str) -> None:
+            step = int(fraction * 100) - done[0]
+            if step > 0:
+                bar.update(step)
+                done[0] += step
+
+        result = sc.run(file, out_dir, force=force, progress=progress)
+    click.echo(f"{file.name} → {out_dir}")
+    click.echo(_format_delta(result.delta))
+    total = result.costs.iloc[-1]
+    click.echo(f"capex {total['capex_vnd']:,.0f} VND · opex {total['opex_vnd_per_year']:,.0f} VND/yr · "
+               f"NPV {total['npv_vnd']:,.0f} VND")
+
+
+def _format_delta(delta) -> str:
+    lines = [f"  {'indicator':<42} {'before':>12} {'after':>12} {'change':>10}"]
+    for row in delta.itertuples(index=False):
+        fmt = (lambda v: "—" if v is None or v != v else f"{v:,}")  # noqa: E731
+        lines.append(f"  {row.indicator:<42} {fmt(row.before):>12} {fmt(row.after):>12} {fmt(row.change):>10}")
+    return "\n".join(lines)
+
+
+@scenario.command("compare")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--xlsx", "xlsx_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def compare_cmd(run_dirs: tuple[Path, ...], csv_file: Path | None, xlsx_file: Path | None) -> None:
+    """Show key indicators and costs of finished runs side by side."""
+    from . import scenario as sc
+    from ._files import atomic_path
+
+    table = sc.compare(list(run_dirs))
+    click.echo(table.to_string(float_format=lambda v: f"{v:,.2f}"))
+    if csv_file:
+        with atomic_path(csv_file) as tmp:
+            table.to_csv(tmp)
+    if xlsx_file:
+        with atomic_path(xlsx_file) as tmp:
+            labels = {k: sc.LABELS_VI.get(k, k) for k in table.index}
+            table.rename(index=labels).to_excel(tmp, sheet_name="So sánh")

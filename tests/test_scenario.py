@@ -1,0 +1,191 @@
+"""Scenario files: validation with line numbers, runs on copies, costs, atomic outputs, comparison."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ictgis import ScenarioError, interventions, scenario
+from ictgis.cli import main
+
+GOOD = """\
+name: test-plan
+description: Kịch bản thử
+base: {base}
+parameters:
+  usd_to_vnd: 25000
+  discount_rate: 0.05
+  horizon_years: 10
+interventions:
+  - type: power
+    to: solar
+  - type: upgrade_sites
+    sites: {{where: {{has: 3G, lacks: 4G}}}}
+    add: [4G]
+  - type: post_offices
+    add: missing_bdvhx
+  - type: add_sites
+    sites:
+      - {{id: NEW1, x: 508000, y: 2368000, operator: Viettel, tech: "4G", power: solar}}
+  - type: retire
+    technology: 2G
+  - type: project
+    name: Nền tảng đô thị thông minh
+    capex_vnd: 110000000000
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def good_base(path: Path) -> str:
+    return scenario.read(path, check_base=False).base.as_posix()
+
+
+def folder_hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture()
+def good(tmp_path, tiny_dir):
+    return write(tmp_path, GOOD.format(base=tiny_dir))
+
+
+def test_read_good(good, tiny_dir):
+    sc = scenario.read(good)
+    assert sc.name == "test-plan" and len(sc.interventions) == 6
+    assert sc.base == tiny_dir.resolve()
+
+
+def test_every_problem_with_its_line_number(tmp_path, tiny_dir):
+    text = f"""\
+name: bad
+base: {tiny_dir}
+colour: blue
+parameters:
+  discount_rate: -0.1
+  horizon_years: ten
+interventions:
+  - type: power
+    to: wind
+  - type: teleport
+  - type: upgrade_sites
+    sites: {{ids: [S1, NOPE]}}
+    add: [6G]
+  - type: fiber
+    budget_vnd: -5
+  - type: add_sites
+    sites:
+      - {{id: S1, x: 1, y: 2}}
+"""
+    with pytest.raises(ScenarioError) as exc:
+        scenario.read(write(tmp_path, text))
+    msgs = [str(p) for p in exc.value.problems]
+    text_all = "\n".join(msgs)
+    assert "line 3: unknown key 'colour'" in text_all
+    assert "line 5: discount_rate must not be negative" in text_all
+    assert "line 6: expected int, got str 'ten'" in text_all
+    assert "line 9: 'wind' is not one of solar, grid" in text_all
+    assert "line 10: unknown intervention type 'teleport'" in text_all
+    assert "line 13: cannot add technology '6G'" in text_all
+    assert "line 15: budget_vnd must not be negative" in text_all
+    # ids are checked against the base data once the file itself is well formed
+    fixed = text.replace("colour: blue\n", "").replace("-0.1", "0.1").replace("ten", "10").replace("wind", "solar")
+    fixed = fixed.replace("  - type: teleport\n", "").replace("6G", "4G").replace("-5", "5")
+    with pytest.raises(ScenarioError) as exc:
+        scenario.read(write(tmp_path, fixed, "fixed.yaml"))
+    text_all = "\n".join(str(p) for p in exc.value.problems)
+    assert "site id 'NOPE' does not exist in the base data" in text_all
+    assert "new site id 'S1' already exists" in text_all
+    assert all("line " in str(p) for p in exc.value.problems)
+
+
+def test_run_changes_copies_only_and_reports(good, tiny_dir, tmp_path):
+    before_files = folder_hashes(tiny_dir)
+    result = scenario.run(good, tmp_path / "out")
+    assert folder_hashes(tiny_dir) == before_files  # the base is never modified
+    d = result.delta.set_index("indicator")
+    assert d.loc["mobile.sites_diesel", "before"] == 1 and d.loc["mobile.sites_diesel", "after"] == 0
+    # S4 (diesel, 2G only) goes solar, then is removed by the 2G sunset; the new site is solar
+    assert d.loc["mobile.sites_solar", "after"] == 1
+    # S2 (2G,3G) gets 4G; the new site has 4G; S4 (2G only) is removed by the 2G sunset
+    assert d.loc["mobile.sites_4g", "before"] == 2 and d.loc["mobile.sites_4g", "after"] == 4
+    assert d.loc["mobile.bts_sites", "after"] == 4
+    assert d.loc["postal.xa_with_cultural_post_office", "after"] == 2
+    costs = result.costs.set_index("item")
+    assert costs.loc["solar power for 1 sites", "capex_vnd"] == 20_000 * 25_000
+    assert costs.loc["Nền tảng đô thị thông minh", "capex_vnd"] == 110_000_000_000
+    total = result.costs.iloc[-1]
+    assert total["intervention"] == "TOTAL"
+    assert total["capex_vnd"] == result.costs.iloc[:-1]["capex_vnd"].sum()
+    out = tmp_path / "out"
+    names = {p.name for p in out.iterdir()}
+    assert {"indicators_before.json", "indicators_after.json", "delta.csv", "costs.csv", "costs.json",
+            "scenario.xlsx", "layers.gpkg", "summary.json", "manifest.json"} <= names
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["base"]["files"] == before_files
+    assert "geopandas" in manifest["versions"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_npv_by_hand():
+    line = interventions.CostLine("x", "y", 1, capex_vnd=1000.0, opex_vnd_per_year=100.0)
+    expected = 1000 + sum(100 / 1.05 ** t for t in range(1, 11))
+    assert line.npv_vnd(rate=0.05, horizon=10) == pytest.approx(expected)
+
+
+def test_runs_are_deterministic(good, tmp_path):
+    scenario.run(good, tmp_path / "a")
+    scenario.run(good, tmp_path / "b")
+    for name in ("indicators_before.json", "indicators_after.json", "delta.csv", "costs.csv", "summary.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_interrupted_run_leaves_no_finished_looking_output(good, tmp_path, monkeypatch):
+    def boom(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scenario, "_write_xlsx", boom)
+    with pytest.raises(KeyboardInterrupt):
+        scenario.run(good, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_existing_output_needs_force(good, tmp_path):
+    scenario.run(good, tmp_path / "out")
+    with pytest.raises(ScenarioError, match="exists"):
+        scenario.run(good, tmp_path / "out")
+    scenario.run(good, tmp_path / "out", force=True)
+    assert (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_cli_validate_run_compare(good, tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(main, ["scenario", "validate", str(good)])
+    assert ok.exit_code == 0 and ok.output.startswith("valid:")
+    bad = write(tmp_path, "name: x\ninterventions:\n  - type: nope\n", "bad.yaml")
+    res = runner.invoke(main, ["scenario", "validate", str(bad)])
+    assert res.exit_code == 2 and "line 3: unknown intervention type 'nope'" in res.output
+    r1 = runner.invoke(main, ["scenario", "run", str(good), "--out", str(tmp_path / "r1")])
+    assert r1.exit_code == 0, r1.output
+    assert "mobile.sites_4g" in r1.output and "NPV" in r1.output
+    only_project = write(tmp_path, f"name: nothing\nbase: {good_base(good)}\ninterventions: []\n", "p.yaml")
+    r2 = runner.invoke(main, ["scenario", "run", str(only_project), "--out", str(tmp_path / "r2")])
+    assert r2.exit_code == 0, r2.output
+    cmp_ = runner.invoke(main, ["scenario", "compare", str(tmp_path / "r1"), str(tmp_path / "r2"),
+                                "--csv", str(tmp_path / "c.csv"), "--xlsx", str(tmp_path / "c.xlsx")])
+    assert cmp_.exit_code == 0, cmp_.output
+    assert "test-plan" in cmp_.output and "nothing" in cmp_.output
+    assert (tmp_path / "c.csv").exists() and (tmp_path / "c.xlsx").exists()
+    unfinished = tmp_path / "half"
+    unfinished.mkdir()
+    res = runner.invoke(main, ["scenario", "compare", str(unfinished)])
+    assert res.exit_code == 2 and "not a finished scenario run" in res.output
