@@ -169,7 +169,7 @@ def clean(data_dir, crs, out_file, max_gap_km2) -> None:
 
 
 # Command families in their own modules register themselves on `main`.
-from . import cli_scenario, cli_web  # noqa: E402,F401
+from . import cli_radio, cli_scenario, cli_web  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()
