@@ -104,7 +104,9 @@ def validate(data_dir: Path | None, crs: str | None, as_json: bool) -> None:
 @click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write a Vietnamese XLSX table.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
-def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, lang) -> None:
+@click.option("--coverage", "with_coverage", is_flag=True,
+              help="Also compute 3G/4G populated-area coverage from the DEM and the sites (takes seconds).")
+def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, lang, with_coverage) -> None:
     """Print the department's indicator table for DATA_DIR (default: the embedded demo)."""
     import warnings
 
@@ -115,6 +117,10 @@ def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, 
         ds = _load(data_dir, crs)
     kinds = tuple(k.strip() for k in postal_kinds.split(",") if k.strip()) if postal_kinds else None
     result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2)
+    if with_coverage:
+        from . import coverage
+
+        result["mobile"].update(coverage.coverage_indicators(ds))
     if xlsx:
         ind.write_xlsx(result, xlsx)
         logger.info("wrote %s", xlsx)
@@ -169,7 +175,7 @@ def clean(data_dir, crs, out_file, max_gap_km2) -> None:
 
 
 # Command families in their own modules register themselves on `main`.
-from . import cli_radio, cli_scenario, cli_web  # noqa: E402,F401
+from . import cli_coverage, cli_radio, cli_scenario, cli_terrain, cli_web  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,52 @@
+"""``ictgis coverage``: best-server mobile coverage maps and tables."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .cli import CRS_OPTION, DATA_DIR, main
+
+
+@main.command()
+@DATA_DIR
+@CRS_OPTION
+@click.option("--tech", "technology", type=click.Choice(["2g", "3g", "4g", "5g"], case_sensitive=False),
+              default="4g", show_default=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--resolution-m", type=float, default=None, help="Cell size (e.g. 30 or 90); the DEM is resampled "
+              "when it differs.")
+@click.option("--threshold-dbm", type=float, default=None, help="Coverage threshold (default -110 dBm).")
+@click.option("--operator", default=None, help="Only this operator's sites (default: best of all operators).")
+@click.option("--radius-m", type=float, default=None, help="Sweep radius of every site (default: from the link "
+              "budget, at most 20 km).")
+@click.option("--no-kmz", is_flag=True, help="Skip the KMZ overlay.")
+def coverage(data_dir, crs, technology, out_dir, resolution_m, threshold_dbm, operator, radius_m, no_kmz) -> None:
+    """Compute best-server coverage of a technology; write GeoTIFFs, tables, summary.json and a KMZ into OUT."""
+    import warnings
+
+    from . import coverage as cov
+    from . import io
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = io.load(data_dir, crs=crs)
+    with click.progressbar(length=100, label=f"{technology.upper()} coverage", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(fraction: float, _message: str) -> None:
+            step = int(fraction * 100) - done[0]
+            if step > 0:
+                bar.update(step)
+                done[0] += step
+
+        result = cov.compute(ds, technology=technology.upper(), resolution_m=resolution_m,
+                             threshold_dbm=threshold_dbm, operator=operator, radius_m=radius_m, progress=progress)
+    cov.write(result, out_dir, kmz=not no_kmz)
+    s = result.summary
+    click.echo(f"{s['technology']} ≥ {s['threshold_dbm']:g} dBm at {s['resolution_m']:g} m, {s['sites']} sites: "
+               f"{s['populated_area_pct']} % of the village population covered "
+               f"({s['villages_covered']}/{s['villages_total']} villages); {len(s.get('uncovered_villages', []))} "
+               f"villages without signal. Outputs in {out_dir}")

@@ -1,0 +1,421 @@
+"""Terrain-aware mobile coverage: best-server RSRP, serving site, populated-area coverage.
+
+For every site of a technology, every cell within its radius gets a path loss = Hata (Okumura–Hata below 1500 MHz,
+COST-231 above; environment by the site's commune: urban in phường, suburban in thị trấn, rural in xã; never below
+free space) + knife-edge diffraction J(v) of the dominant obstacle along the ray from the site (ITU-R P.526; the
+sweep is `ictgis.terrain.radial_sweep_serial`, with earth curvature for k = 4/3) + a calibration offset per
+environment. The received reference-signal power is the site's reference EIRP (transmit power + antenna gain −
+cable loss + the reference-signal share, `ictgis.radio`) minus that loss; the best server of a cell is the site with
+the strongest signal.
+
+"Populated-area coverage" is the share of village population whose village location receives at least the
+threshold (default −110 dBm) from the best site of the technology, any operator (as ITU SDG 9.c.1 counts); the
+share of villages is given beside it. The uncovered villages (lõm sóng) are listed with their best signal and their
+nearest site.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numba
+import numpy as np
+import pandas as pd
+from numba import njit, prange
+
+from . import radio, settings
+from ._errors import LayerError, Problem
+from .io import Dataset
+from .layers import parse_tech
+from .terrain import Dem, radial_sweep_serial, read_dem, write_raster
+
+logger = logging.getLogger(__name__)
+
+NO_SIGNAL_DBM = -9999.0
+ENV_BY_KIND = {"phuong": "urban", "thi_tran": "suburban", "xa": "rural"}
+DEFAULT_K_FACTOR = 4.0 / 3.0
+#: Sites are swept out to where their signal, without any terrain loss, falls this far below the threshold
+#: (so weak-signal areas are mapped too), capped at `MAX_RADIUS_M`.
+RADIUS_MARGIN_DB = 10.0
+MAX_RADIUS_M = 20_000.0
+
+
+@njit(cache=True)
+def _knife_edge(v):
+    if v <= -0.78:
+        return 0.0
+    t = v - 0.1
+    return 6.9 + 20.0 * math.log10(math.sqrt(t * t + 1.0) + t)
+
+
+@njit(cache=True, parallel=True)
+def _best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, lams, k_factor, a_coef, b_coef,
+                        fspl_c, ref_eirp, site_index, best, server, n_threads):
+    n = xs.shape[0]
+    for t in prange(n_threads):
+        bt = best[t]
+        st = server[t]
+        for s in range(t, n, n_threads):
+            row0, col0, dist, vmax = radial_sweep_serial(elev, x_min, y_max, cell, xs[s], ys[s], heights[s], rx_h,
+                                                         radii[s], lams[s], k_factor)
+            h, w = dist.shape
+            a, b, fc, p = a_coef[s], b_coef[s], fspl_c[s], ref_eirp[s]
+            for i in range(h):
+                for j in range(w):
+                    d = dist[i, j]
+                    if d != d:  # NaN: outside the radius or nodata
+                        continue
+                    dkm = d / 1000.0
+                    if dkm < 0.02:
+                        dkm = 0.02
+                    ld = math.log10(dkm)
+                    loss = a + b * ld
+                    fs = fc + 20.0 * ld
+                    if loss < fs:
+                        loss = fs
+                    v = vmax[i, j]
+                    if v > -0.78:
+                        loss += _knife_edge(v)
+                    rsrp = p - loss
+                    r, c = row0 + i, col0 + j
+                    if rsrp > bt[r, c]:
+                        bt[r, c] = rsrp
+                        st[r, c] = site_index[s]
+
+
+@dataclass
+class CoverageResult:
+    """Best-server coverage of one technology and what it means for villages and communes."""
+
+    technology: str
+    threshold_dbm: float
+    dem: Dem
+    rsrp_dbm: np.ndarray  # float32, NaN where no site reaches
+    server: np.ndarray  # int32 index into site_ids, -1 where none
+    site_ids: list[str]
+    villages: pd.DataFrame
+    communes: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+
+
+def _site_environment(sites: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> np.ndarray:
+    kinds = communes.set_index("code")["kind"] if "kind" in communes else pd.Series(dtype=object)
+    codes = sites["commune"] if "commune" in sites else pd.Series([None] * len(sites), index=sites.index)
+    return np.array([ENV_BY_KIND.get(kinds.get(c), "rural") for c in codes], dtype=object)
+
+
+def sites_of(ds: Dataset, technology: str, *, operator: str | None = None) -> gpd.GeoDataFrame:
+    """Return the BTS sites carrying a technology (and operator), raising LayerError when there are none."""
+    bts = ds.get("bts_sites")
+    if bts is None:
+        raise LayerError("coverage needs the bts_sites layer", [Problem("bts_sites", "layer not found")])
+    tech = technology.upper()
+    mask = np.array([tech in parse_tech(t) for t in bts["tech"]], dtype=bool)
+    if operator:
+        mask &= (bts["operator"].astype(str).str.casefold() == operator.casefold()).to_numpy()
+    sites = bts[mask]
+    if sites.empty:
+        raise LayerError(f"no {tech} sites" + (f" of {operator}" if operator else ""),
+                         [Problem("bts_sites", f"no site lists {tech} in its tech column")])
+    return sites
+
+
+def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None = None,
+            threshold_dbm: float | None = None, operator: str | None = None, radius_m: float | None = None,
+            environment: str | None = None, calibration_db: dict | None = None, k_factor: float = DEFAULT_K_FACTOR,
+            rx_height_m: float = 1.5, dem: Dem | None = None,
+            progress: Callable[[float, str], None] | None = None) -> CoverageResult:
+    """Compute best-server coverage of a technology over the DEM.
+
+    Parameters
+    ----------
+    ds
+        Dataset with `bts_sites`, `communes`, a DEM and optionally `villages`.
+    technology
+        "2G", "3G", "4G" or "5G".
+    resolution_m
+        Cell size to compute on (the DEM is resampled, and a message says so, when it differs).
+    threshold_dbm
+        Coverage threshold (default ``settings.rsrp_threshold_dbm``, −110 dBm).
+    operator
+        Only this operator's sites (default: all operators, best server wins).
+    radius_m
+        Sweep radius of every site; default: where the site's signal without terrain loss falls
+        `RADIUS_MARGIN_DB` below the threshold, capped at 20 km.
+    environment
+        Hata environment for every site; default by the site's commune kind (urban/suburban/rural).
+    calibration_db
+        Offset added to the path loss per environment (default ``radio.CALIBRATION_DB``).
+    k_factor
+        Effective earth-radius factor.
+    rx_height_m
+        Receiver height above ground.
+    dem
+        A DEM already read (skips reading ``ds.dem_path``).
+    progress
+        Called with (fraction, message) between batches of sites.
+
+    Returns
+    -------
+    CoverageResult
+    """
+    threshold = settings.rsrp_threshold_dbm if threshold_dbm is None else float(threshold_dbm)
+    report = progress or (lambda f, m: logger.info("%3.0f%% %s", 100 * f, m))
+    if dem is None:
+        if ds.dem_path is None:
+            raise LayerError("coverage needs a DEM (dem.tif in the data folder)", [Problem("dem.tif", "not found")])
+        dem = read_dem(ds.dem_path, resolution_m=resolution_m)
+    sites = sites_of(ds, technology, operator=operator)
+    params = radio.site_parameters(sites, technology)
+    env = np.array([environment] * len(sites), dtype=object) if environment else \
+        _site_environment(sites, ds["communes"])
+    calib = dict(radio.CALIBRATION_DB) | dict(calibration_db or {})
+    a_coef = np.empty(len(sites))
+    b_coef = np.empty(len(sites))
+    for name in sorted(set(env)):
+        m = env == name
+        a, b = radio.hata_coefficients(params.frequency_mhz[m], params.height_m[m], rx_height_m, environment=name)
+        a_coef[m] = np.asarray(a) + calib.get(name, 0.0)
+        b_coef[m] = b
+    ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
+    fspl_c = 32.45 + 20.0 * np.log10(params.frequency_mhz)
+    if radius_m is None:
+        # distance where the unobstructed signal reaches threshold − margin (Hata is monotonic in d)
+        reach = 10 ** ((ref - (threshold - RADIUS_MARGIN_DB) - a_coef) / b_coef)
+        radii = np.clip(reach * 1000.0, 1000.0, MAX_RADIUS_M)
+    else:
+        radii = np.full(len(sites), float(radius_m))
+    xs, ys = sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()
+    rows, cols = dem.cell_of(xs, ys)
+    inside = (rows >= 0) & (rows < dem.shape[0]) & (cols >= 0) & (cols < dem.shape[1])
+    inside[inside] &= ~np.isnan(dem.elevation[rows[inside], cols[inside]])
+    if not inside.all():
+        logger.warning("%d sites lie outside the DEM or on nodata and are left out", int((~inside).sum()))
+    idx = np.flatnonzero(inside)
+    lams = 299.792458 / params.frequency_mhz  # c / f with f in MHz → metres
+    n_threads = max(1, numba.get_num_threads())
+    best = np.full((n_threads, *dem.shape), -np.inf, dtype=np.float32)
+    server = np.full((n_threads, *dem.shape), -1, dtype=np.int32)
+    t0, t = dem.transform, time.perf_counter()
+    batch = max(n_threads, 64)
+    for start in range(0, len(idx), batch):
+        chunk = idx[start:start + batch]
+        _best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[chunk], ys[chunk],
+                            params.height_m[chunk], rx_height_m, radii[chunk], lams[chunk], k_factor, a_coef[chunk],
+                            b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32), best, server,
+                            n_threads)
+        report(min(1.0, (start + len(chunk)) / max(1, len(idx))) * 0.9,
+               f"{technology}: {start + len(chunk)}/{len(idx)} sites")
+    pick = np.argmax(best, axis=0)
+    rsrp = np.take_along_axis(best, pick[None], axis=0)[0]
+    srv = np.take_along_axis(server, pick[None], axis=0)[0]
+    del best, server
+    rsrp[~np.isfinite(rsrp)] = np.nan
+    elapsed = time.perf_counter() - t
+    site_ids = sites["id"].astype(str).tolist()
+    villages, communes = _tables(ds, dem, rsrp, srv, site_ids, sites, threshold)
+    summary = _summary(technology, threshold, dem, villages, sites, env, calib, radii, elapsed, operator, k_factor)
+    report(1.0, f"{technology}: {summary['populated_area_pct']} % of the village population covered")
+    return CoverageResult(technology=technology.upper(), threshold_dbm=threshold, dem=dem, rsrp_dbm=rsrp,
+                          server=srv, site_ids=site_ids, villages=villages, communes=communes, summary=summary)
+
+
+def _tables(ds, dem, rsrp, srv, site_ids, sites, threshold) -> tuple[pd.DataFrame, pd.DataFrame]:
+    villages = ds.get("villages")
+    communes = ds["communes"]
+    if villages is None:
+        return pd.DataFrame(), pd.DataFrame()
+    rows, cols = dem.cell_of(villages.geometry.x.to_numpy(), villages.geometry.y.to_numpy())
+    ok = (rows >= 0) & (rows < dem.shape[0]) & (cols >= 0) & (cols < dem.shape[1])
+    value = np.full(len(villages), np.nan)
+    serving = np.full(len(villages), -1)
+    value[ok] = rsrp[rows[ok], cols[ok]]
+    serving[ok] = srv[rows[ok], cols[ok]]
+    near = gpd.sjoin_nearest(villages[[villages.geometry.name]], sites[["id", sites.geometry.name]], how="left",
+                             distance_col="_d")
+    near = near[~near.index.duplicated(keep="first")].reindex(villages.index)
+    table = pd.DataFrame({
+        "id": villages["id"].to_numpy(), "name": villages["name"].to_numpy(),
+        "commune": villages["commune"].to_numpy(),
+        "population": villages["population"].astype("Float64").fillna(0).to_numpy(dtype=float),
+        "rsrp_dbm": np.round(value, 1),
+        "serving_site": [site_ids[s] if s >= 0 else None for s in serving],
+        "covered": np.nan_to_num(value, nan=-np.inf) >= threshold,
+        "nearest_site": near["id"].to_numpy(), "nearest_site_km": np.round(near["_d"].to_numpy() / 1000.0, 2)})
+    grouped = table.groupby("commune")
+    per = pd.DataFrame({"villages": grouped.size(), "villages_covered": grouped["covered"].sum(),
+                        "population": grouped["population"].sum(),
+                        "population_covered": grouped.apply(lambda g: g.loc[g["covered"], "population"].sum(),
+                                                            include_groups=False)})
+    per = per.reindex(communes["code"].to_numpy()).fillna(0)
+    per.insert(0, "name", communes["name"].to_numpy())
+    if "district" in communes:
+        per.insert(1, "district", communes["district"].to_numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per["populated_area_pct"] = np.round(100.0 * per["population_covered"] / per["population"], 1)
+        per["villages_pct"] = np.round(100.0 * per["villages_covered"] / per["villages"], 1)
+    per.index.name = "code"
+    for column in ("villages", "villages_covered", "population", "population_covered"):
+        per[column] = per[column].astype(int)
+    return table, per.reset_index()
+
+
+def _summary(technology, threshold, dem, villages, sites, env, calib, radii, elapsed, operator, k_factor) -> dict:
+    out = {"technology": technology.upper(), "threshold_dbm": threshold, "operator": operator or "all",
+           "resolution_m": dem.resolution_m, "grid": list(dem.shape), "sites": len(sites),
+           "compute_s": round(elapsed, 2),
+           "model": {"path_loss": "Okumura-Hata / COST-231 Hata + knife-edge J(v) of the dominant obstacle "
+                                  "(ITU-R P.526), free-space floor",
+                     "environments": {k: int((env == k).sum()) for k in sorted(set(env))},
+                     "calibration_db": calib, "k_factor": round(k_factor, 4),
+                     "radius_m": {"min": float(radii.min()), "max": float(radii.max())}}}
+    if villages is None or len(villages) == 0:
+        return out | {"populated_area_pct": None, "villages_total": None, "villages_covered": None,
+                      "population_covered": None}
+    pop = villages["population"].sum()
+    covered = villages.loc[villages["covered"], "population"].sum()
+    lom = villages[~villages["covered"]].sort_values("population", ascending=False)
+    return out | {
+        "populated_area_pct": round(100.0 * covered / pop, 1) if pop else None,
+        "villages_total": len(villages), "villages_covered": int(villages["covered"].sum()),
+        "villages_covered_pct": round(100.0 * villages["covered"].mean(), 1),
+        "population_total": int(pop), "population_covered": int(covered),
+        "uncovered_villages": [{"id": r.id, "name": r.name, "commune": r.commune, "population": int(r.population),
+                                "best_rsrp_dbm": None if pd.isna(r.rsrp_dbm) else float(r.rsrp_dbm),
+                                "nearest_site": r.nearest_site, "nearest_site_km": float(r.nearest_site_km)}
+                               for r in lom.itertuples(index=False)],
+    }
+
+
+# ------------------------------------------------------------------------------------------------------ outputs
+RSRP_CLASSES = ((-80.0, (0, 104, 55, 210)), (-90.0, (26, 152, 80, 200)), (-100.0, (102, 189, 99, 190)),
+                (-110.0, (217, 239, 139, 180)), (-120.0, (254, 224, 139, 150)))
+
+
+def colorize(rsrp: np.ndarray, *, threshold_dbm: float) -> np.ndarray:
+    """RGBA image of RSRP classes (≥ −80, −90, −100, −110, −120 dBm); transparent below −120 or where no signal."""
+    img = np.zeros((*rsrp.shape, 4), dtype=np.uint8)
+    filled = np.zeros(rsrp.shape, dtype=bool)
+    value = np.nan_to_num(rsrp, nan=-np.inf)
+    for lower, color in RSRP_CLASSES:
+        m = (value >= lower) & ~filled
+        img[m] = color
+        filled |= m
+    return img
+
+
+def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> Path:
+    """Write the coverage outputs into `out_dir` atomically (temporary folder, then renamed).
+
+    Files: ``rsrp_<tech>.tif`` (best-server dBm, float32, tiled, overviews), ``server_<tech>.tif`` (int32 index of
+    the serving site, -1 none) with ``servers_<tech>.csv`` (index → site id), ``villages_<tech>.csv``,
+    ``communes_<tech>.csv``, ``summary_<tech>.json`` and ``coverage_<tech>.kmz`` (PNG overlay for Google Earth).
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tag = result.technology.lower()
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.partial-"))
+    try:
+        rsrp = np.where(np.isnan(result.rsrp_dbm), NO_SIGNAL_DBM, result.rsrp_dbm).astype(np.float32)
+        write_raster(tmp / f"rsrp_{tag}.tif", rsrp, result.dem, nodata=NO_SIGNAL_DBM, dtype="float32")
+        write_raster(tmp / f"server_{tag}.tif", result.server, result.dem, nodata=-1, dtype="int32")
+        pd.DataFrame({"index": range(len(result.site_ids)), "site_id": result.site_ids}).to_csv(
+            tmp / f"servers_{tag}.csv", index=False)
+        result.villages.to_csv(tmp / f"villages_{tag}.csv", index=False)
+        result.communes.to_csv(tmp / f"communes_{tag}.csv", index=False)
+        (tmp / f"summary_{tag}.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=2),
+                                                 encoding="utf-8")
+        if kmz:
+            write_kmz(result, tmp / f"coverage_{tag}.kmz")
+        if out_dir.exists():
+            for part in tmp.iterdir():
+                os.replace(part, out_dir / part.name)
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def write_kmz(result: CoverageResult, path: Path, *, max_size: int = 4096) -> Path:
+    """Write a KMZ with the RSRP classes as a PNG ground overlay in EPSG:4326 (for Google Earth)."""
+    import io as _io
+    import zipfile
+
+    import rasterio
+    from matplotlib.image import imsave
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    dem = result.dem
+    rows, cols = dem.shape
+    left, bottom, right, top = dem.bounds
+    src_crs = rasterio.crs.CRS.from_user_input(dem.crs.to_wkt())
+    dst_crs = rasterio.crs.CRS.from_epsg(4326)
+    scale = max(1.0, max(rows, cols) / max_size)
+    transform, width, height = calculate_default_transform(src_crs, dst_crs, cols, rows, left, bottom, right, top,
+                                                           dst_width=int(cols / scale), dst_height=int(rows / scale))
+    warped = np.full((height, width), np.nan, dtype=np.float32)
+    reproject(result.rsrp_dbm.astype(np.float32), warped, src_transform=dem.transform, src_crs=src_crs,
+              dst_transform=transform, dst_crs=dst_crs, src_nodata=np.nan, dst_nodata=np.nan,
+              resampling=Resampling.max)
+    png = _io.BytesIO()
+    imsave(png, colorize(warped, threshold_dbm=result.threshold_dbm), format="png")
+    west, north = transform.c, transform.f
+    east, south = west + width * transform.a, north + height * transform.e
+    name = f"{result.technology} RSRP ≥ {result.threshold_dbm:g} dBm"
+    kml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>{name}</name>
+<GroundOverlay><name>{name}</name><color>ffffffff</color><Icon><href>rsrp.png</href></Icon>
+<LatLonBox><north>{north:.6f}</north><south>{south:.6f}</south><east>{east:.6f}</east><west>{west:.6f}</west></LatLonBox>
+</GroundOverlay></Document></kml>
+"""
+    from ._files import atomic_path
+
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("doc.kml", kml)
+        zf.writestr("rsrp.png", png.getvalue())
+    return path
+
+
+def coverage_indicators(ds: Dataset, *, technologies: tuple[str, ...] = ("3G", "4G"),
+                        threshold_dbm: float | None = None) -> dict:
+    """Populated-area coverage per technology as indicator keys (``populated_area_4g_pct`` …), None when unavailable.
+
+    Computed at the DEM's own resolution; a technology without sites, or a dataset without DEM or villages, gives
+    None.
+    """
+    out: dict = {}
+    dem = read_dem(ds.dem_path) if ds.dem_path is not None else None
+    for tech in technologies:
+        tag = tech.lower()
+        keys = (f"populated_area_{tag}_pct", f"villages_covered_{tag}", f"population_covered_{tag}")
+        if dem is None or ds.get("villages") is None or ds.get("bts_sites") is None:
+            out.update(dict.fromkeys(keys))
+            continue
+        try:
+            s = compute(ds, technology=tech, threshold_dbm=threshold_dbm, dem=dem,
+                        progress=lambda f, m: None).summary
+        except LayerError:
+            out.update(dict.fromkeys(keys))
+            continue
+        out.update(dict(zip(keys, (s["populated_area_pct"], s["villages_covered"], s["population_covered"]),
+                            strict=True)))
+    return out
+
+
+def indicator_hook(ds: Dataset, params: dict) -> dict:
+    """Scenario hook: 4G populated-area coverage of a dataset, as ``mobile.*`` indicator keys."""
+    values = coverage_indicators(ds, technologies=("4G",), threshold_dbm=params.get("rsrp_threshold_dbm"))
+    return {f"mobile.{k}": v for k, v in values.items()}

@@ -1,0 +1,128 @@
+"""``ictgis viewshed`` through click's CliRunner."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+from click.testing import CliRunner
+
+import ictgis.cli_terrain  # noqa: F401  (registers the command on the group)
+from ictgis import terrain
+from ictgis.cli import main
+from ictgis.crs import transformer
+
+X0, Y0, RES = 500_000.0, 2_360_000.0, 30.0
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def centre(row: int, col: int) -> tuple[float, float]:
+    return X0 + (col + 0.5) * RES, Y0 - (row + 0.5) * RES
+
+
+@pytest.fixture(scope="module")
+def dem_file(tmp_path_factory):
+    rng = np.random.default_rng(4)
+    z = (np.cumsum(np.cumsum(rng.normal(size=(80, 90)), 0), 1) * 2 + 500).astype(np.float32)
+    dem = terrain.Dem.from_array(z, x_min=X0, y_max=Y0, resolution_m=RES)
+    path = terrain.write_raster(tmp_path_factory.mktemp("dem") / "dem.tif", z, dem, nodata=None, dtype="float32")
+    return path, dem
+
+
+def test_one_observer_writes_the_viewshed_on_the_dem_grid(dem_file, tmp_path):
+    path, dem = dem_file
+    x, y = centre(40, 45)
+    out = tmp_path / "vs.tif"
+    result = run("viewshed", "--dem", path, "--x", x, "--y", y, "--height-m", 25, "--radius-m", 900, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "visible cells" in result.output
+    with rasterio.open(out) as src:
+        values = src.read(1)
+        assert src.crs.to_epsg() == 9205 and src.transform == dem.transform and src.nodata == 255
+    expected = terrain.viewshed(dem, x, y, observer_height_m=25, max_radius_m=900)
+    np.testing.assert_array_equal(values, expected)
+
+
+def test_sites_csv_writes_one_file_per_id(dem_file, tmp_path):
+    path, dem = dem_file
+    sites = tmp_path / "sites.csv"
+    (xa, ya), (xb, yb) = centre(10, 10), centre(70, 80)
+    sites.write_text(f"id,x,y,height_m\nBTS-1,{xa},{ya},30\nBTS_2,{xb},{yb},\n", encoding="utf-8")
+    out = tmp_path / "views"
+    result = run("viewshed", "--dem", path, "--sites", sites, "--height-m", 12, "--radius-m", 600, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["BTS-1.tif", "BTS_2.tif"]
+    with rasterio.open(out / "BTS_2.tif") as src:
+        np.testing.assert_array_equal(src.read(1), terrain.viewshed(dem, xb, yb, observer_height_m=12,
+                                                                    max_radius_m=600))
+    cropped = tmp_path / "cropped"
+    result = run("viewshed", "--dem", path, "--sites", sites, "--height-m", 12, "--radius-m", 600, "--out",
+                 cropped, "--crop")
+    assert result.exit_code == 0, result.output
+    with rasterio.open(cropped / "BTS-1.tif") as src:
+        window = src.read(1)
+        row0, col0 = round((Y0 - src.transform.f) / RES), round((src.transform.c - X0) / RES)
+    full = terrain.viewshed(dem, xa, ya, observer_height_m=30, max_radius_m=600)
+    np.testing.assert_array_equal(window, full[row0:row0 + window.shape[0], col0:col0 + window.shape[1]])
+    assert (window != 255).sum() == (full != 255).sum()
+
+
+def test_sites_vector_layer_is_reprojected(dem_file, tmp_path):
+    path, dem = dem_file
+    x, y = centre(30, 30)
+    lon, lat = transformer("EPSG:9205", "EPSG:4326").transform(x, y)
+    layer = gpd.GeoDataFrame({"id": ["S1"], "height_m": [20.0]}, geometry=[shapely.Point(lon, lat)], crs=4326)
+    layer.to_file(tmp_path / "sites.gpkg", engine="pyogrio")
+    out = tmp_path / "views"
+    result = run("viewshed", "--dem", path, "--sites", tmp_path / "sites.gpkg", "--radius-m", 600, "--out", out)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out / "S1.tif") as src:
+        np.testing.assert_array_equal(src.read(1), terrain.viewshed(dem, x, y, observer_height_m=20,
+                                                                    max_radius_m=600))
+
+
+@pytest.mark.parametrize(("csv", "messages"), [
+    ("id,x,y\nA,1,2\nB,{x},{y}\n", ["row 1 (id A)", "outside the DEM"]),
+    ("id,east,north\nA,{x},{y}\n", ["lacks columns x, y"]),
+    ("id,x,y\nA,{x},{y}\nA,{x},{y}\nB/1,{x},{y}\n", ["row 2 (id A), column id: duplicate id (also row 1)",
+                                                       "'B/1' cannot name a file"]),
+    ("id,x,y,height_m\nA,{x},{y},tall\n", ["height_m 'tall' is not a number"]),
+])
+def test_bad_sites_exit_2_with_every_problem(dem_file, tmp_path, csv, messages):
+    path, _ = dem_file
+    x, y = centre(5, 5)
+    sites = tmp_path / "sites.csv"
+    sites.write_text(csv.format(x=x, y=y), encoding="utf-8")
+    result = run("viewshed", "--dem", path, "--sites", sites, "--height-m", 10, "--radius-m", 300, "--out",
+                 tmp_path / "o")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for message in messages:
+        assert message in result.output
+
+
+def test_observer_outside_and_geographic_dem_exit_2(dem_file, tmp_path):
+    path, _ = dem_file
+    result = run("viewshed", "--dem", path, "--x", 0, "--y", 0, "--height-m", 10, "--radius-m", 300, "--out",
+                 tmp_path / "o.tif")
+    assert result.exit_code == 2 and "outside the DEM" in result.output
+    geo = tmp_path / "geo.tif"
+    with rasterio.open(geo, "w", driver="GTiff", height=4, width=4, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=Affine(0.001, 0, 103, 0, -0.001, 21.5)) as dst:
+        dst.write(np.zeros((1, 4, 4), np.float32))
+    result = run("viewshed", "--dem", geo, "--x", 103.001, "--y", 21.499, "--height-m", 10, "--radius-m", 300,
+                 "--out", tmp_path / "o.tif")
+    assert result.exit_code == 2 and "reproject" in result.output
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_usage_errors(dem_file, tmp_path):
+    path, _ = dem_file
+    result = run("viewshed", "--dem", path, "--radius-m", 300, "--out", tmp_path / "o.tif")
+    assert result.exit_code == 2 and "--sites" in result.output

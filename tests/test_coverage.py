@@ -1,0 +1,112 @@
+"""Best-server coverage on a tiny terrain: the fused kernel against the model computed cell by cell."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import rasterio
+from conftest import X0, Y0, tiny_layers, write_layers
+from rasterio.transform import from_origin
+
+from ictgis import coverage, io, radio
+from ictgis.terrain import read_dem, sweep
+
+CELL = 50.0
+
+
+def write_dem(folder, *, ridge_m: float = 0.0):
+    """A 10 × 10 km plain at 400 m (with an optional north–south ridge at x = X0 + 5 km), EPSG:9205."""
+    n = 220
+    elev = np.full((n, n), 400.0, dtype=np.float32)
+    if ridge_m:
+        col = int(5000 / CELL) + int(500 / CELL)
+        elev[:, col - 1:col + 2] += ridge_m
+    transform = from_origin(X0 - 500, Y0 + 10_500, CELL, CELL)
+    with rasterio.open(folder / "dem.tif", "w", driver="GTiff", width=n, height=n, count=1, dtype="float32",
+                       crs="EPSG:9205", transform=transform, nodata=-32768) as dst:
+        dst.write(elev, 1)
+
+
+@pytest.fixture()
+def plain(tmp_path):
+    folder = write_layers(tmp_path / "p", tiny_layers())
+    write_dem(folder)
+    return io.load(folder)
+
+
+def reference_rsrp(ds, technology, site_row, *, environment):
+    """RSRP of one site computed with radio.py on numpy arrays (no fused kernel)."""
+    dem = read_dem(ds.dem_path)
+    sites = coverage.sites_of(ds, technology)
+    params = radio.site_parameters(sites, technology)
+    x, y = sites.geometry.x.iloc[site_row], sites.geometry.y.iloc[site_row]
+    f = params.frequency_mhz[site_row]
+    sw = sweep(dem, x, y, tx_height_m=params.height_m[site_row], rx_height_m=1.5, radius_m=8000, frequency_mhz=f)
+    j = radio.knife_edge_loss_db(np.where(np.isfinite(sw.v_max), sw.v_max, -10.0))
+    loss = radio.path_loss_db(sw.distance_m / 1000.0, f, params.height_m[site_row], environment=environment,
+                              diffraction_db=j)
+    ref = params.reference_eirp_dbm[site_row] + params.rx_gain_dbi - params.body_loss_db
+    return sw, ref - loss
+
+
+def test_single_site_matches_the_model(plain):
+    ds = plain.copy()
+    ds.layers["bts_sites"] = ds["bts_sites"].iloc[[0]]  # S1, 4G, in phường Noong Bua → urban
+    result = coverage.compute(ds, technology="4G", radius_m=8000, progress=lambda f, m: None)
+    sw, expected = reference_rsrp(ds, "4G", 0, environment="urban")
+    h, w = sw.distance_m.shape
+    got = result.rsrp_dbm[sw.row0:sw.row0 + h, sw.col0:sw.col0 + w]
+    ok = np.isfinite(expected)
+    assert ok.sum() > 10_000
+    np.testing.assert_allclose(got[ok], expected[ok], atol=0.05)
+    assert set(np.unique(result.server[result.server >= 0])) == {0}
+
+
+def test_ridge_shadows_and_best_server(tmp_path):
+    folder = write_layers(tmp_path / "r", tiny_layers())
+    write_dem(folder, ridge_m=300.0)
+    ds = io.load(folder)
+    flat = write_layers(tmp_path / "f", tiny_layers())
+    write_dem(flat)
+    res_ridge = coverage.compute(ds, technology="4G", radius_m=8000, progress=lambda f, m: None)
+    res_flat = coverage.compute(io.load(flat), technology="4G", radius_m=8000, progress=lambda f, m: None)
+    # east of the ridge the signal of the western site S1 drops by the diffraction loss
+    dem = res_ridge.dem
+    row, col = dem.cell_of(np.array([X0 + 7500.0]), np.array([Y0 + 1500.0]))
+    drop = res_flat.rsrp_dbm[row[0], col[0]] - res_ridge.rsrp_dbm[row[0], col[0]]
+    assert drop > 10
+    # best server: every cell takes the strongest site
+    assert (res_flat.server >= 0).sum() > 0.9 * res_flat.server.size
+
+
+def test_tables_summary_and_outputs(plain, tmp_path):
+    result = coverage.compute(plain, technology="4G", progress=lambda f, m: None)
+    s = result.summary
+    assert s["villages_total"] == 10 and 0 <= s["villages_covered"] <= 10
+    assert s["populated_area_pct"] == round(100 * s["population_covered"] / s["population_total"], 1)
+    v = result.villages.set_index("id")
+    covered = v["rsrp_dbm"] >= -110
+    assert (covered == v["covered"]).all()
+    assert len(s["uncovered_villages"]) == 10 - s["villages_covered"]
+    assert result.communes["population"].sum() == v["population"].sum()
+    out = coverage.write(result, tmp_path / "cov")
+    names = {p.name for p in out.iterdir()}
+    assert {"rsrp_4g.tif", "server_4g.tif", "servers_4g.csv", "villages_4g.csv", "communes_4g.csv",
+            "summary_4g.json", "coverage_4g.kmz"} <= names
+    with rasterio.open(out / "rsrp_4g.tif") as src:
+        assert src.crs.to_epsg() == 9205 and src.overviews(1) == [] or src.crs.to_epsg() == 9205
+        assert src.profile["tiled"]
+    with zipfile.ZipFile(out / "coverage_4g.kmz") as zf:
+        assert {"doc.kml", "rsrp.png"} <= set(zf.namelist())
+        assert b"GroundOverlay" in zf.read("doc.kml")
+    assert json.loads((out / "summary_4g.json").read_text())["technology"] == "4G"
+
+
+def test_no_sites_of_a_technology_is_a_clear_error(plain):
+    from ictgis import LayerError
+
+    with pytest.raises(LayerError, match="no 5G sites of Viettel"):
+        coverage.compute(plain, technology="5G", operator="Viettel")
