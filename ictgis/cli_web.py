@@ -1,15 +1,24 @@
-"""Commands of the web map: ``ictgis serve`` (and user management as the web app grows).
+"""Commands of the web map: ``ictgis serve`` and ``ictgis user add|list|remove``.
 
 The web package is imported lazily, so the engine works without Flask installed.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from .cli import main
+
+
+def _web():
+    try:
+        import web
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise click.ClickException(f"the web map needs the 'web' extra: pip install 'ictgis[web]' ({exc})") from exc
+    return web
 
 
 @main.command()
@@ -18,14 +27,66 @@ from .cli import main
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, type=int, show_default=True)
 @click.option("--threads", default=4, type=int, show_default=True)
-def serve(data_dir: Path | None, host: str, port: int, threads: int) -> None:
+@click.option("--instance", "instance", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Instance folder (users, secret key, dataset versions, runs); default instance/.")
+def serve(data_dir: Path | None, host: str, port: int, threads: int, instance: Path | None) -> None:
     """Serve the web map with waitress."""
     try:
         import waitress
-
-        from web import create_app
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise click.ClickException(f"the web map needs the 'web' extra: pip install 'ictgis[web]' ({exc})") from exc
-    app = create_app({"DATA_DIR": str(data_dir) if data_dir else None})
+    app = _web().create_app({"DATA_DIR": str(data_dir) if data_dir else None,
+                             "INSTANCE_PATH": str(instance.resolve()) if instance else None})
     click.echo(f"ictgis: serving {app.config['DATA_DIR']} on http://{host}:{port}/")
     waitress.serve(app, host=host, port=port, threads=threads)
+
+
+def _store(instance: Path | None):
+    from web.users import UserStore
+
+    if instance is None:
+        instance = Path(_web().create_app().instance_path)
+    return UserStore(instance)
+
+
+@main.group()
+def user() -> None:
+    """Manage the planners and viewers of the web map."""
+
+
+INSTANCE = click.option("--instance", "instance", default=None, type=click.Path(file_okay=False, path_type=Path),
+                        help="Instance folder of the web app (default instance/).")
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["planner", "viewer"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@click.option("--replace", is_flag=True, help="Change the role and password of an existing user.")
+@INSTANCE
+def user_add(name: str, role: str, password_stdin: bool, replace: bool, instance: Path | None) -> None:
+    """Add a user NAME (the password is asked for, or read with --password-stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    added = _store(instance).add(name, password, role, replace=replace)
+    click.echo(f"user {added.name} ({added.role}) saved")
+
+
+@user.command("list")
+@INSTANCE
+def user_list(instance: Path | None) -> None:
+    """List the users and their roles."""
+    for u in _store(instance).list():
+        click.echo(f"{u.name}\t{u.role}")
+
+
+@user.command("remove")
+@click.argument("name")
+@INSTANCE
+def user_remove(name: str, instance: Path | None) -> None:
+    """Remove a user."""
+    if not _store(instance).remove(name):
+        raise click.ClickException(f"no user {name!r}")
+    click.echo(f"user {name} removed")

@@ -1,161 +1,746 @@
-"""Folium maps of the planning layers, light and offline-capable.
+"""Maps of the planning layers for stakeholders: light, offline, pluggable.
 
-Geometries are simplified for display and coordinates rounded (5 decimals ≈ 1 m) before they go into the page;
-Leaflet and jQuery URLs are given by the caller (the web app serves them locally), so no CDN is ever referenced.
+The web map is a Folium map whose big layers are *not* embedded: each is a `RemoteGeoJson` layer that the page
+fetches from a URL (the web app's ``/api/layers/<name>.geojson``), simplified for display and rounded to what the
+zoom needs (`layer_geojson`). Rendering (styles, popups, legends, search) is done by the client script the caller
+serves next to Leaflet; popups are built from text nodes, so names never render as HTML.
+
+Plug-in points for the analyses (coverage, fiber, scenarios), resolved lazily so this module never imports upward
+and a missing module only makes its entry "not available yet":
+
+- `CHOROPLETHS`: commune indicators the map can colour by (`register_choropleth`). A source is a column of the
+  indicator contract's per-commune records (``"record:villages_fiber_pct"``), or a callable / ``"module:function"``
+  taking ``(dataset, indicators)`` and returning ``{commune code: value}``.
+- `OVERLAYS`: extra layers (`register_overlay`): ``kind="geojson"`` providers return a GeoDataFrame,
+  ``kind="image"`` providers return ``(png_bytes, [[south, west], [north, east]])``.
+- `VILLAGE_STATUS`: per-village flags beside fiber (e.g. 4G coverage), providers return a boolean Series indexed
+  like the village layer.
+
 Everything is reprojected to EPSG:4326 with the pinned VN-2000 transformation only here, for display.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import importlib
 import json
 import logging
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
+from branca.element import Element, MacroElement
+from jinja2 import Template
 
 from . import settings
 from .crs import to_crs
 from .indicators import site_technologies
 from .io import Dataset
+from .layers import fold
 
 logger = logging.getLogger(__name__)
 
-LABELS = {
-    "vi": {"communes": "Xã, phường, thị trấn", "villages": "Thôn, bản", "bts_sites": "Trạm BTS",
-           "fiber_routes": "Tuyến cáp quang", "post_offices": "Điểm bưu chính", "roads": "Đường giao thông",
-           "population": "Dân số", "fiber": "Cáp quang", "yes": "Có", "no": "Chưa", "operator": "Nhà mạng",
-           "tech": "Công nghệ", "power": "Nguồn điện", "kind": "Loại", "code": "Mã", "name": "Tên",
-           "district": "Huyện", "households": "Số hộ", "commune": "Xã", "height_m": "Độ cao anten (m)"},
-    "en": {"communes": "Communes", "villages": "Villages", "bts_sites": "BTS sites", "fiber_routes": "Fiber routes",
-           "post_offices": "Post offices", "roads": "Roads", "population": "Population", "fiber": "Fiber",
-           "yes": "Yes", "no": "No", "operator": "Operator", "tech": "Technologies", "power": "Power",
-           "kind": "Kind", "code": "Code", "name": "Name", "district": "District", "households": "Households",
-           "commune": "Commune", "height_m": "Antenna height (m)"},
+# ------------------------------------------------------------------------------------------------ labels
+LABELS: dict[str, dict[str, str]] = {
+    "vi": {
+        "communes": "Xã, phường, thị trấn", "villages": "Thôn, bản", "bts_sites": "Trạm BTS",
+        "fiber_routes": "Tuyến cáp quang", "post_offices": "Điểm bưu chính", "roads": "Đường giao thông",
+        "districts": "Huyện, thị xã, thành phố", "hillshade": "Địa hình (bóng đổ)", "tiles": "Bản đồ nền trực tuyến",
+        "population": "Dân số", "households": "Số hộ", "fiber": "Cáp quang", "g4": "Sóng 4G", "yes": "Có",
+        "no": "Chưa", "unknown": "Chưa rõ", "operator": "Nhà mạng", "tech": "Công nghệ", "best": "Công nghệ cao nhất",
+        "power": "Nguồn điện", "kind": "Loại", "code": "Mã", "name": "Tên", "district": "Huyện", "commune": "Xã",
+        "height_m": "Độ cao anten (m)", "band_mhz": "Băng tần (MHz)", "install": "Lắp đặt", "road_class": "Cấp đường",
+        "area_km2": "Diện tích (km²)", "radio": "Đài truyền thanh", "villages_n": "Số thôn, bản",
+        "post_points": "Số điểm bưu chính", "bts_n": "Số trạm BTS", "status": "Tình trạng",
+        "status_ok": "Có cáp quang", "status_no_fiber": "Chưa có cáp quang", "status_no_4g": "Chưa có sóng 4G",
+        "status_both": "Chưa có cáp quang và 4G", "diesel_site": "Trạm chạy máy phát diesel",
+        "grid": "Điện lưới", "diesel": "Máy phát diesel", "solar": "Năng lượng mặt trời",
+        "backbone": "Trục", "distribution": "Phân phối", "access": "Truy nhập", "aerial": "Cáp treo",
+        "underground": "Cáp ngầm", "xa": "Xã", "phuong": "Phường", "thi_tran": "Thị trấn",
+        "cap1": "Bưu cục cấp I", "cap2": "Bưu cục cấp II", "cap3": "Bưu cục cấp III", "kt1": "Bưu cục KT1",
+        "large_cust": "Bưu cục khách hàng lớn", "letterbox": "Hộp thư công cộng", "bdvhx": "Điểm BĐVHX",
+        "other": "Khác", "national": "Quốc lộ", "provincial": "Tỉnh lộ", "track": "Đường mòn",
+        "no_data": "Không có số liệu", "indicator": "Chỉ tiêu", "not_available": "chưa có",
+        "village": "Thôn, bản",
+    },
+    "en": {
+        "communes": "Communes", "villages": "Villages", "bts_sites": "BTS sites", "fiber_routes": "Fiber routes",
+        "post_offices": "Post offices", "roads": "Roads", "districts": "Districts", "hillshade": "Terrain (hillshade)",
+        "tiles": "Online basemap", "population": "Population", "households": "Households", "fiber": "Fiber",
+        "g4": "4G signal", "yes": "Yes", "no": "No", "unknown": "Unknown", "operator": "Operator",
+        "tech": "Technologies", "best": "Best technology", "power": "Power", "kind": "Kind", "code": "Code",
+        "name": "Name", "district": "District", "commune": "Commune", "height_m": "Antenna height (m)",
+        "band_mhz": "Band (MHz)", "install": "Installation", "road_class": "Road class", "area_km2": "Area (km²)",
+        "radio": "Radio station", "villages_n": "Villages", "post_points": "Postal points", "bts_n": "BTS sites",
+        "status": "Status", "status_ok": "On fiber", "status_no_fiber": "No fiber", "status_no_4g": "No 4G",
+        "status_both": "No fiber and no 4G", "diesel_site": "Site on diesel generator", "grid": "Grid",
+        "diesel": "Diesel", "solar": "Solar", "backbone": "Backbone", "distribution": "Distribution",
+        "access": "Access", "aerial": "Aerial", "underground": "Underground", "xa": "Rural commune (xã)",
+        "phuong": "Ward (phường)", "thi_tran": "Town (thị trấn)", "cap1": "Post office class I",
+        "cap2": "Post office class II", "cap3": "Post office class III", "kt1": "KT1 post office",
+        "large_cust": "Large-customer post office", "letterbox": "Public letterbox",
+        "bdvhx": "Commune cultural post office (BĐVHX)", "other": "Other", "national": "National road",
+        "provincial": "Provincial road", "track": "Track", "no_data": "No data", "indicator": "Indicator",
+        "not_available": "not available yet", "village": "Village",
+    },
 }
 
-DEFAULT_ASSETS = {
-    "js": [("leaflet", "/static/vendor/leaflet/leaflet.js"), ("jquery", "/static/vendor/jquery/jquery.min.js")],
-    "css": [("leaflet_css", "/static/vendor/leaflet/leaflet.css")],
-}
+
+def labels(lang: str) -> dict[str, str]:
+    """Return the label table of a language (Vietnamese for anything but ``"en"``)."""
+    return LABELS["en" if lang == "en" else "vi"]
 
 
-def display_frame(frame: gpd.GeoDataFrame, *, tolerance_m: float = 0.0, columns: list[str] | None = None,
-                  decimals: int = 5) -> gpd.GeoDataFrame:
-    """Return a copy for display: chosen columns, simplified (in metres), in EPSG:4326, coordinates rounded."""
-    keep = [c for c in (columns or []) if c in frame.columns]
-    out = frame[[*keep, frame.geometry.name]].copy()
-    if tolerance_m > 0:
-        out = out.set_geometry(out.geometry.simplify(tolerance_m, preserve_topology=True))
-    out = to_crs(out, settings.display_crs)
-    geoms = shapely.set_precision(np.asarray(out.geometry.values, dtype=object), 10.0 ** -decimals)
-    out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
-    for c in keep:
-        if str(out[c].dtype) in ("boolean", "Int64", "Float64"):
-            out[c] = out[c].astype(object).where(out[c].notna(), None)
-    return out
+# ---------------------------------------------------------------------------------------------- registry
+Source = str | Callable[..., Any]
 
 
-def _popup(fields: list[str], labels: dict) -> folium.GeoJsonPopup:
-    return folium.GeoJsonPopup(fields=fields, aliases=[labels.get(f, f) for f in fields], localize=True,
-                               labels=True)
+@dataclass(frozen=True)
+class Choropleth:
+    """A commune indicator the map can colour communes by.
+
+    Parameters
+    ----------
+    key
+        Property name in the commune GeoJSON (``ind_<key>``) and in the page's indicator selector.
+    label_vi, label_en
+        Selector and legend titles.
+    unit
+        Unit shown in the legend.
+    source
+        ``"record:<column>"`` of `ictgis.indicators.compute`'s per-commune records, a callable
+        ``(dataset, indicators) -> {code: value}``, or ``"module:function"`` resolved lazily.
+    higher_is_better
+        Direction of the colour ramp (dark = worse).
+    decimals
+        Rounding of the values sent to the page.
+    """
+
+    key: str
+    label_vi: str
+    label_en: str
+    unit: str
+    source: Source
+    higher_is_better: bool = True
+    decimals: int = 1
 
 
-def layer_map(dataset: Dataset, *, lang: str = "vi", assets: dict | None = None, tiles_url: str | None = None,
-              tiles_attribution: str = "") -> folium.Map:
-    """Build a Folium map of the dataset's layers with a layer control and popups.
+@dataclass(frozen=True)
+class Overlay:
+    """An extra map layer provided by an analysis module.
+
+    Parameters
+    ----------
+    key
+        URL-safe name.
+    label_vi, label_en
+        Layer control names.
+    kind
+        ``"geojson"`` (provider returns a GeoDataFrame in any CRS, or None) or ``"image"`` (provider returns
+        ``(png_bytes, [[south, west], [north, east]])`` in EPSG:4326, or None).
+    provider
+        Callable ``(dataset) -> ...`` or ``"module:function"`` resolved lazily; must be cheap (read cached results).
+    style
+        Name of the client style for GeoJSON overlays (``"fiber_planned"``, ``"line"``, ``"point"``).
+    properties
+        Attributes kept for popups (GeoJSON overlays).
+    show
+        Shown when the page opens.
+    """
+
+    key: str
+    label_vi: str
+    label_en: str
+    kind: str
+    provider: Source
+    style: str = "line"
+    properties: tuple[str, ...] = ()
+    show: bool = False
+
+
+CHOROPLETHS: dict[str, Choropleth] = {}
+OVERLAYS: dict[str, Overlay] = {}
+VILLAGE_STATUS: dict[str, Source] = {}
+
+
+def register_choropleth(indicator: Choropleth) -> None:
+    """Add (or replace) a commune indicator of the map."""
+    CHOROPLETHS[indicator.key] = indicator
+
+
+def register_overlay(overlay: Overlay) -> None:
+    """Add (or replace) an overlay of the map."""
+    OVERLAYS[overlay.key] = overlay
+
+
+for _ind in (
+    Choropleth("villages_fiber_pct", "Tỷ lệ thôn, bản có cáp quang", "Villages on fiber", "%",
+               "record:villages_fiber_pct"),
+    Choropleth("populated_area_4g_pct", "Tỷ lệ dân cư được phủ sóng 4G", "4G populated-area coverage", "%",
+               "record:populated_area_4g_pct"),
+    Choropleth("postal_radius_km", "Bán kính phục vụ bưu chính", "Postal service radius", "km",
+               "record:postal_radius_km", higher_is_better=False, decimals=2),
+    Choropleth("people_per_point", "Số dân trên một điểm bưu chính", "People per postal point", "người",
+               "record:people_per_point", higher_is_better=False, decimals=0),
+    Choropleth("density", "Mật độ dân số", "Population density", "người/km²", "ictgis.maps:_density",
+               decimals=1),
+):
+    register_choropleth(_ind)
+register_overlay(Overlay("coverage_4g", "Vùng phủ sóng 4G (máy chủ tốt nhất)", "4G best-server coverage", "image",
+                         "ictgis.coverage:map_overlay_4g"))
+register_overlay(Overlay("fiber_planned", "Tuyến cáp quang dự kiến", "Planned fiber routes", "geojson",
+                         "ictgis.fiber:planned_routes", style="fiber_planned",
+                         properties=("id", "kind", "length_km", "cost_vnd", "villages")))
+VILLAGE_STATUS["g4"] = "ictgis.coverage:villages_covered_4g"
+
+
+def resolve(source: Source) -> Callable[..., Any] | None:
+    """Return the callable of a ``"module:function"`` reference, or None when the module is not there yet."""
+    if callable(source):
+        return source
+    module_name, _, attr = str(source).partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if not (exc.name and module_name.startswith(exc.name)):
+            logger.warning("map plug-in %s cannot be imported: %s", source, exc)
+        return None
+    except ImportError as exc:
+        logger.warning("map plug-in %s cannot be imported: %s", source, exc)
+        return None
+    return getattr(module, attr, None)
+
+
+def _density(dataset: Dataset, result: dict) -> dict[str, float | None]:
+    return {r["code"]: (r["population"] / r["area_km2"] if r.get("population") is not None and r.get("area_km2")
+                        else None) for r in result["communes"]}
+
+
+def choropleth_values(dataset: Dataset, result: dict) -> dict[str, dict[str, float | None]]:
+    """Return ``{indicator key: {commune code: value}}`` for every indicator available on this dataset.
 
     Parameters
     ----------
     dataset
-        Layers from `ictgis.io.load`.
-    lang
-        ``"vi"`` (default) or ``"en"`` for labels.
-    assets
-        ``{"js": [(name, url)], "css": [(name, url)]}`` replacing folium's CDN lists (default: local
-        ``/static/vendor`` URLs).
-    tiles_url
-        Optional online tile layer; without it the map works fully offline.
+        The served layers.
+    result
+        `ictgis.indicators.compute` of the dataset (2019 structure: one record per commune polygon).
     """
-    labels = LABELS.get(lang, LABELS["vi"])
-    assets = assets or DEFAULT_ASSETS
-    communes = display_frame(dataset["communes"], tolerance_m=100.0,
-                             columns=["code", "name", "kind", "district", "population", "households"])
+    out: dict[str, dict[str, float | None]] = {}
+    for key, ind in CHOROPLETHS.items():
+        if isinstance(ind.source, str) and ind.source.startswith("record:"):
+            column = ind.source.split(":", 1)[1]
+            values = {r["code"]: r.get(column) for r in result["communes"]}
+        else:
+            func = resolve(ind.source)
+            if func is None:
+                continue
+            values = dict(func(dataset, result) or {})
+        clean = {str(k): (None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v),
+                          ind.decimals)) for k, v in values.items()}
+        if any(v is not None for v in clean.values()):
+            out[key] = clean
+    return out
+
+
+def available_overlays(dataset: Dataset) -> list[Overlay]:
+    """Return the overlays whose provider exists (their data may still be None for this dataset)."""
+    return [o for o in OVERLAYS.values() if resolve(o.provider) is not None]
+
+
+# ---------------------------------------------------------------------------------------- layer GeoJSON
+LAYER_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "communes": ("code", "name", "kind", "district", "population", "households", "radio"),
+    "districts": ("code", "name"),
+    "villages": ("id", "name", "commune", "population", "households", "fiber", "poor"),
+    "bts_sites": ("id", "operator", "tech", "power", "height_m", "band_mhz"),
+    "fiber_routes": ("id", "kind", "install", "operator"),
+    "post_offices": ("id", "name", "kind", "commune"),
+    "roads": ("road_class", "name"),
+}
+# Layers the map shows, in drawing order (bottom first), with whether they are visible when the page opens.
+MAP_LAYERS: tuple[tuple[str, bool], ...] = (
+    ("communes", True), ("roads", False), ("fiber_routes", True), ("villages", True), ("post_offices", False),
+    ("bts_sites", False),
+)
+DEFAULT_ZOOM = 12
+# Point layers do not need simplifying; lines and polygons are simplified to half a pixel at the requested zoom.
+POINT_LAYERS = frozenset({"villages", "bts_sites", "post_offices"})
+
+
+def zoom_precision(zoom: int, *, latitude: float = 21.5) -> tuple[int, float]:
+    """Return (decimals of degrees, simplification tolerance in metres) that a Web Mercator zoom level needs.
+
+    Half a screen pixel is the target: coordinates rounded finer and vertices closer than that are invisible.
+
+    Examples
+    --------
+    >>> zoom_precision(12)
+    (4, 17.8)
+    """
+    zoom = int(min(max(zoom, 0), 20))
+    pixel_deg = 360.0 / (256 * 2**zoom)
+    decimals = int(min(max(math.ceil(-math.log10(pixel_deg / 2)), 1), 7))
+    pixel_m = 40_075_016.7 * math.cos(math.radians(latitude)) / (256 * 2**zoom)
+    return decimals, round(pixel_m / 2, 1)
+
+
+def _commune_names(dataset: Dataset) -> dict[str, str]:
+    communes = dataset["communes"]
+    return dict(zip(communes["code"].astype(str), communes["name"].astype(str), strict=True))
+
+
+def _plain(value: Any) -> Any:
+    """Return a JSON-ready scalar (None for missing values)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    return str(value)
+
+
+def display_layer(dataset: Dataset, name: str, *, indicators: dict | None = None) -> gpd.GeoDataFrame | None:
+    """Return a layer (working CRS) with the attributes the map shows; None when the dataset has no such layer.
+
+    Commune codes of point layers are replaced by commune names (what a stakeholder reads); the commune layer
+    gains one ``ind_<key>`` column per available choropleth indicator; villages gain status flags (``g4`` …)
+    from the `VILLAGE_STATUS` providers that exist; BTS sites gain ``best`` (highest technology).
+    """
+    frame = dataset.get(name)
+    if frame is None:
+        return None
+    keep = [c for c in LAYER_PROPERTIES.get(name, ()) if c in frame.columns]
+    out = frame[[*keep, frame.geometry.name]].copy()
+    if name in ("villages", "post_offices") and "commune" in out:
+        names = _commune_names(dataset)
+        out["commune"] = out["commune"].astype(object).map(lambda c: names.get(str(c), c) if c is not None else None)
+    if name == "communes" and indicators is not None:
+        for key, values in choropleth_values(dataset, indicators).items():
+            out[f"ind_{key}"] = out["code"].astype(str).map(values).astype(object)
+    if name == "villages":
+        for key, source in VILLAGE_STATUS.items():
+            func = resolve(source)
+            if func is not None:
+                flags = func(dataset)
+                if flags is not None:
+                    out[key] = pd.Series(flags, index=frame.index).astype(object)
+    if name == "bts_sites":
+        tech = site_technologies(frame)
+        out["best"] = np.select([tech["5G"], tech["4G"], tech["3G"]], ["5G", "4G", "3G"], "2G")
+    return out
+
+
+def frame_geojson(frame: gpd.GeoDataFrame, *, decimals: int = 5, tolerance_m: float = 0.0) -> str:
+    """Serialise a layer as compact GeoJSON in EPSG:4326: simplified (metres, in its CRS), coordinates rounded.
+
+    Parameters
+    ----------
+    frame
+        Layer in a projected CRS (the working CRS) or EPSG:4326.
+    decimals
+        Decimals of degrees kept (5 ≈ 1 m).
+    tolerance_m
+        Douglas–Peucker tolerance in metres (0: none); topology of each geometry is preserved.
+    """
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    if tolerance_m > 0 and frame.crs is not None and frame.crs.is_projected:
+        geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
+    projected = to_crs(gpd.GeoDataFrame(geometry=gpd.GeoSeries(geoms, crs=frame.crs)), settings.display_crs)
+    geoms = np.asarray(projected.geometry.values, dtype=object)
+    geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
+    geoms = shapely.remove_repeated_points(geoms)
+    texts = shapely.to_geojson(geoms)
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    records = frame[columns].astype(object).to_dict("records")
+    parts = []
+    for text, rec in zip(texts, records, strict=True):
+        props = json.dumps({k: _plain(v) for k, v in rec.items()}, ensure_ascii=False, separators=(",", ":"))
+        parts.append(f'{{"type":"Feature","properties":{props},"geometry":{text or "null"}}}')
+    return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}"
+
+
+def layer_geojson(dataset: Dataset, name: str, *, zoom: int = DEFAULT_ZOOM, decimals: int | None = None,
+                  indicators: dict | None = None) -> str | None:
+    """Return a layer (or a GeoJSON overlay) as display GeoJSON for a zoom level; None when there is none.
+
+    Parameters
+    ----------
+    dataset
+        The served layers.
+    name
+        A layer name (``communes``, ``villages`` …) or the key of a ``geojson`` overlay.
+    zoom
+        Web Mercator zoom the data is for: sets the rounding and the simplification (`zoom_precision`).
+    decimals
+        Overrides the rounding given by the zoom.
+    indicators
+        `ictgis.indicators.compute` result, to attach the choropleth values to communes.
+    """
+    auto_decimals, tolerance = zoom_precision(zoom)
+    if decimals is None:
+        decimals = max(auto_decimals, 5) if name in POINT_LAYERS else auto_decimals
+    decimals = int(min(max(decimals, 1), 7))
+    if name in LAYER_PROPERTIES:
+        frame = display_layer(dataset, name, indicators=indicators)
+    elif name in OVERLAYS and OVERLAYS[name].kind == "geojson":
+        func = resolve(OVERLAYS[name].provider)
+        frame = func(dataset) if func is not None else None
+        if frame is not None:
+            keep = [c for c in OVERLAYS[name].properties if c in frame.columns]
+            frame = frame[[*keep, frame.geometry.name]]
+    else:
+        return None
+    if frame is None:
+        return None
+    return frame_geojson(frame, decimals=decimals, tolerance_m=0.0 if name in POINT_LAYERS else tolerance)
+
+
+# ------------------------------------------------------------------------------------------------ search
+def search_index(dataset: Dataset, *, decimals: int = 4) -> list[list]:
+    """Return the client-side search index: ``[name, kind, context, lat, lon, folded name]`` per entry.
+
+    Communes, districts (when known) and villages; `ictgis.layers.fold` gives the folded name, and the client
+    folds the query the same way, so "Muong Nhe" finds "Mường Nhé".
+    """
+    entries: list[list] = []
+    communes = dataset["communes"]
+    points = to_crs(gpd.GeoDataFrame(communes[["name"]].copy(), geometry=communes.geometry.representative_point(),
+                                     crs=communes.crs), settings.display_crs)
+    districts = communes["district"] if "district" in communes else pd.Series([None] * len(communes),
+                                                                              index=communes.index)
+    for name, district, geom in zip(points["name"], districts, points.geometry, strict=True):
+        entries.append([str(name), "commune", _plain(district) or "", round(geom.y, decimals), round(geom.x, decimals)])
+    if "district" in communes and communes["district"].notna().any():
+        merged = communes[communes["district"].notna()].dissolve(by="district")
+        reps = to_crs(gpd.GeoDataFrame(geometry=merged.geometry.representative_point(), crs=communes.crs),
+                      settings.display_crs)
+        for name, geom in zip(merged.index, reps.geometry, strict=True):
+            entries.append([str(name), "district", "", round(geom.y, decimals), round(geom.x, decimals)])
+    villages = dataset.get("villages")
+    if villages is not None:
+        names = _commune_names(dataset)
+        vpts = to_crs(villages[["name", "commune", villages.geometry.name]], settings.display_crs)
+        for name, code, geom in zip(vpts["name"], vpts["commune"], vpts.geometry, strict=True):
+            entries.append([str(name), "village", names.get(str(code), ""), round(geom.y, decimals),
+                            round(geom.x, decimals)])
+    for entry in entries:
+        entry.append(fold(entry[0]))
+    return entries
+
+
+# --------------------------------------------------------------------------------------------- hillshade
+def hillshade(dem: np.ndarray, *, cellsize_m: float, azimuth_deg: float = 315.0, altitude_deg: float = 45.0,
+              z_factor: float = 1.0) -> np.ndarray:
+    """Return the hillshade of a DEM (0–255, NaN where the DEM is NaN), Horn's slope as in gdaldem.
+
+    Parameters
+    ----------
+    dem
+        Elevations (m), rows north to south; NaN for nodata.
+    cellsize_m
+        Cell size in metres.
+    azimuth_deg, altitude_deg
+        Direction and height of the light source.
+    z_factor
+        Vertical exaggeration.
+
+    Examples
+    --------
+    >>> flat = np.zeros((3, 3))
+    >>> int(hillshade(flat, cellsize_m=30)[1, 1])  # 255 * sin(45°)
+    180
+    """
+    z = np.pad(np.asarray(dem, dtype="float64"), 1, mode="edge")
+    dzdx = ((z[:-2, 2:] + 2 * z[1:-1, 2:] + z[2:, 2:]) - (z[:-2, :-2] + 2 * z[1:-1, :-2] + z[2:, :-2])) / (
+        8 * cellsize_m)
+    dzdy = ((z[2:, :-2] + 2 * z[2:, 1:-1] + z[2:, 2:]) - (z[:-2, :-2] + 2 * z[:-2, 1:-1] + z[:-2, 2:])) / (
+        8 * cellsize_m)
+    slope = np.arctan(z_factor * np.hypot(dzdx, dzdy))
+    aspect = np.arctan2(dzdy, -dzdx)
+    zenith = math.radians(90.0 - altitude_deg)
+    azimuth = math.radians((360.0 - azimuth_deg + 90.0) % 360.0)
+    shade = np.cos(zenith) * np.cos(slope) + np.sin(zenith) * np.sin(slope) * np.cos(azimuth - aspect)
+    return np.clip(255.0 * shade, 0, 255)
+
+
+def _bounds(transform, width: int, height: int) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of a north-up grid."""
+    xs = (transform.c, transform.c + transform.a * width)
+    ys = (transform.f, transform.f + transform.e * height)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def hillshade_png(dem_path: str | Path, *, cache_dir: str | Path | None = None, max_px: int = 1000
+                  ) -> tuple[bytes, list[list[float]]]:
+    """Return a light hillshade of the DEM as a PNG in Web Mercator, and its ``[[south, west], [north, east]]``.
+
+    The image lines up with Leaflet's projection (EPSG:3857), so an ImageOverlay places it exactly. The PNG is
+    grey with transparency outside the DEM; it is cached in ``cache_dir`` by DEM path, size and modification time.
+
+    Parameters
+    ----------
+    dem_path
+        GeoTIFF with a CRS.
+    cache_dir
+        Folder for the cached PNG and bounds (none: computed each call).
+    max_px
+        Longest side of the image in pixels.
+    """
+    import rasterio
+    from affine import Affine
+    from rasterio.enums import Resampling
+    from rasterio.io import MemoryFile
+    from rasterio.warp import reproject, transform_bounds
+
+    dem_path = Path(dem_path)
+    stat = dem_path.stat()
+    digest = hashlib.sha1(f"{dem_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{max_px}|v2".encode()).hexdigest()
+    cached = Path(cache_dir) / f"hillshade-{digest[:16]}.png" if cache_dir else None
+    if cached is not None and cached.exists() and cached.with_suffix(".json").exists():
+        return cached.read_bytes(), json.loads(cached.with_suffix(".json").read_text(encoding="utf-8"))
+    with rasterio.open(dem_path) as src:
+        scale = max(src.width, src.height) / max_px
+        out_w, out_h = max(int(src.width / max(scale, 1)), 2), max(int(src.height / max(scale, 1)), 2)
+        dem = src.read(1, out_shape=(out_h, out_w), resampling=Resampling.average, masked=True).astype("float64")
+        dem = dem.filled(np.nan)
+        transform = src.transform @ src.transform.scale(src.width / out_w, src.height / out_h)
+        cell = abs(transform.a) if src.crs.is_projected else abs(transform.a) * 111_320.0
+        shade = hillshade(dem, cellsize_m=cell, z_factor=1.5)
+        # light: map 0–255 to 150–255 so the layers on top stay readable
+        # white (not black) under nodata, so the resampled edge fades to white
+        grey = np.where(np.isnan(dem), 255, 150 + shade * (105 / 255)).astype("float32")
+        alpha = np.where(np.isnan(dem), 0, 255).astype("float32")
+        dst_crs = "EPSG:3857"
+        west, south, east, north = transform_bounds(src.crs, dst_crs, *_bounds(transform, out_w, out_h),
+                                                    densify_pts=21)
+        res = max(east - west, north - south) / max(out_w, out_h)
+        width, height = math.ceil((east - west) / res), math.ceil((north - south) / res)
+        dst_transform = Affine(res, 0.0, west, 0.0, -res, north)
+        bands = np.zeros((2, height, width), dtype="float32")
+        for i, band in enumerate((grey, alpha)):
+            reproject(band, bands[i], src_transform=transform, src_crs=src.crs, dst_transform=dst_transform,
+                      dst_crs=dst_crs, resampling=Resampling.bilinear, src_nodata=None, dst_nodata=0)
+    west, south, east, north = transform_bounds(dst_crs, "EPSG:4326", *_bounds(dst_transform, width, height))
+    with warnings.catch_warnings(), MemoryFile() as mem:
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with mem.open(driver="PNG", width=width, height=height, count=2, dtype="uint8") as png:
+            png.write(np.clip(np.nan_to_num(bands, nan=0.0), 0, 255).round().astype("uint8"))
+        data = mem.read()
+    bounds = [[round(south, 6), round(west, 6)], [round(north, 6), round(east, 6)]]
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(data)
+        cached.with_suffix(".json").write_text(json.dumps(bounds), encoding="utf-8")
+    return data, bounds
+
+
+# ----------------------------------------------------------------------------------------------- the map
+class RemoteGeoJson(folium.map.Layer):
+    """A GeoJSON layer the page fetches from a URL (lazily when hidden); drawn by the client script.
+
+    Parameters
+    ----------
+    url
+        Where the GeoJSON is served.
+    name
+        Layer control name.
+    style
+        Client style name (the layer name for base layers).
+    show
+        Visible (and fetched) when the page opens; hidden layers are fetched when first switched on.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = ictgis.remoteLayer({{ this.spec|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, url: str, *, name: str, style: str, show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "RemoteGeoJson"
+        self.spec = {"url": url, "style": style, "name": name, "show": show}
+
+
+class LocalImageOverlay(folium.map.Layer):
+    """An image overlay from a URL of this server (folium's ImageOverlay reads relative URLs as files).
+
+    Parameters
+    ----------
+    url
+        Image URL.
+    bounds
+        ``[[south, west], [north, east]]`` in EPSG:4326 (the image must be in Web Mercator).
+    name
+        Layer control name.
+    opacity
+        0–1.
+    show
+        Visible when the page opens.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.imageOverlay({{ this.url|tojson }}, {{ this.bounds|tojson }},
+                {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, url: str, bounds: list[list[float]], *, name: str, opacity: float = 1.0, show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "LocalImageOverlay"
+        self.url = url
+        self.bounds = bounds
+        # "ictgis-terrain" is the pane under the vector layers that the client script creates
+        self.options = {"opacity": opacity, "interactive": False, "className": "ictgis-image",
+                        "pane": "ictgis-terrain"}
+
+
+class ClientConfig(MacroElement):
+    """The page's client configuration, as JSON read by the client script before any layer is created."""
+
+    _template = Template("""
+        {% macro header(this, kwargs) %}
+            <script id="ictgis-config" type="application/json">{{ this.config|tojson }}</script>
+        {% endmacro %}
+    """)
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self._name = "ClientConfig"
+        self.config = config
+
+
+@dataclass
+class MapAssets:
+    """Local URLs of the page's scripts and stylesheets (folium's CDN lists are replaced by these).
+
+    Attributes
+    ----------
+    js, css
+        ``(name, url)`` pairs, in load order; the client script must be among ``js``.
+    """
+
+    js: list[tuple[str, str]] = field(default_factory=list)
+    css: list[tuple[str, str]] = field(default_factory=list)
+
+
+def use_local_assets(fmap: folium.Map, assets: MapAssets) -> None:
+    """Replace the CDN lists of the map and of every plugin in it by local URLs.
+
+    Raises
+    ------
+    ValueError
+        When an element needs an asset (by name) that has no local URL: the page would reach the internet.
+    """
+    local = dict(assets.js) | dict(assets.css)
+    fmap.default_js = list(assets.js)
+    fmap.default_css = list(assets.css)
+    stack = list(fmap._children.values())
+    while stack:
+        element = stack.pop()
+        stack.extend(getattr(element, "_children", {}).values())
+        for attr in ("default_js", "default_css"):
+            entries = getattr(element, attr, None)
+            if not entries or element is fmap:
+                continue
+            missing = [name for name, url in entries if name not in local and not str(url).startswith("/")]
+            if missing:
+                raise ValueError(f"{type(element).__name__} needs {', '.join(missing)} with no local copy")
+            setattr(element, attr, [(name, local.get(name, url)) for name, url in entries])
+
+
+def province_map(dataset: Dataset, *, layer_url: Callable[[str], str], assets: MapAssets, lang: str = "vi",
+                 hillshade: tuple[str, list[list[float]]] | None = None, image_overlays: Mapping[str, tuple[
+                     str, list[list[float]]]] | None = None, choropleths: list[str] | None = None,
+                 indicator: str | None = None, tiles_url: str | None = None, tiles_attribution: str = "",
+                 extra_config: dict | None = None) -> folium.Map:
+    """Build the whole-province map: a light page whose layers are fetched from `layer_url`.
+
+    Parameters
+    ----------
+    dataset
+        The served layers (only their extent and which layers exist are read here).
+    layer_url
+        Layer or overlay name → URL of its GeoJSON.
+    assets
+        Local Leaflet, client script and stylesheet URLs (no CDN).
+    lang
+        ``"vi"`` (default) or ``"en"``.
+    hillshade
+        ``(url, bounds)`` of the terrain image (the offline basemap), e.g. from `hillshade_png`.
+    image_overlays
+        Overlay key → ``(url, bounds)`` for image overlays that have data.
+    choropleths
+        Keys of the commune indicators available (`choropleth_values`); the first is shown unless `indicator`.
+    tiles_url, tiles_attribution
+        Online tile layer, added only when given.
+    extra_config
+        Merged into the client configuration (e.g. the search index URL).
+    """
+    lab = labels(lang)
+    communes = to_crs(dataset["communes"][[dataset["communes"].geometry.name]], settings.display_crs)
     minx, miny, maxx, maxy = communes.total_bounds
-    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=8, tiles=None,
-                      control_scale=True, prefer_canvas=True)
-    fmap.default_js = list(assets["js"])
-    fmap.default_css = list(assets["css"])
+    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=9, tiles=None, control_scale=True,
+                      prefer_canvas=True, zoom_snap=0.25)
+    choropleths = [k for k in (choropleths or []) if k in CHOROPLETHS]
+    config = {
+        "lang": lang, "labels": lab,
+        "indicators": [{"key": k, "label": CHOROPLETHS[k].label_en if lang == "en" else CHOROPLETHS[k].label_vi,
+                        "unit": CHOROPLETHS[k].unit, "higher_is_better": CHOROPLETHS[k].higher_is_better}
+                       for k in choropleths],
+        "unavailable": [{"key": k, "label": c.label_en if lang == "en" else c.label_vi}
+                        for k, c in CHOROPLETHS.items() if k not in choropleths],
+        "indicator": indicator if indicator in choropleths else (choropleths[0] if choropleths else None),
+        **(extra_config or {}),
+    }
+    ClientConfig(config).add_to(fmap)
     if tiles_url:
-        folium.TileLayer(tiles=tiles_url, attr=tiles_attribution or "tiles", name="Basemap").add_to(fmap)
-    _escape_text(communes)
-    pop = communes["population"].astype(float)
-    density = pop / (dataset["communes"].geometry.area.to_numpy() / 1e6)
-    communes["density"] = density.round(1)
-    bins = np.nanquantile(density, [0, 0.2, 0.4, 0.6, 0.8, 1.0]) if len(communes) > 4 else [0, np.inf]
-    colors = ["#fff7ec", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"]
-
-    def commune_style(feature):
-        d = feature["properties"].get("density") or 0
-        idx = int(np.clip(np.searchsorted(bins, d, side="right") - 1, 0, len(colors) - 1))
-        return {"fillColor": colors[idx], "color": "#555", "weight": 0.8, "fillOpacity": 0.45}
-
-    fields = [c for c in ("name", "kind", "district", "population", "households", "code") if c in communes]
-    folium.GeoJson(json.loads(communes.to_json(drop_id=True)), name=labels["communes"], style_function=commune_style,
-                   highlight_function=lambda f: {"weight": 2.5, "color": "#000"},
-                   popup=_popup(fields, labels), tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
-                   ).add_to(fmap)
-    if dataset.get("roads") is not None:
-        roads = display_frame(dataset["roads"], tolerance_m=50.0, columns=["road_class", "name"])
-        widths = {"national": 3, "provincial": 2.2, "district": 1.6, "commune": 1.2, "track": 0.8}
-        folium.GeoJson(json.loads(roads.to_json(drop_id=True)), name=labels["roads"], show=False,
-                       style_function=lambda f: {"color": "#8c6d31", "weight": widths.get(
-                           f["properties"].get("road_class"), 1)}).add_to(fmap)
-    if dataset.get("fiber_routes") is not None:
-        fiber = display_frame(dataset["fiber_routes"], tolerance_m=30.0, columns=["id", "kind", "install"])
-        folium.GeoJson(json.loads(fiber.to_json(drop_id=True)), name=labels["fiber_routes"],
-                       style_function=lambda f: {"color": "#6a3d9a", "weight": 2.5 if f["properties"].get(
-                           "kind") == "backbone" else 1.5}).add_to(fmap)
-    if dataset.get("villages") is not None:
-        villages = display_frame(dataset["villages"], columns=["id", "name", "commune", "population", "households",
-                                                               "fiber"])
-        _escape_text(villages)
-        vfields = [c for c in ("name", "population", "households", "fiber", "commune") if c in villages]
-        folium.GeoJson(json.loads(villages.to_json(drop_id=True)), name=labels["villages"],
-                       marker=folium.CircleMarker(radius=3, weight=1, fill=True, fill_opacity=0.9),
-                       style_function=lambda f: {"color": "#1a9850" if f["properties"].get("fiber") else "#d73027",
-                                                 "fillColor": "#1a9850" if f["properties"].get("fiber") else "#d73027"},
-                       popup=_popup(vfields, labels)).add_to(fmap)
-    if dataset.get("bts_sites") is not None:
-        bts = dataset["bts_sites"].copy()
-        tech = site_technologies(bts)
-        bts["best"] = np.select([tech["5G"], tech["4G"], tech["3G"]], ["5G", "4G", "3G"], "2G")
-        sites = display_frame(bts, columns=["id", "operator", "tech", "power", "height_m", "best"])
-        _escape_text(sites)
-        palette = {"5G": "#08306b", "4G": "#2171b5", "3G": "#6baed6", "2G": "#bdbdbd"}
-        folium.GeoJson(json.loads(sites.to_json(drop_id=True)), name=labels["bts_sites"], show=False,
-                       marker=folium.CircleMarker(radius=4, weight=1.5, fill=True, fill_opacity=0.9),
-                       style_function=lambda f: {"fillColor": palette.get(f["properties"]["best"], "#999"),
-                                                 "color": "#000" if f["properties"].get("power") == "diesel"
-                                                 else "#fff"},
-                       popup=_popup(["id", "operator", "tech", "power", "height_m"], labels)).add_to(fmap)
-    if dataset.get("post_offices") is not None:
-        po = display_frame(dataset["post_offices"], columns=["id", "name", "kind", "commune"])
-        _escape_text(po)
-        folium.GeoJson(json.loads(po.to_json(drop_id=True)), name=labels["post_offices"],
-                       marker=folium.CircleMarker(radius=5, weight=1, fill=True, fill_opacity=1.0),
-                       style_function=lambda f: {"fillColor": "#fdae61" if f["properties"]["kind"] == "bdvhx"
-                                                 else "#e6550d", "color": "#333"},
-                       popup=_popup(["name", "kind"], labels)).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+        folium.TileLayer(tiles=tiles_url, attr=tiles_attribution or "tiles", name=lab["tiles"], overlay=False,
+                         control=True).add_to(fmap)
+    if hillshade is not None:
+        LocalImageOverlay(hillshade[0], hillshade[1], name=lab["hillshade"]).add_to(fmap)
+    preload = []
+    for name, show in MAP_LAYERS:
+        if dataset.get(name) is not None:
+            RemoteGeoJson(layer_url(name), name=lab[name], style=name, show=show).add_to(fmap)
+            if show:
+                preload.append(layer_url(name))
+    # start the visible layers' requests with the page, not after Leaflet has loaded and run
+    fmap.get_root().header.add_child(Element("".join(
+        f'<link rel="preload" href="{html.escape(url)}" as="fetch" crossorigin="anonymous">' for url in preload)))
+    for overlay in available_overlays(dataset):
+        title = overlay.label_en if lang == "en" else overlay.label_vi
+        if overlay.kind == "geojson":
+            RemoteGeoJson(layer_url(overlay.key), name=title, style=overlay.style, show=overlay.show).add_to(fmap)
+        elif overlay.kind == "image" and image_overlays and overlay.key in image_overlays:
+            url, bounds = image_overlays[overlay.key]
+            LocalImageOverlay(url, bounds, name=title, opacity=0.6, show=overlay.show).add_to(fmap)
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    use_local_assets(fmap, assets)
     return fmap
 
 
-def _escape_text(frame: gpd.GeoDataFrame) -> None:
-    """Escape HTML in text attributes in place (popups render HTML; names must render as text)."""
-    for column in frame.columns:
-        if column != frame.geometry.name and frame[column].dtype == object:
-            frame[column] = frame[column].map(lambda v: html.escape(v) if isinstance(v, str) else v)
+def render_page(fmap: folium.Map, *, lang: str, head_html: str = "", body_html: str = "") -> str:
+    """Render a map as a full HTML page with extra markup in the head and at the top of the body."""
+    root = fmap.get_root()
+    if head_html:
+        root.header.add_child(Element(head_html))
+    if body_html:
+        root.html.add_child(Element(body_html))
+    page = root.render()
+    return page.replace("<html>", f'<html lang="{"en" if lang == "en" else "vi"}">', 1)

@@ -1,18 +1,65 @@
-"""The first web page: the map of the layers, served offline; the JSON API."""
+"""The web app through Flask's test client: every route, API error shapes, auth, CSRF, XSS, uploads, runs."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import re
+import zipfile
+from pathlib import Path
 
+import numpy as np
 import pytest
+import rasterio
+from affine import Affine
+from click.testing import CliRunner
+from conftest import X0, Y0, tiny_layers, write_layers
 
+from ictgis.layers import fold
 from web import create_app
+from web.users import UserStore
+
+XSS = "<script>alert(1)</script>"
+
+
+def write_dem(folder: Path) -> Path:
+    """A 100 × 100 DEM of 110 m cells over the tiny province (EPSG:9205)."""
+    yy, xx = np.mgrid[0:100, 0:100]
+    dem = (500 + 300 * np.sin(xx / 15.0) * np.cos(yy / 11.0) + yy * 3).astype("float32")
+    path = folder / "dem.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=100, height=100, count=1, dtype="float32", crs="EPSG:9205",
+                       transform=Affine(110, 0, X0 - 500, 0, -110, Y0 + 10500), nodata=-9999) as dst:
+        dst.write(dem, 1)
+    return path
+
+
+def make_data(folder: Path, *, commune_name: str | None = None) -> Path:
+    layers = tiny_layers()
+    if commune_name is not None:
+        layers["communes"].loc[0, "name"] = commune_name
+    write_layers(folder, layers)
+    write_dem(folder)
+    return folder
 
 
 @pytest.fixture()
-def app(tiny_dir, tmp_path):
-    return create_app({"TESTING": True, "DATA_DIR": str(tiny_dir), "SECRET_KEY": "test"})
+def data_dir(tmp_path):
+    return make_data(tmp_path / "data")
+
+
+@pytest.fixture()
+def make_app(tmp_path, data_dir):
+    def factory(**config):
+        base = {"TESTING": True, "DATA_DIR": str(data_dir), "SECRET_KEY": "test",
+                "INSTANCE_PATH": str(tmp_path / "instance"), "SCENARIOS_DIR": str(tmp_path / "scenarios")}
+        return create_app(base | config)
+    return factory
+
+
+@pytest.fixture()
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture()
@@ -20,17 +67,18 @@ def client(app):
     return app.test_client()
 
 
-def test_map_page_is_vietnamese_and_offline(client):
-    page = client.get("/")
-    assert page.status_code == 200
-    html = page.get_data(as_text=True)
-    assert '<html lang="vi">' in html
-    assert "Bản đồ hạ tầng thông tin và truyền thông" in html
-    assert _has_label(html, "Thôn, bản") and _has_label(html, "Trạm BTS")
-    # every script and stylesheet is served locally: no CDN, no other host
-    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
-    assert urls and all(u.startswith("/") or u.startswith("?") for u in urls), urls
-    assert not re.findall(r"https?://", html)
+def token(client) -> str:
+    """Give the client's session a CSRF token and return it."""
+    with client.session_transaction() as sess:
+        sess.setdefault("csrf_token", "test-token")
+        return sess["csrf_token"]
+
+
+def login(client, app, name: str = "anh", role: str = "planner", password: str = "mat-khau-123"):
+    UserStore(app.instance_path).add(name, password, role, replace=True)
+    resp = client.post("/login", data={"username": name, "password": password, "csrf_token": token(client)})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    return resp
 
 
 def _has_label(html: str, label: str) -> bool:
@@ -38,22 +86,75 @@ def _has_label(html: str, label: str) -> bool:
     return label in html or json.dumps(label) in html
 
 
-def test_english_switch(client):
+# ------------------------------------------------------------------------------------------------ the map
+def test_map_page_is_vietnamese_and_offline(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<html lang="vi">' in html
+    assert "Bản đồ hạ tầng thông tin và truyền thông" in html
+    assert _has_label(html, "Thôn, bản") and _has_label(html, "Trạm BTS") and _has_label(html, "Địa hình (bóng đổ)")
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert urls and all(u.startswith("/") or u.startswith("?") or u.startswith("data:") for u in urls), urls
+    assert not re.findall(r"https?://", html)
+    # big layers are fetched, not embedded
+    assert '"FeatureCollection"' not in html and "/api/layers/villages.geojson" in html
+
+
+def test_map_page_resources_are_all_served(client, app):
+    html = client.get("/").get_data(as_text=True)
+    urls = set(re.findall(r'(?:src|href)="(/[^"]+)"', html)) | set(re.findall(r'"url": "(/[^"]+)"', html))
+    urls |= set(re.findall(r'L\.imageOverlay\("(/[^"]+)"', html))
+    if not (Path(app.config["VENDOR_DIR"]) / "leaflet").exists():
+        urls = {u for u in urls if not u.startswith("/vendor/")}
+    assert any("hillshade" in u for u in urls)
+    for url in urls:
+        assert client.get(url.replace("&amp;", "&")).status_code == 200, url
+
+
+def test_english_switch_is_remembered(client):
     html = client.get("/?lang=en").get_data(as_text=True)
     assert '<html lang="en">' in html and _has_label(html, "Villages") and "Tiếng Việt" in html
+    assert '<html lang="en">' in client.get("/").get_data(as_text=True)
+    assert '<html lang="vi">' in client.get("/?lang=vi").get_data(as_text=True)
+    assert '<html lang="vi">' in client.get("/?lang=xx").get_data(as_text=True)
+
+
+def test_online_tiles_only_when_configured(make_app):
+    html = make_app().test_client().get("/").get_data(as_text=True)
+    assert "L.tileLayer" not in html
+    app = make_app(TILES_URL="https://{s}.tiles.example.org/{z}/{x}/{y}.png")
+    resp = app.test_client().get("/")
+    assert "L.tileLayer" in resp.get_data(as_text=True)
+    assert "https://*.tiles.example.org" in resp.headers["Content-Security-Policy"]
+
+
+def test_security_headers(client):
+    resp = client.get("/")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "connect-src 'self'" in csp and "http" not in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_vendor_assets_are_served(client, app):
-    from pathlib import Path
-
     if not (Path(app.config["VENDOR_DIR"]) / "leaflet").exists():
         pytest.skip("npm assets not installed (make install runs npm ci)")
-    assert client.get("/vendor/leaflet/leaflet.js").status_code == 200
+    resp = client.get("/vendor/leaflet/leaflet.js", headers={"Accept-Encoding": "gzip"})
+    assert resp.status_code == 200 and resp.headers["Content-Encoding"] == "gzip"
+    assert client.get("/vendor/leaflet/leaflet.js", headers={"If-None-Match": resp.headers["ETag"]}).status_code == 304
     assert client.get("/vendor/jquery/jquery.min.js").status_code == 200
     assert client.get("/vendor/nope/x.js").status_code == 404
     assert client.get("/vendor/leaflet/../../package.json").status_code == 404
+    assert client.get("/vendor/leaflet/..%2f..%2fpackage.json").status_code == 404
 
 
+def test_indicator_table_page(client):
+    resp = client.get("/indicators")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Số điểm phục vụ bưu chính" in html and "Mường Phăng" in html
+
+
+# ------------------------------------------------------------------------------------------------ the API
 def test_api_indicators_contract(client):
     data = client.get("/api/indicators").get_json()
     assert data["postal"]["service_points"] == 3
@@ -62,17 +163,461 @@ def test_api_indicators_contract(client):
     assert bad.status_code == 400 and bad.get_json()["error"] == "BadRequest"
 
 
-def test_api_unknown_is_json_404(client):
-    resp = client.get("/api/nothing-here")
-    assert resp.status_code == 404 and resp.get_json()["error"] == "NotFound"
+@pytest.mark.parametrize("url", ["/api/nothing-here", "/api/layers/nope.geojson", "/api/layers/..%2fsecret.geojson",
+                                 "/api/overlays/nope.png", "/api/overlays/coverage_4g.png"])
+def test_api_unknown_is_json_404(client, url):
+    resp = client.get(url)
+    assert resp.status_code == 404 and resp.is_json
+    assert set(resp.get_json()) == {"error", "message"} and resp.get_json()["error"] == "NotFound"
 
 
-def test_names_are_escaped_in_popups(tmp_path):
-    from conftest import tiny_layers, write_layers
+def test_api_layers_list(client):
+    data = client.get("/api/layers").get_json()
+    assert data["layers"]["villages"]["features"] == 10
+    assert "villages_fiber_pct" in data["choropleths"] and "density" in data["choropleths"]
 
+
+def _coords(geometry):
+    arr = np.asarray(geometry["coordinates"], dtype=object)
+    flat = []
+
+    def walk(x):
+        if isinstance(x, (list, np.ndarray)) and len(x) and isinstance(x[0], (int, float)):
+            flat.append(x)
+        else:
+            for y in x:
+                walk(y)
+    walk(arr.tolist())
+    return flat
+
+
+@pytest.mark.parametrize("name", ["communes", "villages", "bts_sites", "fiber_routes", "post_offices", "roads"])
+def test_layer_geojson_is_wgs84_and_rounded(client, name):
+    resp = client.get(f"/api/layers/{name}.geojson?precision=3")
+    assert resp.status_code == 200 and resp.mimetype == "application/geo+json"
+    fc = resp.get_json()
+    assert fc["type"] == "FeatureCollection" and fc["features"]
+    for feature in fc["features"]:
+        for lon, lat in _coords(feature["geometry"]):
+            assert 102 < lon < 104 and 20.5 < lat < 23
+            assert round(lon, 3) == lon and round(lat, 3) == lat
+
+
+def test_layer_geojson_precision_follows_zoom(client):
+    fine = client.get("/api/layers/communes.geojson?zoom=18").get_data(as_text=True)
+    coarse = client.get("/api/layers/communes.geojson?zoom=6").get_data(as_text=True)
+    assert len(coarse) < len(fine)
+    default = client.get("/api/layers/villages.geojson").get_json()
+    lon = default["features"][0]["geometry"]["coordinates"][0]
+    assert round(lon, 5) == lon  # points keep ~1 m
+    props = client.get("/api/layers/communes.geojson").get_json()["features"][0]["properties"]
+    assert {"name", "population", "ind_villages_fiber_pct", "ind_density"} <= set(props)
+
+
+@pytest.mark.parametrize("query", ["zoom=99", "zoom=abc", "precision=0", "precision=9"])
+def test_layer_geojson_bad_parameters(client, query):
+    resp = client.get(f"/api/layers/communes.geojson?{query}")
+    assert resp.status_code == 400 and resp.get_json()["error"] == "BadRequest"
+
+
+def test_layer_geojson_etag_and_gzip(client):
+    first = client.get("/api/layers/villages.geojson", headers={"Accept-Encoding": "gzip"})
+    assert first.headers["Content-Encoding"] == "gzip" and first.headers["ETag"].startswith('W/"')
+    assert json.loads(gzip.decompress(first.data))["type"] == "FeatureCollection"
+    again = client.get("/api/layers/villages.geojson", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and not again.data
+    other = client.get("/api/layers/villages.geojson?precision=3", headers={"If-None-Match": first.headers["ETag"]})
+    assert other.status_code == 200
+
+
+def test_search_index_folds_like_python(client):
+    entries = client.get("/api/search-index.json").get_json()
+    kinds = {e[1] for e in entries}
+    assert kinds == {"commune", "district", "village"}
+    for name, _kind, _ctx, lat, lon, folded in entries:
+        assert folded == fold(name) and 20 < lat < 23 and 102 < lon < 104
+    assert any(e[0] == "Mường Phăng" and "muong phang" in e[5] for e in entries)
+
+
+def test_hillshade_png(client, app):
+    resp = client.get("/api/hillshade.png")
+    assert resp.status_code == 200 and resp.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list((Path(app.instance_path) / "cache").glob("hillshade-*.png"))
+
+
+def test_hillshade_absent_without_dem(tmp_path):
+    folder = write_layers(tmp_path / "nodem", tiny_layers())
+    client = create_app({"TESTING": True, "DATA_DIR": str(folder), "INSTANCE_PATH": str(tmp_path / "i"),
+                         "SECRET_KEY": "t"}).test_client()
+    assert client.get("/api/hillshade.png").status_code == 404
+    assert "/api/hillshade.png" not in client.get("/").get_data(as_text=True)
+
+
+def test_ictgis_error_gives_its_status_and_problems(tmp_path):
     layers = tiny_layers()
-    layers["communes"].loc[0, "name"] = "<script>alert(1)</script>"
-    folder = write_layers(tmp_path / "x", layers)
-    client = create_app({"TESTING": True, "DATA_DIR": str(folder), "SECRET_KEY": "t"}).test_client()
-    html = client.get("/").get_data(as_text=True)
-    assert "<script>alert(1)</script>" not in html
+    layers["villages"].loc[0, "commune"] = "99999"
+    folder = write_layers(tmp_path / "bad", layers)
+    client = create_app({"TESTING": True, "DATA_DIR": str(folder), "INSTANCE_PATH": str(tmp_path / "i"),
+                         "SECRET_KEY": "t"}).test_client()
+    resp = client.get("/api/indicators")
+    body = resp.get_json()
+    assert resp.status_code == 400 and body["error"] == "LayerError" and body["problems"]
+    assert any("99999" in p for p in body["problems"])
+    page = client.get("/")
+    assert page.status_code == 400 and "99999" in page.get_data(as_text=True)
+
+
+def test_unexpected_errors_have_no_traceback(client, monkeypatch):
+    from ictgis import maps
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(maps, "layer_geojson", boom)
+    resp = client.get("/api/layers/roads.geojson?zoom=3")
+    assert resp.status_code == 500 and resp.get_json()["error"] == "InternalServerError"
+    assert "secret" not in resp.get_data(as_text=True) and "Traceback" not in resp.get_data(as_text=True)
+
+
+# ------------------------------------------------------------------------------------------------ XSS
+def test_script_names_render_as_text(tmp_path):
+    folder = make_data(tmp_path / "x", commune_name=XSS)
+    client = create_app({"TESTING": True, "DATA_DIR": str(folder), "INSTANCE_PATH": str(tmp_path / "i"),
+                         "SECRET_KEY": "t"}).test_client()
+    assert XSS not in client.get("/").get_data(as_text=True)
+    table = client.get("/indicators").get_data(as_text=True)
+    assert XSS not in table and "&lt;script&gt;alert(1)&lt;/script&gt;" in table
+    # data stays data: JSON strings, rendered by the client with textContent
+    names = [f["properties"]["name"] for f in client.get("/api/layers/communes.geojson").get_json()["features"]]
+    assert XSS in names
+    assert any(e[0] == XSS for e in client.get("/api/search-index.json").get_json())
+    js = (Path(__file__).parent.parent / "web" / "static" / "ictgis-map.js").read_text(encoding="utf-8")
+    assert "innerHTML" not in js and "insertAdjacentHTML" not in js
+
+
+# ------------------------------------------------------------------------------------------------ auth
+def test_secret_key_generated_once(tmp_path, data_dir):
+    inst = tmp_path / "fresh"
+    a = create_app({"DATA_DIR": str(data_dir), "INSTANCE_PATH": str(inst)})
+    b = create_app({"DATA_DIR": str(data_dir), "INSTANCE_PATH": str(inst)})
+    assert a.config["SECRET_KEY"] == b.config["SECRET_KEY"] and len(a.config["SECRET_KEY"]) == 64
+    assert (inst / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_login_logout_and_cookie_flags(client, app):
+    UserStore(app.instance_path).add("lan", "mat-khau-123", "viewer")
+    bad = client.post("/login", data={"username": "lan", "password": "wrong-pass", "csrf_token": token(client)})
+    assert bad.status_code == 401 and "Sai tên đăng nhập" in bad.get_data(as_text=True)
+    ok = client.post("/login", data={"username": "lan", "password": "mat-khau-123", "csrf_token": token(client)})
+    assert ok.status_code == 302
+    cookie = ok.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "lan" in client.get("/scenarios/").get_data(as_text=True)
+    assert client.post("/logout", data={"csrf_token": token(client)}).status_code == 302
+    assert client.get("/scenarios/").status_code == 302
+
+
+def test_secure_cookie_when_configured(make_app):
+    app = make_app(SESSION_COOKIE_SECURE=True)
+    client = app.test_client()
+    resp = login(client, app)
+    assert "Secure" in resp.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+def test_login_never_redirects_off_site(client, app, target):
+    UserStore(app.instance_path).add("lan", "mat-khau-123", "viewer")
+    resp = client.post("/login", data={"username": "lan", "password": "mat-khau-123", "next": target,
+                                       "csrf_token": token(client)})
+    assert resp.headers["Location"] == "/"
+
+
+def test_anonymous_and_viewer_access(client, app):
+    assert client.get("/scenarios/").status_code == 302
+    assert client.get("/data/").status_code == 302
+    assert client.get("/api/runs").status_code == 401
+    assert client.post("/data/upload", data={"csrf_token": token(client)}).status_code == 302
+    login(client, app, "lan", "viewer")
+    assert client.get("/scenarios/").status_code == 200
+    assert client.get("/data/").status_code == 200
+    assert client.get("/api/runs").status_code == 200
+    assert client.post("/data/upload", data={"csrf_token": token(client)}).status_code == 403
+    assert client.post("/scenarios/x.yaml/run", data={"csrf_token": token(client)}).status_code == 403
+    resp = client.post("/api/scenarios/x.yaml/runs", headers={"X-CSRF-Token": token(client)})
+    assert resp.status_code == 403 and resp.get_json()["error"] == "Forbidden"
+
+
+def test_private_mode(make_app):
+    app = make_app(PUBLIC_VIEW=False)
+    client = app.test_client()
+    assert client.get("/").status_code == 302 and "/login" in client.get("/").headers["Location"]
+    assert client.get("/api/indicators").status_code == 401
+    assert client.get("/login").status_code == 200
+    login(client, app, "lan", "viewer")
+    assert client.get("/").status_code == 200 and client.get("/api/indicators").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/login", "/logout", "/data/upload", "/scenarios/a.yaml/run",
+                                 "/api/scenarios/a.yaml/runs"])
+def test_csrf_rejected_without_token(client, app, url):
+    login(client, app)
+    assert client.post(url, data={}).status_code == 400
+    assert client.post(url, data={"csrf_token": "forged"}).status_code == 400
+    assert client.post(url, headers={"X-CSRF-Token": "forged"}).status_code == 400
+
+
+def test_user_cli(tmp_path):
+    from ictgis.cli import main
+
+    runner = CliRunner()
+    inst = tmp_path / "inst"
+    res = runner.invoke(main, ["user", "add", "minh", "--role", "planner", "--password-stdin", "--instance",
+                               str(inst)], input="mat-khau-456\n")
+    assert res.exit_code == 0, res.output
+    assert UserStore(inst).verify("minh", "mat-khau-456").role == "planner"
+    assert "mat-khau" not in (inst / "users.json").read_text()
+    assert (inst / "users.json").stat().st_mode & 0o077 == 0
+    res = runner.invoke(main, ["user", "add", "minh", "--role", "viewer", "--password-stdin", "--instance",
+                               str(inst)], input="mat-khau-456\n")
+    assert res.exit_code == 2 and "exists" in res.output
+    res = runner.invoke(main, ["user", "add", "tu", "--role", "viewer", "--password-stdin", "--instance",
+                               str(inst)], input="short\n")
+    assert res.exit_code == 2 and "8 characters" in res.output
+    res = runner.invoke(main, ["user", "add", "tu", "--role", "viewer", "--instance", str(inst)],
+                        input="mat-khau-789\nmat-khau-789\n")
+    assert res.exit_code == 0, res.output
+    assert runner.invoke(main, ["user", "list", "--instance", str(inst)]).output.split() == [
+        "minh", "planner", "tu", "viewer"]
+    assert runner.invoke(main, ["user", "remove", "tu", "--instance", str(inst)]).exit_code == 0
+    assert UserStore(inst).get("tu") is None
+
+
+# ------------------------------------------------------------------------------------------------ scenarios
+def _scenario_module_exists() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ictgis.scenario") is not None
+
+
+def write_scenario(app, name="plan-2022.yaml", title="Kế hoạch 2022") -> Path:
+    folder = Path(app.config["SCENARIOS_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(f"name: {title}\ndescription: {XSS}\n", encoding="utf-8")
+    return folder / name
+
+
+def fake_runner(path, out_dir, progress):
+    """A test double of ictgis.scenario.run: writes the files a run writes."""
+    progress(0.5, "nửa chừng")
+    Path(out_dir).mkdir()
+    before = {"postal": {"service_points": 3}, "fiber": {"villages_fiber_pct": 70.0}}
+    after = {"postal": {"service_points": 4}, "fiber": {"villages_fiber_pct": 100.0}}
+    (Path(out_dir) / "indicators_before.json").write_text(json.dumps(before))
+    (Path(out_dir) / "indicators_after.json").write_text(json.dumps(after))
+    (Path(out_dir) / "layers").mkdir()
+    (Path(out_dir) / "layers" / "villages.geojson").write_text("{}")
+    return {"name": Path(path).stem}
+
+
+def test_scenario_runner_is_looked_up_lazily():
+    from web.jobs import scenario_runner
+
+    if _scenario_module_exists():
+        import ictgis.scenario as sc
+
+        assert scenario_runner() in (getattr(sc, "run_scenario", None), getattr(sc, "run", None))
+    else:
+        assert scenario_runner() is None
+
+
+def test_scenarios_not_available_yet(client, app, monkeypatch):
+    monkeypatch.setattr("web.jobs.scenario_runner", lambda: None)  # as while ictgis.scenario does not exist
+    write_scenario(app)
+    login(client, app)
+    html = client.get("/scenarios/").get_data(as_text=True)
+    assert "chưa có" in html and "Kế hoạch 2022" in html and XSS not in html
+    assert client.get("/api/scenarios").get_json() == {
+        "runs_available": False,
+        "scenarios": [{"file": "plan-2022.yaml", "name": "Kế hoạch 2022", "description": XSS}]}
+    resp = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)})
+    assert resp.status_code == 503 and resp.get_json()["error"] == "ServiceUnavailable"
+    assert client.get("/api/runs").get_json() == {"runs": []}
+
+
+def test_scenario_run_in_background(make_app):
+    app = make_app(JOB_RUNNER=fake_runner)
+    client = app.test_client()
+    write_scenario(app)
+    login(client, app)
+    assert client.post("/api/scenarios/nope.yaml/runs", headers={"X-CSRF-Token": token(client)}).status_code == 404
+    resp = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)})
+    assert resp.status_code == 202
+    run_id = resp.get_json()["id"]
+    record = app.extensions["ictgis_jobs"].wait(run_id)
+    assert record["status"] == "done" and record["progress"] == 1.0
+    api = client.get(f"/api/runs/{run_id}").get_json()
+    assert api["outputs"] == ["indicators_after.json", "indicators_before.json", "layers/villages.geojson"]
+    page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
+    assert "before-after" in page and "100.0" in page
+    dl = client.get(f"/scenarios/runs/{run_id}/files/layers/villages.geojson")
+    assert dl.status_code == 200 and "attachment" in dl.headers["Content-Disposition"]
+    # a second run through the form, then compare
+    form = client.post("/scenarios/plan-2022.yaml/run", data={"csrf_token": token(client)})
+    assert form.status_code == 302
+    second = form.headers["Location"].rsplit("/", 1)[-1]
+    app.extensions["ictgis_jobs"].wait(second)
+    cmp = client.get(f"/scenarios/compare?a={run_id}&b={second}")
+    assert cmp.status_code == 200 and "compare-table" in cmp.get_data(as_text=True)
+    assert client.get(f"/scenarios/compare?a={run_id}&b=nope").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["../run.json", "..%2frun.json", "%2e%2e/run.json", "/etc/passwd",
+                                  "layers/../../run.json", "..%2f..%2fsecret_key"])
+def test_download_path_traversal_refused(make_app, path):
+    app = make_app(JOB_RUNNER=fake_runner)
+    client = app.test_client()
+    write_scenario(app)
+    login(client, app)
+    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
+                         ).get_json()["id"]
+    app.extensions["ictgis_jobs"].wait(run_id)
+    resp = client.get(f"/scenarios/runs/{run_id}/files/{path}", follow_redirects=True)
+    assert resp.status_code == 404
+    assert client.get(f"/data/versions/1/{path}", follow_redirects=True).status_code == 404
+
+
+def test_unknown_runs_are_404(client, app):
+    login(client, app)
+    for rid in ["nope", "20260101-000000-abcdef", "../../secret_key"]:
+        assert client.get(f"/api/runs/{rid}").status_code in (404,)
+        assert client.get(f"/scenarios/runs/{rid}").status_code == 404
+
+
+def test_failed_run_is_recorded(make_app):
+    def broken(path, out_dir, progress):
+        raise ValueError("bad budget")
+
+    app = make_app(JOB_RUNNER=broken)
+    client = app.test_client()
+    write_scenario(app)
+    login(client, app)
+    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
+                         ).get_json()["id"]
+    record = app.extensions["ictgis_jobs"].wait(run_id)
+    assert record["status"] == "failed" and "bad budget" in record["error"] and record["outputs"] == []
+
+
+# ------------------------------------------------------------------------------------------------ uploads
+def _villages_geojson(n_extra: int = 0, *, drop: str | None = None) -> bytes:
+    frame = tiny_layers()["villages"]
+    if n_extra:
+        extra = frame.iloc[:n_extra].copy()
+        extra["id"] = [f"N{i}" for i in range(n_extra)]
+        import pandas as pd
+
+        frame = pd.concat([frame, extra], ignore_index=True)
+    if drop:
+        frame = frame.drop(columns=[drop])
+    return frame.to_crs(4326).to_json().encode()
+
+
+def upload(client, content: bytes, filename: str, layer: str = "villages"):
+    return client.post("/data/upload", data={"csrf_token": token(client), "layer": layer,
+                                             "file": (io.BytesIO(content), filename)},
+                       content_type="multipart/form-data")
+
+
+def test_upload_creates_versions_copy_on_write(client, app, data_dir):
+    login(client, app)
+    before = sorted(p.name for p in data_dir.iterdir())
+    resp = upload(client, _villages_geojson(2), "thon_ban.geojson")
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    v1 = Path(app.instance_path) / "datasets" / "1"
+    assert (v1 / "villages.geojson").exists() and not (v1 / "villages.shp").exists()
+    assert client.get("/api/layers").get_json()["layers"]["villages"]["features"] == 12
+    resp = upload(client, _villages_geojson(4), "thon_ban_2.geojson")
+    assert resp.status_code == 201
+    v2 = Path(app.instance_path) / "datasets" / "2"
+    assert client.get("/api/layers").get_json()["layers"]["villages"]["features"] == 14
+    # earlier versions and the base folder are untouched
+    assert sorted(p.name for p in data_dir.iterdir()) == before
+    assert json.loads((v1 / "villages.geojson").read_text())["features"].__len__() == 12
+    assert (v2 / "ictgis-version.json").exists()
+    page = client.get("/data/").get_data(as_text=True)
+    assert "thon_ban_2.geojson" in page
+    assert client.get("/data/versions/1/villages.geojson").status_code == 200
+    assert client.get("/data/versions/1/ictgis-version.json").status_code == 404
+
+
+def test_upload_zipped_shapefile(client, app, tmp_path):
+    login(client, app)
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    tiny_layers()["post_offices"].to_file(folder / "buu_cuc.shp", engine="pyogrio")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for part in folder.iterdir():
+            zf.write(part, f"export/{part.name}")
+    resp = upload(client, buf.getvalue(), "buu_cuc.zip", layer="post_offices")
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    assert (Path(app.instance_path) / "datasets" / "1" / "post_offices.shp").exists()
+
+
+def test_invalid_upload_shows_problems_and_keeps_nothing(client, app):
+    login(client, app)
+    resp = upload(client, _villages_geojson(drop="population"), "thon_ban.geojson")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "upload-problems" in html and "population" in html
+    assert not list((Path(app.instance_path) / "datasets").glob("*"))
+    resp = upload(client, b"x,y\n1,2\n", "notes.txt")
+    assert resp.status_code == 400 and "accepted" in resp.get_data(as_text=True)
+    resp = upload(client, _villages_geojson(), "v.geojson", layer="nonsense")
+    assert resp.status_code == 400
+
+
+def test_oversized_upload_is_413(make_app):
+    app = make_app(MAX_CONTENT_LENGTH=10_000)
+    client = app.test_client()
+    login(client, app)
+    resp = upload(client, b"0" * 20_000, "big.geojson")
+    assert resp.status_code == 413
+    assert not (Path(app.instance_path) / "datasets").exists() or not list(
+        (Path(app.instance_path) / "datasets").iterdir())
+
+
+def _zip(entries: dict[str, bytes], *, symlink: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in entries.items():
+            zf.writestr(name, content)
+        if symlink:
+            info = zipfile.ZipInfo(symlink)
+            info.external_attr = (0o120777 << 16)
+            zf.writestr(info, "/etc/passwd")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("entries", "symlink", "message"), [
+    ({"../evil.geojson": b"{}"}, None, "outside the archive"),
+    ({"a/../../evil.geojson": b"{}"}, None, "outside the archive"),
+    ({"/etc/evil.geojson": b"{}"}, None, "absolute path"),
+    ({"C:\\evil.geojson": b"{}"}, None, "absolute path"),
+    ({"bomb.geojson": b"0" * 5_000_000}, None, "expands"),
+    ({f"f{i}.txt": b"x" for i in range(300)}, None, "entries"),
+    ({"ok.geojson": b"{}"}, "link.geojson", "symbolic link"),
+    ({"a.geojson": b"{}", "b.geojson": b"{}"}, None, "exactly one"),
+])
+def test_malicious_zips_refused(client, app, entries, symlink, message):
+    login(client, app)
+    resp = upload(client, _zip(entries, symlink=symlink), "evil.zip")
+    assert resp.status_code == 400 and message in resp.get_data(as_text=True)
+    root = Path(app.instance_path)
+    assert not list(root.rglob("evil.geojson")) and not list((root / "datasets").glob("*"))
+
+
+def test_zip_total_size_limited(make_app):
+    app = make_app(UPLOAD_MAX_UNZIPPED=1000, UPLOAD_MAX_RATIO=1e9)
+    client = app.test_client()
+    login(client, app)
+    resp = upload(client, _zip({"v.geojson": b" " * 5000}), "v.zip")
+    assert resp.status_code == 400 and "MB uncompressed" in resp.get_data(as_text=True)

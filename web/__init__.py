@@ -1,17 +1,42 @@
-"""The ictgis web map: a thin Flask layer over the ictgis engine (views validate, call ictgis, render)."""
+"""The ictgis web map: a thin Flask layer over the ictgis engine (views validate, call ictgis, render).
+
+Blueprints: ``maps`` (the map page, the indicator table, vendor assets), ``api`` (JSON), ``auth`` (login),
+``scenarios`` (scenario files and background runs) and ``uploads`` (new dataset versions).
+
+Configuration (instance ``config.py`` or ``create_app(test_config)``):
+
+``DATA_DIR``
+    Base data folder (default: the embedded demo). Accepted uploads become versions under
+    ``<instance>/datasets/<n>/``; the newest version of this base is served.
+``PUBLIC_VIEW``
+    Stakeholders see the map and the API without logging in (default True).
+``TILES_URL``, ``TILES_ATTRIBUTION``
+    Online tile layer, only when set (the offline basemap is the DEM hillshade).
+``SCENARIOS_DIR``
+    Folder of scenario files (default: ``scenarios/`` of the source tree).
+``MAX_CONTENT_LENGTH``, ``UPLOAD_MAX_UNZIPPED``, ``UPLOAD_MAX_RATIO``, ``UPLOAD_MAX_ENTRIES``
+    Upload limits: request size (413 beyond it), total uncompressed size of a zip, compression ratio, entries.
+``SESSION_COOKIE_SECURE``
+    Set True when served over HTTPS (the cookie is always HttpOnly and SameSite=Lax).
+``INSTANCE_PATH``
+    Instance folder (users, secret key, dataset versions, runs, caches); default ``instance/``.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from ictgis import IctgisError
 
 logger = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -20,47 +45,97 @@ def create_app(test_config: dict | None = None) -> Flask:
     Parameters
     ----------
     test_config
-        Overrides of the configuration (``DATA_DIR``, ``SECRET_KEY``, ``VENDOR_DIR``, ``TILES_URL`` …).
+        Overrides of the configuration (``DATA_DIR``, ``SECRET_KEY``, ``INSTANCE_PATH``, ``PUBLIC_VIEW`` …);
+        None values are ignored.
+
+    Returns
+    -------
+    flask.Flask
     """
-    app = Flask(__name__, instance_relative_config=True)
+    test_config = {k: v for k, v in (test_config or {}).items() if v is not None}
+    instance = test_config.pop("INSTANCE_PATH", None)
+    app = Flask(__name__, instance_relative_config=True, instance_path=str(instance) if instance else None)
     from ictgis.io import default_data_dir
 
     app.config.from_mapping(
         DATA_DIR=str(default_data_dir()),
-        VENDOR_DIR=str(Path(__file__).resolve().parent.parent / "node_modules"),
+        VENDOR_DIR=str(ROOT / "node_modules"),
+        SCENARIOS_DIR=str(ROOT / "scenarios"),
         TILES_URL=None,
+        TILES_ATTRIBUTION="",
+        PUBLIC_VIEW=True,
         MAX_CONTENT_LENGTH=50 * 1024 * 1024,
+        UPLOAD_MAX_UNZIPPED=500 * 1024 * 1024,
+        UPLOAD_MAX_RATIO=100.0,
+        UPLOAD_MAX_ENTRIES=200,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,
+        SESSION_COOKIE_NAME="ictgis_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        JOB_WORKERS=1,
     )
     app.config.from_pyfile("config.py", silent=True)
-    if test_config:
-        app.config.update({k: v for k, v in test_config.items() if v is not None})
+    app.config.update(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
-    from . import api, maps
+    from . import api, auth, jobs, maps, scenarios, security, uploads
+    from .i18n import install as install_i18n
 
+    security.install(app)
+    auth.install(app)
+    install_i18n(app)
+    jobs.install(app)
     app.register_blueprint(maps.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(scenarios.bp)
+    app.register_blueprint(uploads.bp)
+    _install_error_handlers(app)
+    return app
 
+
+def wants_json() -> bool:
+    """Tell whether the client should get JSON errors (the API, or a client that asks for JSON only)."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(IctgisError)
     def _ictgis_error(exc: IctgisError):
-        return jsonify(error=type(exc).__name__, message=str(exc).splitlines()[0],
-                       problems=[str(p) for p in exc.problems]), exc.http_status
+        message = str(exc).splitlines()[0]
+        problems = [str(p) for p in exc.problems]
+        if wants_json():
+            return jsonify(error=type(exc).__name__, message=message, problems=problems), exc.http_status
+        return render_template("error.html", code=exc.http_status, message=message,
+                               problems=problems), exc.http_status
 
-    @app.errorhandler(404)
-    def _not_found(exc):
-        if request.path.startswith("/api/"):
-            return jsonify(error="NotFound", message="no such resource"), 404
-        return exc
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if wants_json():
+            return jsonify(error=type(exc).__name__, message=exc.description or exc.name), exc.code
+        return render_template("error.html", code=exc.code, message=exc.description or exc.name,
+                               problems=[]), exc.code
 
-    return app
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        logger.exception("unexpected error on %s", request.path)
+        if wants_json():
+            return jsonify(error="InternalServerError", message="unexpected error; see the server log"), 500
+        return render_template("error.html", code=500, message="unexpected error; see the server log",
+                               problems=[]), 500
 
 
 def _instance_secret(instance: Path) -> str:
     """Read the instance's secret key, generating and storing one on first run."""
     path = instance / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_hex(32), encoding="ascii")
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32))
     return path.read_text(encoding="ascii").strip()

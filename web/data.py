@@ -1,28 +1,118 @@
-"""Load and cache the dataset a web app serves (one load per data folder and modification time)."""
+"""The dataset a web app serves: the newest version of its base data folder, loaded once, with derived caches.
+
+Accepted uploads become versions ``<instance>/datasets/<n>/`` (see `web.uploads`); each records its base folder in
+``ictgis-version.json``. The app serves the newest version of its ``DATA_DIR``, or ``DATA_DIR`` itself when there
+is none. Versions are never modified after they are created.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from flask import current_app
 
 from ictgis import io
 
+T = TypeVar("T")
+VERSION_FILE = "ictgis-version.json"
+
 _lock = threading.Lock()
-_cache: dict[tuple[str, float], io.Dataset] = {}
+_datasets: dict[tuple[str, float], io.Dataset] = {}
+_memo: dict[tuple[str, str], Any] = {}
+
+
+def versions_dir() -> Path:
+    """Folder of the dataset versions (``<instance>/datasets``)."""
+    return Path(current_app.instance_path) / "datasets"
+
+
+def base_dir() -> Path:
+    """Return the configured base data folder, resolved."""
+    return Path(current_app.config["DATA_DIR"]).resolve()
+
+
+def versions() -> list[dict]:
+    """Return the versions of the base folder, oldest first: ``{"n", "path", ...ictgis-version.json}``."""
+    root = versions_dir()
+    base = str(base_dir())
+    out = []
+    if root.is_dir():
+        for child in root.iterdir():
+            meta_path = child / VERSION_FILE
+            if child.is_dir() and child.name.isdigit() and meta_path.exists():
+                try:
+                    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+                if meta.get("base") == base:
+                    out.append(meta | {"n": int(child.name), "path": str(child)})
+    return sorted(out, key=lambda m: m["n"])
+
+
+def current_dir() -> Path:
+    """Return the folder served now: the newest version of the base folder, else the base folder."""
+    found = versions()
+    return Path(found[-1]["path"]) if found else base_dir()
+
+
+def _stamp(folder: Path) -> float:
+    return max((p.stat().st_mtime for p in folder.iterdir()), default=0.0) if folder.is_dir() else 0.0
 
 
 def dataset() -> io.Dataset:
-    """Return the app's dataset, loading it once per change of the data folder."""
-    folder = Path(current_app.config["DATA_DIR"])
-    stamp = max((p.stat().st_mtime for p in folder.iterdir()), default=0.0) if folder.is_dir() else 0.0
-    key = (str(folder.resolve()), stamp)
+    """Return the served dataset, loading it once per change of the served folder.
+
+    Raises
+    ------
+    LayerError
+        When the folder does not validate (shown to the client as the problem list).
+    """
+    folder = current_dir()
+    key = (str(folder), _stamp(folder))
     with _lock:
-        if key not in _cache:
+        if key not in _datasets:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                _cache.clear()
-                _cache[key] = io.load(folder)
-        return _cache[key]
+                loaded = io.load(folder)
+            _datasets.clear()
+            _datasets[key] = loaded
+        return _datasets[key]
+
+
+def dataset_key() -> str:
+    """Return a short key of the served folder and its state, for ETags and caches."""
+    folder = current_dir()
+    return hashlib.sha1(f"{folder}|{_stamp(folder)}".encode()).hexdigest()[:16]
+
+
+def memo(name: str, compute: Callable[[], T]) -> T:
+    """Return a value derived from the served dataset, computed once per dataset state."""
+    key = (dataset_key(), name)
+    if key in _memo:
+        return _memo[key]
+    value = compute()
+    with _lock:
+        for old in [k for k in _memo if k[0] != key[0]]:
+            del _memo[old]
+        _memo[key] = value
+    return value
+
+
+def indicators() -> dict:
+    """Return the indicator contract of the served dataset (2019 structure), computed once per dataset state."""
+    from ictgis import indicators as ind
+
+    return memo("indicators:2019", lambda: ind.compute(dataset(), structure="2019"))
+
+
+def cache_dir() -> Path:
+    """Folder for derived files (hillshade PNGs), inside the instance folder."""
+    path = Path(current_app.instance_path) / "cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,15 +1,19 @@
-"""The map pages."""
+"""The map page, the indicator table, and the front-end assets installed from the npm registry."""
 
 from __future__ import annotations
 
+import hashlib
+import mimetypes
+import threading
 from pathlib import Path
 
-from branca.element import Element
-from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from werkzeug.security import safe_join
 
+from ictgis import indicators as ind
 from ictgis import maps as ictgis_maps
 
-from .data import dataset
+from . import data
 
 bp = Blueprint("maps", __name__)
 
@@ -17,31 +21,91 @@ VENDOR_FILES = {
     "leaflet": "leaflet/dist",
     "jquery": "jquery/dist",
 }
+NAV_MARK = "<!--ictgis-nav-->"
+_vendor_cache: dict[str, tuple[float, bytes, str]] = {}
+_vendor_lock = threading.Lock()
+
+
+def _static_url(filename: str) -> str:
+    """URL of a file of web/static with its modification time, so browsers refetch it after an upgrade."""
+    path = Path(current_app.static_folder) / filename
+    version = int(path.stat().st_mtime) if path.exists() else 0
+    return url_for("static", filename=filename, v=version)
+
+
+def map_assets() -> ictgis_maps.MapAssets:
+    """Local Leaflet, client script and stylesheet URLs of the map page (no CDN)."""
+    return ictgis_maps.MapAssets(
+        js=[("leaflet", url_for("maps.vendor", package="leaflet", filename="leaflet.js")),
+            ("ictgis_map", _static_url("ictgis-map.js"))],
+        css=[("leaflet_css", url_for("maps.vendor", package="leaflet", filename="leaflet.css")),
+             ("ictgis_css", _static_url("ictgis.css"))],
+    )
+
+
+def _build_page(lang: str) -> str:
+    ds = data.dataset()
+    result = data.indicators()
+    choropleths = list(ictgis_maps.choropleth_values(ds, result))
+    hill = None
+    if ds.dem_path is not None:
+        _png, bounds = ictgis_maps.hillshade_png(ds.dem_path, cache_dir=data.cache_dir())
+        hill = (url_for("api.hillshade_png", v=data.dataset_key()), bounds)
+    images = {}
+    for overlay in ictgis_maps.available_overlays(ds):
+        if overlay.kind == "image":
+            provided = ictgis_maps.resolve(overlay.provider)(ds)
+            if provided is not None:
+                images[overlay.key] = (url_for("api.overlay_png", key=overlay.key, v=data.dataset_key()), provided[1])
+    fmap = ictgis_maps.province_map(
+        ds, layer_url=lambda name: url_for("api.layer_geojson", name=name, v=data.dataset_key()),
+        assets=map_assets(), lang=lang, hillshade=hill, image_overlays=images, choropleths=choropleths,
+        tiles_url=current_app.config.get("TILES_URL"), tiles_attribution=current_app.config.get("TILES_ATTRIBUTION"),
+        extra_config={"search_url": url_for("api.search_index", v=data.dataset_key())})
+    title = render_template("map_head.html")
+    return ictgis_maps.render_page(fmap, lang=lang, head_html=title, body_html=NAV_MARK)
 
 
 @bp.get("/")
 def index():
-    """Serve the whole-province map page (Vietnamese by default, ?lang=en for English)."""
-    lang = request.args.get("lang", "vi")
-    if lang not in ("vi", "en"):
-        lang = "vi"
-    assets = {
-        "js": [("leaflet", url_for("maps.vendor", package="leaflet", filename="leaflet.js")),
-               ("jquery", url_for("maps.vendor", package="jquery", filename="jquery.min.js"))],
-        "css": [("leaflet_css", url_for("maps.vendor", package="leaflet", filename="leaflet.css"))],
-    }
-    fmap = ictgis_maps.layer_map(dataset(), lang=lang, assets=assets, tiles_url=current_app.config.get("TILES_URL"))
-    header = render_template("map_header.html", lang=lang)
-    fmap.get_root().html.add_child(Element(header))
-    page = fmap.get_root().render()
-    page = page.replace("<html>", f'<html lang="{lang}">', 1)
-    return Response(page, mimetype="text/html")
+    """Serve the whole-province map (Vietnamese by default, ``?lang=en`` for English, ``?indicator=KEY``)."""
+    lang = g.lang
+    tiles = current_app.config.get("TILES_URL") or ""
+    page = data.memo(f"page:{lang}:{tiles}", lambda: _build_page(lang))
+    nav = render_template("map_nav.html")
+    return Response(page.replace(NAV_MARK, nav, 1), mimetype="text/html")
+
+
+@bp.get("/indicators")
+def indicator_table():
+    """Serve the department's indicator table and the per-commune table."""
+    result = data.indicators()
+    rows = ind.as_rows(result, lang=g.lang)
+    return render_template("indicators.html", rows=rows, communes=result["communes"], result=result)
 
 
 @bp.get("/vendor/<package>/<path:filename>")
 def vendor(package: str, filename: str):
-    """Serve front-end assets installed from the npm registry (offline; no CDN)."""
+    """Serve front-end assets installed from the npm registry (offline; no CDN), gzip-able and cached."""
     if package not in VENDOR_FILES:
         abort(404)
     root = Path(current_app.config["VENDOR_DIR"]) / VENDOR_FILES[package]
-    return send_from_directory(root, filename, max_age=86400)
+    path = safe_join(str(root), filename)
+    if path is None or not Path(path).is_file():
+        abort(404)
+    mtime = Path(path).stat().st_mtime
+    with _vendor_lock:
+        cached = _vendor_cache.get(path)
+    if cached is None or cached[0] != mtime:
+        body = Path(path).read_bytes()
+        cached = (mtime, body, hashlib.sha1(body).hexdigest()[:20])
+        with _vendor_lock:
+            _vendor_cache[path] = cached
+    mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    if mimetype == "text/javascript":
+        mimetype = "application/javascript"
+    resp = Response(cached[1], mimetype=mimetype)
+    resp.set_etag(cached[2])
+    resp.cache_control.public = True
+    resp.cache_control.max_age = 86400
+    return resp.make_conditional(request)

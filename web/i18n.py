@@ -1,0 +1,105 @@
+"""Words of the web pages in Vietnamese (default) and English; the language follows ``?lang=`` and the session."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request, session
+
+LANGS = ("vi", "en")
+
+TEXT: dict[str, dict[str, str]] = {
+    "title": {"vi": "Bản đồ hạ tầng thông tin và truyền thông — tỉnh Điện Biên",
+              "en": "ICT infrastructure map — Điện Biên province"},
+    "short_title": {"vi": "Bản đồ TT&TT Điện Biên", "en": "Điện Biên ICT map"},
+    "map": {"vi": "Bản đồ", "en": "Map"},
+    "indicators": {"vi": "Chỉ tiêu", "en": "Indicators"},
+    "scenarios": {"vi": "Kịch bản", "en": "Scenarios"},
+    "data": {"vi": "Dữ liệu", "en": "Data"},
+    "login": {"vi": "Đăng nhập", "en": "Log in"},
+    "logout": {"vi": "Đăng xuất", "en": "Log out"},
+    "username": {"vi": "Tên đăng nhập", "en": "User name"},
+    "password": {"vi": "Mật khẩu", "en": "Password"},
+    "login_failed": {"vi": "Sai tên đăng nhập hoặc mật khẩu.", "en": "Wrong user name or password."},
+    "switch_lang": {"vi": "English", "en": "Tiếng Việt"},
+    "search": {"vi": "Tìm thôn, bản, xã…", "en": "Find a village or commune…"},
+    "no_match": {"vi": "Không tìm thấy", "en": "No match"},
+    "colour_by": {"vi": "Tô màu xã theo", "en": "Colour communes by"},
+    "group": {"vi": "Nhóm", "en": "Group"},
+    "indicator": {"vi": "Chỉ tiêu", "en": "Indicator"},
+    "value": {"vi": "Giá trị", "en": "Value"},
+    "unit": {"vi": "Đơn vị", "en": "Unit"},
+    "per_commune": {"vi": "Theo xã, phường, thị trấn", "en": "Per commune"},
+    "commune": {"vi": "Xã", "en": "Commune"},
+    "district": {"vi": "Huyện", "en": "District"},
+    "population": {"vi": "Dân số", "en": "Population"},
+    "villages": {"vi": "Thôn, bản", "en": "Villages"},
+    "fiber_pct": {"vi": "% thôn có cáp quang", "en": "% villages on fiber"},
+    "post_points": {"vi": "Điểm bưu chính", "en": "Postal points"},
+    "radius": {"vi": "Bán kính phục vụ (km)", "en": "Service radius (km)"},
+    "bts": {"vi": "Trạm BTS", "en": "BTS sites"},
+    "scenario_files": {"vi": "Các tệp kịch bản", "en": "Scenario files"},
+    "no_scenarios": {"vi": "Chưa có tệp kịch bản nào trong thư mục scenarios/.",
+                     "en": "No scenario files in scenarios/ yet."},
+    "runner_missing": {"vi": "Chức năng chạy kịch bản chưa có (mô-đun ictgis.scenario chưa được cài đặt).",
+                       "en": "Running scenarios is not available yet (the ictgis.scenario module is not there)."},
+    "run": {"vi": "Chạy", "en": "Run"},
+    "runs": {"vi": "Các lần chạy", "en": "Runs"},
+    "no_runs": {"vi": "Chưa có lần chạy nào.", "en": "No runs yet."},
+    "status": {"vi": "Trạng thái", "en": "Status"},
+    "started": {"vi": "Bắt đầu", "en": "Started"},
+    "finished": {"vi": "Kết thúc", "en": "Finished"},
+    "progress": {"vi": "Tiến độ", "en": "Progress"},
+    "outputs": {"vi": "Kết quả (tải về)", "en": "Outputs (download)"},
+    "before": {"vi": "Trước", "en": "Before"},
+    "after": {"vi": "Sau", "en": "After"},
+    "change": {"vi": "Thay đổi", "en": "Change"},
+    "compare": {"vi": "So sánh", "en": "Compare"},
+    "compare_runs": {"vi": "So sánh hai lần chạy", "en": "Compare two runs"},
+    "queued": {"vi": "đang chờ", "en": "queued"},
+    "running": {"vi": "đang chạy", "en": "running"},
+    "done": {"vi": "xong", "en": "done"},
+    "failed": {"vi": "lỗi", "en": "failed"},
+    "interrupted": {"vi": "bị gián đoạn", "en": "interrupted"},
+    "upload": {"vi": "Tải lên lớp dữ liệu", "en": "Upload a layer"},
+    "layer": {"vi": "Lớp", "en": "Layer"},
+    "file": {"vi": "Tệp", "en": "File"},
+    "upload_help": {"vi": "Shapefile nén (.zip), GeoPackage, GeoJSON, KML hoặc CSV (có cột kinh độ/vĩ độ).",
+                    "en": "Zipped shapefile (.zip), GeoPackage, GeoJSON, KML or CSV (with lon/lat columns)."},
+    "upload_ok": {"vi": "Đã nhận lớp dữ liệu: phiên bản dữ liệu mới", "en": "Layer accepted: new dataset version"},
+    "upload_refused": {"vi": "Không nhận tệp: có lỗi sau", "en": "File refused: these problems were found"},
+    "versions": {"vi": "Các phiên bản dữ liệu", "en": "Dataset versions"},
+    "base_data": {"vi": "Dữ liệu gốc", "en": "Base data"},
+    "serving": {"vi": "đang dùng", "en": "served"},
+    "error": {"vi": "Lỗi", "en": "Error"},
+    "back_to_map": {"vi": "Về bản đồ", "en": "Back to the map"},
+    "by": {"vi": "bởi", "en": "by"},
+}
+
+
+def current_lang() -> str:
+    """Return the language of this request: ``?lang=`` (remembered in the session), else the session's, else vi."""
+    asked = request.args.get("lang")
+    if asked in LANGS:
+        if session.get("lang") != asked:
+            session["lang"] = asked
+        return asked
+    lang = session.get("lang")
+    return lang if lang in LANGS else "vi"
+
+
+def t(key: str) -> str:
+    """Return a page word in the request's language."""
+    entry = TEXT.get(key)
+    if entry is None:
+        return key
+    return entry.get(g.get("lang", "vi"), entry["vi"])
+
+
+def _set_lang() -> None:
+    g.lang = current_lang()
+
+
+def install(app: Flask) -> None:
+    """Register the language selection and the ``t`` template function."""
+    app.before_request(_set_lang)
+    app.jinja_env.globals["t"] = t
+    app.jinja_env.globals["lang"] = lambda: g.get("lang", "vi")

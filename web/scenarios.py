@@ -1,0 +1,172 @@
+"""Scenario pages: the scenario files, background runs with progress, before/after indicators, downloads, compare.
+
+Runs are executed by `web.jobs` through ``ictgis.scenario.run_scenario``; until that module exists the page says
+so and nothing runs. Results are read from the run's output folder as the scenario module writes them
+(``indicators_before.json``, ``indicators_after.json``, layers, tables).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import yaml
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+
+from ictgis import indicators
+
+from . import jobs
+from .auth import login_required
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("scenarios", __name__, url_prefix="/scenarios")
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}\.ya?ml$")
+
+
+def scenarios_dir() -> Path:
+    """Folder of the scenario files."""
+    return Path(current_app.config["SCENARIOS_DIR"])
+
+
+def scenario_files() -> list[dict]:
+    """Return ``{"file", "name", "description"}`` for each scenario file (name and description from the YAML)."""
+    folder = scenarios_dir()
+    out = []
+    if not folder.is_dir():
+        return out
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        if not NAME_RE.match(path.name):
+            continue
+        entry = {"file": path.name, "name": path.stem, "description": ""}
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            if isinstance(doc, dict):
+                entry["name"] = str(doc.get("name") or path.stem)
+                entry["description"] = str(doc.get("description") or "")
+        except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+            entry["description"] = f"(cannot be read: {exc})"
+        out.append(entry)
+    return out
+
+
+def _scenario_path(name: str) -> Path:
+    if not NAME_RE.match(name or ""):
+        abort(404, description=f"no scenario file {name!r}")
+    path = scenarios_dir() / name
+    if not path.is_file():
+        abort(404, description=f"no scenario file {name!r}")
+    return path
+
+
+def start_run(name: str, *, as_json: bool):
+    """Start a run (planners only); JSON 202 or a redirect to the run page; 503 while runs are not available."""
+    if g.user is None:
+        if as_json:
+            return jsonify(error="Unauthorized", message="log in first"), 401
+        return redirect(url_for("auth.login", next=url_for("scenarios.index")))
+    if not g.user.is_planner:
+        abort(403, description="planners only")
+    path = _scenario_path(name)
+    try:
+        run_id = jobs.runner().submit(path, user=g.user.name)
+    except RuntimeError as exc:
+        abort(503, description=str(exc))
+    if as_json:
+        return jsonify(id=run_id, url=url_for("api.api_run", run_id=run_id)), 202
+    return redirect(url_for("scenarios.run_page", run_id=run_id))
+
+
+@bp.get("/")
+@login_required
+def index():
+    """List the scenario files and the runs."""
+    return render_template("scenarios.html", files=scenario_files(), runs=jobs.runner().list(),
+                           available=jobs.runner().runner() is not None)
+
+
+@bp.post("/<name>/run")
+def run(name: str):
+    """Run a scenario file in the background (planners)."""
+    return start_run(name, as_json=False)
+
+
+def _load_json(folder: Path, name: str) -> dict | None:
+    path = folder / name
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def before_after(record: dict) -> list[dict]:
+    """Rows of key indicators before and after a finished run, from its ``indicators_*.json`` outputs."""
+    folder = jobs.runner().run_dir(record["id"])
+    if folder is None or record["status"] != "done":
+        return []
+    before = _load_json(folder / "out", "indicators_before.json")
+    after = _load_json(folder / "out", "indicators_after.json")
+    if before is None or after is None:
+        return []
+    rows = []
+    for key, group, label_vi, unit in indicators.INDICATOR_ROWS:
+        b, a = indicators.lookup(before, key), indicators.lookup(after, key)
+        label = indicators.INDICATOR_LABELS_EN.get(key, label_vi) if g.get("lang") == "en" else label_vi
+        delta = round(a - b, 2) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+        rows.append({"key": key, "group": group, "label": label, "unit": unit, "before": b, "after": a,
+                     "delta": delta})
+    return rows
+
+
+@bp.get("/runs/<run_id>")
+@login_required
+def run_page(run_id: str):
+    """One run: progress (polled), then before/after indicators and the outputs to download."""
+    record = jobs.runner().get(run_id)
+    if record is None:
+        abort(404, description=f"no run {run_id!r}")
+    return render_template("run.html", run=record, rows=before_after(record))
+
+
+@bp.get("/runs/<run_id>/files/<path:filename>")
+@login_required
+def download(run_id: str, filename: str):
+    """Download an output file of a run (paths outside the run's output folder are refused)."""
+    folder = jobs.runner().run_dir(run_id)
+    if folder is None:
+        abort(404, description=f"no run {run_id!r}")
+    return send_from_directory(folder / "out", filename, as_attachment=True)
+
+
+@bp.get("/compare")
+@login_required
+def compare():
+    """Key indicators after two runs, side by side (``?a=RUN&b=RUN``)."""
+    ids = [request.args.get("a", ""), request.args.get("b", "")]
+    records = [jobs.runner().get(i) for i in ids]
+    if any(r is None for r in records):
+        abort(404, description="choose two existing runs")
+    results = []
+    for rec in records:
+        folder = jobs.runner().run_dir(rec["id"])
+        results.append(_load_json(folder / "out", "indicators_after.json") if rec["status"] == "done" else None)
+    rows = []
+    for key, _group, label_vi, unit in indicators.INDICATOR_ROWS:
+        label = indicators.INDICATOR_LABELS_EN.get(key, label_vi) if g.get("lang") == "en" else label_vi
+        rows.append({"label": label, "unit": unit,
+                     "values": [indicators.lookup(r, key) if r else None for r in results]})
+    return render_template("compare.html", runs=records, rows=rows, complete=all(r is not None for r in results))

@@ -1,0 +1,483 @@
+// ictgis web map client: layers fetched as GeoJSON, styles, popups (text only, never HTML), legend,
+// choropleth selector and search with the same diacritic folding as ictgis.layers.fold (đ → d).
+(function () {
+  "use strict";
+
+  var cfg = null;
+  var state = {map: null, layers: {}, pending: 0, started: false, indicator: null, breaks: [], index: null};
+
+  function config() {
+    if (!cfg) {
+      var el = document.getElementById("ictgis-config");
+      cfg = el ? JSON.parse(el.textContent) : {labels: {}, indicators: [], unavailable: []};
+    }
+    return cfg;
+  }
+
+  function label(key) {
+    var labels = config().labels || {};
+    return Object.prototype.hasOwnProperty.call(labels, key) ? labels[key] : key;
+  }
+
+  // Same as ictgis.layers.fold: đ → d, NFD without combining marks, lower case, _-./ → space, one space.
+  function fold(text) {
+    var s = String(text === null || text === undefined ? "" : text).replace(/đ/g, "d").replace(/Đ/g, "D");
+    s = s.normalize("NFD").replace(/\p{Mn}/gu, "").toLowerCase().replace(/[_\-./]/g, " ");
+    return s.split(/\s+/).filter(Boolean).join(" ");
+  }
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function fmt(value, decimals) {
+    if (value === null || value === undefined || value === "") { return "—"; }
+    if (typeof value === "boolean") { return value ? label("yes") : label("no"); }
+    if (typeof value === "number") {
+      return value.toLocaleString(config().lang === "en" ? "en-GB" : "vi-VN",
+        {maximumFractionDigits: decimals === undefined ? 2 : decimals});
+    }
+    return String(value);
+  }
+
+  // ------------------------------------------------------------------------------------------ styles
+  var TECH = {"5G": "#08306b", "4G": "#2171b5", "3G": "#6baed6", "2G": "#c6dbef"};
+  var FIBER = {backbone: "#54278f", distribution: "#807dba", access: "#bcbddc"};
+  var POST = {cap1: "#a50f15", cap2: "#de2d26", cap3: "#fb6a4a", kt1: "#fc9272", large_cust: "#fcbba1",
+    bdvhx: "#ff7f00", letterbox: "#969696", other: "#636363"};
+  var ROAD = {national: ["#8c510a", 3], provincial: ["#bf812d", 2.2], district: ["#dfc27d", 1.6],
+    commune: ["#dfc27d", 1.1], track: ["#c7b38a", 0.8]};
+  var STATUS = {status_ok: "#1a9850", status_no_4g: "#fdae61", status_no_fiber: "#d73027",
+    status_both: "#67001f", unknown: "#969696"};
+  var RAMP = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"];
+  var NEUTRAL = ["#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"];
+
+  function villageStatus(p) {
+    var noFiber = p.fiber === false;
+    var no4g = p.g4 === false;
+    if (noFiber && no4g) { return "status_both"; }
+    if (noFiber) { return "status_no_fiber"; }
+    if (no4g) { return "status_no_4g"; }
+    if (p.fiber === true) { return "status_ok"; }
+    return "unknown";
+  }
+
+  function indicatorInfo(key) {
+    var list = config().indicators || [];
+    for (var i = 0; i < list.length; i++) { if (list[i].key === key) { return list[i]; } }
+    return null;
+  }
+
+  function classOf(value) {
+    if (value === null || value === undefined) { return -1; }
+    var b = state.breaks;
+    for (var i = 1; i < b.length; i++) { if (value <= b[i]) { return i - 1; } }
+    return b.length > 1 ? b.length - 2 : 0;
+  }
+
+  function palette() {
+    var info = indicatorInfo(state.indicator);
+    if (!info) { return NEUTRAL; }
+    if (info.higher_is_better === true) { return RAMP.slice().reverse(); }
+    if (info.higher_is_better === false) { return RAMP; }
+    return NEUTRAL;
+  }
+
+  function communeStyle(feature) {
+    var value = state.indicator ? feature.properties["ind_" + state.indicator] : null;
+    var cls = classOf(value);
+    var colours = palette();
+    return {color: "#4d4d4d", weight: 0.8, fillOpacity: state.indicator ? 0.55 : 0.1,
+      fillColor: cls < 0 ? "#e0e0e0" : colours[Math.min(cls, colours.length - 1)]};
+  }
+
+  var STYLES = {
+    communes: communeStyle,
+    districts: function () { return {color: "#252525", weight: 2, fill: false}; },
+    roads: function (f) {
+      var r = ROAD[f.properties.road_class] || ["#bdbdbd", 1];
+      return {color: r[0], weight: r[1]};
+    },
+    fiber_routes: function (f) {
+      var kind = f.properties.kind;
+      return {color: FIBER[kind] || "#6a3d9a", weight: kind === "backbone" ? 3.5 : (kind === "access" ? 1.5 : 2.5),
+        dashArray: f.properties.install === "aerial" ? null : "6 4"};
+    },
+    fiber_planned: function () { return {color: "#e7298a", weight: 2.5, dashArray: "4 6"}; },
+    line: function () { return {color: "#e7298a", weight: 2}; }
+  };
+
+  var POINTS = {
+    villages: function (p) {
+      var c = STATUS[villageStatus(p)];
+      return {radius: 4, color: "#ffffff", weight: 0.8, fillColor: c, fillOpacity: 0.95};
+    },
+    bts_sites: function (p) {
+      var diesel = p.power === "diesel";
+      return {radius: diesel ? 6 : 4.5, color: diesel ? "#000000" : "#ffffff", weight: diesel ? 2.5 : 1,
+        fillColor: TECH[p.best] || "#999999", fillOpacity: 0.95};
+    },
+    post_offices: function (p) {
+      return {radius: 5, color: "#252525", weight: 1, fillColor: POST[p.kind] || "#636363", fillOpacity: 1};
+    },
+    point: function () { return {radius: 5, color: "#000", weight: 1, fillColor: "#e7298a", fillOpacity: 0.9}; }
+  };
+
+  // ------------------------------------------------------------------------------------------ popups
+  function rows(style, p) {
+    var out = [];
+    function add(key, value, decimals) { if (value !== undefined) { out.push([label(key), fmt(value, decimals)]); } }
+    if (style === "communes") {
+      add("kind", p.kind ? label(p.kind) : null);
+      add("district", p.district);
+      add("population", p.population, 0);
+      add("households", p.households, 0);
+      (config().indicators || []).forEach(function (ind) {
+        var v = p["ind_" + ind.key];
+        out.push([ind.label, v === null || v === undefined ? "—" : fmt(v) + " " + ind.unit]);
+      });
+      add("radio", p.radio);
+      add("code", p.code);
+    } else if (style === "villages") {
+      add("commune", p.commune);
+      add("population", p.population, 0);
+      add("households", p.households, 0);
+      add("fiber", p.fiber);
+      if (p.g4 !== undefined) { add("g4", p.g4); }
+      out.push([label("status"), label(villageStatus(p))]);
+    } else if (style === "bts_sites") {
+      add("operator", p.operator);
+      add("tech", p.tech);
+      add("power", p.power ? label(p.power) : null);
+      add("height_m", p.height_m, 0);
+      add("band_mhz", p.band_mhz, 0);
+    } else if (style === "fiber_routes") {
+      add("kind", p.kind ? label(p.kind) : null);
+      add("install", p.install ? label(p.install) : null);
+      add("operator", p.operator);
+    } else if (style === "post_offices") {
+      add("kind", p.kind ? label(p.kind) : null);
+      add("commune", p.commune);
+    } else if (style === "roads") {
+      add("road_class", p.road_class ? label(p.road_class) : null);
+    } else {
+      Object.keys(p).forEach(function (k) { add(k, p[k]); });
+    }
+    return out;
+  }
+
+  function title(style, p) {
+    if (style === "communes") { return (p.kind ? label(p.kind) + " " : "") + (p.name || ""); }
+    if (style === "bts_sites") { return label("bts_sites") + " " + (p.id || ""); }
+    if (style === "post_offices") { return p.name || p.id || ""; }
+    if (style === "roads") { return p.name || label("roads"); }
+    return p.name || p.id || "";
+  }
+
+  function popupContent(style, p) {
+    var box = el("div", "ictgis-popup");
+    box.appendChild(el("strong", null, title(style, p)));
+    var table = el("table");
+    rows(style, p).forEach(function (r) {
+      var tr = el("tr");
+      tr.appendChild(el("th", null, r[0]));
+      tr.appendChild(el("td", null, r[1]));
+      table.appendChild(tr);
+    });
+    box.appendChild(table);
+    return box;
+  }
+
+  // ---------------------------------------------------------------------------------- remote layers
+  function markReady() {
+    if (!state.started || state.pending > 0) { return; }
+    window.requestAnimationFrame(function () {
+      window.requestAnimationFrame(function () {
+        document.documentElement.setAttribute("data-ictgis-ready", "1");
+        window.ictgisReadyAt = window.performance.now();
+        if (window.performance.mark) { window.performance.mark("ictgis-ready"); }
+      });
+    });
+  }
+
+  function load(layer) {
+    var spec = layer.ictgisSpec;
+    if (spec.loaded || spec.loading) { return; }
+    spec.loading = true;
+    var counted = !state.started && spec.show;
+    fetch(spec.url, {headers: {"Accept": "application/geo+json, application/json"}})
+      .then(function (r) { if (!r.ok) { throw new Error(spec.url + ": " + r.status); } return r.json(); })
+      .then(function (gj) {
+        layer.addData(gj);
+        spec.loaded = true;
+        restack();
+        if (spec.style === "communes") { setIndicator(state.indicator, true); }
+        updateLegend();
+      })
+      .catch(function (err) { if (window.console) { window.console.error("ictgis:", err); } })
+      .then(function () {
+        spec.loading = false;
+        if (counted) { state.pending -= 1; markReady(); }
+      });
+  }
+
+  function remoteLayer(spec) {
+    var style = spec.style;
+    var pointStyle = POINTS[style] || (style === "point" ? POINTS.point : null);
+    var options = {
+      // GeoJSON applies `style` to every feature, markers included: points get their own style here.
+      style: pointStyle ? function (f) { return pointStyle(f.properties); } : (STYLES[style] || STYLES.line),
+      onEachFeature: function (feature, layer) {
+        layer.bindPopup(function () { return popupContent(style, feature.properties); }, {maxWidth: 320});
+        if (style === "communes" || style === "villages") {
+          layer.bindTooltip(function () { return el("span", null, title(style, feature.properties)); },
+            {sticky: style === "communes"});
+        }
+      }
+    };
+    if (POINTS[style] || style === "point") {
+      options.pointToLayer = function (feature, latlng) {
+        return L.circleMarker(latlng, (POINTS[style] || POINTS.point)(feature.properties));
+      };
+    }
+    var layer = L.geoJSON(null, options);
+    layer.ictgisSpec = {url: spec.url, style: style, show: spec.show, name: spec.name};
+    state.layers[style] = layer;
+    if (spec.show) { state.pending += 1; }
+    layer.on("add", function () { load(layer); restack(); updateLegend(); });
+    layer.on("remove", function () { updateLegend(); });
+    return layer;
+  }
+
+  // Drawing order whatever order the layers arrive in: polygons at the back, points in front.
+  var BACK = ["communes", "districts"];
+  var FRONT = ["villages", "post_offices", "bts_sites"];
+
+  function restack() {
+    if (!state.map) { return; }
+    BACK.slice().reverse().forEach(function (n) { if (on(n)) { state.layers[n].bringToBack(); } });
+    FRONT.forEach(function (n) { if (on(n)) { state.layers[n].bringToFront(); } });
+  }
+
+  // ------------------------------------------------------------------------------------- choropleth
+  function quantileBreaks(values, n) {
+    var v = values.filter(function (x) { return x !== null && x !== undefined && !isNaN(x); })
+      .sort(function (a, b) { return a - b; });
+    if (!v.length) { return []; }
+    var breaks = [v[0]];
+    for (var i = 1; i <= n; i++) {
+      var q = v[Math.min(v.length - 1, Math.round(i * (v.length - 1) / n))];
+      if (q > breaks[breaks.length - 1]) { breaks.push(q); }
+    }
+    if (breaks.length === 1) { breaks.push(v[0]); }
+    return breaks;
+  }
+
+  function setIndicator(key, silent) {
+    if (key && !indicatorInfo(key)) { key = null; }
+    state.indicator = key;
+    var communes = state.layers.communes;
+    var values = [];
+    if (communes && key) {
+      communes.eachLayer(function (l) { values.push(l.feature.properties["ind_" + key]); });
+    }
+    state.breaks = quantileBreaks(values, 5);
+    if (communes) { communes.setStyle(communeStyle); }
+    var select = document.getElementById("ictgis-indicator");
+    if (select && select.value !== (key || "")) { select.value = key || ""; }
+    if (!silent && window.history && window.history.replaceState) {
+      var url = new URL(window.location.href);
+      if (key) { url.searchParams.set("indicator", key); } else { url.searchParams.delete("indicator"); }
+      window.history.replaceState(null, "", url.toString());
+    }
+    updateLegend();
+  }
+
+  function setupSelector() {
+    var select = document.getElementById("ictgis-indicator");
+    if (!select) { return; }
+    (config().indicators || []).forEach(function (ind) {
+      var opt = el("option", null, ind.label + " (" + ind.unit + ")");
+      opt.value = ind.key;
+      select.appendChild(opt);
+    });
+    (config().unavailable || []).forEach(function (ind) {
+      var opt = el("option", null, ind.label + " (" + label("not_available") + ")");
+      opt.value = ind.key;
+      opt.disabled = true;
+      select.appendChild(opt);
+    });
+    select.addEventListener("change", function () { setIndicator(select.value); });
+    var asked = new URL(window.location.href).searchParams.get("indicator");
+    state.indicator = indicatorInfo(asked) ? asked : config().indicator;
+    select.value = state.indicator || "";
+  }
+
+  // ----------------------------------------------------------------------------------------- legend
+  var legendControl = null;
+
+  function swatch(colour, text, round, outline) {
+    var row = el("div", "ictgis-legend-row");
+    var box = el("span", "ictgis-swatch" + (round ? " round" : ""));
+    box.style.background = colour;
+    if (outline) { box.style.border = "2px solid " + outline; }
+    row.appendChild(box);
+    row.appendChild(el("span", null, text));
+    return row;
+  }
+
+  function section(parent, heading) {
+    var s = el("div", "ictgis-legend-section");
+    s.appendChild(el("div", "ictgis-legend-title", heading));
+    parent.appendChild(s);
+    return s;
+  }
+
+  function on(name) { return state.map && state.layers[name] && state.map.hasLayer(state.layers[name]); }
+
+  function updateLegend() {
+    if (!legendControl) { return; }
+    var box = legendControl.getContainer();
+    box.textContent = "";
+    var info = indicatorInfo(state.indicator);
+    if (on("communes") && info && state.breaks.length > 1) {
+      var s = section(box, info.label + " (" + info.unit + ")");
+      var colours = palette();
+      for (var i = 0; i < state.breaks.length - 1; i++) {
+        s.appendChild(swatch(colours[Math.min(i, colours.length - 1)],
+          fmt(state.breaks[i]) + " – " + fmt(state.breaks[i + 1])));
+      }
+      s.appendChild(swatch("#e0e0e0", label("no_data")));
+    }
+    if (on("villages")) {
+      var v = section(box, label("villages"));
+      var seen = {};
+      state.layers.villages.eachLayer(function (l) { seen[villageStatus(l.feature.properties)] = true; });
+      ["status_ok", "status_no_4g", "status_no_fiber", "status_both", "unknown"].forEach(function (k) {
+        if (seen[k]) { v.appendChild(swatch(STATUS[k], label(k), true)); }
+      });
+    }
+    if (on("bts_sites")) {
+      var b = section(box, label("bts_sites"));
+      ["5G", "4G", "3G", "2G"].forEach(function (k) { b.appendChild(swatch(TECH[k], k, true)); });
+      b.appendChild(swatch("#ffffff", label("diesel_site"), true, "#000000"));
+    }
+    if (on("fiber_routes")) {
+      var f = section(box, label("fiber_routes"));
+      ["backbone", "distribution", "access"].forEach(function (k) { f.appendChild(swatch(FIBER[k], label(k))); });
+    }
+    if (on("post_offices")) {
+      var p = section(box, label("post_offices"));
+      var kinds = {};
+      state.layers.post_offices.eachLayer(function (l) { kinds[l.feature.properties.kind] = true; });
+      Object.keys(POST).forEach(function (k) { if (kinds[k]) { p.appendChild(swatch(POST[k], label(k), true)); } });
+    }
+    box.hidden = !box.childNodes.length;
+  }
+
+  // ----------------------------------------------------------------------------------------- search
+  var highlight = null;
+
+  function loadIndex() {
+    if (state.index || !config().search_url) { return Promise.resolve(state.index); }
+    if (state.indexLoading) { return state.indexLoading; }
+    state.indexLoading = fetch(config().search_url).then(function (r) { return r.json(); })
+      .then(function (entries) { state.index = entries; return entries; });
+    return state.indexLoading;
+  }
+
+  var KIND_ORDER = {commune: 0, district: 1, village: 2};
+
+  function search(query, limit) {
+    var q = fold(query);
+    if (!q || !state.index) { return []; }
+    var hits = [];
+    state.index.forEach(function (e) {
+      var pos = e[5].indexOf(q);
+      if (pos < 0) { return; }
+      var rank = pos === 0 ? 0 : (e[5].charAt(pos - 1) === " " ? 1 : 2);
+      hits.push([rank, KIND_ORDER[e[1]] || 3, e]);
+    });
+    hits.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || (a[2][0] < b[2][0] ? -1 : 1); });
+    return hits.slice(0, limit || 10).map(function (h) { return h[2]; });
+  }
+
+  function kindLabel(kind) {
+    return kind === "commune" ? label("commune") : (kind === "district" ? label("district") : label("village"));
+  }
+
+  function go(entry) {
+    if (!state.map) { return; }
+    var zoom = entry[1] === "village" ? 14 : (entry[1] === "district" ? 10 : 12);
+    state.map.setView([entry[3], entry[4]], zoom);
+    if (highlight) { state.map.removeLayer(highlight); }
+    highlight = L.circleMarker([entry[3], entry[4]], {radius: 12, color: "#e7298a", weight: 3, fill: false})
+      .addTo(state.map);
+    highlight.bindTooltip(el("span", null, entry[0]), {permanent: true, direction: "right"}).openTooltip();
+  }
+
+  function setupSearch() {
+    var input = document.getElementById("ictgis-search");
+    var list = document.getElementById("ictgis-search-results");
+    if (!input || !list) { return; }
+    function show() {
+      loadIndex().then(function () {
+        list.textContent = "";
+        var hits = search(input.value, 10);
+        if (!input.value.trim()) { list.hidden = true; return; }
+        if (!hits.length) {
+          list.appendChild(el("li", "ictgis-none", document.getElementById("ictgis-no-match").textContent));
+        }
+        hits.forEach(function (e) {
+          var li = el("li", "ictgis-hit");
+          li.setAttribute("role", "option");
+          li.appendChild(el("span", "ictgis-hit-name", e[0]));
+          li.appendChild(el("small", null, " — " + kindLabel(e[1]) + (e[2] ? ", " + e[2] : "")));
+          li.addEventListener("click", function () { go(e); list.hidden = true; });
+          list.appendChild(li);
+        });
+        list.hidden = false;
+      });
+    }
+    input.addEventListener("focus", function () { loadIndex(); });
+    input.addEventListener("input", show);
+    input.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter") {
+        var hits = search(input.value, 1);
+        if (hits.length) { go(hits[0]); list.hidden = true; }
+      } else if (ev.key === "Escape") { list.hidden = true; }
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------- start
+  L.Map.addInitHook(function () {
+    if (state.map) { return; }
+    state.map = this;
+    var map = this;
+    // Images (terrain, coverage) under the vector layers; the vectors share one canvas, so that every feature
+    // can be clicked (a canvas per pane would hide the ones below), and are restacked as they arrive.
+    map.createPane("ictgis-terrain").style.zIndex = "350";
+    legendControl = L.control({position: "bottomright"});
+    legendControl.onAdd = function () {
+      var div = L.DomUtil.create("div", "ictgis-legend");
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    legendControl.addTo(map);
+    map.on("overlayadd overlayremove", updateLegend);
+    window.setTimeout(function () { state.started = true; markReady(); }, 0);
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupSelector();
+    setupSearch();
+    setIndicator(state.indicator, true);
+  });
+
+  window.ictgis = {remoteLayer: remoteLayer, fold: fold, search: search, loadIndex: loadIndex,
+    setIndicator: setIndicator, state: state};
+}());

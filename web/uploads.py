@@ -1,0 +1,187 @@
+"""Upload a layer: checked, validated with ictgis.io on a copy of the data folder, kept as a new dataset version.
+
+An accepted upload becomes ``<instance>/datasets/<n>/``: the files of the served version (hard links, never
+modified), minus the replaced layer's files, plus the new file named after its layer. The previous version is
+never overwritten; a refused upload leaves nothing behind and shows the problem list.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+import warnings
+from pathlib import Path, PurePosixPath
+
+import pyogrio
+import yaml
+from flask import Blueprint, abort, current_app, g, render_template, request, send_from_directory
+
+from ictgis import IctgisError, LayerError, Problem, io
+from ictgis.layers import SCHEMAS
+
+from . import data
+from .archive import ZipLimits, copy_tree_links, extract_layer
+from .auth import login_required, planner_required
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("uploads", __name__, url_prefix="/data")
+ACCEPTED = (".zip", ".gpkg", ".geojson", ".json", ".kml", ".csv")
+_version_lock = threading.Lock()
+
+
+def limits() -> ZipLimits:
+    """Return the app's zip limits."""
+    cfg = current_app.config
+    return ZipLimits(max_entries=int(cfg["UPLOAD_MAX_ENTRIES"]), max_total_bytes=int(cfg["UPLOAD_MAX_UNZIPPED"]),
+                     max_ratio=float(cfg["UPLOAD_MAX_RATIO"]))
+
+
+def _layer_files(folder: Path, layer: str, source: str | None, mapping: dict, sources: dict) -> set[str]:
+    """Names of the files that hold a layer in a folder (its source and, for shapefiles, the sidecars)."""
+    names: set[str] = set()
+    if source:
+        src = Path(source)
+        shared = any(Path(s) == src for other, s in sources.items() if other != layer)
+        if not shared:
+            names |= {p.name for p in folder.iterdir() if p.is_file() and p.stem.lower() == src.stem.lower()
+                      and (p.suffix.lower() in (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+                           or p.name == src.name)}
+    names |= {p.name for p in folder.iterdir() if p.is_file() and p.stem.lower() == layer
+              and p.suffix.lower() in (*io.VECTOR_SUFFIXES, ".shx", ".dbf", ".prj", ".cpg")}
+    return names
+
+
+def _save_single(upload_path: Path, dest: Path, layer: str, suffix: str) -> Path:
+    suffix = ".geojson" if suffix == ".json" else suffix
+    target = dest / f"{layer}{suffix}"
+    shutil.copyfile(upload_path, target)
+    return target
+
+
+def _gpkg_layer(path: Path, layer: str, label: str) -> str | None:
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except Exception as exc:  # pyogrio raises several kinds for unreadable files
+        raise LayerError(f"{label}: cannot be read", [Problem(label, f"cannot be read: {exc}")]) from exc
+    if layer in names:
+        return layer
+    if len(names) == 1:
+        return names[0]
+    raise LayerError(f"{label}: several layers", [Problem(label, f"the GeoPackage holds {len(names)} layers "
+                                                                 f"({', '.join(names)}); name one '{layer}'")])
+
+
+def create_version(upload_path: Path, original_name: str, layer: str, *, user: str | None) -> dict:
+    """Validate an uploaded file as `layer` on a copy of the served folder; keep it as a new version.
+
+    Returns
+    -------
+    dict
+        The new version's metadata (``n``, ``layer``, ``file``, ``notes`` …).
+
+    Raises
+    ------
+    LayerError
+        Every problem found in the file or in the folder with it (nothing is kept then).
+    """
+    label = PurePosixPath(original_name.replace("\\", "/")).name or "upload"
+    suffix = PurePosixPath(label).suffix.lower()
+    if layer not in SCHEMAS:
+        raise LayerError(f"unknown layer {layer!r}", [Problem(label, f"unknown layer {layer!r}", column="layer")])
+    if suffix not in ACCEPTED:
+        raise LayerError(f"{label}: format not accepted", [Problem(label, "accepted: " + ", ".join(ACCEPTED))])
+    current = data.current_dir()
+    root = data.versions_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    work = root / f".new-{secrets.token_hex(6)}"
+    try:
+        served = data.dataset()
+        mapping_path = next((current / n for n in io.MAPPING_NAMES if (current / n).exists()), None)
+        mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8")) if mapping_path else None
+        mapping = mapping if isinstance(mapping, dict) else None
+        skip = _layer_files(current, layer, served.sources.get(layer), mapping or {}, served.sources)
+        copy_tree_links(current, work, skip=skip | {data.VERSION_FILE})
+        if suffix == ".zip":
+            new_file = extract_layer(upload_path, work, layer, limits(), label=label)
+        else:
+            new_file = _save_single(upload_path, work, layer, suffix)
+        spec_layer = _gpkg_layer(new_file, layer, label) if new_file.suffix == ".gpkg" else None
+        mapped = mapping is not None and layer in (mapping.get("layers") or {})
+        if mapped or spec_layer is not None:
+            mapping = mapping if mapping is not None else {}
+            layers = mapping.get("layers") if isinstance(mapping.get("layers"), dict) else {}
+            spec = layers.get(layer)
+            spec = {"file": spec} if isinstance(spec, str) else dict(spec or {})
+            spec["file"] = new_file.name
+            spec.pop("layer", None)
+            if spec_layer:
+                spec["layer"] = spec_layer
+            mapping["layers"] = {**layers, layer: spec}
+            target = work / (mapping_path.name if mapping_path else io.MAPPING_NAMES[0])
+            target.unlink(missing_ok=True)  # a hard link to the previous version: replace, never write through
+            target.write_text(yaml.safe_dump(mapping, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = io.load(work)
+        meta = {"base": str(data.base_dir()), "parent": str(current), "layer": layer, "file": new_file.name,
+                "uploaded_name": label, "user": user, "created": time.time(),
+                "features": len(loaded[layer]) if layer in loaded else None,
+                "notes": [str(w.message) for w in caught][:50]}
+        (work / data.VERSION_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        with _version_lock:
+            existing = [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
+            n = max(existing, default=0) + 1
+            os.rename(work, root / str(n))
+        logger.info("dataset version %s: %s from %s", n, layer, label)
+        return meta | {"n": n}
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Show the dataset versions and the upload form."""
+    return render_template("upload.html", versions=data.versions(), layers=list(SCHEMAS), served=data.current_dir(),
+                           base=data.base_dir(), problems=None, accepted=None)
+
+
+@bp.post("/upload")
+@planner_required
+def upload():
+    """Accept a layer file (planners): 201 with the new version, or 400 with the problem list."""
+    layer = request.form.get("layer", "")
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        abort(400, description="choose a file to upload")
+    tmp = Path(current_app.instance_path) / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    upload_path = tmp / f"upload-{secrets.token_hex(8)}"
+    status, problems, accepted = 201, None, None
+    try:
+        file.save(upload_path)
+        accepted = create_version(upload_path, file.filename, layer, user=g.user.name)
+    except IctgisError as exc:
+        status = exc.http_status
+        problems = [str(p) for p in exc.problems] or [str(exc)]
+    finally:
+        upload_path.unlink(missing_ok=True)
+    return render_template("upload.html", versions=data.versions(), layers=list(SCHEMAS), served=data.current_dir(),
+                           base=data.base_dir(), problems=problems, accepted=accepted), status
+
+
+@bp.get("/versions/<int:n>/<path:filename>")
+@login_required
+def download(n: int, filename: str):
+    """Download a file of a dataset version (paths outside the version folder are refused)."""
+    if n not in {v["n"] for v in data.versions()}:
+        abort(404, description=f"no dataset version {n}")
+    if filename == data.VERSION_FILE:
+        abort(404)
+    return send_from_directory(data.versions_dir() / str(n), filename, as_attachment=True)
