@@ -77,7 +77,8 @@ INTERVENTIONS: dict[str, dict[str, object]] = {
                 "label": str},
 }
 REQUIRED = {"upgrade_sites": ("add",), "retire": ("technology",), "project": ("name", "capex_vnd")}
-OPTIMIZE_KEYS = {"n_sites": int, "budget_vnd": float, "technology": str, "candidates": str, "operator": str,
+OPTIMIZE_KEYS = {"n_sites": int, "budget_vnd": float, "cover_all": bool, "technology": str, "candidates": str,
+                 "operator": str,
                  "height_m": float}
 
 
@@ -255,8 +256,8 @@ def _check_intervention(chk: _Checker, path: tuple, item: object) -> None:
                 elif chk.typed((*path, "optimize", key), value, OPTIMIZE_KEYS[key]) and \
                         isinstance(value, (int, float)) and value < 0:
                     chk.add((*path, "optimize", key), f"{key} must not be negative")
-            if not ({"n_sites", "budget_vnd"} & set(opt)):
-                chk.add((*path, "optimize"), "optimize needs n_sites or budget_vnd")
+            if not ({"n_sites", "budget_vnd", "cover_all"} & set(opt)):
+                chk.add((*path, "optimize"), "optimize needs n_sites, budget_vnd or cover_all: true")
     if kind == "fiber":
         if not ({"villages", "ids", "where", "budget_vnd"} & set(item)):
             chk.add(path, "fiber needs villages: all_gaps, ids, where or budget_vnd")
@@ -335,7 +336,12 @@ INDICATOR_HOOKS: list[Callable[[Dataset, dict], dict]] = []
 def compute_indicators(ds: Dataset, *, structure: str, params: dict) -> dict:
     """Compute the indicators of a dataset plus what analysis hooks add (e.g. 4G populated-area coverage)."""
     result = indicators.compute(ds, structure=structure)
-    for hook in INDICATOR_HOOKS:
+    hooks = list(INDICATOR_HOOKS)
+    if ds.dem_path is not None:
+        from .coverage import indicator_hook
+
+        hooks.append(indicator_hook)
+    for hook in hooks:
         for key, value in hook(ds, params).items():
             group, name = key.split(".", 1)
             result.setdefault(group, {})[name] = value
