@@ -46,7 +46,7 @@ ENV_BY_KIND = {"phuong": "urban", "thi_tran": "suburban", "xa": "rural"}
 DEFAULT_K_FACTOR = 4.0 / 3.0
 #: Sites are swept out to where their signal, without any terrain loss, falls this far below the threshold
 #: (so weak-signal areas are mapped too), capped at `MAX_RADIUS_M`.
-RADIUS_MARGIN_DB = 10.0
+RADIUS_MARGIN_DB = 5.0
 MAX_RADIUS_M = 20_000.0
 
 

@@ -109,3 +109,52 @@ def postal_by_unit(units: gpd.GeoDataFrame, post_offices: gpd.GeoDataFrame, *, u
     table["meets_norms"] = table["failures"] == ""
     table.index.name = "code"
     return table
+
+
+def village_access(villages: gpd.GeoDataFrame, post_offices: gpd.GeoDataFrame, *,
+                   kinds: tuple[str, ...] | None = None, threshold_km: float = 5.0,
+                   graph=None) -> pd.DataFrame:
+    """Distance from each village to its nearest postal service point, straight and along the roads.
+
+    Parameters
+    ----------
+    villages, post_offices
+        Layers in the working CRS.
+    kinds
+        Point kinds that count (default all).
+    threshold_km
+        Villages farther than this (along the road when a graph is given, else straight) are flagged.
+    graph
+        Optional road network from `ictgis.network.build_network`; villages and post offices off the network
+        join it by a straight connector, counted separately (`offroad_km`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like `villages`: `id`, `nearest_point`, `straight_km`, and with a graph `road_km` (on the network),
+        `offroad_km` (connectors), `total_km`; `beyond_threshold`.
+    """
+    points = counted_points(post_offices, kinds=kinds)
+    out = pd.DataFrame(index=villages.index)
+    out["id"] = villages["id"].to_numpy() if "id" in villages else villages.index
+    if len(points) == 0:
+        out["nearest_point"] = None
+        out["straight_km"] = np.nan
+        out["beyond_threshold"] = True
+        return out
+    joined = gpd.sjoin_nearest(villages[[villages.geometry.name]], points[["id", points.geometry.name]],
+                               how="left", distance_col="_d")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    out["nearest_point"] = joined["id"].reindex(villages.index).to_numpy()
+    out["straight_km"] = joined["_d"].reindex(villages.index).to_numpy() / 1000.0
+    distance = out["straight_km"]
+    if graph is not None:
+        from .network import distances_to_sources
+
+        road = distances_to_sources(graph, villages, points)
+        out["road_km"] = road["road_m"].to_numpy() / 1000.0
+        out["offroad_km"] = road["offroad_m"].to_numpy() / 1000.0
+        out["total_km"] = out["road_km"] + out["offroad_km"]
+        distance = out["total_km"]
+    out["beyond_threshold"] = (distance > threshold_km) | distance.isna()
+    return out
