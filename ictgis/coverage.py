@@ -297,6 +297,129 @@ def _summary(technology, threshold, dem, villages, sites, env, calib, radii, ela
     }
 
 
+# ----------------------------------------------------------------------------------------- point to point
+@njit(cache=True)
+def _bilinear(elev, fr, fc):
+    nr, nc = elev.shape
+    r0 = int(math.floor(fr))
+    c0 = int(math.floor(fc))
+    if r0 < 0 or c0 < 0 or r0 >= nr - 1 or c0 >= nc - 1:
+        r = min(max(int(round(fr)), 0), nr - 1)
+        c = min(max(int(round(fc)), 0), nc - 1)
+        return elev[r, c]
+    dr, dc = fr - r0, fc - c0
+    top = elev[r0, c0] * (1 - dc) + elev[r0, c0 + 1] * dc
+    bottom = elev[r0 + 1, c0] * (1 - dc) + elev[r0 + 1, c0 + 1] * dc
+    return top * (1 - dr) + bottom * dr
+
+
+@njit(cache=True, parallel=True)
+def _pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef, b_coef, fspl_c, ref, tx, ty,
+               pair_s, pair_t):
+    """RSRP for (site, target) pairs: Hata + J(v) of the dominant edge of the bilinear profile between them."""
+    n = pair_s.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    bulge = 1.0 / (2.0 * k_factor * 6_371_000.0)
+    for p in prange(n):
+        s, t = pair_s[p], pair_t[p]
+        dx, dy = tx[t] - sx[s], ty[t] - sy[s]
+        d = math.sqrt(dx * dx + dy * dy)
+        c0 = (sx[s] - x_min) / cell - 0.5
+        r0 = (y_max - sy[s]) / cell - 0.5
+        c1 = (tx[t] - x_min) / cell - 0.5
+        r1 = (y_max - ty[t]) / cell - 0.5
+        za = _bilinear(elev, r0, c0) + sh[s]
+        zb = _bilinear(elev, r1, c1) + rx_h
+        steps = int(d / cell)
+        vmax = -1e9
+        for k in range(1, steps):
+            f = k / steps
+            d1 = f * d
+            d2 = d - d1
+            z = _bilinear(elev, r0 + f * (r1 - r0), c0 + f * (c1 - c0)) - d1 * d2 * bulge
+            h = z - (za + (zb - za) * f)
+            v = h * math.sqrt(2.0 / lam[s] * (1.0 / d1 + 1.0 / d2))
+            if v > vmax:
+                vmax = v
+        dkm = max(d / 1000.0, 0.02)
+        ld = math.log10(dkm)
+        loss = max(a_coef[s] + b_coef[s] * ld, fspl_c[s] + 20.0 * ld)
+        if vmax > -0.78:
+            loss += _knife_edge(vmax)
+        out[p] = ref[s] - loss
+    return out
+
+
+def coverage_matrix(ds: Dataset, sites: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, *, technology: str = "4G",
+                    threshold_dbm: float | None = None, max_distance_m: float | None = None,
+                    environment: str | None = None, k_factor: float = DEFAULT_K_FACTOR, rx_height_m: float = 1.5,
+                    dem: Dem | None = None):
+    """Which targets (villages) each site (e.g. a candidate) would serve at the threshold, by the raster's model.
+
+    Every (site, target) pair within reach is evaluated on the bilinear terrain profile between them: Hata (by
+    the environment of the site's commune) + knife-edge J(v) of the dominant obstacle, as `compute` does per cell.
+
+    Parameters
+    ----------
+    ds
+        Dataset (communes for the environments, the DEM).
+    sites
+        Points with optional `height_m`, `band_mhz` (link budget defaults otherwise) and `commune`.
+    targets
+        Points (villages) in the same CRS.
+    technology, threshold_dbm, max_distance_m, environment, k_factor, rx_height_m, dem
+        As in `compute`; `max_distance_m` defaults to each site's unobstructed reach at the threshold.
+
+    Returns
+    -------
+    (scipy.sparse.csr_matrix, numpy.ndarray)
+        Boolean coverage matrix sites × targets, and the RSRP of every evaluated pair as a sparse matrix of the
+        same shape (dBm, only pairs within reach are stored).
+    """
+    from scipy import sparse
+
+    threshold = settings.rsrp_threshold_dbm if threshold_dbm is None else float(threshold_dbm)
+    if dem is None:
+        if ds.dem_path is None:
+            raise LayerError("a coverage matrix needs a DEM", [Problem("dem.tif", "not found")])
+        dem = read_dem(ds.dem_path)
+    frame = sites.copy()
+    frame["tech"] = technology.upper()
+    if "commune" not in frame:
+        from .io import assign_commune
+
+        frame = assign_commune(frame, ds["communes"])
+    params = radio.site_parameters(frame, technology)
+    env = np.array([environment] * len(frame), dtype=object) if environment else \
+        _site_environment(frame, ds["communes"])
+    a_coef, b_coef = np.empty(len(frame)), np.empty(len(frame))
+    for name in sorted(set(env)):
+        m = env == name
+        a, b = radio.hata_coefficients(params.frequency_mhz[m], params.height_m[m], rx_height_m, environment=name)
+        a_coef[m] = np.asarray(a) + radio.CALIBRATION_DB.get(name, 0.0)
+        b_coef[m] = b
+    ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
+    reach = 10 ** ((ref - threshold - a_coef) / b_coef) * 1000.0
+    reach = np.minimum(reach, max_distance_m) if max_distance_m else np.minimum(reach, MAX_RADIUS_M)
+    sx, sy = frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()
+    tx, ty = targets.geometry.x.to_numpy(), targets.geometry.y.to_numpy()
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(np.column_stack([tx, ty]))
+    lists = tree.query_ball_point(np.column_stack([sx, sy]), r=reach)
+    pair_s = np.repeat(np.arange(len(frame)), [len(x) for x in lists]).astype(np.int64)
+    pair_t = np.fromiter((t for x in lists for t in x), dtype=np.int64, count=len(pair_s))
+    t0 = dem.transform
+    rsrp = _pair_rsrp(dem.elevation, t0.c, t0.f, dem.resolution_m, sx, sy, params.height_m, rx_height_m,
+                      299.792458 / params.frequency_mhz, k_factor, a_coef, b_coef,
+                      32.45 + 20.0 * np.log10(params.frequency_mhz), ref, tx, ty, pair_s, pair_t)
+    shape = (len(frame), len(targets))
+    values = sparse.csr_matrix((rsrp, (pair_s, pair_t)), shape=shape)
+    ok = rsrp >= threshold
+    covered = sparse.csr_matrix((np.ones(int(ok.sum()), dtype=bool), (pair_s[ok], pair_t[ok])), shape=shape)
+    return covered, values
+
+
 # ------------------------------------------------------------------------------------------------------ outputs
 RSRP_CLASSES = ((-80.0, (0, 104, 55, 210)), (-90.0, (26, 152, 80, 200)), (-100.0, (102, 189, 99, 190)),
                 (-110.0, (217, 239, 139, 180)), (-120.0, (254, 224, 139, 150)))

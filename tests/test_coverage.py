@@ -110,3 +110,22 @@ def test_no_sites_of_a_technology_is_a_clear_error(plain):
 
     with pytest.raises(LayerError, match="no 5G sites of Viettel"):
         coverage.compute(plain, technology="5G", operator="Viettel")
+
+
+def test_coverage_matrix_agrees_with_the_raster(plain):
+    """The point-to-point model used for siting gives the raster's value at village cells (same model)."""
+    ds = plain.copy()
+    sites = ds["bts_sites"].iloc[[0]].copy()
+    ds.layers["bts_sites"] = sites
+    raster = coverage.compute(ds, technology="4G", radius_m=8000, progress=lambda f, m: None)
+    villages = ds["villages"]
+    covered, values = coverage.coverage_matrix(ds, sites[["id", "height_m", "band_mhz", "commune", "geometry"]],
+                                               villages, technology="4G", max_distance_m=8000)
+    v = raster.villages.set_index("id")
+    evaluated = values[0].indices  # pairs within the unobstructed reach at the threshold
+    assert len(evaluated) >= 2
+    got = values[0].toarray()[0][evaluated]
+    # village points vs the centre of their raster cell: within a few dB on this plain
+    assert np.abs(got - v["rsrp_dbm"].to_numpy()[evaluated]).max() < 3.0
+    assert set(covered[0].indices) == set(evaluated[got >= -110])
+    assert set(covered[0].indices) == set(np.flatnonzero(v["covered"].to_numpy()))

@@ -1,0 +1,93 @@
+"""The ``add_sites: optimize`` intervention: new sites placed by maximal covering on the coverage model.
+
+Villages without signal are found with `ictgis.coverage.compute`; candidates are generated on high ground near
+them (or read from a file); the candidate × village coverage matrix comes from the same radio model
+(`ictgis.coverage.coverage_matrix`); `ictgis.siting.MaximalCovering` chooses the sites by count, by budget, or —
+with ``cover_all`` — the fewest sites that cover every village a candidate can reach.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import coverage, siting
+from ._errors import ScenarioError
+from .interventions import Context, CostLine, Outcome
+from .io import Dataset, assign_commune
+
+logger = logging.getLogger(__name__)
+
+
+def apply_optimize(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
+    """Choose and add new sites; see the module docstring. `spec` is the ``optimize`` mapping."""
+    technology = str(spec.get("technology", "4G")).upper()
+    threshold = ctx.params.get("rsrp_threshold_dbm")
+    height = float(spec.get("height_m", 30.0))
+    before = coverage.compute(ds, technology=technology, threshold_dbm=threshold, progress=lambda f, m: None)
+    villages = ds["villages"]
+    covered = before.villages["covered"].to_numpy(dtype=bool)
+    source = spec.get("candidates", "generated")
+    if source == "generated":
+        candidates = siting.generate_candidates(ds.dem_path, villages, uncovered_mask=~covered, roads=ds.get("roads"),
+                                                usd_to_vnd=ctx.usd)
+    else:
+        path = Path(source)
+        candidates = siting.read_candidates(path, usd_to_vnd=ctx.usd)
+    if candidates.empty:
+        raise ScenarioError("no candidate sites", [])
+    frame = candidates.copy()
+    frame["height_m"] = height
+    matrix, _ = coverage.coverage_matrix(ds, frame[["id", "height_m", frame.geometry.name]], villages,
+                                         technology=technology, threshold_dbm=threshold, dem=before.dem)
+    weights = villages["population"].astype("Float64").fillna(0).to_numpy(dtype=float)
+    problem = siting.MaximalCovering.from_matrix(matrix, weights, covered_already=covered,
+                                                 costs_vnd=frame["cost_vnd"].to_numpy(dtype=float),
+                                                 candidate_ids=frame["id"].tolist(),
+                                                 village_ids=villages["id"].tolist())
+    if spec.get("cover_all"):
+        n = _fewest_for_all(problem, matrix, covered)
+        result = problem.solve(n_sites=n) if n else None
+    else:
+        result = problem.solve(n_sites=spec.get("n_sites"), budget_vnd=spec.get("budget_vnd"))
+    chosen = [] if result is None else list(result.chosen)
+    new = frame.iloc[chosen].copy()
+    new["id"] = [f"NEW-{technology}-{i + 1:03d}" for i in range(len(new))]
+    new["operator"] = spec.get("operator", "Viettel")
+    new["tech"] = technology
+    new["band_mhz"] = np.nan
+    new["power"] = np.where(new["grid"].astype(bool), "grid", "solar")
+    new = assign_commune(gpd.GeoDataFrame(new, geometry=frame.geometry.name, crs=frame.crs), ds["communes"])
+    bts = ds["bts_sites"]
+    merged = pd.concat([bts, new[[c for c in bts.columns if c in new.columns]]], ignore_index=True)
+    ds.layers["bts_sites"] = gpd.GeoDataFrame(merged, geometry=bts.geometry.name, crs=bts.crs)
+    capex = float(new["cost_vnd"].sum())
+    opex = capex * ctx.p("opex_share_per_year") + len(new) * ctx.p("site_rent_usd_per_year") * ctx.usd
+    out = Outcome(changed={"bts_sites"})
+    out.costs.append(CostLine(ctx.label, f"{len(new)} new {technology} sites (optimised)", len(new), capex, opex))
+    coverable = np.asarray(matrix.sum(axis=0)).ravel() > 0
+    out.extra = {"candidates": len(frame), "sites_added": len(new), "ids": new["id"].tolist(),
+                 "villages_uncovered_before": int((~covered).sum()),
+                 "villages_reachable_by_candidates": int((coverable & ~covered).sum()),
+                 "population_newly_covered_model": None if result is None else float(result.objective),
+                 "lp_bound": None if result is None else result.lp_bound,
+                 "gap": None if result is None else result.gap}
+    out.notes.append(f"{len(new)} new {technology} sites chosen among {len(frame)} candidates; "
+                     f"{int((~covered).sum())} villages were without signal, "
+                     f"{int((coverable & ~covered).sum())} of them reachable from a candidate")
+    return out
+
+
+def _fewest_for_all(problem, matrix, covered: np.ndarray) -> int:
+    """Smallest number of sites with which greedy covers every village some candidate reaches."""
+    reachable = (np.asarray(matrix.sum(axis=0)).ravel() > 0) & ~covered
+    if not reachable.any():
+        return 0
+    full = problem.solve(n_sites=int(min(matrix.shape[0], reachable.sum())), compute_bound=False)
+    gains = np.cumsum(full.marginal_gains)
+    target = gains[-1]
+    return int(np.searchsorted(gains, target - 1e-6) + 1)
