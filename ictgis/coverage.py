@@ -527,18 +527,17 @@ def coverage_indicators(ds: Dataset, *, technologies: tuple[str, ...] = ("3G", "
         if dem is None or ds.get("villages") is None or ds.get("bts_sites") is None:
             out.update(dict.fromkeys(keys))
             continue
-        try:
-            s = compute(ds, technology=tech, threshold_dbm=threshold_dbm, dem=dem,
-                        progress=lambda f, m: None).summary
-        except LayerError:
-            out.update(dict.fromkeys(keys))
+        bts = ds["bts_sites"]
+        if not any(tech in parse_tech(t) for t in bts["tech"]):
+            out.update(dict(zip(keys, (0.0, 0, 0), strict=True)))  # no site of that technology: nothing covered
             continue
+        s = compute(ds, technology=tech, threshold_dbm=threshold_dbm, dem=dem, progress=lambda f, m: None).summary
         out.update(dict(zip(keys, (s["populated_area_pct"], s["villages_covered"], s["population_covered"]),
                             strict=True)))
     return out
 
 
 def indicator_hook(ds: Dataset, params: dict) -> dict:
-    """Scenario hook: 4G populated-area coverage of a dataset, as ``mobile.*`` indicator keys."""
-    values = coverage_indicators(ds, technologies=("4G",), threshold_dbm=params.get("rsrp_threshold_dbm"))
+    """Scenario hook: 3G and 4G populated-area coverage of a dataset, as ``mobile.*`` indicator keys."""
+    values = coverage_indicators(ds, technologies=("3G", "4G"), threshold_dbm=params.get("rsrp_threshold_dbm"))
     return {f"mobile.{k}": v for k, v in values.items()}

@@ -325,8 +325,8 @@ KEY_INDICATORS: tuple[str, ...] = (
     "postal.service_points", "postal.service_radius_km", "postal.people_per_point",
     "postal.xa_with_cultural_post_office", "postal.xa_with_cultural_post_office_pct", "mobile.bts_sites",
     "mobile.sites_3g", "mobile.sites_4g", "mobile.sites_5g", "mobile.sites_diesel", "mobile.sites_solar",
-    "mobile.populated_area_4g_pct", "mobile.villages_covered_4g", "fiber.villages_with_fiber",
-    "fiber.villages_without_fiber", "fiber.villages_fiber_pct", "fiber.route_km", "broadcast.units_with_radio",
+    "mobile.populated_area_3g_pct", "mobile.populated_area_4g_pct", "mobile.villages_covered_4g",
+    "fiber.villages_with_fiber", "fiber.villages_without_fiber", "fiber.villages_fiber_pct", "fiber.route_km", "broadcast.units_with_radio",
 )
 
 #: Hooks that add analysis results (coverage …) to the indicators: f(dataset, params) -> dict of extra keys.
@@ -509,6 +509,7 @@ LABELS_VI = {
     "mobile.sites_3g": "Trạm 3G", "mobile.sites_4g": "Trạm 4G", "mobile.sites_5g": "Trạm 5G",
     "mobile.sites_diesel": "Trạm chạy diesel", "mobile.sites_solar": "Trạm năng lượng mặt trời",
     "mobile.populated_area_4g_pct": "Vùng dân cư được phủ sóng 4G (%)",
+    "mobile.populated_area_3g_pct": "Vùng dân cư được phủ sóng 3G (%)",
     "mobile.villages_covered_4g": "Thôn, bản có sóng 4G", "fiber.villages_with_fiber": "Thôn, bản có cáp quang",
     "fiber.villages_without_fiber": "Thôn, bản chưa có băng rộng cố định",
     "fiber.villages_fiber_pct": "Tỷ lệ thôn, bản có cáp quang (%)", "fiber.route_km": "Chiều dài tuyến cáp (km)",
