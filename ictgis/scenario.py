@@ -326,7 +326,8 @@ KEY_INDICATORS: tuple[str, ...] = (
     "postal.xa_with_cultural_post_office", "postal.xa_with_cultural_post_office_pct", "mobile.bts_sites",
     "mobile.sites_3g", "mobile.sites_4g", "mobile.sites_5g", "mobile.sites_diesel", "mobile.sites_solar",
     "mobile.populated_area_3g_pct", "mobile.populated_area_4g_pct", "mobile.villages_covered_4g",
-    "fiber.villages_with_fiber", "fiber.villages_without_fiber", "fiber.villages_fiber_pct", "fiber.route_km", "broadcast.units_with_radio",
+    "fiber.villages_with_fiber", "fiber.villages_without_fiber", "fiber.villages_fiber_pct", "fiber.route_km",
+    "broadcast.units_with_radio",
 )
 
 #: Hooks that add analysis results (coverage …) to the indicators: f(dataset, params) -> dict of extra keys.
