@@ -22,6 +22,7 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -541,3 +542,109 @@ def indicator_hook(ds: Dataset, params: dict) -> dict:
     """Scenario hook: 3G and 4G populated-area coverage of a dataset, as ``mobile.*`` indicator keys."""
     values = coverage_indicators(ds, technologies=("3G", "4G"), threshold_dbm=params.get("rsrp_threshold_dbm"))
     return {f"mobile.{k}": v for k, v in values.items()}
+
+
+# --------------------------------------------------------------------------------------- map providers
+# The web map asks for coverage through cheap providers: the first call starts the computation in a background
+# thread and returns None ("not available yet"); later calls read the cached result. Keyed by the data folder and
+# its files' modification times, so an uploaded dataset version is computed anew.
+_cache: dict[tuple, CoverageResult] = {}
+_pending: set[tuple] = set()
+_lock = threading.Lock()
+
+
+def _cache_key(ds: Dataset, technology: str) -> tuple:
+    folder = Path(ds.data_dir) if ds.data_dir else None
+    stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file())) if folder and \
+        folder.is_dir() else ()
+    return (str(folder.resolve()) if folder else id(ds), stamp, technology.upper())
+
+
+def cached_result(ds: Dataset, technology: str = "4G", *, wait: bool = False) -> CoverageResult | None:
+    """Return the cached coverage of a dataset, computing it (in the background unless `wait`) when missing."""
+    if ds.dem_path is None or ds.get("bts_sites") is None:
+        return None
+    key = _cache_key(ds, technology)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+        start = key not in _pending
+        if start:
+            _pending.add(key)
+
+    def work() -> None:
+        try:
+            result = compute(ds, technology=technology, progress=lambda f, m: None)
+            with _lock:
+                if len(_cache) > 4:
+                    _cache.clear()
+                _cache[key] = result
+        except Exception:  # a failed background computation must not kill the server; it is logged
+            logger.exception("coverage computation for the map failed")
+        finally:
+            with _lock:
+                _pending.discard(key)
+
+    if wait:
+        if start:
+            work()
+        else:
+            while True:
+                with _lock:
+                    if key not in _pending:
+                        return _cache.get(key)
+                time.sleep(0.2)
+        return _cache.get(key)
+    if start:
+        threading.Thread(target=work, name=f"coverage-{technology}", daemon=True).start()
+    return None
+
+
+def villages_covered_4g(ds: Dataset) -> pd.Series | None:
+    """Map provider: True where a village receives 4G at the threshold (None until computed)."""
+    result = cached_result(ds, "4G")
+    if result is None or result.villages.empty:
+        return None
+    return pd.Series(result.villages["covered"].to_numpy(dtype=bool), index=ds["villages"].index)
+
+
+def commune_populated_area_4g_pct(ds: Dataset, _indicators: dict | None = None) -> dict | None:
+    """Map provider: 4G populated-area coverage per commune code (None until computed)."""
+    result = cached_result(ds, "4G")
+    if result is None or result.communes.empty:
+        return None
+    return dict(zip(result.communes["code"], result.communes["populated_area_pct"], strict=True))
+
+
+def map_overlay_4g(ds: Dataset) -> tuple[bytes, list[list[float]]] | None:
+    """Map provider: the best-server RSRP classes as a PNG in Web Mercator with its lat/lon bounds."""
+    result = cached_result(ds, "4G")
+    if result is None:
+        return None
+    return overlay_png(result)
+
+
+def overlay_png(result: CoverageResult, *, max_px: int = 1600) -> tuple[bytes, list[list[float]]]:
+    """RSRP classes of a result as a PNG aligned with Leaflet (EPSG:3857), and ``[[south, west], [north, east]]``."""
+    import io as _io
+
+    import rasterio
+    from matplotlib.image import imsave
+    from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
+
+    dem = result.dem
+    rows, cols = dem.shape
+    src_crs = rasterio.crs.CRS.from_user_input(dem.crs.to_wkt())
+    scale = max(1.0, max(rows, cols) / max_px)
+    transform, width, height = calculate_default_transform(src_crs, "EPSG:3857", cols, rows, *dem.bounds,
+                                                           dst_width=int(cols / scale), dst_height=int(rows / scale))
+    warped = np.full((height, width), np.nan, dtype=np.float32)
+    reproject(result.rsrp_dbm.astype(np.float32), warped, src_transform=dem.transform, src_crs=src_crs,
+              dst_transform=transform, dst_crs="EPSG:3857", src_nodata=np.nan, dst_nodata=np.nan,
+              resampling=Resampling.max)
+    png = _io.BytesIO()
+    imsave(png, colorize(warped, threshold_dbm=result.threshold_dbm), format="png")
+    west, north = transform.c, transform.f
+    east, south = west + width * transform.a, north + height * transform.e
+    w, s, e, n = transform_bounds("EPSG:3857", "EPSG:4326", west, south, east, north)
+    return png.getvalue(), [[round(s, 6), round(w, 6)], [round(n, 6), round(e, 6)]]

@@ -186,7 +186,7 @@ for _ind in (
     Choropleth("villages_fiber_pct", "Tỷ lệ thôn, bản có cáp quang", "Villages on fiber", "%",
                "record:villages_fiber_pct"),
     Choropleth("populated_area_4g_pct", "Tỷ lệ dân cư được phủ sóng 4G", "4G populated-area coverage", "%",
-               "record:populated_area_4g_pct"),
+               "ictgis.coverage:commune_populated_area_4g_pct"),
     Choropleth("postal_radius_km", "Bán kính phục vụ bưu chính", "Postal service radius", "km",
                "record:postal_radius_km", higher_is_better=False, decimals=2),
     Choropleth("people_per_point", "Số dân trên một điểm bưu chính", "People per postal point", "người",

@@ -129,3 +129,19 @@ def test_coverage_matrix_agrees_with_the_raster(plain):
     assert np.abs(got - v["rsrp_dbm"].to_numpy()[evaluated]).max() < 3.0
     assert set(covered[0].indices) == set(evaluated[got >= -110])
     assert set(covered[0].indices) == set(np.flatnonzero(v["covered"].to_numpy()))
+
+
+def test_map_providers_compute_in_the_background(plain):
+    key = coverage._cache_key(plain, "4G")
+    coverage._cache.pop(key, None)
+    first = coverage.villages_covered_4g(plain)  # starts the computation, answers at once
+    result = coverage.cached_result(plain, "4G", wait=True)
+    assert result is not None
+    if first is None:
+        assert coverage.villages_covered_4g(plain) is not None
+    flags = coverage.villages_covered_4g(plain)
+    assert flags.index.equals(plain["villages"].index)
+    pct = coverage.commune_populated_area_4g_pct(plain)
+    assert set(pct) == set(plain["communes"]["code"])
+    png, bounds = coverage.map_overlay_4g(plain)
+    assert png.startswith(b"\x89PNG") and bounds[0][0] < bounds[1][0] and bounds[0][1] < bounds[1][1]
