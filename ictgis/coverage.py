@@ -551,6 +551,13 @@ def indicator_hook(ds: Dataset, params: dict) -> dict:
 _cache: dict[tuple, CoverageResult] = {}
 _pending: set[tuple] = set()
 _lock = threading.Lock()
+_generation = 0
+_png_cache: dict[int, tuple[bytes, list[list[float]]]] = {}
+
+
+def cache_generation() -> int:
+    """Return a counter that grows whenever a background result lands (web caches key on it)."""
+    return _generation
 
 
 def _cache_key(ds: Dataset, technology: str) -> tuple:
@@ -573,12 +580,15 @@ def cached_result(ds: Dataset, technology: str = "4G", *, wait: bool = False) ->
             _pending.add(key)
 
     def work() -> None:
+        global _generation
         try:
             result = compute(ds, technology=technology, progress=lambda f, m: None)
             with _lock:
                 if len(_cache) > 4:
                     _cache.clear()
+                    _png_cache.clear()
                 _cache[key] = result
+                _generation += 1
         except Exception:  # a failed background computation must not kill the server; it is logged
             logger.exception("coverage computation for the map failed")
         finally:
@@ -621,7 +631,9 @@ def map_overlay_4g(ds: Dataset) -> tuple[bytes, list[list[float]]] | None:
     result = cached_result(ds, "4G")
     if result is None:
         return None
-    return overlay_png(result)
+    if id(result) not in _png_cache:
+        _png_cache[id(result)] = overlay_png(result)
+    return _png_cache[id(result)]
 
 
 def overlay_png(result: CoverageResult, *, max_px: int = 1600) -> tuple[bytes, list[list[float]]]:

@@ -88,7 +88,16 @@ def dataset() -> io.Dataset:
 def dataset_key() -> str:
     """Return a short key of the served folder and its state, for ETags and caches."""
     folder = current_dir()
-    return hashlib.sha1(f"{folder}|{_stamp(folder)}".encode()).hexdigest()[:16]
+    return hashlib.sha1(f"{folder}|{_stamp(folder)}|{_analyses_generation()}".encode()).hexdigest()[:16]
+
+
+def _analyses_generation() -> int:
+    """Counter of analysis results computed in the background (4G coverage …): pages and layers refresh with it."""
+    try:
+        from ictgis.coverage import cache_generation
+    except ImportError:
+        return 0
+    return cache_generation()
 
 
 def memo(name: str, compute: Callable[[], T]) -> T:
