@@ -1,0 +1,930 @@
+"""Fiber gaps: least-cost routes from the existing network, a shared plan under a budget, a priority ranking.
+
+Villages without fiber are routed along the road network (`ictgis.network`) from the existing fiber routes. Each
+gets its own least-cost route; together they get a *shared plan* (a Steiner tree rooted in the existing network,
+where trenches and cables are shared); under a budget, the villages that maximise households connected are chosen;
+and every gap village gets a priority score whose components are columns, so a planner can explain the order.
+
+Cost defaults
+-------------
+FACTS.md §6 (Oughton's open rural cost model; no Vietnamese figures were found) gives fiber backhaul at 5 / 15 /
+25 USD per metre in rural / suburban / urban areas. VND values below are USD × `ictgis.settings.usd_to_vnd` at
+import; every one is a keyword option of `CostModel` (``CostModel.from_usd(usd_to_vnd=...)`` for another rate).
+
+FIBER_USD_PER_M : dict
+    Underground fiber per metre (trench, duct, cable) by setting: rural 5, suburban 15, urban 25 USD (FACTS §6).
+    A road's setting comes from the kind of commune it crosses: xã rural, thị trấn suburban, phường urban.
+INSTALLATION_FACTOR : dict
+    Share of that cost by installation: underground 1.0; aerial on existing poles 0.4 (assumption: no trench,
+    cable and hardware only).
+ROAD_CLASS_FACTOR : dict
+    Multiplier by road class (assumption): national/provincial 1.0, district 1.05, commune 1.1, track 1.25 (worse
+    access, fewer poles), unknown 1.1.
+OFFROAD_USD_PER_M : float
+    Off-road connector from a road to a village centre or straight to a fiber route: 10 USD/m (assumption: new
+    poles or trench across fields, twice the rural road cost), whatever the installation.
+EQUIPMENT_USD_PER_VILLAGE : float
+    Per connected village: splitter cabinet, ODF, splicing and tests, 2,000 USD (assumption).
+SLOPE_FACTOR, MAX_TERRAIN_FACTOR : float
+    Terrain: cost × (1 + 2 × mean absolute grade of the road, from the DEM), at most × 2.
+FIBER_VND_PER_M, OFFROAD_VND_PER_M, EQUIPMENT_VND_PER_VILLAGE
+    The same in VND.
+DEFAULT_WEIGHTS : dict
+    Priority score weights (see `rank_villages`).
+
+Example
+-------
+>>> from ictgis import io
+>>> plan = FiberPlan.from_dataset(io.load("data/shapefiles")).solve(budget_vnd=20e9)   # doctest: +SKIP
+>>> plan.summary["households_connected"], plan.ranking.head()                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import csgraph
+
+from . import settings
+from ._errors import LayerError, Problem
+from .network import (
+    ComponentReport,
+    RoadNetwork,
+    SteinerTree,
+    WGraph,
+    _mst_prune,
+    attach_fiber,
+    build_network,
+    steiner_tree,
+)
+
+logger = logging.getLogger(__name__)
+
+FIBER_USD_PER_M: dict[str, float] = {"rural": 5.0, "suburban": 15.0, "urban": 25.0}
+INSTALLATION_FACTOR: dict[str, float] = {"underground": 1.0, "aerial": 0.4}
+ROAD_CLASS_FACTOR: dict[str, float] = {"national": 1.0, "provincial": 1.0, "district": 1.05, "commune": 1.1,
+                                       "track": 1.25, "unknown": 1.1}
+OFFROAD_USD_PER_M: float = 10.0
+EQUIPMENT_USD_PER_VILLAGE: float = 2000.0
+SLOPE_FACTOR: float = 2.0
+MAX_TERRAIN_FACTOR: float = 2.0
+FIBER_VND_PER_M: dict[str, float] = {k: v * settings.usd_to_vnd for k, v in FIBER_USD_PER_M.items()}
+OFFROAD_VND_PER_M: float = OFFROAD_USD_PER_M * settings.usd_to_vnd
+EQUIPMENT_VND_PER_VILLAGE: float = EQUIPMENT_USD_PER_VILLAGE * settings.usd_to_vnd
+MAX_OFFROAD_M: float = 5000.0
+"""Villages farther than this from every road (and every fiber route) are reported unreachable."""
+FIBER_TOLERANCE_M: float = 50.0
+"""A fiber route this close to a road can be tapped there."""
+HOUSEHOLD_SIZE: float = 616_500 / 144_396
+"""People per household (FACTS §1), to estimate households when a village layer has only population."""
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "households": 0.30, "population": 0.05, "cost_alone": 0.10, "cost_shared": 0.15, "cost_per_household": 0.20,
+    "double_gap": 0.10, "poor": 0.04, "minority": 0.03, "school": 0.015, "health": 0.015,
+}
+WEIGHT_ALIASES = {"cost": "cost_per_household", "hh": "households", "pop": "population", "marginal": "cost_shared",
+                  "shared": "cost_shared", "alone": "cost_alone", "no_4g": "double_gap", "4g": "double_gap"}
+FLAG_COLUMNS = ("poor", "minority", "school", "health")
+
+ProgressFn = Callable[[str], None]
+
+
+# ------------------------------------------------------------------------------------------------ costs
+@dataclass(frozen=True)
+class CostModel:
+    """Unit costs in VND (defaults: module constants; FACTS.md §6).
+
+    Parameters
+    ----------
+    installation
+        ``aerial`` (on poles) or ``underground``.
+    fiber_vnd_per_m
+        Underground cost per metre by setting (rural, suburban, urban).
+    installation_factor
+        Share of the underground cost by installation.
+    road_class_factor
+        Multiplier by road class.
+    offroad_vnd_per_m
+        Off-road connector per metre.
+    equipment_vnd
+        Per connected village.
+    slope_factor, max_terrain_factor
+        Terrain multiplier ``min(1 + slope_factor × grade, max_terrain_factor)``.
+    """
+
+    installation: str = "aerial"
+    fiber_vnd_per_m: Mapping[str, float] = field(default_factory=lambda: dict(FIBER_VND_PER_M))
+    installation_factor: Mapping[str, float] = field(default_factory=lambda: dict(INSTALLATION_FACTOR))
+    road_class_factor: Mapping[str, float] = field(default_factory=lambda: dict(ROAD_CLASS_FACTOR))
+    offroad_vnd_per_m: float = OFFROAD_VND_PER_M
+    equipment_vnd: float = EQUIPMENT_VND_PER_VILLAGE
+    slope_factor: float = SLOPE_FACTOR
+    max_terrain_factor: float = MAX_TERRAIN_FACTOR
+
+    def __post_init__(self) -> None:
+        if self.installation not in self.installation_factor:
+            raise ValueError(f"installation must be one of {', '.join(self.installation_factor)}, "
+                             f"not {self.installation!r}")
+
+    @classmethod
+    def from_usd(cls, *, usd_to_vnd: float | None = None, installation: str = "aerial",
+                 fiber_usd_per_m: Mapping[str, float] | None = None, offroad_usd_per_m: float | None = None,
+                 equipment_usd: float | None = None, **kwargs) -> CostModel:
+        """Build from USD unit costs and an exchange rate (default `settings.usd_to_vnd`)."""
+        rate = settings.usd_to_vnd if usd_to_vnd is None else usd_to_vnd
+        usd = dict(FIBER_USD_PER_M, **(fiber_usd_per_m or {}))
+        return cls(installation=installation, fiber_vnd_per_m={k: v * rate for k, v in usd.items()},
+                   offroad_vnd_per_m=(OFFROAD_USD_PER_M if offroad_usd_per_m is None else offroad_usd_per_m) * rate,
+                   equipment_vnd=(EQUIPMENT_USD_PER_VILLAGE if equipment_usd is None else equipment_usd) * rate,
+                   **kwargs)
+
+    def per_metre(self, attrs: pd.DataFrame) -> np.ndarray:
+        """Cost per metre (VND) of edges with columns ``kind``, ``road_class``, ``setting``, ``grade``."""
+        rural = self.fiber_vnd_per_m.get("rural", FIBER_VND_PER_M["rural"])
+        base = attrs["setting"].map(self.fiber_vnd_per_m).astype(float).fillna(rural).to_numpy()
+        cls_f = attrs["road_class"].map(self.road_class_factor).astype(float).fillna(
+            self.road_class_factor.get("unknown", 1.0)).to_numpy()
+        terrain = np.clip(1.0 + self.slope_factor * attrs["grade"].astype(float).fillna(0.0).to_numpy(), 1.0,
+                          self.max_terrain_factor)
+        road = base * self.installation_factor[self.installation] * cls_f * terrain
+        return np.where((attrs["kind"] == "offroad").to_numpy(), self.offroad_vnd_per_m * terrain, road)
+
+    def to_dict(self) -> dict:
+        """JSON-ready description."""
+        return {"installation": self.installation, "fiber_vnd_per_m": dict(self.fiber_vnd_per_m),
+                "installation_factor": dict(self.installation_factor),
+                "road_class_factor": dict(self.road_class_factor), "offroad_vnd_per_m": self.offroad_vnd_per_m,
+                "equipment_vnd": self.equipment_vnd, "slope_factor": self.slope_factor,
+                "max_terrain_factor": self.max_terrain_factor}
+
+
+# ------------------------------------------------------------------------------------------------ budget
+@dataclass(frozen=True)
+class BudgetSelection:
+    """Villages chosen under a budget.
+
+    Attributes
+    ----------
+    order
+        Candidate indices in the order they were connected (phase order).
+    tree
+        The shared tree connecting them.
+    cost
+        Tree weight plus their node costs.
+    prize
+        Sum of their prizes (households).
+    """
+
+    order: list[int]
+    tree: SteinerTree
+    cost: float
+    prize: float
+
+
+def _ancestor_sums(values: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Sum of `values` over each node and its ancestors in a shortest-path forest (pointer jumping)."""
+    acc = values.astype(float).copy()
+    jump = np.where(pred >= 0, pred, -1)
+    active = np.flatnonzero(jump >= 0)
+    while len(active):
+        j = jump[active]
+        acc_new = acc[active] + acc[j]
+        jump_new = jump[j]
+        acc[active] = acc_new
+        jump[active] = jump_new
+        active = active[jump_new >= 0]
+    return acc
+
+
+def select_within_budget(graph: WGraph, root: int, nodes: np.ndarray, prize: np.ndarray, node_cost: np.ndarray,
+                         budget: float, *, improve: bool = True, n_starts: int = 5, max_moves: int = 40
+                         ) -> BudgetSelection:
+    """Choose candidates to connect to `root` within `budget`, maximising their total prize.
+
+    Greedy: repeatedly connect the candidate whose shortest path from the current tree gives the most prize per
+    cost (prizes and node costs of every unconnected candidate on that path count), while it fits; run with
+    prize / cost^α for α = 1, ½, 2 and from the `n_starts` largest candidates that fit alone, keep the best. Then
+    the tree of the chosen set is re-optimised (`steiner_tree`) and the freed budget refilled, and moves are tried
+    (drop the candidate with the least prize per cost saved; or force in an unchosen one, dropping the worst until
+    it fits; refill), keeping any that raise the prize.
+
+    Parameters
+    ----------
+    graph
+        Graph (weights = cost).
+    root
+        Node of the existing network (the super-source).
+    nodes, prize, node_cost
+        Candidate nodes, their prizes (households) and own costs (equipment).
+    budget
+        Budget for edges plus node costs.
+    improve
+        Run the re-optimisation and moves.
+    n_starts, max_moves
+        Greedy runs from single candidates, and local-search moves, at most.
+
+    Returns
+    -------
+    BudgetSelection
+    """
+    nodes = np.asarray(nodes, dtype=np.int64)
+    prize, node_cost = np.asarray(prize, dtype=float), np.asarray(node_cost, dtype=float)
+
+    def run(start: list[int], alpha: float = 1.0, exclude: frozenset = frozenset()) -> BudgetSelection:
+        return _greedy(graph, root, nodes, prize, node_cost, budget, start=start, alpha=alpha, exclude=exclude)
+
+    runs = [run([], alpha) for alpha in (1.0, 0.5, 2.0)]
+    alone = csgraph.dijkstra(graph.matrix, indices=root)[nodes] + node_cost
+    seeds = [i for i in np.argsort(-prize, kind="stable").tolist() if alone[i] <= budget][:n_starts]
+    runs += [run([i]) for i in seeds]
+    best = max(runs, key=lambda r: (r.prize, -r.cost))
+    if not improve or not best.order:
+        return best
+    best = _reoptimise(graph, root, nodes, prize, node_cost, budget, best)
+    tried: set[tuple[str, int]] = set()
+    moves = 0
+    while moves < max_moves:
+        saving = _leaf_savings(graph, best.tree, nodes[best.order], root) + node_cost[best.order]
+        worst = [i for _, i in sorted(zip((prize[best.order] / np.maximum(saving, 1e-9)).tolist(), best.order,
+                                          strict=True))]
+        chosen = set(best.order)
+        todo = [("drop", i) for i in worst] + [("add", i) for i in np.argsort(-prize, kind="stable").tolist()
+                                               if i not in chosen and alone[i] <= budget]
+        todo = [m for m in todo if m not in tried]
+        if not todo:
+            break
+        for kind, i in todo:
+            tried.add((kind, i))
+            moves += 1
+            if kind == "drop":
+                trial = run([j for j in best.order if j != i], exclude=frozenset({i}))
+            else:
+                keep, over = list(best.order), best.cost + alone[i] - budget
+                for j in worst:
+                    if over <= 0:
+                        break
+                    keep.remove(j)
+                    over -= float(saving[best.order.index(j)])
+                trial = run([*keep, i])
+            if trial.cost <= budget + 1e-6:
+                trial = _reoptimise(graph, root, nodes, prize, node_cost, budget, trial)
+                if trial.prize > best.prize + 1e-9 or (abs(trial.prize - best.prize) <= 1e-9
+                                                       and trial.cost < best.cost - 1e-6):
+                    best = trial
+                    tried.clear()
+                    break
+            if moves >= max_moves:
+                break
+        else:
+            break
+    return best
+
+
+def _greedy(graph: WGraph, root: int, nodes: np.ndarray, prize: np.ndarray, node_cost: np.ndarray, budget: float, *,
+            start: list[int], alpha: float = 1.0, exclude: frozenset | set | None = None) -> BudgetSelection:
+    n = graph.n
+    connected = np.zeros(len(nodes), dtype=bool)
+    order: list[int] = []
+    tree_nodes = {root}
+    edges: list[tuple[int, int]] = []
+    if start:
+        tree = steiner_tree(graph, np.r_[root, nodes[start]], thorough=False)
+        edges = [tuple(e) for e in tree.edges.tolist()]
+        tree_nodes |= set(tree.nodes.tolist())
+        connected[start] = True
+        order = list(start)
+    spent = sum(graph.weight(np.array([a for a, _ in edges]), np.array([b for _, b in edges]))) if edges else 0.0
+    spent += float(node_cost[order].sum()) if order else 0.0
+    if exclude:
+        connected[list(exclude)] = True  # never offered
+    excluded = set(exclude or ())
+    dist, pred = csgraph.dijkstra(graph.matrix, indices=np.fromiter(tree_nodes, np.int64), min_only=True,
+                                  return_predecessors=True)[:2]
+    while True:
+        open_ = np.flatnonzero(~connected)
+        if not len(open_):
+            break
+        h = np.zeros(n)
+        e = np.zeros(n)
+        np.add.at(h, nodes[open_], prize[open_])
+        np.add.at(e, nodes[open_], node_cost[open_])
+        hsum = _ancestor_sums(h, pred)[nodes[open_]]
+        csum = dist[nodes[open_]] + _ancestor_sums(e, pred)[nodes[open_]]
+        fits = np.isfinite(csum) & (csum <= budget - spent + 1e-6) & (hsum > 0)
+        if not fits.any():
+            break
+        ratio = np.where(fits, hsum / np.maximum(csum, 1e-9) ** alpha, -1.0)
+        k = open_[int(np.argmax(ratio))]
+        path = [int(nodes[k])]
+        while pred[path[-1]] >= 0:
+            path.append(int(pred[path[-1]]))
+        path_set = set(path)
+        # Every open candidate on the path is connected now, nearest to the tree first.
+        on_path = [i for i in open_.tolist() if int(nodes[i]) in path_set]
+        on_path.sort(key=lambda i: -path.index(int(nodes[i])))
+        for i in on_path:
+            connected[i] = True
+            order.append(i)
+        spent += float(csum[np.flatnonzero(open_ == k)[0]])
+        edges.extend(zip(path[1:], path[:-1], strict=True))
+        new = np.array([x for x in path if x not in tree_nodes], dtype=np.int64)
+        tree_nodes.update(path)
+        if len(new):
+            d2, p2 = csgraph.dijkstra(graph.matrix, indices=new, min_only=True, return_predecessors=True)[:2]
+            better = d2 < dist
+            dist[better] = d2[better]
+            pred[better] = p2[better]
+    order = [i for i in order if i not in excluded]
+    tree = SteinerTree(edges=np.asarray(edges, dtype=np.int64).reshape(-1, 2), weight=0.0,
+                       terminals=np.r_[root, nodes[order]].astype(np.int64))
+    tree = _weighted(graph, tree)
+    return BudgetSelection(order=order, tree=tree, cost=tree.weight + float(node_cost[order].sum()),
+                           prize=float(prize[order].sum()))
+
+
+def _weighted(graph: WGraph, tree: SteinerTree) -> SteinerTree:
+    e = np.unique(np.sort(tree.edges, axis=1), axis=0) if len(tree.edges) else tree.edges
+    w = float(graph.weight(e[:, 0], e[:, 1]).sum()) if len(e) else 0.0
+    return SteinerTree(edges=e, weight=w, terminals=tree.terminals)
+
+
+def _reoptimise(graph: WGraph, root: int, nodes: np.ndarray, prize: np.ndarray, node_cost: np.ndarray, budget: float,
+                sel: BudgetSelection) -> BudgetSelection:
+    """Shorten the tree of a selection, then spend what it frees."""
+    if not sel.order:
+        return sel
+    tree = steiner_tree(graph, np.r_[root, nodes[sel.order]], thorough=False)
+    if tree.weight >= sel.tree.weight - 1e-6:
+        return sel
+    cost = tree.weight + float(node_cost[sel.order].sum())
+    better = BudgetSelection(order=sel.order, tree=tree, cost=cost, prize=sel.prize)
+    if budget - cost <= 0:
+        return better
+    refill = _greedy(graph, root, nodes, prize, node_cost, budget, start=sel.order)
+    return refill if refill.prize >= better.prize and refill.cost <= budget + 1e-6 else better
+
+
+def _leaf_savings(graph: WGraph, tree: SteinerTree, term_nodes: np.ndarray, root: int) -> np.ndarray:
+    """Weight saved by removing each terminal from a tree (its dangling branch; 0 for inner terminals)."""
+    adj: dict[int, dict[int, float]] = {}
+    if len(tree.edges):
+        ws = graph.weight(tree.edges[:, 0], tree.edges[:, 1])
+        for (a, b), w in zip(tree.edges.tolist(), ws.tolist(), strict=True):
+            adj.setdefault(a, {})[b] = w
+            adj.setdefault(b, {})[a] = w
+    terms = set(tree.terminals.tolist()) | {root}
+    counts: dict[int, int] = {}
+    for t in term_nodes.tolist():
+        counts[t] = counts.get(t, 0) + 1
+    out = np.zeros(len(term_nodes))
+    for i, t in enumerate(term_nodes.tolist()):
+        if counts[t] > 1 or len(adj.get(t, {})) != 1:
+            continue
+        prev, cur = t, next(iter(adj[t]))
+        total = adj[t][cur]
+        while cur not in terms and len(adj[cur]) == 2:
+            nxt = next(x for x in adj[cur] if x != prev)
+            total += adj[cur][nxt]
+            prev, cur = cur, nxt
+        out[i] = total
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ ranking
+def parse_weights(text: str | Mapping[str, float] | None) -> dict[str, float]:
+    """Score weights from ``"households=0.4,cost=0.2"`` or a mapping, merged over `DEFAULT_WEIGHTS`.
+
+    Keys are component names (see `DEFAULT_WEIGHTS`) or aliases (``cost`` = cost_per_household, ``marginal`` =
+    cost_shared, ``no_4g`` = double_gap …). Unnamed components keep their default; set one to 0 to drop it.
+
+    Raises
+    ------
+    ValueError
+        For an unknown component or a value that is not a number ≥ 0.
+    """
+    out = dict(DEFAULT_WEIGHTS)
+    if not text:
+        return out
+    items = text.items() if isinstance(text, Mapping) else (
+        part.split("=", 1) if "=" in part else (part, "") for part in str(text).split(",") if part.strip())
+    for key, value in items:
+        name = WEIGHT_ALIASES.get(str(key).strip().lower(), str(key).strip().lower())
+        if name not in DEFAULT_WEIGHTS:
+            raise ValueError(f"unknown weight {key!r}; known: {', '.join([*DEFAULT_WEIGHTS, *WEIGHT_ALIASES])}")
+        try:
+            w = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"weight {key}={value!r} is not a number") from None
+        if not w >= 0 or math.isinf(w):
+            raise ValueError(f"weight {key}={value!r} must be a finite number ≥ 0")
+        out[name] = w
+    return out
+
+
+def _minmax(values: pd.Series, *, lower_is_better: bool) -> pd.Series:
+    v = values.astype(float)
+    lo, hi = v.min(skipna=True), v.max(skipna=True)
+    if not np.isfinite(lo) or not np.isfinite(hi):
+        return pd.Series(0.0, index=v.index)
+    s = pd.Series(1.0, index=v.index) if hi - lo <= 0 else (v - lo) / (hi - lo)
+    s = 1.0 - s if lower_is_better else s
+    return s.where(v.notna(), 0.0)
+
+
+def rank_villages(table: pd.DataFrame, *, weights: Mapping[str, float] | str | None = None) -> pd.DataFrame:
+    """Score and rank gap villages; every score component is a column.
+
+    Each component is scaled to 0–1 among the villages (min–max; 1 = best): ``households`` and ``population``
+    (more is better), ``cost_alone`` (own route + equipment), ``cost_shared`` (what the village adds to the shared
+    plan), ``cost_per_household`` (shared cost per household; lower is better), ``double_gap`` (1 when the village
+    also lacks 4G, 0 when not or unknown), and 1/0 flags ``poor``, ``minority``, ``school``, ``health`` (0 when the
+    layer has no such column). ``pts_<component>`` = weight × component; ``score`` is their sum. Villages that
+    cannot be reached score only on their non-cost components and come after every reachable one.
+
+    Parameters
+    ----------
+    table
+        One row per gap village with ``households``, ``population``, ``reachable``, ``cost_alone_vnd``,
+        ``cost_shared_vnd``, ``cost_per_household_vnd`` and optional ``no_4g``, ``poor`` … columns.
+    weights
+        Component weights (merged over `DEFAULT_WEIGHTS`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy, best first, with ``pts_*``, ``score`` and ``rank`` (1 = first).
+    """
+    w = parse_weights(weights)
+    out = table.copy()
+    reach = out["reachable"].astype(bool)
+    comp = {
+        "households": _minmax(out["households"], lower_is_better=False),
+        "population": _minmax(out["population"], lower_is_better=False),
+        "cost_alone": _minmax(out["cost_alone_vnd"].where(reach), lower_is_better=True),
+        "cost_shared": _minmax(out["cost_shared_vnd"].where(reach), lower_is_better=True),
+        "cost_per_household": _minmax(out["cost_per_household_vnd"].where(reach), lower_is_better=True),
+        "double_gap": (out["no_4g"].astype("boolean").fillna(False).astype(float) if "no_4g" in out
+                       else pd.Series(0.0, index=out.index)),
+    }
+    for flag in FLAG_COLUMNS:
+        comp[flag] = (out[flag].astype("boolean").fillna(False).astype(float) if flag in out
+                      else pd.Series(0.0, index=out.index))
+    score = pd.Series(0.0, index=out.index)
+    for name, weight in w.items():
+        out[f"pts_{name}"] = (weight * comp[name]).round(6)
+        score += out[f"pts_{name}"]
+    out["score"] = score.round(6)
+    out = out.sort_values(["reachable", "score", "households"], ascending=[False, False, False], kind="stable")
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ the plan
+class FiberPlan:
+    """Fiber for the villages without it: routes, a shared plan, a selection under a budget, a ranking.
+
+    Build with `from_dataset` or `from_layers`, call `solve`, then read the attributes.
+
+    Attributes
+    ----------
+    network : RoadNetwork
+        The road network with villages attached and the existing fiber as sources.
+    components : ComponentReport
+        Connected components of that network.
+    villages : geopandas.GeoDataFrame
+        One row per gap village, best first: route and cost columns, score components, ``rank``, ``selected``,
+        ``phase``, and for unreachable ones ``reason`` / ``reason_vi``.
+    routes : geopandas.GeoDataFrame
+        The least-cost route of each reachable gap village on its own.
+    plan : geopandas.GeoDataFrame
+        Segments of the shared plan: length, cost, the villages each serves, ``rank`` and ``phase`` (1 = within
+        the budget, 2 = after it).
+    selection : BudgetSelection or None
+        The villages chosen under the budget.
+    summary : dict
+        JSON-ready totals.
+    """
+
+    def __init__(self, roads: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, fiber_routes: gpd.GeoDataFrame, *,
+                 communes: gpd.GeoDataFrame | None = None, dem_path: object = None,
+                 cost_model: CostModel | None = None, installation: str | None = None,
+                 weights: Mapping[str, float] | str | None = None, no_4g: pd.Series | str | None = None,
+                 gap_distance_m: float | None = None, max_offroad_m: float = MAX_OFFROAD_M,
+                 fiber_tolerance_m: float = FIBER_TOLERANCE_M, snap_tolerance_m: float = 10.0,
+                 progress: ProgressFn | None = None) -> None:
+        _check_layers(roads, villages, fiber_routes, gap_distance_m=gap_distance_m, no_4g=no_4g)
+        crs = roads.crs
+        self.roads = roads
+        self.villages_in = villages if villages.crs == crs else villages.to_crs(crs)
+        self.fiber_routes = fiber_routes if fiber_routes.crs == crs else fiber_routes.to_crs(crs)
+        self.communes = communes if communes is None or communes.crs == crs else communes.to_crs(crs)
+        self.dem_path = dem_path
+        model = cost_model or CostModel()
+        self.cost_model = replace(model, installation=installation) if installation else model
+        self.weights = parse_weights(weights)
+        self.no_4g = no_4g
+        self.gap_distance_m = gap_distance_m
+        self.max_offroad_m = float(max_offroad_m)
+        self.fiber_tolerance_m = float(fiber_tolerance_m)
+        self.snap_tolerance_m = float(snap_tolerance_m)
+        self.progress = progress
+        self.network: RoadNetwork | None = None
+        self.components: ComponentReport | None = None
+        self.villages: gpd.GeoDataFrame | None = None
+        self.routes: gpd.GeoDataFrame | None = None
+        self.plan: gpd.GeoDataFrame | None = None
+        self.selection: BudgetSelection | None = None
+        self.summary: dict = {}
+
+    @classmethod
+    def from_dataset(cls, ds, **kwargs) -> FiberPlan:
+        """Plan from a `ictgis.io.Dataset` (roads, villages, fiber_routes, communes and the DEM); options as `__init__`.
+
+        Raises
+        ------
+        LayerError
+            When roads, villages or fiber_routes are missing or lack needed columns.
+        """
+        kwargs.setdefault("communes", ds.get("communes"))
+        kwargs.setdefault("dem_path", ds.dem_path)
+        return cls(ds.get("roads"), ds.get("villages"), ds.get("fiber_routes"), **kwargs)
+
+    @classmethod
+    def from_layers(cls, roads: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, fiber_routes: gpd.GeoDataFrame,
+                    **kwargs) -> FiberPlan:
+        """Plan from layers in one projected CRS (villages and routes are reprojected to the roads' CRS)."""
+        return cls(roads, villages, fiber_routes, **kwargs)
+
+    def _step(self, message: str) -> None:
+        logger.info("fiber: %s", message)
+        if self.progress is not None:
+            self.progress(message)
+
+    # -------------------------------------------------------------------------------------------- solve
+    def solve(self, *, budget_vnd: float | None = None) -> FiberPlan:
+        """Route every gap village, build the shared plan, choose villages within `budget_vnd`, rank them.
+
+        Parameters
+        ----------
+        budget_vnd
+            Budget for routes plus equipment, in VND; None connects every reachable village (one phase).
+
+        Returns
+        -------
+        FiberPlan
+            This plan, with its result attributes set.
+        """
+        if budget_vnd is not None and not budget_vnd >= 0:
+            raise ValueError(f"budget_vnd must be ≥ 0, not {budget_vnd!r}")
+        model = self.cost_model
+        self._step("building the road network")
+        net = build_network(self.roads, snap_tolerance_m=self.snap_tolerance_m, cost_per_m=model.per_metre,
+                            communes=self.communes, dem_path=self.dem_path)
+        gaps = self._gap_villages()
+        self._step(f"attaching {len(gaps)} villages without fiber and the existing fiber routes")
+        pts = shapely.point_on_surface(gaps.geometry.to_numpy())
+        net, att = net.attach_points(pts, max_distance_m=self.max_offroad_m)
+        node = att.node.copy()
+        net = attach_fiber(net, self.fiber_routes, tolerance_m=self.fiber_tolerance_m)
+        net, node, drop_m = self._drops(net, pts, node)
+        self.network = net
+        self.components = net.components()
+        if self.components.n_components > 1:
+            logger.warning("fiber: %s", self.components)
+        graph = net.graph("cost")
+        self._step("least-cost route of each village")
+        table, routes = self._routes(graph, gaps, node, att.offroad_m, drop_m)
+        reach = table["reachable"].to_numpy()
+        hh = table["households"].to_numpy(float)
+        eq = np.full(len(table), model.equipment_vnd)
+        selection = None
+        base_w = None
+        if budget_vnd is not None and reach.any():
+            self._step(f"choosing villages within {budget_vnd:,.0f} VND")
+            idx = np.flatnonzero(reach)
+            selection = select_within_budget(graph, graph.source, node[idx], hh[idx], eq[idx], float(budget_vnd))
+            selection = replace(selection, order=[int(idx[i]) for i in selection.order])
+            base_w = selection.tree
+        self._step("shared plan (Steiner tree) for every reachable village")
+        full = self._full_tree(graph, node[reach], base_w)
+        shared = np.zeros(len(table))
+        shared[reach] = _leaf_savings(graph, full, node[reach], graph.source)
+        table["cost_shared_vnd"] = np.where(reach, shared + eq, np.nan)
+        table["cost_per_household_vnd"] = table["cost_shared_vnd"] / table["households"].where(
+            table["households"] > 0)
+        self._step("ranking")
+        selected = reach.copy()
+        if selection is not None:
+            selected[:] = False
+            selected[selection.order] = True
+        table["selected"] = selected
+        table["phase"] = pd.array(np.where(selected, 1, 2), dtype="Int64")
+        table.loc[~reach, "phase"] = pd.NA
+        ranked = rank_villages(table, weights=self.weights)
+        self.villages = gpd.GeoDataFrame(ranked, geometry="geometry", crs=self.roads.crs)
+        rank_of = dict(zip(ranked.index, ranked["rank"], strict=True))
+        self.routes = routes
+        self.plan = _segments(net, graph, full, node, table, rank_of, base_w, installation=model.installation)
+        self.selection = selection
+        self.summary = self._summary(table, budget_vnd)
+        self._step("done")
+        return self
+
+    # -------------------------------------------------------------------------------------------- steps
+    def _gap_villages(self) -> gpd.GeoDataFrame:
+        v = self.villages_in
+        gap = pd.Series(False, index=v.index)
+        why = pd.Series("", index=v.index, dtype=object)
+        if "fiber" in v:
+            known = v["fiber"].notna()
+            nofiber = known & ~v["fiber"].astype("boolean").fillna(True).astype(bool)
+            if (~known).any():
+                logger.info("fiber: %d villages with unknown fiber status are not counted as gaps", int((~known).sum()))
+            gap |= nofiber
+            why[nofiber] = "no_fiber"
+        if self.gap_distance_m is not None:
+            lines = self.fiber_routes.geometry.to_numpy()
+            d = (np.full(len(v), np.inf) if len(lines) == 0 else
+                 shapely.STRtree(lines).query_nearest(v.geometry.to_numpy(), return_distance=True,
+                                                      all_matches=False)[1])
+            far = pd.Series(np.asarray(d) > self.gap_distance_m, index=v.index) & ~gap
+            gap |= far
+            why[far] = "far_from_fiber"
+        out = v.loc[gap].copy()
+        out["gap_reason"] = why[gap]
+        if "households" not in out or out["households"].isna().any():
+            est = (out["population"].astype(float) / HOUSEHOLD_SIZE).round()
+            out["households"] = out["households"].fillna(est) if "households" in out else est
+        if out["households"].isna().any():
+            logger.warning("fiber: %d villages without fiber have no household count; counted as 0",
+                           int(out["households"].isna().sum()))
+        out["households"] = out["households"].astype(float).fillna(0.0)
+        out["population"] = out["population"].astype(float) if "population" in out else out["households"] * \
+            HOUSEHOLD_SIZE
+        out["no_4g"] = _align_no_4g(self.no_4g, v).loc[out.index]
+        return out
+
+    def _drops(self, net: RoadNetwork, pts: np.ndarray, node: np.ndarray
+               ) -> tuple[RoadNetwork, np.ndarray, np.ndarray]:
+        """Villages within reach of a fiber route get a direct off-road drop to it (a source link)."""
+        drop_m = np.full(len(pts), np.nan)
+        lines = self.fiber_routes.geometry.to_numpy()
+        if len(lines) == 0 or len(pts) == 0:
+            return net, node, drop_m
+        (vi, fi), dist = shapely.STRtree(lines).query_nearest(pts, max_distance=self.max_offroad_m,
+                                                               return_distance=True, all_matches=False)
+        node = node.copy()
+        missing = vi[node[vi] < 0]
+        if len(missing):
+            net, ids = net.add_nodes(shapely.get_coordinates(pts[missing]))
+            node[missing] = ids
+        drop_m[vi] = dist
+        lines_ = shapely.shortest_line(pts[vi], lines[fi])
+        attrs = pd.DataFrame({"kind": "offroad", "road_class": "offroad", "setting": "rural", "grade": 0.0},
+                             index=range(len(vi)))
+        cost = dist * self.cost_model.per_metre(attrs)
+        return net.with_sources(node[vi], cost=cost, length_m=dist, kind="drop", geometry=lines_), node, drop_m
+
+    def _routes(self, graph: WGraph, gaps: gpd.GeoDataFrame, node: np.ndarray, offroad_m: np.ndarray,
+                drop_m: np.ndarray) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+        net = self.network
+        dist, pred = csgraph.dijkstra(graph.matrix, indices=graph.source, return_predecessors=True)
+        labels = self.components.labels
+        comp_table = self.components.table.set_index("component")
+        eq = self.cost_model.equipment_vnd
+        n_edges = len(net.edges)
+        rows, geoms = [], []
+        for i, nd in enumerate(node.tolist()):
+            row = {"reachable": False, "reason_code": "", "reason": "", "reason_vi": "", "route_cost_vnd": np.nan,
+                   "cost_alone_vnd": np.nan, "route_length_m": np.nan, "onroad_m": np.nan, "offroad_m": np.nan}
+            km = self.max_offroad_m / 1000
+            if nd < 0:
+                row.update(reason_code="no_road", reason=f"no road and no fiber route within {km:g} km",
+                           reason_vi=f"không có đường giao thông và tuyến cáp quang trong phạm vi {km:g} km")
+            elif not np.isfinite(dist[nd]):
+                c = int(labels[nd]) if nd < len(labels) else -1
+                info = comp_table.loc[c] if c in comp_table.index else None
+                road_km = float(info.length_km) if info is not None else 0.0
+                row.update(reason_code="no_fiber_on_component",
+                           reason=f"its road network part (component {c}, {road_km:.1f} km of road) has no existing "
+                                  f"fiber and no fiber route lies within {km:g} km",
+                           reason_vi=f"đoạn mạng đường nơi thôn nằm (thành phần {c}, {road_km:.1f} km đường) không có "
+                                     f"cáp quang hiện có, không có tuyến cáp trong phạm vi {km:g} km")
+            else:
+                path, x = [], nd
+                while pred[x] >= 0:
+                    path.append((int(pred[x]), x))
+                    x = int(pred[x])
+                a = np.array([p for p, _ in path], dtype=np.int64)
+                b = np.array([q for _, q in path], dtype=np.int64)
+                eid = graph.edge_id[graph.positions(a, b)] if len(path) else np.zeros(0, np.int64)
+                e = net.edges.iloc[eid[eid < n_edges]]
+                s = net.sources.iloc[eid[eid >= n_edges] - n_edges]
+                onroad = float(e.length_m[e.kind == "road"].sum())
+                offroad = float(e.length_m[e.kind != "road"].sum() + s.length_m.sum())
+                parts = [*e.geometry.tolist(), *[g for g in s.geometry.tolist() if g is not None]]
+                geoms.append((i, shapely.line_merge(shapely.multilinestrings(parts)) if parts else None))
+                row.update(reachable=True, route_cost_vnd=float(dist[nd]), cost_alone_vnd=float(dist[nd]) + eq,
+                           route_length_m=onroad + offroad, onroad_m=onroad, offroad_m=offroad)
+            rows.append(row)
+        table = gaps.copy()
+        for k in rows[0] if rows else ():
+            table[k] = [r[k] for r in rows]
+        table["node"] = node
+        table["snap_offroad_m"] = offroad_m
+        table["drop_m"] = drop_m
+        idx = [i for i, _ in geoms]
+        routes = gpd.GeoDataFrame({
+            "id": table["id"].to_numpy()[idx] if len(idx) else [], "name": table["name"].to_numpy()[idx]
+            if "name" in table and len(idx) else [""] * len(idx),
+            "cost_vnd": table["cost_alone_vnd"].to_numpy()[idx], "route_vnd": table["route_cost_vnd"].to_numpy()[idx],
+            "length_m": table["route_length_m"].to_numpy()[idx], "onroad_m": table["onroad_m"].to_numpy()[idx],
+            "offroad_m": table["offroad_m"].to_numpy()[idx]},
+            geometry=[g for _, g in geoms], crs=self.roads.crs)
+        return table, routes
+
+    def _full_tree(self, graph: WGraph, nodes: np.ndarray, base: SteinerTree | None) -> SteinerTree:
+        """Steiner tree to every reachable village; with a budget tree, one that extends it (phase 2 after 1)."""
+        terms = np.unique(np.r_[graph.source, nodes]).astype(np.int64)
+        if len(terms) <= 1:
+            return SteinerTree(np.zeros((0, 2), np.int64), 0.0, terms)
+        if base is None or not len(base.edges):
+            return steiner_tree(graph, terms)
+        a, b = base.edges[:, 0], base.edges[:, 1]
+        pos = np.r_[graph.positions(a, b), graph.positions(b, a)]
+        m = graph.matrix.copy()
+        m.data[pos] = 1e-6
+        shifted = WGraph(matrix=m, edge_id=graph.edge_id, source=graph.source)
+        tree = steiner_tree(shifted, np.unique(np.r_[terms, base.nodes]))
+        # Keep every edge of the budget tree (nearly free here, so the spanning tree takes them all).
+        nodes_all = np.unique(np.r_[tree.edges.ravel(), base.edges.ravel(), terms])
+        return _weighted(graph, SteinerTree(_mst_prune(shifted, nodes_all, terms), 0.0, terms))
+
+    def _summary(self, table: pd.DataFrame, budget_vnd: float | None) -> dict:
+        reach = table["reachable"].astype(bool)
+        eq = self.cost_model.equipment_vnd
+        plan = self.plan
+        full_cost = float(plan["cost_vnd"].sum()) + eq * int(reach.sum())
+        if self.selection is not None:
+            sel = table.iloc[self.selection.order]
+            phase1 = plan[plan.phase == 1]
+            connected, households = len(sel), float(sel["households"].sum())
+            route_km = float(phase1["length_m"].sum()) / 1000
+            cost = float(phase1["cost_vnd"].sum()) + eq * len(sel)
+        else:
+            connected, households = int(reach.sum()), float(table.loc[reach, "households"].sum())
+            route_km, cost = float(plan["length_m"].sum()) / 1000, full_cost
+        unreachable = table.loc[~reach]
+        net = self.network
+        return {
+            "villages_without_fiber": len(table),
+            "villages_reachable": int(reach.sum()),
+            "villages_unreachable": int((~reach).sum()),
+            "villages_connected": connected,
+            "households_connected": round(households),
+            "route_km": round(route_km, 3),
+            "cost_vnd": round(cost),
+            "budget_vnd": None if budget_vnd is None else float(budget_vnd),
+            "full_plan": {"villages": int(reach.sum()), "households": round(float(table.loc[reach, "households"]
+                                                                                   .sum())),
+                          "route_km": round(float(plan["length_m"].sum()) / 1000, 3), "cost_vnd": round(full_cost)},
+            "separate_routes": {"route_km": round(float(table["route_length_m"].sum(skipna=True)) / 1000, 3),
+                                "cost_vnd": round(float(table["cost_alone_vnd"].sum(skipna=True)))},
+            "unreachable": [{"id": str(r.id), "name": str(getattr(r, "name", "")), "reason_code": r.reason_code,
+                             "reason": r.reason, "reason_vi": r.reason_vi} for r in unreachable.itertuples()],
+            "gap_reasons": {str(k): int(v) for k, v in table["gap_reason"].value_counts().items()},
+            "network": {"nodes": net.n_nodes, "edges": len(net.edges),
+                        "road_km": round(float(net.edges.length_m[net.edges.kind == "road"].sum()) / 1000, 3),
+                        "fiber_taps": int((net.sources.kind == "tap").sum()), **self.components.to_dict()},
+            "cost_model": self.cost_model.to_dict(),
+            "weights": self.weights,
+            "crs": str(self.roads.crs.to_string()) if self.roads.crs is not None else None,
+        }
+
+
+def _align_no_4g(no_4g: pd.Series | str | None, villages: gpd.GeoDataFrame) -> pd.Series:
+    """Return the 4G gap flag of each village as a nullable boolean (NA = unknown)."""
+    if no_4g is None:
+        if "no_4g" in villages:
+            return villages["no_4g"].astype("boolean")
+        return pd.Series(pd.NA, index=villages.index, dtype="boolean")
+    if isinstance(no_4g, str):
+        return villages[no_4g].astype("boolean")
+    s = pd.Series(no_4g)
+    ids = villages["id"].astype(str)
+    if s.index.astype(str).isin(ids).any():
+        return pd.Series(s.set_axis(s.index.astype(str)).reindex(ids.to_numpy()).to_numpy(), index=villages.index,
+                         dtype="boolean")
+    return s.reindex(villages.index).astype("boolean")
+
+
+def _check_layers(roads, villages, fiber_routes, *, gap_distance_m, no_4g) -> None:
+    problems = []
+    if roads is None or len(roads) == 0:
+        problems.append(Problem("roads", "layer is missing or empty: fiber routes follow the road network"))
+    if villages is None:
+        problems.append(Problem("villages", "layer is missing"))
+    else:
+        cols = set(villages.columns)
+        if "id" not in cols:
+            problems.append(Problem("villages", "needs an id column", column="id"))
+        if not {"households", "population"} & cols:
+            problems.append(Problem("villages", "needs households or population", column="households"))
+        if "fiber" not in cols and gap_distance_m is None:
+            problems.append(Problem("villages", "needs a fiber column (true/false) to find the villages without "
+                                    "fiber, or give a distance to the nearest fiber route", column="fiber"))
+        if isinstance(no_4g, str) and no_4g not in cols:
+            problems.append(Problem("villages", f"has no column {no_4g!r} for the 4G gap", column=no_4g))
+    if fiber_routes is None:
+        problems.append(Problem("fiber_routes", "layer is missing: routes start from the existing fiber network"))
+    if problems:
+        raise LayerError("cannot plan fiber routes", problems)
+
+
+def _segments(net: RoadNetwork, graph: WGraph, tree: SteinerTree, node: np.ndarray, table: pd.DataFrame,
+              rank_of: Mapping, base: SteinerTree | None, *, installation: str) -> gpd.GeoDataFrame:
+    """Cut a plan tree rooted at the existing network into segments between branchings and villages."""
+    cols = ["seg_id", "length_m", "onroad_m", "offroad_m", "cost_vnd", "road_class", "install", "villages",
+            "n_villages", "households", "rank", "phase"]
+    if not len(tree.edges):
+        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=net.edges.crs)
+    sroot = graph.source
+    eid = graph.edge_id[graph.positions(tree.edges[:, 0], tree.edges[:, 1])]
+    base_pairs = set() if base is None else {(min(a, b), max(a, b)) for a, b in base.edges.tolist()}
+    adj: dict[int, list[tuple[int, int]]] = {}
+    for k, (a, b) in enumerate(tree.edges.tolist()):
+        adj.setdefault(a, []).append((b, k))
+        adj.setdefault(b, []).append((a, k))
+    parent: dict[int, tuple[int, int]] = {}
+    order = [sroot]
+    seen = {sroot}
+    for x in order:
+        for y, k in adj.get(x, ()):
+            if y not in seen:
+                seen.add(y)
+                parent[y] = (x, k)
+                order.append(y)
+    phase_of_edge = [1 if base is None or (min(a, b), max(a, b)) in base_pairs else 2
+                     for a, b in tree.edges.tolist()]
+    reach = table["reachable"].to_numpy()
+    villages_at: dict[int, list[int]] = {}
+    for i in np.flatnonzero(reach).tolist():
+        villages_at.setdefault(int(node[i]), []).append(i)
+    n_child = dict.fromkeys(order, 0)
+    child_edge: dict[int, int] = {}
+    for _child, (x, k) in parent.items():
+        n_child[x] += 1
+        child_edge[x] = k
+    key = {x for x in order if x == sroot or x in villages_at or n_child[x] != 1
+           or (x in parent and phase_of_edge[parent[x][1]] != phase_of_edge[child_edge[x]])}
+    down: dict[int, list[int]] = {}
+    for x in reversed(order):
+        kids = [y for y, _ in adj.get(x, ()) if parent.get(y, (None,))[0] == x]
+        if x in key:
+            down[x] = [*villages_at.get(x, []), *(i for y in kids for i in down[y])]
+        else:
+            down[x] = down[kids[0]]
+    n_e = len(net.edges)
+    ids = table["id"].astype(str).to_numpy()
+    hh = table["households"].to_numpy(float)
+    ranks = np.array([rank_of[ix] for ix in table.index])
+    rows, geoms = [], []
+    for bottom in order:
+        if bottom == sroot or bottom not in key:
+            continue
+        chain, x = [], bottom
+        while True:
+            p, k = parent[x]
+            chain.append(k)
+            x = p
+            if x in key:
+                break
+        e_ids = eid[chain]
+        e = net.edges.iloc[e_ids[e_ids < n_e]]
+        s = net.sources.iloc[e_ids[e_ids >= n_e] - n_e]
+        parts = [*e.geometry.tolist(), *(g for g in s.geometry.tolist() if g is not None)]
+        if not parts:
+            continue  # a tap: zero-length link into the existing network
+        served = sorted(down[bottom], key=lambda i: ranks[i])  # best ranked first
+        by_class = e.groupby("road_class")["length_m"].sum()
+        rows.append({
+            "length_m": float(e.length_m.sum() + s.length_m.sum()),
+            "onroad_m": float(e.length_m[e.kind == "road"].sum()),
+            "offroad_m": float(e.length_m[e.kind != "road"].sum() + s.length_m.sum()),
+            "cost_vnd": float(e.cost.sum() + s.cost.sum()),
+            "road_class": str(by_class.idxmax()) if len(by_class) else "offroad",
+            "install": installation, "villages": ";".join(ids[served]), "n_villages": len(served),
+            "households": float(hh[served].sum()), "rank": int(ranks[served].min()) if served else 0,
+            "phase": phase_of_edge[chain[0]]})
+        geoms.append(shapely.line_merge(shapely.multilinestrings(parts)))
+    out = gpd.GeoDataFrame(rows, geometry=geoms, crs=net.edges.crs)
+    out = out.sort_values(["phase", "rank"], kind="stable").reset_index(drop=True)
+    out.insert(0, "seg_id", np.arange(1, len(out) + 1))
+    return out
