@@ -22,7 +22,6 @@ import math
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ import pandas as pd
 from numba import njit, prange
 
 from . import radio, settings
+from ._background import BackgroundCache, dataset_stamp, generation
 from ._errors import LayerError, Problem
 from .io import Dataset
 from .layers import parse_tech
@@ -548,66 +548,21 @@ def indicator_hook(ds: Dataset, params: dict) -> dict:
 # The web map asks for coverage through cheap providers: the first call starts the computation in a background
 # thread and returns None ("not available yet"); later calls read the cached result. Keyed by the data folder and
 # its files' modification times, so an uploaded dataset version is computed anew.
-_cache: dict[tuple, CoverageResult] = {}
-_pending: set[tuple] = set()
-_lock = threading.Lock()
-_generation = 0
+_results = BackgroundCache("coverage")
 _png_cache: dict[int, tuple[bytes, list[list[float]]]] = {}
 
 
 def cache_generation() -> int:
     """Return a counter that grows whenever a background result lands (web caches key on it)."""
-    return _generation
-
-
-def _cache_key(ds: Dataset, technology: str) -> tuple:
-    folder = Path(ds.data_dir) if ds.data_dir else None
-    stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file())) if folder and \
-        folder.is_dir() else ()
-    return (str(folder.resolve()) if folder else id(ds), stamp, technology.upper())
+    return generation()
 
 
 def cached_result(ds: Dataset, technology: str = "4G", *, wait: bool = False) -> CoverageResult | None:
     """Return the cached coverage of a dataset, computing it (in the background unless `wait`) when missing."""
     if ds.dem_path is None or ds.get("bts_sites") is None:
         return None
-    key = _cache_key(ds, technology)
-    with _lock:
-        if key in _cache:
-            return _cache[key]
-        start = key not in _pending
-        if start:
-            _pending.add(key)
-
-    def work() -> None:
-        global _generation
-        try:
-            result = compute(ds, technology=technology, progress=lambda f, m: None)
-            with _lock:
-                if len(_cache) > 4:
-                    _cache.clear()
-                    _png_cache.clear()
-                _cache[key] = result
-                _generation += 1
-        except Exception:  # a failed background computation must not kill the server; it is logged
-            logger.exception("coverage computation for the map failed")
-        finally:
-            with _lock:
-                _pending.discard(key)
-
-    if wait:
-        if start:
-            work()
-        else:
-            while True:
-                with _lock:
-                    if key not in _pending:
-                        return _cache.get(key)
-                time.sleep(0.2)
-        return _cache.get(key)
-    if start:
-        threading.Thread(target=work, name=f"coverage-{technology}", daemon=True).start()
-    return None
+    key = (dataset_stamp(ds), technology.upper())
+    return _results.get(key, lambda: compute(ds, technology=technology, progress=lambda f, m: None), wait=wait)
 
 
 def villages_covered_4g(ds: Dataset) -> pd.Series | None:

@@ -70,3 +70,6 @@ co2_kg_per_litre_diesel: float = 2.68
 #: (assumptions in VND; no official unit cost was found).
 bdvhx_capex_vnd: float = 400_000_000.0
 bdvhx_opex_vnd_per_year: float = 60_000_000.0
+#: Yearly maintenance of new fiber as a share of its capital cost (assumption; cable plant needs far less upkeep
+#: than radio sites).
+fiber_opex_share_per_year: float = 0.02

@@ -132,8 +132,9 @@ def test_coverage_matrix_agrees_with_the_raster(plain):
 
 
 def test_map_providers_compute_in_the_background(plain):
-    key = coverage._cache_key(plain, "4G")
-    coverage._cache.pop(key, None)
+    from ictgis._background import dataset_stamp
+
+    coverage._results.pop((dataset_stamp(plain), "4G"))
     first = coverage.villages_covered_4g(plain)  # starts the computation, answers at once
     result = coverage.cached_result(plain, "4G", wait=True)
     assert result is not None

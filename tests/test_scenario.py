@@ -189,3 +189,31 @@ def test_cli_validate_run_compare(good, tmp_path):
     unfinished.mkdir()
     res = runner.invoke(main, ["scenario", "compare", str(unfinished)])
     assert res.exit_code == 2 and "not a finished scenario run" in res.output
+
+
+def test_fiber_and_optimized_sites_on_the_tiny_province(tmp_path, tiny_dir):
+    from test_coverage import write_dem
+
+    write_dem(tiny_dir, ridge_m=300.0)  # villages east of the ridge lie in the western sites' shadow
+    text = f"""\
+name: tiny-fiber-4g
+base: {tiny_dir}
+interventions:
+  - type: fiber
+    villages: all_gaps
+  - type: add_sites
+    optimize: {{technology: 4G, n_sites: 1}}
+"""
+    result = scenario.run(write(tmp_path, text), tmp_path / "out")
+    d = result.delta.set_index("indicator")
+    assert d.loc["fiber.villages_without_fiber", "after"] < d.loc["fiber.villages_without_fiber", "before"]
+    assert d.loc["fiber.route_km", "after"] > d.loc["fiber.route_km", "before"]
+    assert d.loc["mobile.sites_4g", "after"] == d.loc["mobile.sites_4g", "before"] + 1
+    assert d.loc["mobile.populated_area_4g_pct", "after"] >= d.loc["mobile.populated_area_4g_pct", "before"]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    fiber = summary["interventions"][0]
+    assert fiber["villages_connected"] + len(fiber["unreachable"]) == fiber["villages_asked"] == 3
+    sites = summary["interventions"][1]
+    assert sites["sites_added"] == 1 and sites["lp_bound"] >= sites["population_newly_covered_model"] - 1e-6
+    costs = result.costs.set_index("intervention")
+    assert costs.loc["1. fiber", "capex_vnd"] > 0 and costs.loc["2. add_sites", "capex_vnd"] > 0

@@ -93,11 +93,9 @@ def dataset_key() -> str:
 
 def _analyses_generation() -> int:
     """Counter of analysis results computed in the background (4G coverage …): pages and layers refresh with it."""
-    try:
-        from ictgis.coverage import cache_generation
-    except ImportError:
-        return 0
-    return cache_generation()
+    from ictgis._background import generation
+
+    return generation()
 
 
 def memo(name: str, compute: Callable[[], T]) -> T:
