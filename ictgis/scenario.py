@@ -59,8 +59,7 @@ PARAMETERS = {
     "opex_share_per_year": float, "site_greenfield_usd": float, "site_upgrade_usd": float,
     "site_rent_usd_per_year": float, "solar_kit_usd": float, "grid_connection_usd": float,
     "diesel_litres_per_year": float, "diesel_vnd_per_litre": float, "co2_kg_per_litre_diesel": float,
-    "bdvhx_capex_vnd": float, "bdvhx_opex_vnd_per_year": float, "fiber_vnd_per_m_aerial": float,
-    "fiber_vnd_per_m_underground": float, "fiber_equipment_vnd_per_village": float,
+    "bdvhx_capex_vnd": float, "bdvhx_opex_vnd_per_year": float, "fiber_opex_share_per_year": float,
 }
 SITE_SELECTION = {"ids": list, "where": dict}
 SITE_WHERE = {"power", "operator", "has", "lacks", "only", "commune", "district"}
