@@ -175,7 +175,7 @@ def clean(data_dir, crs, out_file, max_gap_km2) -> None:
 
 
 # Command families in their own modules register themselves on `main`.
-from . import cli_coverage, cli_fiber, cli_radio, cli_scenario, cli_terrain, cli_web  # noqa: E402,F401
+from . import cli_coverage, cli_fiber, cli_postal, cli_radio, cli_scenario, cli_terrain, cli_web  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -113,7 +113,7 @@ def postal_by_unit(units: gpd.GeoDataFrame, post_offices: gpd.GeoDataFrame, *, u
 
 def village_access(villages: gpd.GeoDataFrame, post_offices: gpd.GeoDataFrame, *,
                    kinds: tuple[str, ...] | None = None, threshold_km: float = 5.0,
-                   graph=None) -> pd.DataFrame:
+                   roads: gpd.GeoDataFrame | None = None, max_offroad_m: float = 5000.0) -> pd.DataFrame:
     """Distance from each village to its nearest postal service point, straight and along the roads.
 
     Parameters
@@ -123,16 +123,19 @@ def village_access(villages: gpd.GeoDataFrame, post_offices: gpd.GeoDataFrame, *
     kinds
         Point kinds that count (default all).
     threshold_km
-        Villages farther than this (along the road when a graph is given, else straight) are flagged.
-    graph
-        Optional road network from `ictgis.network.build_network`; villages and post offices off the network
-        join it by a straight connector, counted separately (`offroad_km`).
+        Villages farther than this (along the roads when given, else straight) are flagged.
+    roads
+        Road lines: the distance then runs along the network (`ictgis.network.build_network`); villages and
+        post offices off the network join it by a straight connector, counted separately (`offroad_km`, the
+        village's and the post office's connectors together).
+    max_offroad_m
+        Points farther than this from every road stay unattached (road distance NaN, reason in `note`).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed like `villages`: `id`, `nearest_point`, `straight_km`, and with a graph `road_km` (on the network),
-        `offroad_km` (connectors), `total_km`; `beyond_threshold`.
+        Indexed like `villages`: `id`, `nearest_point`, `straight_km`; with roads also `road_km` (on the
+        network), `offroad_km`, `total_km` and `via_point` (the nearest point along the roads); `beyond_threshold`.
     """
     points = counted_points(post_offices, kinds=kinds)
     out = pd.DataFrame(index=villages.index)
@@ -148,13 +151,52 @@ def village_access(villages: gpd.GeoDataFrame, post_offices: gpd.GeoDataFrame, *
     out["nearest_point"] = joined["id"].reindex(villages.index).to_numpy()
     out["straight_km"] = joined["_d"].reindex(villages.index).to_numpy() / 1000.0
     distance = out["straight_km"]
-    if graph is not None:
-        from .network import distances_to_sources
-
-        road = distances_to_sources(graph, villages, points)
-        out["road_km"] = road["road_m"].to_numpy() / 1000.0
-        out["offroad_km"] = road["offroad_m"].to_numpy() / 1000.0
-        out["total_km"] = out["road_km"] + out["offroad_km"]
+    if roads is not None:
+        road = _road_distances(villages, points, roads, max_offroad_m=max_offroad_m)
+        out = out.join(road)
         distance = out["total_km"]
     out["beyond_threshold"] = (distance > threshold_km) | distance.isna()
     return out
+
+
+def _road_distances(villages: gpd.GeoDataFrame, points: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, *,
+                    max_offroad_m: float) -> pd.DataFrame:
+    """Shortest road distance from each village to any point (multi-source Dijkstra on the CSR graph)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    from .network import build_network
+
+    net = build_network(roads)
+    # attach villages and post offices in one call, so no point joins another point's connector
+    both = pd.concat([villages.geometry, points.geometry], ignore_index=True)
+    net, att = net.attach_points(both, max_distance_m=max_offroad_m)
+    nv = len(villages)
+    at_v = type(att)(att.node[:nv], att.offroad_m[:nv], att.snapped[:nv])
+    at_p = type(att)(att.node[nv:], att.offroad_m[nv:], att.snapped[nv:])
+    e = net.edges
+    n = net.n_nodes
+    graph = csr_matrix((e["length_m"].to_numpy(float), (e["u"].to_numpy(), e["v"].to_numpy())), shape=(n, n))
+    ok_p = at_p.node >= 0
+    if not ok_p.any():
+        return pd.DataFrame({"road_km": np.nan, "offroad_km": np.nan, "total_km": np.nan, "via_point": None},
+                            index=villages.index)
+    # Dijkstra from every post office's own node at once (their connectors are edges of the graph)
+    src_nodes = at_p.node[ok_p]
+    dist, _pred, sources = dijkstra(graph, directed=False, indices=src_nodes, min_only=True,
+                                    return_predecessors=True)
+    vnode = at_v.node
+    ok_v = vnode >= 0
+    total = np.full(len(villages), np.nan)
+    total[ok_v] = dist[vnode[ok_v]]
+    total[~np.isfinite(total)] = np.nan
+    via_node = np.full(len(villages), -1)
+    via_node[ok_v] = sources[vnode[ok_v]]
+    p_off = pd.Series(at_p.offroad_m[ok_p], index=src_nodes).groupby(level=0).min()
+    p_ids = pd.Series(points["id"].to_numpy()[ok_p], index=src_nodes).groupby(level=0).first()
+    off = np.where(ok_v, at_v.offroad_m, np.nan) + np.array([p_off.get(v, np.nan) for v in via_node])
+    off[np.isnan(total)] = np.nan
+    road_m = total - off
+    return pd.DataFrame({"road_km": np.round(road_m / 1000.0, 3), "offroad_km": np.round(off / 1000.0, 3),
+                         "total_km": np.round(total / 1000.0, 3),
+                         "via_point": [p_ids.get(v) if v >= 0 else None for v in via_node]}, index=villages.index)

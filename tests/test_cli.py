@@ -70,3 +70,15 @@ def test_entry_point_prints_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "not a folder of layers" in proc.stderr
+
+
+def test_postal_command(tiny_dir, tmp_path):
+    out = tmp_path / "postal"
+    result = run("postal", str(tiny_dir), "--out", str(out), "--threshold-km", "3")
+    assert result.exit_code == 0, result.output
+    assert "3 service points" in result.output and "miss a QCVN 1:2008 norm" in result.output
+    summary = json.loads((out / "postal_summary.json").read_text(encoding="utf-8"))
+    assert {c["code"] for c in summary["communes_failing_norms"]} == {"03124", "03325"}
+    assert summary["villages_beyond_threshold"] >= 2
+    assert {p.name for p in out.iterdir()} == {"postal_communes.csv", "postal_villages.csv", "postal_villages.xlsx",
+                                               "postal_summary.json"}

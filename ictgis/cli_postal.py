@@ -1,0 +1,73 @@
+"""``ictgis postal``: postal service coverage per commune and per village."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .cli import CRS_OPTION, DATA_DIR, main
+
+
+@main.command()
+@DATA_DIR
+@CRS_OPTION
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--kinds", default=None, help="Post office kinds counted, comma-separated (default all).")
+@click.option("--threshold-km", type=float, default=5.0, show_default=True,
+              help="Villages farther than this from a service point (along the roads) are listed.")
+@click.option("--max-radius-km", type=float, default=None, help="Norm: service radius (default 3 km, QCVN 1:2008).")
+@click.option("--max-people", type=float, default=None, help="Norm: people per point (default 8,000).")
+def postal(data_dir, crs, out_dir, kinds, threshold_km, max_radius_km, max_people) -> None:
+    """Service radius and people per point per commune (QCVN 1:2008 norms) and each village's distance to post."""
+    import warnings
+
+    from . import indicators, io
+    from . import postal as postal_mod
+    from ._files import atomic_path
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = io.load(data_dir, crs=crs)
+    po = ds.get("post_offices")
+    if po is None:
+        from ._errors import LayerError, Problem
+
+        raise LayerError("postal coverage needs the post_offices layer", [Problem("post_offices", "layer not found")])
+    chosen = tuple(k.strip() for k in kinds.split(",")) if kinds else None
+    communes = ds["communes"]
+    table = postal_mod.postal_by_unit(communes, po, unit_of_point=po["commune"], kinds=chosen,
+                                      max_radius_km=max_radius_km, max_people_per_point=max_people)
+    table.insert(0, "name", communes.set_index("code").loc[table.index, "name"])
+    if "district" in communes:
+        table.insert(1, "district", communes.set_index("code").loc[table.index, "district"])
+    access = None
+    if ds.get("villages") is not None:
+        access = postal_mod.village_access(ds["villages"], po, kinds=chosen, threshold_km=threshold_km,
+                                           roads=ds.get("roads"))
+        access.insert(1, "name", ds["villages"]["name"].to_numpy())
+        access.insert(2, "commune", ds["villages"]["commune"].to_numpy())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / "postal_communes.csv") as tmp:
+        table.round(3).to_csv(tmp)
+    result = indicators.compute(ds, postal_kinds=chosen)
+    summary = dict(result["postal"]) | {
+        "communes_failing_norms": [{"code": c, "name": r["name"], "failures": r["failures"]}
+                                   for c, r in table[~table["meets_norms"]].iterrows()]}
+    if access is not None:
+        with atomic_path(out_dir / "postal_villages.csv") as tmp:
+            access.to_csv(tmp, index=False)
+        far = access[access["beyond_threshold"]]
+        summary["villages_beyond_threshold"] = int(len(far))
+        summary["threshold_km"] = threshold_km
+        with atomic_path(out_dir / "postal_villages.xlsx") as tmp:
+            far.to_excel(tmp, index=False, sheet_name="Thôn xa điểm bưu chính")
+    with atomic_path(out_dir / "postal_summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    failing = int((~table["meets_norms"]).sum())
+    p = result["postal"]
+    click.echo(f"{p['service_points']} service points, radius {p['service_radius_km']} km, "
+               f"{p['people_per_point']} people per point; {failing} of {len(table)} communes miss a "
+               f"QCVN 1:2008 norm" + (f"; {summary['villages_beyond_threshold']} villages farther than "
+                                      f"{threshold_km:g} km" if access is not None else "") + f". Outputs in {out_dir}")
