@@ -195,8 +195,10 @@ def _json(value):
 @click.option("--gap-distance-m", type=float, default=None, help="Also treat villages farther than this from every "
               "fiber route as without fiber.")
 @click.option("--max-offroad-m", type=float, default=None, help="Farthest off-road connector (default 5000).")
+@click.option("--coverage/--no-coverage", "with_coverage", default=True, show_default=True,
+              help="Compute 4G coverage (needs the DEM and BTS sites) to score villages lacking both fiber and 4G.")
 def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd, gap_distance_m,
-          max_offroad_m) -> None:
+          max_offroad_m, with_coverage) -> None:
     """Route fiber to the villages of DATA_DIR without it; write a plan, a ranking and a summary to OUT."""
     from . import fiber as fib
 
@@ -216,6 +218,13 @@ def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd,
         ds = _load(data_dir, crs)
     model = fib.CostModel.from_usd(usd_to_vnd=usd_to_vnd, installation=installation)
     kwargs = {} if max_offroad_m is None else {"max_offroad_m": max_offroad_m}
+    if with_coverage:
+        from .scenario_fiber import villages_without_4g
+
+        progress("4G coverage for the double-gap score")
+        no_4g = villages_without_4g(ds, None)
+        if no_4g is not None:
+            kwargs["no_4g"] = no_4g
     plan = fib.FiberPlan.from_dataset(ds, cost_model=model, weights=parsed, gap_distance_m=gap_distance_m,
                                       progress=progress, **kwargs).solve(budget_vnd=budget_vnd)
     write_outputs(plan, out_dir)

@@ -20,7 +20,7 @@ from .io import Dataset
 logger = logging.getLogger(__name__)
 
 
-def _no_4g(ds: Dataset, threshold_dbm: float | None) -> pd.Series | None:
+def villages_without_4g(ds: Dataset, threshold_dbm: float | None) -> pd.Series | None:
     """Villages without 4G (for the double-gap score), by the coverage model when the data allow it."""
     if ds.dem_path is None or ds.get("bts_sites") is None:
         return None
@@ -51,7 +51,7 @@ def apply_fiber(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     work.layers["villages"] = planned
     model = CostModel.from_usd(usd_to_vnd=ctx.usd, installation=spec.get("installation", "aerial"))
     plan = FiberPlan.from_dataset(work, cost_model=model,
-                                  no_4g=_no_4g(ds, ctx.params.get("rsrp_threshold_dbm")))
+                                  no_4g=villages_without_4g(ds, ctx.params.get("rsrp_threshold_dbm")))
     plan.solve(budget_vnd=spec.get("budget_vnd"))
     table = plan.villages
     connected = table.loc[table["selected"].astype(bool) & table["reachable"].astype(bool), "id"].tolist() \
