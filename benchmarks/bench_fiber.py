@@ -1,7 +1,7 @@
 """Shared fiber plan (Steiner tree) speed and quality, measured against networkx and an exact MIP.
 
 1. A road-like graph of ≥ 50,000 nodes (a deterministic jittered grid with 70 % of its links, built each run) and
-   170 terminals: ``ictgis.network.steiner_tree`` vs ``networkx.algorithms.approximation.steiner_tree(method=
+   170 terminals: ``ictgis.steiner.steiner_tree`` vs ``networkx.algorithms.approximation.steiner_tree(method=
    "mehlhorn")`` — wall time (median of 3 after a warm-up), total length of each, ratio. "ours" is the default
    (fast on large graphs: one whole round of key-path exchange, then rounds around what changed); the thorough
    search (rounds to convergence) is reported beside it.
@@ -30,16 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 from networkx.algorithms.approximation import steiner_tree as nx_steiner_tree
 
-from ictgis.fiber import select_within_budget
-from ictgis.network import (
-    SteinerTree,
-    WGraph,
-    _mst_prune,
-    _tree,
-    mehlhorn_tree,
-    steiner_tree,
-    synthetic_road_graph,
-)
+from ictgis.network import WGraph, synthetic_road_graph
+from ictgis.steiner import SteinerTree, _mst_prune, _tree, mehlhorn_tree, select_within_budget, steiner_tree
 
 PEER = 'networkx.algorithms.approximation.steiner_tree(method="mehlhorn")'
 

@@ -398,9 +398,10 @@ def layer_geojson(dataset: Dataset, name: str, *, zoom: int = DEFAULT_ZOOM, deci
     elif name in OVERLAYS and OVERLAYS[name].kind == "geojson":
         func = resolve(OVERLAYS[name].provider)
         frame = func(dataset) if func is not None else None
-        if frame is not None:
-            keep = [c for c in OVERLAYS[name].properties if c in frame.columns]
-            frame = frame[[*keep, frame.geometry.name]]
+        if frame is None:  # still being computed in the background (or no data): an empty layer for now
+            return json.dumps({"type": "FeatureCollection", "features": []})
+        keep = [c for c in OVERLAYS[name].properties if c in frame.columns]
+        frame = frame[[*keep, frame.geometry.name]]
     else:
         return None
     if frame is None:

@@ -17,9 +17,9 @@ from ictgis.fiber import (
     FiberPlan,
     parse_weights,
     rank_villages,
-    select_within_budget,
 )
-from ictgis.network import steiner_tree, synthetic_road_graph
+from ictgis.network import synthetic_road_graph
+from ictgis.steiner import select_within_budget, steiner_tree
 
 CRS = "EPSG:9205"
 X0, Y0 = 500_000.0, 2_360_000.0

@@ -9,14 +9,8 @@ from networkx.algorithms.approximation import steiner_tree as nx_steiner_tree
 from scipy.sparse import csgraph
 
 from ictgis._errors import CRSError, LayerError
-from ictgis.network import (
-    WGraph,
-    attach_fiber,
-    build_network,
-    mehlhorn_tree,
-    steiner_tree,
-    synthetic_road_graph,
-)
+from ictgis.network import WGraph, attach_fiber, build_network, synthetic_road_graph
+from ictgis.steiner import mehlhorn_tree, steiner_tree
 
 CRS = "EPSG:9205"
 X0, Y0 = 500_000.0, 2_360_000.0
