@@ -5,9 +5,11 @@ Errors from the IctgisError family print as one clear message and exit with code
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -49,6 +51,21 @@ def main(ctx: click.Context, verbose: int, quiet: int) -> None:
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     _configure_logging(verbose, quiet)
+
+
+@contextlib.contextmanager
+def fraction_progress(label: str) -> Iterator[Callable[[float, str], None]]:
+    """Yield a ``progress(fraction, message)`` callback drawing a click progress bar on stderr."""
+    with click.progressbar(length=100, label=label, file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(fraction: float, _message: str) -> None:
+            step = int(fraction * 100) - done[0]
+            if step > 0:
+                bar.update(step)
+                done[0] += step
+
+        yield progress
 
 
 DATA_DIR = click.argument("data_dir", required=False, type=click.Path(file_okay=False, path_type=Path))

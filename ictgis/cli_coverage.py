@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from .cli import CRS_OPTION, DATA_DIR, main
+from .cli import CRS_OPTION, DATA_DIR, fraction_progress, main
 
 
 @main.command()
@@ -33,15 +32,7 @@ def coverage(data_dir, crs, technology, out_dir, resolution_m, threshold_dbm, op
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = io.load(data_dir, crs=crs)
-    with click.progressbar(length=100, label=f"{technology.upper()} coverage", file=sys.stderr) as bar:
-        done = [0]
-
-        def progress(fraction: float, _message: str) -> None:
-            step = int(fraction * 100) - done[0]
-            if step > 0:
-                bar.update(step)
-                done[0] += step
-
+    with fraction_progress(f"{technology.upper()} coverage") as progress:
         result = cov.compute(ds, technology=technology.upper(), resolution_m=resolution_m,
                              threshold_dbm=threshold_dbm, operator=operator, radius_m=radius_m, progress=progress)
     cov.write(result, out_dir, kmz=not no_kmz)

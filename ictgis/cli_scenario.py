@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from .cli import main
+from .cli import fraction_progress, main
 
 
 @main.group()
@@ -33,15 +32,7 @@ def run_cmd(file: Path, out_dir: Path, force: bool) -> None:
     """Apply scenario FILE to copies of its base layers; write indicators, costs and layers into OUT."""
     from . import scenario as sc
 
-    with click.progressbar(length=100, label="scenario", file=sys.stderr) as bar:
-        done = [0]
-
-        def progress(fraction: float, _message: str) -> None:
-            step = int(fraction * 100) - done[0]
-            if step > 0:
-                bar.update(step)
-                done[0] += step
-
+    with fraction_progress("scenario") as progress:
         result = sc.run(file, out_dir, force=force, progress=progress)
     click.echo(f"{file.name} → {out_dir}")
     click.echo(_format_delta(result.delta))
