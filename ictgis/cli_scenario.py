@@ -24,6 +24,16 @@ def validate_cmd(file: Path) -> None:
     click.echo(f"valid: {file} ({parsed.name}: {len(parsed.interventions)} interventions on {parsed.base})")
 
 
+@scenario.command("schema")
+def schema_cmd() -> None:
+    """Print the JSON Schema of scenario files (for editors)."""
+    import json
+
+    from . import scenario as sc
+
+    click.echo(json.dumps(sc.json_schema(), ensure_ascii=False, indent=2))
+
+
 @scenario.command("run")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))

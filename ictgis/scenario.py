@@ -307,6 +307,48 @@ def _check_against_base(scenario: Scenario, chk: _Checker) -> None:
                     chk.add((*path, "ids", j), f"village id {vid!r} does not exist in the base data")
 
 
+def json_schema() -> dict:
+    """Return a JSON Schema (draft 2020-12) of scenario files, built from the same tables `read` checks against.
+
+    Editors that understand JSON Schema (e.g. VS Code's YAML support) use it for completion and checks; `read`
+    remains the authority (it also checks ids against the base data and reports line numbers).
+    """
+
+    def of(kind: object) -> dict:
+        if isinstance(kind, tuple):
+            return {"enum": list(kind)}
+        if kind is SITE_SELECTION:
+            return {"type": "object", "additionalProperties": False,
+                    "properties": {"ids": {"type": "array", "items": {"type": ["string", "integer"]}},
+                                   "where": {"type": "object", "propertyNames": {"enum": sorted(SITE_WHERE)}}}}
+        return {str: {"type": "string"}, float: {"type": "number", "minimum": 0},
+                int: {"type": "integer", "minimum": 0}, bool: {"type": "boolean"},
+                list: {"type": "array"}, dict: {"type": "object"}}[kind]
+
+    variants = []
+    for name, keys in INTERVENTIONS.items():
+        props = {"type": {"const": name}} | {k: of(v) for k, v in keys.items()}
+        if name == "add_sites":
+            props["optimize"] = {"type": "object", "additionalProperties": False,
+                                 "properties": {k: of(v) for k, v in OPTIMIZE_KEYS.items()}}
+        if name == "fiber":
+            props["where"] = {"type": "object", "propertyNames": {"enum": sorted(VILLAGE_WHERE)}}
+        variants.append({"type": "object", "additionalProperties": False, "properties": props,
+                         "required": ["type", *REQUIRED.get(name, ())]})
+    params = {k: ({"type": "number"} if k == "rsrp_threshold_dbm" else of(v)) for k, v in PARAMETERS.items()}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "ictgis scenario", "type": "object", "additionalProperties": False,
+        "required": ["name", "interventions"],
+        "properties": {
+            "name": {"type": "string"}, "description": {"type": "string"}, "base": {"type": "string"},
+            "structure": {"enum": ["2019", "2025"]},
+            "parameters": {"type": "object", "additionalProperties": False, "properties": params},
+            "interventions": {"type": "array", "items": {"oneOf": variants}},
+        },
+    }
+
+
 # ------------------------------------------------------------------------------------------------- running
 @dataclass
 class RunResult:

@@ -217,3 +217,27 @@ interventions:
     assert sites["sites_added"] == 1 and sites["lp_bound"] >= sites["population_newly_covered_model"] - 1e-6
     costs = result.costs.set_index("intervention")
     assert costs.loc["1. fiber", "capex_vnd"] > 0 and costs.loc["2. add_sites", "capex_vnd"] > 0
+
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def test_shipped_scenarios_are_valid(demo_dir):
+    files = sorted(SCENARIOS.glob("*.yaml"))
+    assert {f.name for f in files} >= {"plan-2022.yaml", "fiber-every-village.yaml", "4g-every-village.yaml",
+                                       "sunset-3g.yaml"}
+    for path in files:
+        sc = scenario.read(path)  # checks ids against the embedded demo too
+        assert sc.base == demo_dir.resolve()
+
+
+def test_json_schema_is_current_and_accepts_the_shipped_files():
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    committed = json.loads((SCENARIOS / "scenario.schema.json").read_text(encoding="utf-8"))
+    assert committed == scenario.json_schema(), "regenerate: ictgis scenario schema > scenarios/scenario.schema.json"
+    for path in SCENARIOS.glob("*.yaml"):
+        jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), committed)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"name": "x", "interventions": [{"type": "power", "to": "wind"}]}, committed)
