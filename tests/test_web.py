@@ -621,3 +621,28 @@ def test_zip_total_size_limited(make_app):
     login(client, app)
     resp = upload(client, _zip({"v.geojson": b" " * 5000}), "v.zip")
     assert resp.status_code == 400 and "MB uncompressed" in resp.get_data(as_text=True)
+
+
+def test_real_scenario_run_through_the_web(make_app, data_dir):
+    """The real runner (ictgis.scenario.run), not a stand-in: a tiny scenario on the fixture data."""
+    app = make_app()
+    folder = Path(app.config["SCENARIOS_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tiny.yaml").write_text(
+        f"name: Kịch bản nhỏ\nbase: {data_dir.as_posix()}\ninterventions:\n"
+        "  - {type: power, to: solar}\n  - {type: post_offices, add: missing_bdvhx}\n"
+        "  - {type: project, name: Đô thị thông minh, capex_vnd: 1000000000}\n", encoding="utf-8")
+    client = app.test_client()
+    login(client, app)
+    resp = client.post("/api/scenarios/tiny.yaml/runs", headers={"X-CSRF-Token": token(client)})
+    assert resp.status_code == 202
+    run_id = resp.get_json()["id"]
+    record = app.extensions["ictgis_jobs"].wait(run_id)
+    assert record["status"] == "done", record
+    outputs = client.get(f"/api/runs/{run_id}").get_json()["outputs"]
+    assert {"manifest.json", "scenario.xlsx", "costs.csv", "indicators_after.json", "layers.gpkg"} <= set(outputs)
+    page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
+    assert "before-after" in page
+    after = client.get(f"/scenarios/runs/{run_id}/files/indicators_after.json")
+    data = json.loads(after.get_data(as_text=True))
+    assert data["mobile"]["sites_diesel"] == 0 and data["postal"]["xa_with_cultural_post_office"] == 2
