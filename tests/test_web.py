@@ -643,6 +643,7 @@ def test_real_scenario_run_through_the_web(make_app, data_dir):
     assert {"manifest.json", "scenario.xlsx", "costs.csv", "indicators_after.json", "layers.gpkg"} <= set(outputs)
     page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
     assert "before-after" in page
+    assert 'id="costs"' in page and "Đô thị thông minh" in page and "1,000,000,000" in page
     after = client.get(f"/scenarios/runs/{run_id}/files/indicators_after.json")
     data = json.loads(after.get_data(as_text=True))
     assert data["mobile"]["sites_diesel"] == 0 and data["postal"]["xa_with_cultural_post_office"] == 2

@@ -113,6 +113,15 @@ def _load_json(folder: Path, name: str) -> dict | None:
         return None
 
 
+def cost_rows(record: dict) -> list[dict]:
+    """Rows of the run's cost table (``costs.json``: capex, opex per year, NPV in VND), the total last."""
+    folder = jobs.runner().run_dir(record["id"])
+    if folder is None or record.get("status") != "done":
+        return []
+    rows = _load_json(folder / "out", "costs.json")
+    return rows if isinstance(rows, list) else []
+
+
 def before_after(record: dict) -> list[dict]:
     """Rows of key indicators before and after a finished run, from its ``indicators_*.json`` outputs."""
     folder = jobs.runner().run_dir(record["id"])
@@ -139,7 +148,7 @@ def run_page(run_id: str):
     record = jobs.runner().get(run_id)
     if record is None:
         abort(404, description=f"no run {run_id!r}")
-    return render_template("run.html", run=record, rows=before_after(record))
+    return render_template("run.html", run=record, rows=before_after(record), costs=cost_rows(record))
 
 
 @bp.get("/runs/<run_id>/files/<path:filename>")
