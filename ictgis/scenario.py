@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import yaml
 
@@ -474,6 +475,55 @@ def cost_frame(lines: list[CostLine], *, params: dict) -> pd.DataFrame:
     return pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
 
 
+def changes(base: Dataset, work: Dataset) -> gpd.GeoDataFrame:
+    """Return what a scenario changed, feature by feature, in EPSG:4326.
+
+    New and removed sites, post offices and fiber routes; sites with technologies added (`upgraded`) or switched
+    off (`retired`) or another power source (`power`); villages newly on fiber (`connected`). Columns: `layer`,
+    `id`, `name`, `change`, `detail`.
+    """
+    from .crs import to_crs
+    from .layers import parse_tech
+
+    rows: list[dict] = []
+
+    def add(row, layer: str, change: str, detail: str) -> None:
+        rows.append({"layer": layer, "id": str(row.get("id", "")), "name": str(row.get("name", "") or ""),
+                     "change": change, "detail": detail, "geometry": row.geometry})
+
+    for layer in ("bts_sites", "post_offices", "fiber_routes", "villages"):
+        old, new = base.get(layer), work.get(layer)
+        if old is None or new is None or "id" not in new:
+            continue
+        old_by_id = old.set_index("id")
+        for _, row in new[~new["id"].isin(old["id"])].iterrows():
+            add(row, layer, "added", _describe(row))
+        for _, row in old[~old["id"].isin(new["id"])].iterrows():
+            add(row, layer, "removed", _describe(row))
+        for _, row in new[new["id"].isin(old["id"])].iterrows():
+            before = old_by_id.loc[row["id"]]
+            if "tech" in row:
+                was, now = set(parse_tech(before["tech"])), set(parse_tech(row["tech"]))
+                if now - was:
+                    add(row, layer, "upgraded", "+" + ",".join(sorted(now - was)))
+                if was - now:
+                    add(row, layer, "retired", "−" + ",".join(sorted(was - now)))
+            if "power" in row and str(row["power"]) != str(before["power"]):
+                add(row, layer, "power", f"{before['power']} → {row['power']}")
+            if "fiber" in row and bool(row["fiber"]) and not bool(before["fiber"] if pd.notna(before["fiber"])
+                                                                   else False):
+                add(row, layer, "connected", "fiber")
+    if not rows:
+        return gpd.GeoDataFrame({k: [] for k in ("layer", "id", "name", "change", "detail")}, geometry=[],
+                                crs="EPSG:4326")
+    return to_crs(gpd.GeoDataFrame(rows, geometry="geometry", crs=work.crs), "EPSG:4326")
+
+
+def _describe(row) -> str:
+    parts = [f"{k}: {row[k]}" for k in ("tech", "power", "kind", "install") if k in row and pd.notna(row[k])]
+    return ", ".join(parts)
+
+
 def _json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=_default) + "\n",
                     encoding="utf-8")
@@ -518,12 +568,16 @@ def _write_outputs(sc: Scenario, out_dir: Path, *, base, work, before, after, de
         for name in sorted(changed):
             if name in work.layers:
                 write_layer(work[name], tmp / "layers.gpkg", layer=name)
+        diff = changes(base, work)
+        (tmp / "changes.geojson").write_text(diff.to_json(drop_id=True, ensure_ascii=False), encoding="utf-8")
         summary = {"name": sc.name, "description": sc.description, "structure": sc.structure,
                    "key_indicators": delta.to_dict(orient="records"),
                    "cost_total_capex_vnd": int(costs["capex_vnd"].iloc[-1]),
                    "cost_total_opex_vnd_per_year": int(costs["opex_vnd_per_year"].iloc[-1]),
                    "cost_total_npv_vnd": int(costs["npv_vnd"].iloc[-1]),
-                   "interventions": extras, "notes": notes, "changed_layers": sorted(changed)}
+                   "interventions": extras, "notes": notes, "changed_layers": sorted(changed),
+                   "changes": {f"{layer}:{change}": int(n) for (layer, change), n in
+                               diff.groupby(["layer", "change"]).size().items()} if len(diff) else {}}
         _json(tmp / "summary.json", summary)
         manifest = {"scenario": {"file": sc.path.name, "sha256": sc.text_sha256, "name": sc.name},
                     "base": {"folder": sc.base.name, "files": _file_hashes(sc.base)},

@@ -644,6 +644,10 @@ def test_real_scenario_run_through_the_web(make_app, data_dir):
     page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
     assert "before-after" in page
     assert 'id="costs"' in page and "Đô thị thông minh" in page and "1,000,000,000" in page
+    assert 'id="changes-map"' in page and "ictgis-changes.js" in page
+    changes = json.loads(client.get(f"/scenarios/runs/{run_id}/files/changes.geojson").get_data(as_text=True))
+    kinds = {(f["properties"]["layer"], f["properties"]["change"]) for f in changes["features"]}
+    assert kinds == {("bts_sites", "power"), ("post_offices", "added")}
     after = client.get(f"/scenarios/runs/{run_id}/files/indicators_after.json")
     data = json.loads(after.get_data(as_text=True))
     assert data["mobile"]["sites_diesel"] == 0 and data["postal"]["xa_with_cultural_post_office"] == 2

@@ -50,6 +50,8 @@ TEXT: dict[str, dict[str, str]] = {
     "progress": {"vi": "Tiến độ", "en": "Progress"},
     "outputs": {"vi": "Kết quả (tải về)", "en": "Outputs (download)"},
     "costs": {"vi": "Chi phí đầu tư (VNĐ)", "en": "Costs (VND)"},
+    "changes_map": {"vi": "Bản đồ thay đổi", "en": "Map of changes"},
+    "total": {"vi": "Tổng cộng", "en": "Total"},
     "cost_item": {"vi": "Hạng mục", "en": "Item"},
     "capex": {"vi": "Vốn đầu tư", "en": "Capital cost"},
     "opex": {"vi": "Chi phí vận hành/năm", "en": "Operating cost/year"},
