@@ -32,10 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import platform
-import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +45,7 @@ import yaml
 
 from . import __version__, indicators, settings
 from ._errors import IctgisError, Problem, ScenarioError
+from ._files import atomic_dir
 from .interventions import APPLY, Context, CostLine
 from .io import Dataset, load, write_layer
 
@@ -554,9 +552,7 @@ def _versions() -> dict[str, str]:
 
 def _write_outputs(sc: Scenario, out_dir: Path, *, base, work, before, after, delta, costs, notes, extras, changed,
                    params) -> None:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.partial-"))
-    try:
+    with atomic_dir(out_dir) as tmp:
         before_public = {k: v for k, v in before.items() if k != "data_dir"}
         after_public = {k: v for k, v in after.items() if k != "data_dir"}
         _json(tmp / "indicators_before.json", before_public)
@@ -586,16 +582,6 @@ def _write_outputs(sc: Scenario, out_dir: Path, *, base, work, before, after, de
                     "versions": _versions(),
                     "outputs": _file_hashes(tmp)}
         _json(tmp / "manifest.json", manifest)  # written last: its presence marks a finished run
-        if out_dir.exists():
-            trash = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))
-            os.replace(out_dir, trash / "old")
-            os.replace(tmp, out_dir)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 LABELS_VI = {
