@@ -3,7 +3,7 @@
 For every site of a technology, every cell within its radius gets a path loss = Hata (Okumura–Hata below 1500 MHz,
 COST-231 above; environment by the site's commune: urban in phường, suburban in thị trấn, rural in xã; never below
 free space) + knife-edge diffraction J(v) of the dominant obstacle along the ray from the site (ITU-R P.526; the
-sweep is `ictgis.terrain.radial_sweep_serial`, with earth curvature for k = 4/3) + a calibration offset per
+sweep is `ictgis.terrain.radial_best_server_serial`, with earth curvature for k = 4/3) + a calibration offset per
 environment. The received reference-signal power is the site's reference EIRP (transmit power + antenna gain −
 cable loss + the reference-signal share, `ictgis.radio`) minus that loss; the best server of a cell is the site with
 the strongest signal.
@@ -38,7 +38,7 @@ from ._background import BackgroundCache, dataset_stamp, generation
 from ._errors import LayerError, Problem
 from .io import Dataset
 from .layers import parse_tech
-from .terrain import Dem, radial_sweep_serial, read_dem, write_raster
+from .terrain import _OCTANTS, BLOCK_SHIFT, Dem, block_minimum, radial_best_server_serial, read_dem, write_raster
 
 logger = logging.getLogger(__name__)
 
@@ -59,39 +59,99 @@ def _knife_edge(v):
     return 6.9 + 20.0 * math.log10(math.sqrt(t * t + 1.0) + t)
 
 
-@njit(cache=True, parallel=True)
+#: Radius of the first of the two passes over the sites (see `compute`; the result does not depend on it).
+_NEAR_PASS_M = 4_000.0
+
+
+@njit(cache=True)
+def _log_distance_table(cell, radius_max):
+    """log10 of the distance in km (at least 0.02) of a cell i, m cells off the site, indexed by i² + m²."""
+    n = int((radius_max / cell) ** 2) + 1
+    out = np.empty(n)
+    for k in range(n):
+        out[k] = math.log10(max(cell * math.sqrt(k) / 1000.0, 0.02))
+    return out
+
+
+@njit(cache=True)
+def _useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d):
+    """Return, per octant of the sweep, the squared radius (cells²) a site needs to reach (-1: none).
+
+    Beyond it, the site cannot beat any block's (stale) minimum even without terrain loss. The sweep's values do
+    not depend on its radius, so sweeping each octant only this far gives the same best arrays.
+    """
+    size = 1 << BLOCK_SHIFT
+    r2max = (radius / cell) ** 2
+    half = int(math.ceil(radius / cell))
+    need = np.full(8, -1.0)
+    for br in range(max(orow - half, 0) >> BLOCK_SHIFT, min((orow + half) >> BLOCK_SHIFT, block_min.shape[0] - 1) + 1):
+        r0, r1 = br * size - orow, br * size + size - 1 - orow
+        dr = r0 if r0 > 0 else (-r1 if r1 < 0 else 0)
+        fr = max(abs(r0), abs(r1))
+        for bc in range(max(ocol - half, 0) >> BLOCK_SHIFT,
+                        min((ocol + half) >> BLOCK_SHIFT, block_min.shape[1] - 1) + 1):
+            c0, c1 = bc * size - ocol, bc * size + size - 1 - ocol
+            dc = c0 if c0 > 0 else (-c1 if c1 < 0 else 0)
+            k = dr * dr + dc * dc
+            if k > r2max:
+                continue
+            ld = log_d[k]
+            clear = power - max(a + b * ld, fc + 20.0 * ld)
+            if clear <= block_min[br, bc]:
+                continue
+            fcol = max(abs(c0), abs(c1))
+            far = min(float(fr * fr + fcol * fcol) + 1.0, r2max)
+            for o in range(8):
+                mr, mc, nr, nc = _OCTANTS[o, 0], _OCTANTS[o, 1], _OCTANTS[o, 2], _OCTANTS[o, 3]
+                # the block in the octant's (major i, minor m) offsets; it overlaps where i >= 0, 0 <= m <= i
+                i_hi = max(r0 * mr + c0 * mc, r1 * mr + c1 * mc)
+                m_lo = min(r0 * nr + c0 * nc, r1 * nr + c1 * nc)
+                m_hi = max(r0 * nr + c0 * nc, r1 * nr + c1 * nc)
+                if i_hi >= 0 and m_hi >= 0 and m_lo <= i_hi and far > need[o]:
+                    need[o] = far
+    return need
+
+
+@njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def _best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, lams, k_factor, a_coef, b_coef,
-                        fspl_c, ref_eirp, site_index, best, server, n_threads):
+                        fspl_c, ref_eirp, site_index, best, server, n_threads, inner):
+    """Sweep every site fused with the best-server update (`radial_best_server_serial`), one best array per thread.
+
+    Sites are dealt round-robin to the threads, in the order given (strongest first prunes most: a cell whose
+    unobstructed signal from a site cannot beat its current best skips the obstacle search). Cells within
+    `inner[s]` of site s are left alone (filled by an earlier pass, see `compute`).
+    """
     n = xs.shape[0]
+    log_d = _log_distance_table(cell, radii.max())
     for t in prange(n_threads):
         bt = best[t]
         st = server[t]
+        block_min = block_minimum(bt, elev)
         for s in range(t, n, n_threads):
-            row0, col0, dist, vmax = radial_sweep_serial(elev, x_min, y_max, cell, xs[s], ys[s], heights[s], rx_h,
-                                                         radii[s], lams[s], k_factor)
-            h, w = dist.shape
-            a, b, fc, p = a_coef[s], b_coef[s], fspl_c[s], ref_eirp[s]
-            for i in range(h):
-                for j in range(w):
-                    d = dist[i, j]
-                    if d != d:  # NaN: outside the radius or nodata
-                        continue
-                    dkm = d / 1000.0
-                    if dkm < 0.02:
-                        dkm = 0.02
-                    ld = math.log10(dkm)
-                    loss = a + b * ld
-                    fs = fc + 20.0 * ld
-                    if loss < fs:
-                        loss = fs
-                    v = vmax[i, j]
-                    if v > -0.78:
-                        loss += _knife_edge(v)
-                    rsrp = p - loss
-                    r, c = row0 + i, col0 + j
-                    if rsrp > bt[r, c]:
-                        bt[r, c] = rsrp
-                        st[r, c] = site_index[s]
+            orow, ocol = int(math.floor((y_max - ys[s]) / cell)), int(math.floor((xs[s] - x_min) / cell))
+            reach2 = _useful_radii(block_min, orow, ocol, cell, radii[s], a_coef[s], b_coef[s], fspl_c[s],
+                                   ref_eirp[s], log_d)
+            reach = cell * math.sqrt(max(reach2.max(), 0.0))
+            if reach <= inner[s]:
+                continue
+            radial_best_server_serial(elev, x_min, y_max, cell, xs[s], ys[s], heights[s], rx_h, reach, lams[s],
+                                      k_factor, a_coef[s], b_coef[s], fspl_c[s], ref_eirp[s], site_index[s], log_d,
+                                      bt, st, block_min, inner[s], reach2)
+
+
+@njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
+def _share_best(best, server):
+    """Give every thread's best array the best over all threads (so that each prunes with all sites seen)."""
+    n_threads, nrows, ncols = best.shape
+    for r in prange(nrows):
+        for c in range(ncols):
+            top = 0
+            for t in range(1, n_threads):
+                if best[t, r, c] > best[top, r, c]:
+                    top = t
+            for t in range(n_threads):
+                best[t, r, c] = best[top, r, c]
+                server[t, r, c] = server[top, r, c]
 
 
 @dataclass
@@ -203,20 +263,29 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     if not inside.all():
         logger.warning("%d sites lie outside the DEM or on nodata and are left out", int((~inside).sum()))
     idx = np.flatnonzero(inside)
+    # Strongest first (unobstructed reach), so that later sites are pruned more; and two passes: every site out to
+    # _NEAR_PASS_M first, where it is usually the best server, then beyond, where most cells are then pruned.
+    strength = (ref - a_coef) / b_coef
+    idx = idx[np.argsort(-strength[idx], kind="stable")]
     lams = 299.792458 / params.frequency_mhz  # c / f with f in MHz → metres
     n_threads = max(1, numba.get_num_threads())
     best = np.full((n_threads, *dem.shape), -np.inf, dtype=np.float32)
     server = np.full((n_threads, *dem.shape), -1, dtype=np.int32)
     t0, t = dem.transform, time.perf_counter()
     batch = max(n_threads, 64)
-    for start in range(0, len(idx), batch):
-        chunk = idx[start:start + batch]
-        _best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[chunk], ys[chunk],
-                            params.height_m[chunk], rx_height_m, radii[chunk], lams[chunk], k_factor, a_coef[chunk],
-                            b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32), best, server,
-                            n_threads)
-        report(min(1.0, (start + len(chunk)) / max(1, len(idx))) * 0.9,
-               f"{technology}: {start + len(chunk)}/{len(idx)} sites")
+    near = np.minimum(radii, _NEAR_PASS_M)
+    for pas, (outer, inner) in enumerate(((near, np.zeros(len(radii))), (radii, near))):
+        for start in range(0, len(idx), batch):
+            chunk = idx[start:start + batch]
+            _best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[chunk], ys[chunk],
+                                params.height_m[chunk], rx_height_m, outer[chunk], lams[chunk], k_factor,
+                                a_coef[chunk], b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32), best,
+                                server, n_threads, inner[chunk])
+            done = (start + len(chunk)) / max(1, len(idx))
+            report((0.1 + 0.8 * done if pas else 0.1 * done), f"{technology}: pass {pas + 1}/2, "
+                   f"{start + len(chunk)}/{len(idx)} sites")
+        if pas == 0 and n_threads > 1:
+            _share_best(best, server)
     pick = np.argmax(best, axis=0)
     rsrp = np.take_along_axis(best, pick[None], axis=0)[0]
     srv = np.take_along_axis(server, pick[None], axis=0)[0]
@@ -314,7 +383,7 @@ def _bilinear(elev, fr, fc):
     return top * (1 - dr) + bottom * dr
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def _pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef, b_coef, fspl_c, ref, tx, ty,
                pair_s, pair_t):
     """RSRP for (site, target) pairs: Hata + J(v) of the dominant edge of the bilinear profile between them."""

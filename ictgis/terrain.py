@@ -12,8 +12,9 @@ semi-major axis of the DEM's ellipsoid: GDAL's ``-cc`` coefficient, where 0.8571
 earth of 7/6 times the real radius, 1 ignores refraction and 0 ignores the curvature. Cells next to the observer
 are always visible. The kernels are compiled with numba (``cache=True``); :func:`warm_up` compiles them up front.
 
-:func:`radial_sweep` casts rays from a site to every cell of the perimeter of the square around its radius and
-gives, for every cell within the radius, its distance and the Fresnel–Kirchhoff parameter ``v`` of the dominant
+:func:`radial_sweep` casts rays from a site towards every cell of the perimeter of a fixed square (20 km, see
+``RAY_RADIUS_M``), cut at its radius, so that the result of a cell does not depend on the radius, and gives,
+for every cell within the radius, its distance and the Fresnel–Kirchhoff parameter ``v`` of the dominant
 obstacle between the site and that cell (ITU-R P.526 single knife edge, earth of ``k_factor`` × 6,371 km).
 """
 
@@ -35,8 +36,9 @@ from ._errors import CRSError, LayerError, Problem
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "Dem", "Sweep", "ViewshedStack", "hillshade", "observer_cells", "profile", "radial_sweep", "radial_sweep_serial",
-    "read_dem", "sweep", "viewshed", "viewshed_many", "warm_up", "write_raster",
+    "Dem", "Sweep", "ViewshedStack", "block_minimum", "hillshade", "observer_cells", "profile",
+    "radial_best_server_serial", "radial_sweep", "radial_sweep_serial", "read_dem", "sweep", "viewshed",
+    "viewshed_many", "warm_up", "write_raster",
 ]
 
 #: ``gdal_viewshed -cc`` default: curvature with standard refraction (earth 7/6 larger).
@@ -503,59 +505,133 @@ _OCTANTS = np.array([[0, 1, -1, 0], [0, 1, 1, 0], [0, -1, -1, 0], [0, -1, 1, 0],
                      [-1, 0, 0, 1], [-1, 0, 0, -1], [1, 0, 0, 1], [1, 0, 0, -1]], dtype=np.int64)
 
 
+#: The ray set does not depend on the sweep radius: rays are cast as if to the perimeter of the square of half-side
+#: ``H = ceil(RAY_RADIUS_M / cell)`` cells (doubled while smaller than the radius in cells) and cut at the radius,
+#: so a cell's values depend on the terrain and the site only (identical for any radius that reaches it).
+RAY_RADIUS_M = 20_000.0
+
+
+@njit(cache=True)
+def _ray_half(cell_size_m, half):
+    """Half-side, in cells, of the square whose perimeter cells the rays aim at (see `RAY_RADIUS_M`)."""
+    big = max(int(np.ceil(RAY_RADIUS_M / cell_size_m)), 1)
+    while big < half:
+        big *= 2  # the rays of 2H contain those of H, active at the same columns: inner results do not change
+    return big
+
+
+#: Side of the blocks of :func:`block_minimum` (cells, as a power of two).
+BLOCK_SHIFT = 3
+
+
+@njit(cache=True)
+def block_minimum(best, elevation):
+    """Minimum of `best` over blocks of 2^`BLOCK_SHIFT` cells square, nodata cells left out (+inf if all are)."""
+    nrows, ncols = best.shape
+    out = np.full(((nrows >> BLOCK_SHIFT) + 1, (ncols >> BLOCK_SHIFT) + 1), np.inf, np.float32)
+    for r in range(nrows):
+        br = r >> BLOCK_SHIFT
+        for c in range(ncols):
+            bc = c >> BLOCK_SHIFT
+            if best[r, c] < out[br, bc] and not np.isnan(elevation[r, c]):
+                out[br, bc] = best[r, c]
+    return out
+
+
+@njit(cache=True)
+def _hull_buffer(cell_size_m, half):
+    """Scratch for the rays' hulls of one octant of a sweep of `half` cells."""
+    big = _ray_half(cell_size_m, half)
+    return np.empty((big + 1, min(half, big) + 2, 3))
+
+
+@njit(cache=True)
+def _knife_edge_db(v):
+    """ITU-R P.526 single knife-edge loss J(v) (dB), 0 for v <= -0.78."""
+    if v <= -0.78:
+        return 0.0
+    t = v - 0.1
+    return 6.9 + 20.0 * math.log10(math.sqrt(t * t + 1.0) + t)
+
+
 @njit(cache=True, error_model="numpy")
-def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, cell_size_m, ht, rx_height_m, bulge, two_over_lambda,
-                  r2max, dist, vmax):
+def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell_size_m, ht, rx_height_m, bulge,
+                  two_over_lambda, r2min, r2max, fused, dist, vmax, loss_a, loss_b, loss_fs, power, site, log_d, best,
+                  server, block_min, hull):
     """Cast the rays of one octant (see :func:`radial_sweep`), column by column, and fill the cells they own.
 
-    Ray j goes from the site to the cell (half, j) of the octant (major, minor offsets). At column i only every
-    ``sp``-th ray is active, sp the largest power of two with ``sp · i <= half`` (rays stay at most one cell
-    apart), plus the last ray; a ray joining at a column inherits the samples of its lower neighbour.
+    Ray j goes from the site towards the cell (H, j) of the octant (major, minor offsets), H = `_ray_half`. At
+    column i only every ``sp``-th ray is active, sp the largest power of two with ``sp · i <= H`` (rays stay at
+    most one cell apart), plus the last ray; a ray joining at a column inherits the samples of its lower neighbour.
+    Cells are (row0 + r, col0 + c) for 0 <= r < hrows, 0 <= c < hcols. `hull` (at least H + 1 × min(half, H) + 2 × 3,
+    see `_hull_buffer`) is scratch: per ray, the upper hull of its samples (distance, height, slope from the antenna).
+
+    Unless `fused`, each cell's distance and v_max go to `dist` and `vmax` (window from row0, col0). When `fused`,
+    the cell's RSRP ``power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km) − J(v_max)`` (`log_d`
+    indexed by i² + m²) is written to `best` (grid, row0 = col0 = 0) and `site` to `server` where it beats `best`;
+    cells where even the unobstructed signal (or the horizon sample's J) cannot beat it are skipped early.
     """
     nrows, ncols = elev.shape
-    hrows, hcols = dist.shape
     mr, mc, nr, nc = _OCTANTS[octant, 0], _OCTANTS[octant, 1], _OCTANTS[octant, 2], _OCTANTS[octant, 3]
-    nrays = half + 1
-    hull = np.empty((nrays, half + 2, 3))  # per ray, upper hull of its samples: distance, height, slope from antenna
+    big = _ray_half(cell_size_m, half)
+    nrays = big + 1
     nh = np.zeros(nrays, np.int64)
     steps = np.empty(nrays)
     for j in range(nrays):
-        steps[j] = cell_size_m * np.sqrt(1.0 + (j / half) ** 2)
+        steps[j] = cell_size_m * np.sqrt(1.0 + (j / big) ** 2)
     sp = 1
-    while sp * 2 <= half:
+    while sp * 2 <= big:
         sp *= 2
     for i in range(1, half + 1):
         if i * i > r2max:
             break
-        if sp * i > half:  # rays half-way between the active ones join, with their lower neighbour's samples
+        if sp * i > big:  # rays half-way between the active ones join, with their lower neighbour's samples
             sp //= 2
-            for j in range(sp, half, 2 * sp):
+            for j in range(sp, big, 2 * sp):
                 p = j - sp
                 nh[j] = nh[p]
                 hull[j, :nh[p]] = hull[p, :nh[p]]
         # Cells of column i, each with the active ray passing nearest to its centre.
-        last_active = (half // sp) * sp
+        last_active = (big // sp) * sp
         for m in range(i + 1):
-            if m * m + i * i > r2max:
+            k = m * m + i * i
+            if k > r2max:
                 break
+            if k <= r2min:
+                continue
             r = orow + i * mr + m * nr - row0
             c = ocol + i * mc + m * nc - col0
             if r < 0 or r >= hrows or c < 0 or c >= hcols:
                 continue
+            clear = 0.0
+            if fused:
+                ld = log_d[k]
+                clear = loss_a + loss_b * ld
+                fs = loss_fs + 20.0 * ld
+                if clear < fs:
+                    clear = fs
+                clear = power - clear  # RSRP without terrain loss: an upper bound
+                if clear <= block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT] or clear <= best[r, c]:
+                    continue
             zc = elev[r + row0, c + col0]
             if np.isnan(zc):
                 continue
-            target = m * half  # ray position j·i compared with m·half
+            target = m * big  # ray position j·i compared with m·H
             j = (target // (i * sp)) * sp
             if j >= last_active:
-                j = last_active if 2 * target < (last_active + half) * i else half
+                j = last_active if 2 * target < (last_active + big) * i else big
             elif 2 * target >= (2 * j + sp) * i:
                 j += sp
-            d = cell_size_m * np.sqrt(i * i + m * m)
-            dist[r, c] = d
+            d = cell_size_m * np.sqrt(k)
+            if not fused:
+                dist[r, c] = d
             n = nh[j]
             if n == 0:
-                vmax[r, c] = -np.inf
+                if fused:
+                    best[r, c] = clear
+                    server[r, c] = site
+                else:
+                    vmax[r, c] = -np.inf
                 continue
             b = (zc - d * d * bulge + rx_height_m - ht) / d  # slope of the line of sight
             k2 = two_over_lambda * d
@@ -565,6 +641,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, cell_size_m, ht, r
             bn = above * above * k2 * hull[j, 0, 0]
             bd = max(d - hull[j, 0, 0], 1.0)
             if above > 0.0 and n > 1:
+                if fused and clear - _knife_edge_db(np.sqrt(bn / bd)) <= best[r, c]:
+                    continue  # v_max >= the horizon sample's v: cannot beat the best either
                 # Obstructed: walk the hull away from the horizon sample while samples stand above the line of
                 # sight and could still beat the best (slopes fall and weights grow along the hull).
                 last_n = k2 * hull[j, n - 1, 0]
@@ -581,18 +659,26 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, cell_size_m, ht, r
                     if cn * bd > bn * cd:
                         bn, bd = cn, cd
             v = np.sqrt(bn / bd)
-            vmax[r, c] = v if above > 0.0 else -v
+            if above <= 0.0:
+                v = -v
+            if fused:
+                rsrp = clear - _knife_edge_db(v)
+                if rsrp > best[r, c]:
+                    best[r, c] = rsrp
+                    server[r, c] = site
+            else:
+                vmax[r, c] = v
         # Advance the active rays: sample column i between the two cells each passes, push on its hull.
         j = 0
-        while j <= half:
-            num = j * i
-            m0 = num // half
+        m0 = 0
+        rem = 0  # j · i = m0 · H + rem, 0 <= rem < H (kept by additions: sp · i <= H)
+        while j <= big:
             if m0 * m0 + i * i > r2max:
                 break
             r = orow + i * mr + m0 * nr
             c = ocol + i * mc + m0 * nc
             if 0 <= r < nrows and 0 <= c < ncols:
-                frac = (num - m0 * half) / half
+                frac = rem / big
                 z = elev[r, c]
                 if frac > 0.0:
                     r1, c1 = r + nr, c + nc
@@ -616,9 +702,14 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, cell_size_m, ht, r
                     hull[j, n, 1] = zs
                     hull[j, n, 2] = (zs - ht) / s
                     nh[j] = n + 1
-            if j == half:
+            if j == big:
                 break
-            j = min(j + sp, half)
+            step = min(sp, big - j)
+            j += step
+            rem += step * i
+            while rem >= big:
+                rem -= big
+                m0 += 1
 
 
 @njit(cache=True)
@@ -645,8 +736,10 @@ def radial_sweep(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_hei
                  k_factor):
     """Distance and dominant-obstacle Fresnel parameter v for every cell within a radius of a site (numba).
 
-    Rays go from the site's cell centre to every cell of the perimeter of the square of side 2·ceil(r/cell) + 1;
-    each ray samples the DEM once per cell along its major axis, interpolating between the two cells it passes
+    Rays go from the site's cell centre towards every cell of the perimeter of the square of side 2·H + 1,
+    H = ceil(`RAY_RADIUS_M` / cell) (doubled while smaller than ceil(r / cell)), and stop at the radius: the ray
+    set does not depend on the radius, nor does any cell's result (a smaller radius only cuts the rays). Each ray
+    samples the DEM once per cell along its major axis, interpolating between the two cells it passes
     between. Near the site, where rays run less than a cell apart, only every 2^k-th ray is cast; the others start
     where the spacing would pass one cell, with their neighbour's samples so far (off by at most a cell). A cell
     takes the values of the ray passing nearest to its centre. For a receiver at distance d and
@@ -698,9 +791,11 @@ def radial_sweep(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_hei
     ht = elevation[orow, ocol] + tx_height_m
     bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
     r2max = (radius_m / cell_size_m) ** 2
+    no_log, no_best, no_server = np.empty(1), np.empty((1, 1), np.float32), np.empty((1, 1), np.int32)
     for o in prange(8):
-        _sweep_octant(elevation, orow, ocol, half, o, row0, col0, cell_size_m, ht, rx_height_m, bulge,
-                      2.0 / wavelength_m, r2max, dist, vmax)
+        _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
+                      rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, 0.0, 0,
+                      no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half))
     return row0, col0, dist, vmax
 
 
@@ -712,11 +807,55 @@ def radial_sweep_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m,
     ht = elevation[orow, ocol] + tx_height_m
     bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
     r2max = (radius_m / cell_size_m) ** 2
+    no_log, no_best, no_server = np.empty(1), np.empty((1, 1), np.float32), np.empty((1, 1), np.int32)
     for o in range(8):
-        _sweep_octant(elevation, orow, ocol, half, o, row0, col0, cell_size_m, ht, rx_height_m, bulge,
-                      2.0 / wavelength_m, r2max, dist, vmax)
+        _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
+                      rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, 0.0, 0,
+                      no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half))
     return row0, col0, dist, vmax
 
+
+
+@njit(cache=True)
+def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_height_m, radius_m,
+                              wavelength_m, k_factor, loss_a, loss_b, loss_fs, power, site, log_d, best, server,
+                              block_min, inner_m, octant_r2):
+    """Run the sweep of :func:`radial_sweep` fused with a best-server update, on one thread.
+
+    Every cell within the radius gets ``rsrp = power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km)
+    − J(v_max)`` (ITU-R P.526 knife edge of the sweep's v_max; d_km at least 0.02) and, where it is larger than
+    `best` (float32, the DEM's grid), `best` takes it and `server` (int32) takes `site`. `log_d[k]` must hold
+    ``log10(max(cell · sqrt(k) / 1000, 0.02))`` for k = 0 … floor((radius / cell)²). The values are those of the
+    unfused sweep (exact where a cell's RSRP is written); cells whose unobstructed signal cannot beat `best` skip
+    the obstacle search; `block_min` (:func:`block_minimum` of `best`, may be stale: not above `best`'s block
+    minima) lets most such cells skip reading `best`. Cells within `inner_m` (> 0) of the site are left alone (a
+    first pass with ``radius_m = inner_m`` gives them exactly the values this sweep would: the ray set does not
+    depend on the radius). Octant o (see `_OCTANTS`) stops at ``min(radius², octant_r2[o]) · cell²``.
+    """
+    nrows, ncols = elevation.shape
+    orow = int(np.floor((y_max - y) / cell_size_m))
+    ocol = int(np.floor((x - x_min) / cell_size_m))
+    if not (0 <= orow < nrows and 0 <= ocol < ncols):
+        raise ValueError("the site is outside the DEM")
+    if np.isnan(elevation[orow, ocol]):
+        raise ValueError("the DEM has no data under the site")
+    half = int(np.ceil(radius_m / cell_size_m))
+    ht = elevation[orow, ocol] + tx_height_m
+    bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
+    r2max = (radius_m / cell_size_m) ** 2
+    r2min = (inner_m / cell_size_m) ** 2 if inner_m > 0.0 else -1.0
+    own = loss_a + loss_b * log_d[0]
+    own = power - max(own, loss_fs + 20.0 * log_d[0])
+    if inner_m <= 0.0 and own > best[orow, ocol]:
+        best[orow, ocol] = own
+        server[orow, ocol] = site
+    no_dist = np.empty((1, 1), np.float32)
+    hull = _hull_buffer(cell_size_m, half)
+    for o in range(8):
+        r2o = min(r2max, octant_r2[o])
+        _sweep_octant(elevation, orow, ocol, half, o, 0, 0, nrows, ncols, cell_size_m, ht, rx_height_m, bulge,
+                      2.0 / wavelength_m, r2min, r2o, True, no_dist, no_dist, loss_a, loss_b, loss_fs, power, site,
+                      log_d, best, server, block_min, hull)
 
 @dataclass(frozen=True, eq=False)
 class Sweep:
@@ -828,6 +967,10 @@ def warm_up() -> float:
     _viewshed_batch(elev, np.array([3]), np.array([3]), np.array([10.0]), 1.5, 30.0, 90.0, 1e-8, 3)
     radial_sweep(elev, 0.0, 210.0, 30.0, 105.0, 105.0, 30.0, 1.5, 90.0, 0.333, 4.0 / 3.0)
     radial_sweep_serial(elev, 0.0, 210.0, 30.0, 105.0, 105.0, 30.0, 1.5, 90.0, 0.333, 4.0 / 3.0)
+    radial_best_server_serial(elev, 0.0, 210.0, 30.0, 105.0, 105.0, 30.0, 1.5, 90.0, 0.333, 4.0 / 3.0, 130.0, 35.0,
+                              32.0, 20.0, 0, np.zeros(10), np.full((7, 7), -np.inf, np.float32),
+                              np.full((7, 7), -1, np.int32), np.full((1, 1), -np.inf, np.float32), 0.0,
+                              np.full(8, 1e9))
     elapsed = time.perf_counter() - t0
     logger.debug("terrain kernels ready in %.2f s", elapsed)
     return elapsed

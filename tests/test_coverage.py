@@ -146,3 +146,29 @@ def test_map_providers_compute_in_the_background(plain):
     assert set(pct) == set(plain["communes"]["code"])
     png, bounds = coverage.map_overlay_4g(plain)
     assert png.startswith(b"\x89PNG") and bounds[0][0] < bounds[1][0] and bounds[0][1] < bounds[1][1]
+
+
+def test_best_server_equals_the_maximum_over_sites_whatever_the_radius(tmp_path):
+    """Pruning, the two passes and the fixed ray set: the best of the per-site model, at any radius that covers."""
+    folder = write_layers(tmp_path / "r", tiny_layers())
+    write_dem(folder, ridge_m=300.0)
+    ds = io.load(folder)
+    n = len(coverage.sites_of(ds, "4G"))
+    assert n >= 2
+    dem = read_dem(ds.dem_path)
+    expected = np.full(dem.shape, -np.inf)
+    for k in range(n):
+        sw, rsrp = reference_rsrp(ds, "4G", k, environment="rural")
+        h, w = sw.distance_m.shape
+        view = expected[sw.row0:sw.row0 + h, sw.col0:sw.col0 + w]
+        np.maximum(view, np.where(np.isfinite(rsrp), rsrp, -np.inf), out=view)
+    result = coverage.compute(ds, technology="4G", radius_m=8000, environment="rural", progress=lambda f, m: None)
+    ok = np.isfinite(expected)
+    np.testing.assert_allclose(result.rsrp_dbm[ok], expected[ok], atol=0.05)
+    assert np.isnan(result.rsrp_dbm[~ok]).all()
+    # a larger radius only adds cells and servers: where the server is the same, so is the value
+    wider = coverage.compute(ds, technology="4G", radius_m=12_000, environment="rural", progress=lambda f, m: None)
+    same = ok & (wider.server == result.server)
+    assert same.sum() > 0.9 * ok.sum()
+    np.testing.assert_array_equal(wider.rsrp_dbm[same], result.rsrp_dbm[same])
+    assert (wider.rsrp_dbm[ok] >= result.rsrp_dbm[ok]).all()

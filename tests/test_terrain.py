@@ -199,6 +199,32 @@ def test_radial_sweep_visibility_agrees_with_the_viewshed():
     np.testing.assert_array_equal(serial[3], parallel[3])
 
 
+def test_radial_sweep_does_not_depend_on_the_radius():
+    """A cell's distance and v_max are the same whatever radius reaches it (the ray set is fixed)."""
+    dem = make_dem(fractal(400, seed=3))
+    x, y = centre(200, 200)
+    cases = [(1500.0, 3000.0), (2700.0, 5400.0)]
+    coarse = make_dem(fractal(400, seed=3), res=90.0)  # 20 km / 90 m: another ray set, same property
+    for grid, (r, r2) in ((dem, cases[0]), (dem, cases[1]), (coarse, (9000.0, 18000.0))):
+        cx, cy = (x, y) if grid is dem else centre(200, 200, 90.0)
+        small = terrain.sweep(grid, cx, cy, tx_height_m=30, radius_m=r, frequency_mhz=1800)
+        large = terrain.sweep(grid, cx, cy, tx_height_m=30, radius_m=r2, frequency_mhz=1800)
+        h, w = small.v_max.shape
+        inner_v = large.v_max[small.row0 - large.row0:, small.col0 - large.col0:][:h, :w]
+        inner_d = large.distance_m[small.row0 - large.row0:, small.col0 - large.col0:][:h, :w]
+        ok = np.isfinite(small.distance_m)
+        assert ok.sum() > 0.7 * math.pi * (r / grid.resolution_m) ** 2
+        np.testing.assert_array_equal(small.distance_m[ok], inner_d[ok])
+        np.testing.assert_array_equal(small.v_max[ok], inner_v[ok])
+    # beyond the fixed ray square (20 km = 223 cells of 90 m; the rays of 2H contain those of H): still the same
+    cx, cy = centre(200, 200, 90.0)
+    a = terrain.radial_sweep_serial(coarse.elevation, X0, Y0, 90.0, cx, cy, 30.0, 1.5, 9000.0, 0.17, 4 / 3)
+    b = terrain.radial_sweep_serial(coarse.elevation, X0, Y0, 90.0, cx, cy, 30.0, 1.5, 25_000.0, 0.17, 4 / 3)
+    h, w = a[3].shape
+    ok = np.isfinite(a[2])
+    np.testing.assert_array_equal(a[3][ok], b[3][a[0] - b[0]:a[0] - b[0] + h, a[1] - b[1]:a[1] - b[1] + w][ok])
+
+
 # --- profile, hillshade, I/O ------------------------------------------------------------------------------------
 
 def test_profile_is_bilinear_between_cell_centres():
