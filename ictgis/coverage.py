@@ -38,7 +38,16 @@ from ._background import BackgroundCache, dataset_stamp, generation
 from ._errors import LayerError, Problem
 from .io import Dataset
 from .layers import parse_tech
-from .terrain import _OCTANTS, BLOCK_SHIFT, Dem, block_minimum, radial_best_server_serial, read_dem, write_raster
+from .terrain import (
+    _OCTANTS,
+    BLOCK_SHIFT,
+    Dem,
+    _knife_edge_db,
+    block_minimum,
+    radial_best_server_serial,
+    read_dem,
+    write_raster,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +58,6 @@ DEFAULT_K_FACTOR = 4.0 / 3.0
 #: (so weak-signal areas are mapped too), capped at `MAX_RADIUS_M`.
 RADIUS_MARGIN_DB = 5.0
 MAX_RADIUS_M = 20_000.0
-
-
-@njit(cache=True)
-def _knife_edge(v):
-    if v <= -0.78:
-        return 0.0
-    t = v - 0.1
-    return 6.9 + 20.0 * math.log10(math.sqrt(t * t + 1.0) + t)
 
 
 #: Radius of the first of the two passes over the sites (see `compute`; the result does not depend on it).
@@ -415,7 +416,7 @@ def _pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef
         ld = math.log10(dkm)
         loss = max(a_coef[s] + b_coef[s] * ld, fspl_c[s] + 20.0 * ld)
         if vmax > -0.78:
-            loss += _knife_edge(vmax)
+            loss += _knife_edge_db(vmax)
         out[p] = ref[s] - loss
     return out
 
