@@ -28,7 +28,7 @@ def generation() -> int:
 def dataset_stamp(ds: Any) -> tuple:
     """Return a key for a dataset's state: its folder and the modification times of its files."""
     folder = Path(ds.data_dir) if getattr(ds, "data_dir", None) else None
-    if folder is None or not folder.is_dir():
+    if folder is None or not folder.is_dir() or getattr(ds, "derived", False):  # a changed copy: its own key
         return (id(ds),)
     return (str(folder.resolve()), tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir()
                                                 if p.is_file())))

@@ -602,7 +602,9 @@ def coverage_indicators(ds: Dataset, *, technologies: tuple[str, ...] = ("3G", "
         if not any(tech in parse_tech(t) for t in bts["tech"]):
             out.update(dict(zip(keys, (0.0, 0, 0), strict=True)))  # no site of that technology: nothing covered
             continue
-        s = compute(ds, technology=tech, threshold_dbm=threshold_dbm, dem=dem, progress=lambda f, m: None).summary
+        result = compute(ds, technology=tech, threshold_dbm=threshold_dbm, dem=dem, progress=lambda f, m: None)
+        ds.analyses[f"coverage_{tag}"] = result
+        s = result.summary
         out.update(dict(zip(keys, (s["populated_area_pct"], s["villages_covered"], s["population_covered"]),
                             strict=True)))
     return out

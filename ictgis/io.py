@@ -94,6 +94,10 @@ class Dataset:
         Repairs made while reading (reported as warnings).
     area_km2
         Official province area when given in layers.yaml, else None (the polygons' area is used).
+    derived
+        True for copies (scenario work copies): their layers may differ from the files in `data_dir`.
+    analyses
+        Results analyses attach while they run (e.g. the coverage of a scenario's "after" state).
     """
 
     layers: dict[str, gpd.GeoDataFrame]
@@ -104,6 +108,8 @@ class Dataset:
     topology: TopologyReport | None = None
     notes: list[str] = field(default_factory=list)
     area_km2: float | None = None
+    derived: bool = False
+    analyses: dict = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
         return self.layers[name]
@@ -119,7 +125,7 @@ class Dataset:
         """Return a copy whose layers can be changed without touching this one."""
         return Dataset(layers={k: v.copy() for k, v in self.layers.items()}, sources=dict(self.sources),
                        crs=self.crs, data_dir=self.data_dir, dem_path=self.dem_path, topology=self.topology,
-                       notes=list(self.notes), area_km2=self.area_km2)
+                       notes=list(self.notes), area_km2=self.area_km2, derived=True)
 
 
 # --------------------------------------------------------------------------------------------- mapping file

@@ -564,6 +564,11 @@ def _write_outputs(sc: Scenario, out_dir: Path, *, base, work, before, after, de
         for name in sorted(changed):
             if name in work.layers:
                 write_layer(work[name], tmp / "layers.gpkg", layer=name)
+        after_cov = work.analyses.get("coverage_4g")
+        if after_cov is not None:  # the "after" 4G coverage, for Google Earth
+            from .coverage import write_kmz
+
+            write_kmz(after_cov, tmp / "coverage_4g_after.kmz")
         diff = changes(base, work)
         (tmp / "changes.geojson").write_text(diff.to_json(drop_id=True, ensure_ascii=False), encoding="utf-8")
         summary = {"name": sc.name, "description": sc.description, "structure": sc.structure,

@@ -210,6 +210,7 @@ interventions:
     assert d.loc["fiber.route_km", "after"] > d.loc["fiber.route_km", "before"]
     assert d.loc["mobile.sites_4g", "after"] == d.loc["mobile.sites_4g", "before"] + 1
     assert d.loc["mobile.populated_area_4g_pct", "after"] >= d.loc["mobile.populated_area_4g_pct", "before"]
+    assert (tmp_path / "out" / "coverage_4g_after.kmz").exists()  # the after-state 4G coverage for Google Earth
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     fiber = summary["interventions"][0]
     assert fiber["villages_connected"] + len(fiber["unreachable"]) == fiber["villages_asked"] == 3
