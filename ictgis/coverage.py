@@ -64,6 +64,10 @@ MAX_RADIUS_M = 20_000.0
 _NEAR_PASS_M = 4_000.0
 
 
+#: Groups of ray directions per octant for `_useful_radii`'s per-group cut of the sweep.
+_RAY_GROUPS = 64
+
+
 @njit(cache=True)
 def _log_distance_table(cell, radius_max):
     """log10 of the distance in km (at least 0.02) of a cell i, m cells off the site, indexed by i² + m²."""
@@ -75,12 +79,17 @@ def _log_distance_table(cell, radius_max):
 
 
 @njit(cache=True)
-def _useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d):
+def _useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ray_lim):
     """Return, per octant of the sweep, the squared radius (cells²) a site needs to reach (-1: none).
 
     Beyond it, the site cannot beat any block's (stale) minimum even without terrain loss. The sweep's values do
-    not depend on its radius, so sweeping each octant only this far gives the same best arrays.
+    not depend on its radius, so sweeping each octant only this far gives the same best arrays. `ray_lim` (8 × G,
+    int64) gets, per octant and group g of ray directions (minor / major offset in [g / G, (g + 1) / G]), the last
+    column (major offset) its rays must reach: that of the farthest block the site could beat whose cells may take
+    their values from a ray of the group (a cell's ray is within one ray spacing, 1 / major offset, of it).
     """
+    ng = ray_lim.shape[1]
+    ray_lim[:] = 0
     size = 1 << BLOCK_SHIFT
     r2max = (radius / cell) ** 2
     half = int(math.ceil(radius / cell))
@@ -108,8 +117,19 @@ def _useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d):
                 i_hi = max(r0 * mr + c0 * mc, r1 * mr + c1 * mc)
                 m_lo = min(r0 * nr + c0 * nc, r1 * nr + c1 * nc)
                 m_hi = max(r0 * nr + c0 * nc, r1 * nr + c1 * nc)
-                if i_hi >= 0 and m_hi >= 0 and m_lo <= i_hi and far > need[o]:
-                    need[o] = far
+                if i_hi >= 0 and m_hi >= 0 and m_lo <= i_hi:
+                    if far > need[o]:
+                        need[o] = far
+                    i_lo = max(min(r0 * mr + c0 * mc, r1 * mr + c1 * mc), 1)
+                    m_lo = max(m_lo, 0)
+                    m_hi = min(m_hi, i_hi)
+                    t_lo = (m_lo - 1) / i_hi if m_lo >= 1 else 0.0
+                    t_hi = (m_hi + 1) / i_lo
+                    g0 = int(t_lo * ng)
+                    g1 = min(int(t_hi * ng), ng - 1)
+                    for g in range(g0, g1 + 1):
+                        if ray_lim[o, g] < i_hi:
+                            ray_lim[o, g] = i_hi
     return need
 
 
@@ -128,16 +148,17 @@ def _best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, 
         bt = best[t]
         st = server[t]
         block_min = block_minimum(bt, elev)
+        ray_lim = np.zeros((8, _RAY_GROUPS), np.int64)
         for s in range(t, n, n_threads):
             orow, ocol = int(math.floor((y_max - ys[s]) / cell)), int(math.floor((xs[s] - x_min) / cell))
             reach2 = _useful_radii(block_min, orow, ocol, cell, radii[s], a_coef[s], b_coef[s], fspl_c[s],
-                                   ref_eirp[s], log_d)
+                                   ref_eirp[s], log_d, ray_lim)
             reach = cell * math.sqrt(max(reach2.max(), 0.0))
             if reach <= inner[s]:
                 continue
             radial_best_server_serial(elev, x_min, y_max, cell, xs[s], ys[s], heights[s], rx_h, reach, lams[s],
                                       k_factor, a_coef[s], b_coef[s], fspl_c[s], ref_eirp[s], site_index[s], log_d,
-                                      bt, st, block_min, inner[s], reach2)
+                                      bt, st, block_min, inner[s], reach2, ray_lim)
 
 
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs

@@ -520,6 +520,9 @@ def _ray_half(cell_size_m, half):
     return big
 
 
+#: `_sweep_octant`'s per-group column limits when every ray goes all the way.
+_NO_LIMIT = np.full(1, 1 << 40, np.int64)
+
 #: Side of the blocks of :func:`block_minimum` (cells, as a power of two).
 BLOCK_SHIFT = 3
 
@@ -554,10 +557,41 @@ def _knife_edge_db(v):
     return 6.9 + 20.0 * math.log10(math.sqrt(t * t + 1.0) + t)
 
 
+@njit(cache=True)
+def _ray_limits(group_lim, big, sp0):
+    """Last column each ray of an octant must be stepped to, from `group_lim` (per group of ray directions).
+
+    Group g of G holds the rays j with ``floor(j · G / H) = g`` (the last ray in group G - 1). A ray that joins
+    part-way (see `_sweep_octant`) copies its lower neighbour's samples, so that neighbour must be stepped up to the
+    column before the join whenever the joining ray is used.
+    """
+    ng = group_lim.shape[0]
+    lim = np.empty(big + 1, np.int64)
+    for j in range(big + 1):
+        lim[j] = group_lim[min(j * ng // big, ng - 1)]
+    join = np.zeros(big + 1, np.int64)  # join column of the rays whose step is sp (indexed by sp)
+    sp = sp0
+    i = 1
+    while sp > 1:
+        if sp * i > big:
+            sp //= 2
+            join[sp] = i
+        i += 1
+    for j in range(big - 1, 0, -1):
+        low = j & -j
+        if low >= sp0:
+            continue
+        if lim[j] >= join[low]:
+            p = j - low
+            if lim[p] < join[low] - 1:
+                lim[p] = join[low] - 1
+    return lim
+
+
 @njit(cache=True, error_model="numpy")
 def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell_size_m, ht, rx_height_m, bulge,
                   two_over_lambda, r2min, r2max, fused, dist, vmax, loss_a, loss_b, loss_fs, power, site, log_d, best,
-                  server, block_min, hull):
+                  server, block_min, hull, group_lim):
     """Cast the rays of one octant (see :func:`radial_sweep`), column by column, and fill the cells they own.
 
     Ray j goes from the site towards the cell (H, j) of the octant (major, minor offsets), H = `_ray_half`. At
@@ -570,6 +604,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
     the cell's RSRP ``power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km) − J(v_max)`` (`log_d`
     indexed by i² + m²) is written to `best` (grid, row0 = col0 = 0) and `site` to `server` where it beats `best`;
     cells where even the unobstructed signal (or the horizon sample's J) cannot beat it are skipped early.
+    `group_lim` (G columns) cuts the rays per group of directions, see `_ray_limits`; at column i the cells whose
+    direction m / i falls in a group g with ``group_lim[g] < i`` are skipped (`_NO_LIMIT`: no cut).
     """
     nrows, ncols = elev.shape
     mr, mc, nr, nc = _OCTANTS[octant, 0], _OCTANTS[octant, 1], _OCTANTS[octant, 2], _OCTANTS[octant, 3]
@@ -582,6 +618,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
     sp = 1
     while sp * 2 <= big:
         sp *= 2
+    lim = _ray_limits(group_lim, big, sp)
+    ngroups = group_lim.shape[0]
     for i in range(1, half + 1):
         if i * i > r2max:
             break
@@ -593,7 +631,15 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                 hull[j, :nh[p]] = hull[p, :nh[p]]
         # Cells of column i, each with the active ray passing nearest to its centre.
         last_active = (big // sp) * sp
-        for m in range(i + 1):
+        m = -1
+        while m < i:
+            m += 1
+            g = min(m * ngroups // i, ngroups - 1)
+            if group_lim[g] < i:  # no ray of this group of directions is needed here (see `_ray_limits`)
+                if g == ngroups - 1:
+                    break
+                m = ((g + 1) * i + ngroups - 1) // ngroups - 1
+                continue
             k = m * m + i * i
             if k > r2max:
                 break
@@ -673,6 +719,13 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
         m0 = 0
         rem = 0  # j · i = m0 · H + rem, 0 <= rem < H (kept by additions: sp · i <= H)
         while j <= big:
+            if lim[j] < i:  # skip the rays no longer needed
+                while j < big and lim[j] < i:
+                    j += min(sp, big - j)
+                if lim[j] < i:
+                    break
+                m0 = (j * i) // big
+                rem = j * i - m0 * big
             if m0 * m0 + i * i > r2max:
                 break
             r = orow + i * mr + m0 * nr
@@ -795,7 +848,7 @@ def radial_sweep(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_hei
     for o in prange(8):
         _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
                       rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, 0.0, 0,
-                      no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half))
+                      no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT)
     return row0, col0, dist, vmax
 
 
@@ -811,7 +864,7 @@ def radial_sweep_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m,
     for o in range(8):
         _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
                       rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, 0.0, 0,
-                      no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half))
+                      no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT)
     return row0, col0, dist, vmax
 
 
@@ -819,7 +872,7 @@ def radial_sweep_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m,
 @njit(cache=True)
 def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_height_m, radius_m,
                               wavelength_m, k_factor, loss_a, loss_b, loss_fs, power, site, log_d, best, server,
-                              block_min, inner_m, octant_r2):
+                              block_min, inner_m, octant_r2, ray_lim):
     """Run the sweep of :func:`radial_sweep` fused with a best-server update, on one thread.
 
     Every cell within the radius gets ``rsrp = power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km)
@@ -830,7 +883,10 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     the obstacle search; `block_min` (:func:`block_minimum` of `best`, may be stale: not above `best`'s block
     minima) lets most such cells skip reading `best`. Cells within `inner_m` (> 0) of the site are left alone (a
     first pass with ``radius_m = inner_m`` gives them exactly the values this sweep would: the ray set does not
-    depend on the radius). Octant o (see `_OCTANTS`) stops at ``min(radius², octant_r2[o]) · cell²``.
+    depend on the radius). Octant o (see `_OCTANTS`) stops at ``min(radius², octant_r2[o]) · cell²``, and its rays
+    of direction group g (`ray_lim[o]`, see `_ray_limits`) at column ``ray_lim[o, g]``: the caller must make sure
+    that no cell of a later column whose ray is in that group could beat `block_min` (cells of such groups are
+    skipped).
     """
     nrows, ncols = elevation.shape
     orow = int(np.floor((y_max - y) / cell_size_m))
@@ -855,7 +911,7 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
         r2o = min(r2max, octant_r2[o])
         _sweep_octant(elevation, orow, ocol, half, o, 0, 0, nrows, ncols, cell_size_m, ht, rx_height_m, bulge,
                       2.0 / wavelength_m, r2min, r2o, True, no_dist, no_dist, loss_a, loss_b, loss_fs, power, site,
-                      log_d, best, server, block_min, hull)
+                      log_d, best, server, block_min, hull, ray_lim[o])
 
 @dataclass(frozen=True, eq=False)
 class Sweep:
@@ -970,7 +1026,7 @@ def warm_up() -> float:
     radial_best_server_serial(elev, 0.0, 210.0, 30.0, 105.0, 105.0, 30.0, 1.5, 90.0, 0.333, 4.0 / 3.0, 130.0, 35.0,
                               32.0, 20.0, 0, np.zeros(10), np.full((7, 7), -np.inf, np.float32),
                               np.full((7, 7), -1, np.int32), np.full((1, 1), -np.inf, np.float32), 0.0,
-                              np.full(8, 1e9))
+                              np.full(8, 1e9), np.full((8, 1), 1 << 40, np.int64))
     elapsed = time.perf_counter() - t0
     logger.debug("terrain kernels ready in %.2f s", elapsed)
     return elapsed
