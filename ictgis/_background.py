@@ -18,6 +18,13 @@ logger = logging.getLogger(__name__)
 
 _generation = 0
 _generation_lock = threading.Lock()
+_threads: list[threading.Thread] = []
+
+
+def wait_all(timeout_s: float | None = None) -> None:
+    """Wait for every background computation started so far (tests and shutdown hooks call this)."""
+    for thread in list(_threads):
+        thread.join(timeout_s)
 
 
 def generation() -> int:
@@ -89,7 +96,9 @@ class BackgroundCache:
 
         if not wait:
             if start:
-                threading.Thread(target=work, name=f"ictgis-{self.name}", daemon=True).start()
+                thread = threading.Thread(target=work, name=f"ictgis-{self.name}", daemon=True)
+                _threads[:] = [t for t in _threads if t.is_alive()] + [thread]
+                thread.start()
             return None
         if start:
             work()

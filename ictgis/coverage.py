@@ -41,6 +41,7 @@ from .layers import parse_tech
 from .terrain import (
     _OCTANTS,
     BLOCK_SHIFT,
+    PARALLEL_LOCK,
     Dem,
     _knife_edge_db,
     block_minimum,
@@ -299,15 +300,17 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     for pas, (outer, inner) in enumerate(((near, np.zeros(len(radii))), (radii, near))):
         for start in range(0, len(idx), batch):
             chunk = idx[start:start + batch]
-            _best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[chunk], ys[chunk],
-                                params.height_m[chunk], rx_height_m, outer[chunk], lams[chunk], k_factor,
-                                a_coef[chunk], b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32), best,
-                                server, n_threads, inner[chunk])
+            with PARALLEL_LOCK:  # one parallel launch at a time per process (numba's workqueue is not thread-safe)
+                _best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[chunk], ys[chunk],
+                                    params.height_m[chunk], rx_height_m, outer[chunk], lams[chunk], k_factor,
+                                    a_coef[chunk], b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32),
+                                    best, server, n_threads, inner[chunk])
             done = (start + len(chunk)) / max(1, len(idx))
             report((0.1 + 0.8 * done if pas else 0.1 * done), f"{technology}: pass {pas + 1}/2, "
                    f"{start + len(chunk)}/{len(idx)} sites")
         if pas == 0 and n_threads > 1:
-            _share_best(best, server)
+            with PARALLEL_LOCK:
+                _share_best(best, server)
     pick = np.argmax(best, axis=0)
     rsrp = np.take_along_axis(best, pick[None], axis=0)[0]
     srv = np.take_along_axis(server, pick[None], axis=0)[0]
@@ -502,9 +505,10 @@ def coverage_matrix(ds: Dataset, sites: gpd.GeoDataFrame, targets: gpd.GeoDataFr
     pair_s = np.repeat(np.arange(len(frame)), [len(x) for x in lists]).astype(np.int64)
     pair_t = np.fromiter((t for x in lists for t in x), dtype=np.int64, count=len(pair_s))
     t0 = dem.transform
-    rsrp = _pair_rsrp(dem.elevation, t0.c, t0.f, dem.resolution_m, sx, sy, params.height_m, rx_height_m,
-                      299.792458 / params.frequency_mhz, k_factor, a_coef, b_coef,
-                      32.45 + 20.0 * np.log10(params.frequency_mhz), ref, tx, ty, pair_s, pair_t)
+    with PARALLEL_LOCK:
+        rsrp = _pair_rsrp(dem.elevation, t0.c, t0.f, dem.resolution_m, sx, sy, params.height_m, rx_height_m,
+                          299.792458 / params.frequency_mhz, k_factor, a_coef, b_coef,
+                          32.45 + 20.0 * np.log10(params.frequency_mhz), ref, tx, ty, pair_s, pair_t)
     shape = (len(frame), len(targets))
     values = sparse.csr_matrix((rsrp, (pair_s, pair_t)), shape=shape)
     ok = rsrp >= threshold

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,11 @@ from pyproj import CRS
 from ._errors import CRSError, LayerError, Problem
 
 logger = logging.getLogger(__name__)
+
+#: numba's default "workqueue" threading layer is not thread-safe: parallel kernels launched from two Python threads
+#: at once (a web request and a background computation, say) can crash the process. Every Python-level launch of a
+#: parallel kernel in ictgis holds this lock.
+PARALLEL_LOCK = threading.RLock()
 
 __all__ = [
     "Dem", "Sweep", "ViewshedStack", "block_minimum", "hillshade", "observer_cells", "profile",
@@ -448,7 +454,8 @@ def viewshed_many(dem: Dem, xs: np.ndarray, ys: np.ndarray, heights_m: np.ndarra
     half = math.ceil(max_radius_m / dem.resolution_m)
     curv = refraction_coeff / (2.0 * dem.semi_major_m) if curvature else 0.0
     t0 = time.perf_counter()
-    data = _viewshed_batch(dem.elevation, rows, cols, heights, float(target_height_m), dem.resolution_m,
+    with PARALLEL_LOCK:
+        data = _viewshed_batch(dem.elevation, rows, cols, heights, float(target_height_m), dem.resolution_m,
                            float(max_radius_m), curv, half)
     logger.debug("viewshed of %d observers (r %.0f m) in %.3f s", xs.size, max_radius_m, time.perf_counter() - t0)
     return ViewshedStack(data, rows - half, cols - half, dem.shape)
@@ -934,7 +941,8 @@ def sweep(dem: Dem, x: float, y: float, *, tx_height_m: float, rx_height_m: floa
     """
     observer_cells(dem, [x], [y], label="site")
     t = dem.transform
-    row0, col0, dist, vmax = radial_sweep(dem.elevation, t.c, t.f, dem.resolution_m, float(x), float(y),
+    with PARALLEL_LOCK:
+        row0, col0, dist, vmax = radial_sweep(dem.elevation, t.c, t.f, dem.resolution_m, float(x), float(y),
                                           float(tx_height_m), float(rx_height_m), float(radius_m),
                                           299.792458 / frequency_mhz, float(k_factor))
     return Sweep(int(row0), int(col0), dist, vmax)
@@ -1020,8 +1028,9 @@ def warm_up() -> float:
     """Compile (or load from numba's cache) every terrain kernel on a tiny DEM; return the seconds it took."""
     t0 = time.perf_counter()
     elev = np.arange(49, dtype=np.float32).reshape(7, 7) % 5
-    _viewshed_batch(elev, np.array([3]), np.array([3]), np.array([10.0]), 1.5, 30.0, 90.0, 1e-8, 3)
-    radial_sweep(elev, 0.0, 210.0, 30.0, 105.0, 105.0, 30.0, 1.5, 90.0, 0.333, 4.0 / 3.0)
+    with PARALLEL_LOCK:
+        _viewshed_batch(elev, np.array([3]), np.array([3]), np.array([10.0]), 1.5, 30.0, 90.0, 1e-8, 3)
+        radial_sweep(elev, 0.0, 210.0, 30.0, 105.0, 105.0, 30.0, 1.5, 90.0, 0.333, 4.0 / 3.0)
     radial_sweep_serial(elev, 0.0, 210.0, 30.0, 105.0, 105.0, 30.0, 1.5, 90.0, 0.333, 4.0 / 3.0)
     radial_best_server_serial(elev, 0.0, 210.0, 30.0, 105.0, 105.0, 30.0, 1.5, 90.0, 0.333, 4.0 / 3.0, 130.0, 35.0,
                               32.0, 20.0, 0, np.zeros(10), np.full((7, 7), -np.inf, np.float32),

@@ -74,6 +74,15 @@ def write_layers(folder: Path, layers: dict[str, gpd.GeoDataFrame], *, suffix: s
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _join_background_computations():
+    """Let map providers' background computations finish before the interpreter exits."""
+    yield
+    from ictgis._background import wait_all
+
+    wait_all(timeout_s=300)
+
+
 @pytest.fixture()
 def tiny() -> dict[str, gpd.GeoDataFrame]:
     return tiny_layers()
