@@ -13,7 +13,7 @@ Prints JSON lines like the other benchmarks::
     {"bench": "web_page", "ours_s": ..., "peer": "folium default", "peer_version": ..., "peer_s": ..., ...}
     {"bench": "web_load", "clients": 50, "seconds": ..., "requests": ..., "errors": 0, "p95_ms": ...}
 
-Usage: ``python benchmarks/bench_web.py [--data DIR] [--runs 5] [--load-seconds 20] [--clients 50]``.
+Usage: ``python benchmarks/bench_web.py [--data DIR] [--runs 5] [--load-seconds 60] [--clients 50]``.
 Needs playwright (pip) and Debian's chromium (``/usr/bin/chromium``); loopback only.
 """
 
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "shapefiles")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--load-seconds", type=float, default=20.0, help="0 skips the load test")
+    parser.add_argument("--load-seconds", type=float, default=60.0, help="0 skips the load test (issue 6: 60 s)")
     parser.add_argument("--clients", type=int, default=50)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
