@@ -791,6 +791,25 @@ def _sweep_window(elevation, x_min, y_max, cell_size_m, x, y, radius_m):
     return orow, ocol, half, row0, col0, dist, vmax
 
 
+@njit(cache=True)
+def _plain_sweep_window(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, radius_m, k_factor):
+    """Window and constants of a distance / v_max sweep (shared by `radial_sweep` and its serial twin)."""
+    orow, ocol, half, row0, col0, dist, vmax = _sweep_window(elevation, x_min, y_max, cell_size_m, x, y, radius_m)
+    ht = elevation[orow, ocol] + tx_height_m
+    bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
+    return orow, ocol, half, row0, col0, dist, vmax, ht, bulge, (radius_m / cell_size_m) ** 2
+
+
+@njit(cache=True)
+def _plain_octant(elevation, o, w, rx_height_m, wavelength_m, cell_size_m):
+    """Sweep octant `o` of window `w` (from `_plain_sweep_window`) writing distances and v_max only."""
+    orow, ocol, half, row0, col0, dist, vmax, ht, bulge, r2max = w
+    no_log, no_best, no_server = np.empty(1), np.empty((1, 1), np.float32), np.empty((1, 1), np.int32)
+    _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
+                  rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, 0.0, 0,
+                  no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT)
+
+
 @njit(cache=True, parallel=True)
 def radial_sweep(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_height_m, radius_m, wavelength_m,
                  k_factor):
@@ -847,32 +866,20 @@ def radial_sweep(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_hei
     ValueError
         If the site is outside the grid or on nodata.
     """
-    orow, ocol, half, row0, col0, dist, vmax = _sweep_window(elevation, x_min, y_max, cell_size_m, x, y, radius_m)
-    ht = elevation[orow, ocol] + tx_height_m
-    bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
-    r2max = (radius_m / cell_size_m) ** 2
-    no_log, no_best, no_server = np.empty(1), np.empty((1, 1), np.float32), np.empty((1, 1), np.int32)
+    w = _plain_sweep_window(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, radius_m, k_factor)
     for o in prange(8):
-        _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
-                      rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, 0.0, 0,
-                      no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT)
-    return row0, col0, dist, vmax
+        _plain_octant(elevation, o, w, rx_height_m, wavelength_m, cell_size_m)
+    return w[3], w[4], w[5], w[6]
 
 
 @njit(cache=True)
 def radial_sweep_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_height_m, radius_m,
                         wavelength_m, k_factor):
     """:func:`radial_sweep` on one thread (same arguments and results), to call from a parallel loop."""
-    orow, ocol, half, row0, col0, dist, vmax = _sweep_window(elevation, x_min, y_max, cell_size_m, x, y, radius_m)
-    ht = elevation[orow, ocol] + tx_height_m
-    bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
-    r2max = (radius_m / cell_size_m) ** 2
-    no_log, no_best, no_server = np.empty(1), np.empty((1, 1), np.float32), np.empty((1, 1), np.int32)
+    w = _plain_sweep_window(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, radius_m, k_factor)
     for o in range(8):
-        _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
-                      rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, 0.0, 0,
-                      no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT)
-    return row0, col0, dist, vmax
+        _plain_octant(elevation, o, w, rx_height_m, wavelength_m, cell_size_m)
+    return w[3], w[4], w[5], w[6]
 
 
 
