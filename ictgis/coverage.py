@@ -32,6 +32,8 @@ import numba
 import numpy as np
 import pandas as pd
 from numba import njit, prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from . import radio, settings
 from ._background import BackgroundCache, dataset_stamp, generation
@@ -43,6 +45,7 @@ from .terrain import (
     BLOCK_SHIFT,
     PARALLEL_LOCK,
     Dem,
+    _beats,
     _knife_edge_db,
     block_minimum,
     radial_best_server_serial,
@@ -61,8 +64,8 @@ RADIUS_MARGIN_DB = 5.0
 MAX_RADIUS_M = 20_000.0
 
 
-#: Radius of the first of the two passes over the sites (see `compute`; the result does not depend on it).
-_NEAR_PASS_M = 4_000.0
+#: Outer radii of the passes over the sites before the last (see `compute`; the result does not depend on them).
+_PASSES_M = (4_000.0,)
 
 
 #: Groups of ray directions per octant for `_useful_radii`'s per-group cut of the sweep.
@@ -108,8 +111,8 @@ def _useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, r
                 continue
             ld = log_d[k]
             clear = power - max(a + b * ld, fc + 20.0 * ld)
-            if clear <= block_min[br, bc]:
-                continue
+            if np.float32(clear) < block_min[br, bc]:
+                continue  # cannot beat nor tie any cell of the block
             fcol = max(abs(c0), abs(c1))
             far = min(float(fr * fr + fcol * fcol) + 1.0, r2max)
             for o in range(8):
@@ -134,32 +137,55 @@ def _useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, r
     return need
 
 
+@intrinsic
+def _take(typingctx, counter):
+    """Atomically increment ``counter[0]`` (int64 array) and return its value before (a shared work queue)."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, signature.args[0], array,
+                                           [context.get_constant(types.intp, 0)])
+        return builder.atomic_rmw("add", pointer, context.get_constant(types.int64, 1), "seq_cst")
+
+    return types.int64(counter), codegen
+
+
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def _best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, lams, k_factor, a_coef, b_coef,
                         fspl_c, ref_eirp, site_index, best, server, n_threads, inner):
     """Sweep every site fused with the best-server update (`radial_best_server_serial`), one best array per thread.
 
-    Sites are dealt round-robin to the threads, in the order given (strongest first prunes most: a cell whose
-    unobstructed signal from a site cannot beat its current best skips the obstacle search). Cells within
-    `inner[s]` of site s are left alone (filled by an earlier pass, see `compute`).
+    Sites are handed to the threads one at a time as they free up (per-site work varies a lot), in the order given
+    (strongest first prunes most: a cell whose unobstructed signal from a site cannot beat its current best skips
+    the obstacle search); each thread updates its own `best[t]` / `server[t]`. Which thread sweeps which site does
+    not change the result: ties go to the lower site index (`terrain._beats`). Cells within `inner[s]` of site s
+    are left alone (filled by an earlier pass, see `compute`). `n_threads` must be numba's current thread count.
     """
     n = xs.shape[0]
     log_d = _log_distance_table(cell, radii.max())
+    first = block_minimum(best[0], elev)
+    block_min = np.empty((n_threads, first.shape[0], first.shape[1]), np.float32)
+    block_min[0] = first
+    for t in prange(1, n_threads):
+        block_min[t] = block_minimum(best[t], elev)
+    ray_lim = np.zeros((n_threads, 8, _RAY_GROUPS), np.int64)
+    queue = np.zeros(1, np.int64)  # next site to sweep, taken atomically by whichever thread is free
     for t in prange(n_threads):
-        bt = best[t]
-        st = server[t]
-        block_min = block_minimum(bt, elev)
-        ray_lim = np.zeros((8, _RAY_GROUPS), np.int64)
-        for s in range(t, n, n_threads):
+        while True:
+            s = _take(queue)
+            if s >= n:
+                break
             orow, ocol = int(math.floor((y_max - ys[s]) / cell)), int(math.floor((xs[s] - x_min) / cell))
-            reach2 = _useful_radii(block_min, orow, ocol, cell, radii[s], a_coef[s], b_coef[s], fspl_c[s],
-                                   ref_eirp[s], log_d, ray_lim)
+            reach2 = _useful_radii(block_min[t], orow, ocol, cell, radii[s], a_coef[s], b_coef[s], fspl_c[s],
+                                   ref_eirp[s], log_d, ray_lim[t])
             reach = cell * math.sqrt(max(reach2.max(), 0.0))
             if reach <= inner[s]:
                 continue
             radial_best_server_serial(elev, x_min, y_max, cell, xs[s], ys[s], heights[s], rx_h, reach, lams[s],
-                                      k_factor, a_coef[s], b_coef[s], fspl_c[s], ref_eirp[s], site_index[s], log_d,
-                                      bt, st, block_min, inner[s], reach2, ray_lim)
+                                      k_factor, a_coef[s], b_coef[s], fspl_c[s], ref_eirp[s], site_index[s],
+                                      log_d, best[t], server[t], block_min[t], inner[s], reach2, ray_lim[t])
 
 
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
@@ -170,11 +196,33 @@ def _share_best(best, server):
         for c in range(ncols):
             top = 0
             for t in range(1, n_threads):
-                if best[t, r, c] > best[top, r, c]:
+                if _beats(best[t, r, c], server[t, r, c], best[top, r, c], server[top, r, c]):
                     top = t
             for t in range(n_threads):
                 best[t, r, c] = best[top, r, c]
                 server[t, r, c] = server[top, r, c]
+
+
+@njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
+def _merge_best(best, server):
+    """Best RSRP over the threads' arrays (NaN where no site reaches) and its server (-1 where none)."""
+    n_threads, nrows, ncols = best.shape
+    rsrp = np.empty((nrows, ncols), np.float32)
+    srv = np.empty((nrows, ncols), np.int32)
+    for r in prange(nrows):
+        for c in range(ncols):
+            top = 0
+            for t in range(1, n_threads):
+                if _beats(best[t, r, c], server[t, r, c], best[top, r, c], server[top, r, c]):
+                    top = t
+            value = best[top, r, c]
+            if np.isfinite(value):
+                rsrp[r, c] = value
+                srv[r, c] = server[top, r, c]
+            else:
+                rsrp[r, c] = np.nan
+                srv[r, c] = -1
+    return rsrp, srv
 
 
 @dataclass
@@ -286,8 +334,9 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     if not inside.all():
         logger.warning("%d sites lie outside the DEM or on nodata and are left out", int((~inside).sum()))
     idx = np.flatnonzero(inside)
-    # Strongest first (unobstructed reach), so that later sites are pruned more; and two passes: every site out to
-    # _NEAR_PASS_M first, where it is usually the best server, then beyond, where most cells are then pruned.
+    # Strongest first (unobstructed reach), so that later sites are pruned more; and in passes: every site out to
+    # _PASSES_M[0] first, where it is usually the best server, then on to the next radius, where most cells are
+    # then pruned (the sweep's values do not depend on its radius, so passes only change the work).
     strength = (ref - a_coef) / b_coef
     idx = idx[np.argsort(-strength[idx], kind="stable")]
     lams = 299.792458 / params.frequency_mhz  # c / f with f in MHz → metres
@@ -296,26 +345,26 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     server = np.full((n_threads, *dem.shape), -1, dtype=np.int32)
     t0, t = dem.transform, time.perf_counter()
     batch = max(n_threads, 64)
-    near = np.minimum(radii, _NEAR_PASS_M)
-    for pas, (outer, inner) in enumerate(((near, np.zeros(len(radii))), (radii, near))):
-        for start in range(0, len(idx), batch):
-            chunk = idx[start:start + batch]
+    bounds = [np.zeros(len(radii))] + [np.minimum(radii, r) for r in _PASSES_M] + [radii]
+    passes = len(bounds) - 1
+    for pas in range(passes):
+        inner, outer = bounds[pas], bounds[pas + 1]
+        todo = idx[outer[idx] > inner[idx]]
+        for start in range(0, len(todo), batch):
+            chunk = todo[start:start + batch]
             with PARALLEL_LOCK:  # one parallel launch at a time per process (numba's workqueue is not thread-safe)
                 _best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[chunk], ys[chunk],
                                     params.height_m[chunk], rx_height_m, outer[chunk], lams[chunk], k_factor,
                                     a_coef[chunk], b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32),
                                     best, server, n_threads, inner[chunk])
-            done = (start + len(chunk)) / max(1, len(idx))
-            report((0.1 + 0.8 * done if pas else 0.1 * done), f"{technology}: pass {pas + 1}/2, "
-                   f"{start + len(chunk)}/{len(idx)} sites")
-        if pas == 0 and n_threads > 1:
+            done = (pas + (start + len(chunk)) / len(todo)) / passes
+            report(0.95 * done, f"{technology}: pass {pas + 1}/{passes}, {start + len(chunk)}/{len(todo)} sites")
+        if pas < passes - 1 and n_threads > 1:
             with PARALLEL_LOCK:
                 _share_best(best, server)
-    pick = np.argmax(best, axis=0)
-    rsrp = np.take_along_axis(best, pick[None], axis=0)[0]
-    srv = np.take_along_axis(server, pick[None], axis=0)[0]
+    with PARALLEL_LOCK:
+        rsrp, srv = _merge_best(best, server)
     del best, server
-    rsrp[~np.isfinite(rsrp)] = np.nan
     elapsed = time.perf_counter() - t
     site_ids = sites["id"].astype(str).tolist()
     villages, communes = _tables(ds, dem, rsrp, srv, site_ids, sites, threshold)

@@ -555,6 +555,17 @@ def _hull_buffer(cell_size_m, half):
     return np.empty((big + 1, min(half, big) + 2, 3))
 
 
+@njit(cache=True, inline="always")
+def _beats(value, site, best, server):
+    """Whether `site`'s `value` takes a cell from (`best`, `server`): higher RSRP, ties to the lower site index.
+
+    Values are compared as stored (float32). The order is total, so the best-server arrays do not depend on the
+    order the sites are swept in, nor on which thread sweeps which site.
+    """
+    value = np.float32(value)  # as it would be stored
+    return value > best or (value == best and site < server)
+
+
 @njit(cache=True)
 def _knife_edge_db(v):
     """ITU-R P.526 single knife-edge loss J(v) (dB), 0 for v <= -0.78."""
@@ -664,8 +675,9 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                 if clear < fs:
                     clear = fs
                 clear = power - clear  # RSRP without terrain loss: an upper bound
-                if clear <= block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT] or clear <= best[r, c]:
-                    continue
+                upper = np.float32(clear)  # compared as stored (float32): rounding keeps the order
+                if upper < block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT] or upper < best[r, c]:
+                    continue  # cannot beat (nor tie) the best
             zc = elev[r + row0, c + col0]
             if np.isnan(zc):
                 continue
@@ -681,8 +693,9 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             n = nh[j]
             if n == 0:
                 if fused:
-                    best[r, c] = clear
-                    server[r, c] = site
+                    if _beats(clear, site, best[r, c], server[r, c]):
+                        best[r, c] = clear
+                        server[r, c] = site
                 else:
                     vmax[r, c] = -np.inf
                 continue
@@ -694,7 +707,7 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             bn = above * above * k2 * hull[j, 0, 0]
             bd = max(d - hull[j, 0, 0], 1.0)
             if above > 0.0 and n > 1:
-                if fused and clear - _knife_edge_db(np.sqrt(bn / bd)) <= best[r, c]:
+                if fused and np.float32(clear - _knife_edge_db(np.sqrt(bn / bd))) < best[r, c]:
                     continue  # v_max >= the horizon sample's v: cannot beat the best either
                 # Obstructed: walk the hull away from the horizon sample while samples stand above the line of
                 # sight and could still beat the best (slopes fall and weights grow along the hull).
@@ -716,7 +729,7 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                 v = -v
             if fused:
                 rsrp = clear - _knife_edge_db(v)
-                if rsrp > best[r, c]:
+                if _beats(rsrp, site, best[r, c], server[r, c]):
                     best[r, c] = rsrp
                     server[r, c] = site
             else:
@@ -890,8 +903,9 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     """Run the sweep of :func:`radial_sweep` fused with a best-server update, on one thread.
 
     Every cell within the radius gets ``rsrp = power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km)
-    − J(v_max)`` (ITU-R P.526 knife edge of the sweep's v_max; d_km at least 0.02) and, where it is larger than
-    `best` (float32, the DEM's grid), `best` takes it and `server` (int32) takes `site`. `log_d[k]` must hold
+    − J(v_max)`` (ITU-R P.526 knife edge of the sweep's v_max; d_km at least 0.02) and, where it beats
+    `best` (float32, the DEM's grid; `_beats`: larger, or equal and `site` below `server`), `best` takes it and
+    `server` (int32) takes `site`. `log_d[k]` must hold
     ``log10(max(cell · sqrt(k) / 1000, 0.02))`` for k = 0 … floor((radius / cell)²). The values are those of the
     unfused sweep (exact where a cell's RSRP is written); cells whose unobstructed signal cannot beat `best` skip
     the obstacle search; `block_min` (:func:`block_minimum` of `best`, may be stale: not above `best`'s block
@@ -916,7 +930,7 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     r2min = (inner_m / cell_size_m) ** 2 if inner_m > 0.0 else -1.0
     own = loss_a + loss_b * log_d[0]
     own = power - max(own, loss_fs + 20.0 * log_d[0])
-    if inner_m <= 0.0 and own > best[orow, ocol]:
+    if inner_m <= 0.0 and _beats(own, site, best[orow, ocol], server[orow, ocol]):
         best[orow, ocol] = own
         server[orow, ocol] = site
     no_dist = np.empty((1, 1), np.float32)

@@ -172,3 +172,40 @@ def test_best_server_equals_the_maximum_over_sites_whatever_the_radius(tmp_path)
     assert same.sum() > 0.9 * ok.sum()
     np.testing.assert_array_equal(wider.rsrp_dbm[same], result.rsrp_dbm[same])
     assert (wider.rsrp_dbm[ok] >= result.rsrp_dbm[ok]).all()
+
+
+def test_result_does_not_depend_on_threads_nor_site_order(tmp_path):
+    """Sites go to threads as they free up: ties (a co-located twin) go to the lower site index, always."""
+    import numba
+    import pandas as pd
+
+    layers = tiny_layers()
+    bts = layers["bts_sites"]
+    twin = bts.iloc[[2]].assign(id="S3B", operator="Viettel")  # same place, same radio as S3 (a second operator)
+    layers["bts_sites"] = pd.concat([bts.iloc[[3, 2, 1]], twin, bts.iloc[[0]]], ignore_index=True)
+    folder = write_layers(tmp_path / "t", layers)
+    write_dem(folder, ridge_m=300.0)
+    ds = io.load(folder)
+    threads = numba.get_num_threads()
+    runs = []
+    try:
+        for n in sorted({1, threads}):
+            numba.set_num_threads(n)
+            runs.append(coverage.compute(ds, technology="4G", radius_m=8000, progress=lambda f, m: None))
+    finally:
+        numba.set_num_threads(threads)
+    first = runs[0]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other.rsrp_dbm, first.rsrp_dbm)
+        np.testing.assert_array_equal(other.server, first.server)
+    ids = np.array(first.site_ids)
+    served = ids[first.server[first.server >= 0]]
+    assert "S3" in served and "S3B" not in served  # S3 comes first in the layer: every tie is its
+    # reversing the layer's order changes the indices, not the values: now the twin S3B comes first and wins
+    layers["bts_sites"] = layers["bts_sites"].iloc[::-1].reset_index(drop=True)
+    folder = write_layers(tmp_path / "u", layers)
+    write_dem(folder, ridge_m=300.0)
+    flipped = coverage.compute(io.load(folder), technology="4G", radius_m=8000, progress=lambda f, m: None)
+    np.testing.assert_array_equal(flipped.rsrp_dbm, first.rsrp_dbm)
+    served = np.array(flipped.site_ids)[flipped.server[flipped.server >= 0]]
+    assert "S3B" in served and "S3" not in served
