@@ -123,6 +123,10 @@ class Choropleth:
         Direction of the colour ramp (dark = worse).
     decimals
         Rounding of the values sent to the page.
+    edges
+        Fixed class edges, increasing (at most 4: five classes ``< e0``, ``[e0, e1)`` … ``>= e_last``), chosen so
+        that a class boundary is a norm or a target a stakeholder knows (e.g. QCVN's 3 km postal radius); a last
+        edge of 100 on a percentage gives "100 %" a class of its own. Empty: quantile classes of the values.
     """
 
     key: str
@@ -132,6 +136,11 @@ class Choropleth:
     source: Source
     higher_is_better: bool = True
     decimals: int = 1
+    edges: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.edges) > 4 or any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+            raise ValueError(f"{self.key}: edges must be increasing, at most 4, got {self.edges}")
 
 
 @dataclass(frozen=True)
@@ -184,13 +193,15 @@ def register_overlay(overlay: Overlay) -> None:
 
 for _ind in (
     Choropleth("villages_fiber_pct", "Tỷ lệ thôn, bản có cáp quang", "Villages on fiber", "%",
-               "record:villages_fiber_pct"),
+               "record:villages_fiber_pct", edges=(50.0, 80.0, 95.0, 100.0)),
     Choropleth("populated_area_4g_pct", "Tỷ lệ dân cư được phủ sóng 4G", "4G populated-area coverage", "%",
-               "ictgis.coverage:commune_populated_area_4g_pct"),
+               "ictgis.coverage:commune_populated_area_4g_pct", edges=(50.0, 80.0, 95.0, 100.0)),
+    # QCVN 1:2008/BTTTT: R <= 3 km and <= 8,000 people per point (FACTS.md §2)
     Choropleth("postal_radius_km", "Bán kính phục vụ bưu chính", "Postal service radius", "km",
-               "record:postal_radius_km", higher_is_better=False, decimals=2),
+               "record:postal_radius_km", higher_is_better=False, decimals=2, edges=(2.0, 3.0, 5.0, 8.0)),
     Choropleth("people_per_point", "Số dân trên một điểm bưu chính", "People per postal point", "người",
-               "record:people_per_point", higher_is_better=False, decimals=0),
+               "record:people_per_point", higher_is_better=False, decimals=0,
+               edges=(2_000.0, 4_000.0, 8_000.0, 16_000.0)),
     Choropleth("density", "Mật độ dân số", "Population density", "người/km²", "ictgis.maps:_density",
                decimals=1),
 ):
@@ -701,7 +712,8 @@ def province_map(dataset: Dataset, *, layer_url: Callable[[str], str], assets: M
     config = {
         "lang": lang, "labels": lab,
         "indicators": [{"key": k, "label": CHOROPLETHS[k].label_en if lang == "en" else CHOROPLETHS[k].label_vi,
-                        "unit": CHOROPLETHS[k].unit, "higher_is_better": CHOROPLETHS[k].higher_is_better}
+                        "unit": CHOROPLETHS[k].unit, "higher_is_better": CHOROPLETHS[k].higher_is_better,
+                        "edges": list(CHOROPLETHS[k].edges)}
                        for k in choropleths],
         "unavailable": [{"key": k, "label": c.label_en if lang == "en" else c.label_vi}
                         for k, c in CHOROPLETHS.items() if k not in choropleths],

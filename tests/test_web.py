@@ -651,3 +651,15 @@ def test_real_scenario_run_through_the_web(make_app, data_dir):
     after = client.get(f"/scenarios/runs/{run_id}/files/indicators_after.json")
     data = json.loads(after.get_data(as_text=True))
     assert data["mobile"]["sites_diesel"] == 0 and data["postal"]["xa_with_cultural_post_office"] == 2
+
+
+def test_choropleth_edges_follow_the_norms_and_are_checked():
+    from ictgis import maps
+
+    assert maps.CHOROPLETHS["postal_radius_km"].edges[1] == 3.0  # QCVN 1:2008: R <= 3 km is a class boundary
+    assert maps.CHOROPLETHS["people_per_point"].edges[2] == 8_000.0
+    assert maps.CHOROPLETHS["villages_fiber_pct"].edges[-1] == 100.0  # 100 % has a class of its own
+    with pytest.raises(ValueError, match="increasing"):
+        maps.Choropleth("x", "x", "x", "%", "record:x", edges=(80.0, 50.0))
+    with pytest.raises(ValueError, match="at most 4"):
+        maps.Choropleth("x", "x", "x", "%", "record:x", edges=(1.0, 2.0, 3.0, 4.0, 5.0))

@@ -213,6 +213,33 @@ def test_indicator_selector_recolours(page, site):
     assert "Mật độ dân số" in page.locator(".ictgis-legend").inner_text()
 
 
+def test_percentages_use_fixed_classes_with_100_apart(page, site):
+    """Fiber %: five classes with fixed edges (50, 80, 95, 100); communes at 100 % have a class of their own."""
+    open_map(page, site)
+    page.select_option("#ictgis-indicator", "villages_fiber_pct")
+    legend = page.locator(".ictgis-legend").inner_text()
+    assert "< 50" in legend and "95 – < 100" in legend and "Không có số liệu" in legend
+    got = page.evaluate("""() => ictgis.state.layers.communes.getLayers().map(l => [
+        l.feature.properties.ind_villages_fiber_pct, ictgis.classOf(l.feature.properties.ind_villages_fiber_pct),
+        l.options.fillColor])""")
+    values = [v for v, _, _ in got if v is not None]
+    assert values
+    for value, cls, _ in got:
+        expected = -1 if value is None else sum(value >= e for e in (50, 80, 95, 100))
+        assert cls == expected, (value, cls)
+    colours = {cls: colour for _, cls, colour in got}
+    assert len(set(colours.values())) == len(colours)  # one colour per class present
+    assert page.evaluate("() => ictgis.classOf(100)") == 4 and page.evaluate("() => ictgis.classOf(99.9)") == 3
+
+
+def test_quantile_classes_survive_many_equal_values(page, site):
+    open_map(page, site)
+    breaks = page.evaluate("() => ictgis.quantileBreaks([100, 100, 100, 100, 100, 100, 100, 100, 40, 60, 70, 80, "
+                           "90, null], 5)")
+    assert breaks == sorted(set(breaks)) and len(breaks) == 6 and breaks[0] == 40 and breaks[-1] == 100
+    assert page.evaluate("() => ictgis.quantileBreaks([7, 7, 7], 5)") == [7, 7]
+
+
 def test_planner_runs_a_scenario(page, site, artifacts):
     page.goto(site["base"] + "/login")
     page.fill("input[name=username]", "planner1")

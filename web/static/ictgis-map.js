@@ -71,11 +71,35 @@
     return null;
   }
 
+  // Classes: fixed edges of the indicator (norms, targets; class k holds edges[k-1] <= v < edges[k]) or, without
+  // edges, quantile breaks of the values (class k holds breaks[k] < v <= breaks[k+1]).
   function classOf(value) {
-    if (value === null || value === undefined) { return -1; }
+    if (value === null || value === undefined || isNaN(value)) { return -1; }
+    var info = indicatorInfo(state.indicator);
+    if (info && info.edges && info.edges.length) {
+      var k = 0;
+      while (k < info.edges.length && value >= info.edges[k]) { k++; }
+      return k;
+    }
     var b = state.breaks;
     for (var i = 1; i < b.length; i++) { if (value <= b[i]) { return i - 1; } }
     return b.length > 1 ? b.length - 2 : 0;
+  }
+
+  // Legend rows [text] of the current classes.
+  function classTexts(info) {
+    var out = [];
+    var e = info.edges || [];
+    if (e.length) {
+      out.push("< " + fmt(e[0]));
+      for (var k = 1; k < e.length; k++) { out.push(fmt(e[k - 1]) + " – < " + fmt(e[k])); }
+      out.push(info.unit === "%" && e[e.length - 1] === 100 ? fmt(100) : "≥ " + fmt(e[e.length - 1]));
+      return out;
+    }
+    for (var i = 0; i < state.breaks.length - 1; i++) {
+      out.push(fmt(state.breaks[i]) + " – " + fmt(state.breaks[i + 1]));
+    }
+    return out;
   }
 
   function palette() {
@@ -263,14 +287,24 @@
   }
 
   // ------------------------------------------------------------------------------------- choropleth
-  function quantileBreaks(values, n) {
-    var v = values.filter(function (x) { return x !== null && x !== undefined && !isNaN(x); })
-      .sort(function (a, b) { return a - b; });
-    if (!v.length) { return []; }
+  function quantiles(v, n) {
     var breaks = [v[0]];
     for (var i = 1; i <= n; i++) {
       var q = v[Math.min(v.length - 1, Math.round(i * (v.length - 1) / n))];
       if (q > breaks[breaks.length - 1]) { breaks.push(q); }
+    }
+    return breaks;
+  }
+
+  function quantileBreaks(values, n) {
+    var v = values.filter(function (x) { return x !== null && x !== undefined && !isNaN(x); })
+      .sort(function (a, b) { return a - b; });
+    if (!v.length) { return []; }
+    var breaks = quantiles(v, n);
+    if (breaks.length < n + 1) {  // many equal values collapse classes: take the quantiles of the distinct ones
+      var distinct = v.filter(function (x, i) { return i === 0 || x !== v[i - 1]; });
+      var other = quantiles(distinct, n);
+      if (other.length > breaks.length) { breaks = other; }
     }
     if (breaks.length === 1) { breaks.push(v[0]); }
     return breaks;
@@ -343,13 +377,11 @@
     var box = legendControl.getContainer();
     box.textContent = "";
     var info = indicatorInfo(state.indicator);
-    if (on("communes") && info && state.breaks.length > 1) {
+    var texts = info ? classTexts(info) : [];
+    if (on("communes") && info && texts.length) {
       var s = section(box, info.label + " (" + info.unit + ")");
       var colours = palette();
-      for (var i = 0; i < state.breaks.length - 1; i++) {
-        s.appendChild(swatch(colours[Math.min(i, colours.length - 1)],
-          fmt(state.breaks[i]) + " – " + fmt(state.breaks[i + 1])));
-      }
+      texts.forEach(function (text, i) { s.appendChild(swatch(colours[Math.min(i, colours.length - 1)], text)); });
       s.appendChild(swatch("#e0e0e0", label("no_data")));
     }
     if (on("villages")) {
@@ -479,5 +511,5 @@
   });
 
   window.ictgis = {remoteLayer: remoteLayer, fold: fold, search: search, loadIndex: loadIndex,
-    setIndicator: setIndicator, state: state};
+    setIndicator: setIndicator, state: state, classOf: classOf, quantileBreaks: quantileBreaks};
 }());
