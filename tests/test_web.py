@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from click.testing import CliRunner
 from conftest import X0, Y0, tiny_layers, write_layers
 
 from ictgis.layers import fold
-from web import create_app
+from web import create_app, jobs
 from web.users import UserStore
 
 XSS = "<script>alert(1)</script>"
@@ -52,7 +54,9 @@ def data_dir(tmp_path):
 def make_app(tmp_path, data_dir):
     def factory(**config):
         base = {"TESTING": True, "DATA_DIR": str(data_dir), "SECRET_KEY": "test",
-                "INSTANCE_PATH": str(tmp_path / "instance"), "SCENARIOS_DIR": str(tmp_path / "scenarios")}
+                "INSTANCE_PATH": str(tmp_path / "instance"), "SCENARIOS_DIR": str(tmp_path / "scenarios"),
+                # test doubles defined inside tests cannot be pickled for a worker process
+                "JOB_ISOLATION": "thread" if "JOB_RUNNER" in config else "process"}
         return create_app(base | config)
     return factory
 
@@ -393,12 +397,6 @@ def test_user_cli(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ scenarios
-def _scenario_module_exists() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("ictgis.scenario") is not None
-
-
 def write_scenario(app, name="plan-2022.yaml", title="Kế hoạch 2022") -> Path:
     folder = Path(app.config["SCENARIOS_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -419,15 +417,11 @@ def fake_runner(path, out_dir, progress):
     return {"name": Path(path).stem}
 
 
-def test_scenario_runner_is_looked_up_lazily():
+def test_scenario_runner_is_the_scenario_module():
+    import ictgis.scenario as sc
     from web.jobs import scenario_runner
 
-    if _scenario_module_exists():
-        import ictgis.scenario as sc
-
-        assert scenario_runner() in (getattr(sc, "run_scenario", None), getattr(sc, "run", None))
-    else:
-        assert scenario_runner() is None
+    assert scenario_runner() is sc.run
 
 
 def test_scenarios_not_available_yet(client, app, monkeypatch):
@@ -663,3 +657,109 @@ def test_choropleth_edges_follow_the_norms_and_are_checked():
         maps.Choropleth("x", "x", "x", "%", "record:x", edges=(80.0, 50.0))
     with pytest.raises(ValueError, match="at most 4"):
         maps.Choropleth("x", "x", "x", "%", "record:x", edges=(1.0, 2.0, 3.0, 4.0, 5.0))
+
+
+# ------------------------------------------------------------------------------------ runs in worker processes
+def slow_runner(path, out_dir, progress):
+    """A run that takes a while (module level: the worker process imports it)."""
+    for k in range(600):
+        progress(k / 600, f"bước {k}")
+        time.sleep(0.05)
+    Path(out_dir).mkdir()
+
+
+def crashing_runner(path, out_dir, progress):
+    progress(0.1, "sắp dừng")
+    os._exit(3)  # as a segfault or the OOM killer would: no exception, no record
+
+
+def where_runner(path, out_dir, progress):
+    Path(out_dir).mkdir()
+    return {"pid": os.getpid(), "nice": os.nice(0)}
+
+
+def process_app(make_app, runner, **config):
+    app = make_app(JOB_RUNNER=runner, JOB_ISOLATION="process", **config)
+    write_scenario(app)
+    return app
+
+
+def wait_status(app, run_id, statuses, timeout_s=60.0):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        record = app.extensions["ictgis_jobs"].get(run_id)
+        if record["status"] in statuses:
+            return record
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} still {record['status']}")
+
+
+def test_runs_execute_in_a_worker_process_at_lower_priority(make_app):
+    app = process_app(make_app, where_runner)
+    client = app.test_client()
+    login(client, app)
+    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
+                         ).get_json()["id"]
+    record = app.extensions["ictgis_jobs"].wait(run_id, timeout_s=60)
+    assert record["status"] == "done", record
+    assert record["result"]["pid"] != os.getpid()
+    assert record["result"]["nice"] >= min(os.nice(0) + jobs.WORKER_NICE, 19)
+    assert "pid" not in client.get(f"/api/runs/{run_id}").get_json()
+
+
+def test_a_crashing_run_is_recorded_and_the_server_lives_on(make_app):
+    app = process_app(make_app, crashing_runner)
+    client = app.test_client()
+    login(client, app)
+    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
+                         ).get_json()["id"]
+    record = app.extensions["ictgis_jobs"].wait(run_id, timeout_s=60)
+    assert record["status"] == "failed" and "exit code 3" in record["error"] and record["outputs"] == []
+    assert client.get("/api/indicators").status_code == 200
+
+
+def test_planner_cancels_running_and_queued_runs(make_app):
+    app = process_app(make_app, slow_runner)
+    client = app.test_client()
+    login(client, app)
+    start = [client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
+                         ).get_json()["id"] for _ in range(2)]
+    running = wait_status(app, start[0], ("running",))
+    assert running["progress"] >= 0.0
+    folder = app.extensions["ictgis_jobs"].run_dir(start[0])
+    pid = json.loads((folder / "run.json").read_text())["pid"]
+    assert app.extensions["ictgis_jobs"].get(start[1])["status"] == "queued"  # one worker: the second waits
+    # the queued one first (it never starts), then the running one (its process is stopped)
+    assert client.post(f"/api/runs/{start[1]}/cancel").status_code == 400  # no CSRF token
+    queued = client.post(f"/api/runs/{start[1]}/cancel", headers={"X-CSRF-Token": token(client)})
+    assert queued.status_code == 200 and queued.get_json()["status"] == "cancelled"
+    page = client.get(f"/scenarios/runs/{start[0]}").get_data(as_text=True)
+    assert 'id="run-cancel"' in page
+    form = client.post(f"/scenarios/runs/{start[0]}/cancel", data={"csrf_token": token(client)})
+    assert form.status_code == 302
+    record = wait_status(app, start[0], ("cancelled",))
+    assert record["outputs"] == [] and not (folder / "out").exists()
+    with pytest.raises(ProcessLookupError):
+        for _ in range(100):  # reaped by the runner: the pid is gone
+            os.kill(pid, 0)
+            time.sleep(0.05)
+    assert "đã hủy" in client.get(f"/scenarios/runs/{start[0]}").get_data(as_text=True)
+    assert client.post("/api/runs/20260101-000000-abcdef/cancel",
+                       headers={"X-CSRF-Token": token(client)}).status_code == 404
+
+
+def test_viewers_cannot_cancel(make_app):
+    app = process_app(make_app, slow_runner)
+    client = app.test_client()
+    login(client, app)
+    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
+                         ).get_json()["id"]
+    viewer = app.test_client()
+    login(viewer, app, name="xem", role="viewer")
+    assert viewer.post(f"/api/runs/{run_id}/cancel", headers={"X-CSRF-Token": token(viewer)}).status_code == 403
+    assert 'id="run-cancel"' not in viewer.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
+    anonymous = app.test_client()
+    assert anonymous.post(f"/api/runs/{run_id}/cancel", headers={"X-CSRF-Token": token(anonymous)}
+                          ).status_code == 401
+    assert client.post(f"/api/runs/{run_id}/cancel", headers={"X-CSRF-Token": token(client)}
+                       ).get_json()["status"] == "cancelled"

@@ -74,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_NAME="ictgis_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         JOB_WORKERS=1,
+        JOB_ISOLATION="process",
     )
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(test_config)

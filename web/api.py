@@ -151,3 +151,9 @@ def api_run(run_id: str):
     if record is None:
         abort(404, description=f"no run {run_id!r}")
     return jsonify(record)
+
+
+@bp.post("/runs/<run_id>/cancel")
+def api_cancel_run(run_id: str):
+    """Cancel a queued or running run (planners; ``X-CSRF-Token`` header); the run's record."""
+    return scenarios.cancel_run(run_id, as_json=True)

@@ -66,6 +66,8 @@ TEXT: dict[str, dict[str, str]] = {
     "done": {"vi": "xong", "en": "done"},
     "failed": {"vi": "lỗi", "en": "failed"},
     "interrupted": {"vi": "bị gián đoạn", "en": "interrupted"},
+    "cancelled": {"vi": "đã hủy", "en": "cancelled"},
+    "cancel_run": {"vi": "Hủy lượt chạy", "en": "Cancel the run"},
     "upload": {"vi": "Tải lên lớp dữ liệu", "en": "Upload a layer"},
     "layer": {"vi": "Lớp", "en": "Layer"},
     "file": {"vi": "Tệp", "en": "File"},

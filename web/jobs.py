@@ -1,50 +1,46 @@
 """Background scenario runs: a small job runner whose state lives on disk (``<instance>/runs/<id>/run.json``).
 
-The runner calls ``ictgis.scenario.run_scenario(path, out_dir, progress=callback)``, looked up lazily: while that
-module does not exist, runs are "not available yet" (never faked). The callback takes a fraction in [0, 1] and an
-optional message. Runs execute in a worker thread, so the server keeps answering; a run found "running" by a
-runner that did not start it (the server restarted) is reported as interrupted.
+Each run calls ``ictgis.scenario.run(path, out_dir, progress=callback)`` in a worker process of its own (spawned,
+at a lower CPU priority): a long run neither holds the server's GIL nor competes with requests for the CPU on equal
+terms, a crash of the run cannot take the server down, and a planner can cancel a run (the process is stopped; the
+scenario module writes its outputs atomically, so nothing half-written is left as a result). The worker writes its
+progress into ``run.json``; the server reads it. ``JOB_ISOLATION = "thread"`` runs in a server thread instead (test
+doubles that cannot be pickled). A run found "running" by a runner that did not start it (the server restarted) is
+reported as interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
+import multiprocessing
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from flask import Flask, current_app
 
 logger = logging.getLogger(__name__)
 RUN_ID_RE = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
-FINISHED = ("done", "failed", "interrupted")
+FINISHED = ("done", "failed", "interrupted", "cancelled")
+#: Niceness added to a run's worker process (requests of the server come first).
+WORKER_NICE = 10
 
 
-def scenario_runner() -> Callable | None:
-    """Return ``ictgis.scenario.run_scenario`` (or its ``run``), or None while the scenario module is not there."""
-    try:
-        module = importlib.import_module("ictgis.scenario")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("ictgis.scenario", "ictgis"):
-            logger.warning("ictgis.scenario cannot be imported: %s", exc)
-        return None
-    except ImportError as exc:
-        logger.warning("ictgis.scenario cannot be imported: %s", exc)
-        return None
-    for name in ("run_scenario", "run"):
-        func = getattr(module, name, None)
-        if callable(func):
-            return func
-    return None
+def scenario_runner() -> Callable:
+    """Return ``ictgis.scenario.run`` (imported on first use: the server starts without the analysis modules)."""
+    module = importlib.import_module("ictgis.scenario")
+    return module.run
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -54,8 +50,48 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _record_run(func: Callable, scenario: Path, folder: Path, record: dict) -> None:
+    """Run `func` and keep `record` (``run.json``) up to date: progress, then done or failed."""
+    last = [0.0]
+
+    def progress(fraction: float = 0.0, message: str = "", *_args, **_kwargs) -> None:
+        record["progress"] = float(min(max(fraction or 0.0, 0.0), 1.0))
+        record["message"] = str(message or "")
+        now = time.monotonic()
+        if now - last[0] > 0.25:
+            last[0] = now
+            _write_json(folder / "run.json", record)
+
+    record.update(status="running", started=time.time(), pid=os.getpid())
+    _write_json(folder / "run.json", record)
+    try:
+        result = func(scenario, folder / "out", progress=progress)  # creates "out" (atomically)
+        record.update(status="done", progress=1.0)
+        if isinstance(result, dict):
+            try:
+                json.dumps(result)
+                record["result"] = result
+            except (TypeError, ValueError):
+                pass
+    except Exception as exc:  # a failed run is recorded, never raised into the server
+        logger.exception("scenario run %s failed", record["id"])
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                      traceback=traceback.format_exc(limit=5))
+    finally:
+        record["finished"] = time.time()
+        _write_json(folder / "run.json", record)
+
+
+def _worker(func: Callable, scenario: str, folder: str, record: dict, nice: int) -> None:
+    """Entry point of a run's worker process."""
+    with contextlib.suppress(OSError):  # when not allowed, the run keeps the server's priority
+        os.nice(nice)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s [run %(process)d] %(message)s")
+    _record_run(func, Path(scenario), Path(folder), record)
+
+
 class JobRunner:
-    """Run scenario files in background threads and keep their records on disk.
+    """Run scenario files in the background and keep their records on disk.
 
     Parameters
     ----------
@@ -64,19 +100,28 @@ class JobRunner:
     workers
         Runs executed at the same time (others wait, "queued").
     runner
-        The run callable; default: looked up lazily with `scenario_runner` at each submission.
+        The run callable; default: looked up with `scenario_runner` at each submission.
+    isolation
+        ``"process"`` (default: one spawned worker process per run) or ``"thread"``.
     """
 
-    def __init__(self, runs_dir: str | Path, *, workers: int = 1, runner: Callable | None = None):
+    def __init__(self, runs_dir: str | Path, *, workers: int = 1, runner: Callable | None = None,
+                 isolation: str = "process"):
+        if isolation not in ("process", "thread"):
+            raise ValueError(f"isolation must be 'process' or 'thread', not {isolation!r}")
         self.runs_dir = Path(runs_dir)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.isolation = isolation
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ictgis-run")
         self._runner = runner
         self._live: set[str] = set()
+        self._futures: dict[str, Future] = {}
+        self._procs: dict[str, multiprocessing.process.BaseProcess] = {}
+        self._cancelled: set[str] = set()
         self._lock = threading.Lock()
 
     def runner(self) -> Callable | None:
-        """Return the run callable, or None when scenario runs are not available yet."""
+        """Return the run callable, or None when scenario runs are not available."""
         return self._runner or scenario_runner()
 
     def run_dir(self, run_id: str) -> Path | None:
@@ -96,7 +141,7 @@ class JobRunner:
         """
         func = self.runner()
         if func is None:
-            raise RuntimeError("scenario runs are not available yet")
+            raise RuntimeError("scenario runs are not available")
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
         folder = self.runs_dir / run_id
         folder.mkdir(parents=True)
@@ -105,40 +150,81 @@ class JobRunner:
         _write_json(folder / "run.json", record)
         with self._lock:
             self._live.add(run_id)
-        self._pool.submit(self._execute, func, scenario, folder, record)
+            self._futures[run_id] = self._pool.submit(self._execute, func, scenario, folder, record)
         return run_id
 
     def _execute(self, func: Callable, scenario: Path, folder: Path, record: dict) -> None:
-        last = [0.0]
-
-        def progress(fraction: float = 0.0, message: str = "", *_args, **_kwargs) -> None:
-            record["progress"] = float(min(max(fraction or 0.0, 0.0), 1.0))
-            record["message"] = str(message or "")
-            now = time.monotonic()
-            if now - last[0] > 0.25:
-                last[0] = now
-                _write_json(folder / "run.json", record)
-
-        record.update(status="running", started=time.time())
-        _write_json(folder / "run.json", record)
+        run_id = record["id"]
         try:
-            result = func(scenario, folder / "out", progress=progress)  # creates "out" (atomically, when it can)
-            record.update(status="done", progress=1.0)
-            if isinstance(result, dict):
-                try:
-                    json.dumps(result)
-                    record["result"] = result
-                except (TypeError, ValueError):
-                    pass
-        except Exception as exc:  # a failed run is recorded, never raised into the server
-            logger.exception("scenario run %s failed", record["id"])
-            record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
-                          traceback=traceback.format_exc(limit=5))
-        finally:
-            record["finished"] = time.time()
-            _write_json(folder / "run.json", record)
+            if self.isolation == "thread":
+                _record_run(func, scenario, folder, record)
+                return
+            proc = multiprocessing.get_context("spawn").Process(
+                target=_worker, args=(func, str(scenario), str(folder), record, WORKER_NICE),
+                name=f"ictgis-run-{run_id}", daemon=True)
             with self._lock:
-                self._live.discard(record["id"])
+                if run_id in self._cancelled:
+                    self._finish(folder, record, "cancelled")
+                    return
+                proc.start()
+                self._procs[run_id] = proc
+            proc.join()
+            final = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+            if final.get("status") not in FINISHED:  # the worker did not finish its record: stopped or crashed
+                final.pop("pid", None)
+                if run_id in self._cancelled:
+                    self._finish(folder, final, "cancelled")
+                else:
+                    self._finish(folder, final, "failed", error=f"the run's worker process stopped unexpectedly "
+                                                               f"(exit code {proc.exitcode})")
+        except Exception as exc:  # never raised into the server
+            logger.exception("scenario run %s could not be run", run_id)
+            self._finish(folder, record, "failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._live.discard(run_id)
+                self._procs.pop(run_id, None)
+                self._futures.pop(run_id, None)
+
+    @staticmethod
+    def _finish(folder: Path, record: dict, status: str, *, error: str | None = None) -> None:
+        """Write a final status the run itself could not write; remove its partial outputs."""
+        for part in folder.glob(".out.partial-*"):
+            shutil.rmtree(part, ignore_errors=True)
+        record.update(status=status, finished=time.time())
+        if error:
+            record["error"] = error
+        _write_json(folder / "run.json", record)
+
+    def cancel(self, run_id: str) -> dict | None:
+        """Cancel a queued or running run (its worker process is stopped); return its record, None if unknown.
+
+        A finished run is left as it is. A run executed in a thread (``isolation="thread"``) can only be
+        cancelled while queued.
+        """
+        folder = self.run_dir(run_id)
+        if folder is None:
+            return None
+        with self._lock:
+            live = run_id in self._live
+            future, proc = self._futures.get(run_id), self._procs.get(run_id)
+            if live:
+                self._cancelled.add(run_id)
+        if not live:
+            return self.get(run_id)
+        if future is not None and future.cancel():  # still queued
+            record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+            self._finish(folder, record, "cancelled")
+            with self._lock:
+                self._live.discard(run_id)
+                self._futures.pop(run_id, None)
+        elif proc is not None and proc.is_alive():
+            proc.terminate()
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+            self.wait(run_id, timeout_s=10)
+        return self.get(run_id)
 
     def get(self, run_id: str) -> dict | None:
         """Return a run's record with its output files, or None."""
@@ -154,6 +240,7 @@ class JobRunner:
         record["outputs"] = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) \
             if record["status"] == "done" and out.is_dir() else []
         record.pop("traceback", None)
+        record.pop("pid", None)
         return record
 
     def list(self) -> list[dict]:
@@ -180,4 +267,5 @@ def runner() -> JobRunner:
 def install(app: Flask) -> None:
     """Create the app's job runner (``JOB_RUNNER`` in the config replaces the scenario module, for tests)."""
     app.extensions["ictgis_jobs"] = JobRunner(Path(app.instance_path) / "runs", workers=app.config["JOB_WORKERS"],
-                                              runner=app.config.get("JOB_RUNNER"))
+                                              runner=app.config.get("JOB_RUNNER"),
+                                              isolation=app.config["JOB_ISOLATION"])

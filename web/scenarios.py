@@ -1,7 +1,7 @@
 """Scenario pages: the scenario files, background runs with progress, before/after indicators, downloads, compare.
 
-Runs are executed by `web.jobs` through ``ictgis.scenario.run_scenario``; until that module exists the page says
-so and nothing runs. Results are read from the run's output folder as the scenario module writes them
+Runs are executed by `web.jobs` through ``ictgis.scenario.run``, each in a worker process of its own; planners can
+cancel them. Results are read from the run's output folder as the scenario module writes them
 (``indicators_before.json``, ``indicators_after.json``, layers, tables).
 """
 
@@ -149,6 +149,28 @@ def run_page(run_id: str):
     if record is None:
         abort(404, description=f"no run {run_id!r}")
     return render_template("run.html", run=record, rows=before_after(record), costs=cost_rows(record))
+
+
+def cancel_run(run_id: str, *, as_json: bool):
+    """Cancel a queued or running run (planners); JSON record or a redirect to the run page."""
+    if g.user is None:
+        if as_json:
+            return jsonify(error="Unauthorized", message="log in first"), 401
+        return redirect(url_for("auth.login", next=url_for("scenarios.run_page", run_id=run_id)))
+    if not g.user.is_planner:
+        abort(403, description="planners only")
+    record = jobs.runner().cancel(run_id)
+    if record is None:
+        abort(404, description=f"no run {run_id!r}")
+    if as_json:
+        return jsonify(record)
+    return redirect(url_for("scenarios.run_page", run_id=run_id))
+
+
+@bp.post("/runs/<run_id>/cancel")
+def cancel(run_id: str):
+    """Cancel a run (planners)."""
+    return cancel_run(run_id, as_json=False)
 
 
 @bp.get("/runs/<run_id>/files/<path:filename>")
