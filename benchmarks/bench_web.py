@@ -4,6 +4,8 @@ Ours: the app served by waitress on 127.0.0.1 (layers fetched from the API, simp
 Peer: folium's default map of the same layers, full-precision GeoJSON embedded with GeoJson popups, served from the
 same server (its CDN assets replaced by the local Leaflet and jQuery, or it could not render offline).
 
+Load: `clients` threads in a separate process, each requesting the map page and the API in turn (closed loop).
+
 Page weight: bytes transferred for all requests of a cold load (Chrome DevTools ``encodedDataLength``).
 First render: from navigation start until every initially visible layer is drawn (ours: the page's ready flag;
 peer: the load event, as folium draws synchronously) plus two animation frames; median of 5 cold loads.
@@ -12,8 +14,15 @@ Prints JSON lines like the other benchmarks::
 
     {"bench": "web_page", "ours_s": ..., "peer": "folium default", "peer_version": ..., "peer_s": ..., ...}
     {"bench": "web_load", "clients": 50, "seconds": ..., "requests": ..., "errors": 0, "p95_ms": ...}
+    {"bench": "web_load_during_runs", "ours": "worker process", "peer": "server thread", "ours_p95_ms": ..., ...}
 
-Usage: ``python benchmarks/bench_web.py [--data DIR] [--runs 5] [--load-seconds 60] [--clients 50]``.
+The last line is the same load while scenario runs (``--during-scenario``, default 4g-every-village: new-site
+optimisation with 4G coverage, about 16 s per run) execute back to back in the background: ours in a worker process
+per run at lower priority (what the app does), the peer in a server thread (the app's previous design); the
+ratio is the peer's p95 over ours.
+
+Usage: ``python benchmarks/bench_web.py [--data DIR] [--runs 5] [--load-seconds 60] [--clients 50]
+[--during-seconds 45] [--during-scenario FILE]``.
 Needs playwright (pip) and Debian's chromium (``/usr/bin/chromium``); loopback only.
 """
 
@@ -73,14 +82,14 @@ def peer_page(data_dir: Path, vendor: dict[str, str]) -> str:
     return fmap.get_root().render()
 
 
-def start_server(data_dir: Path, instance: Path):
+def start_server(data_dir: Path, instance: Path, **config):
     """Start the app under waitress on a free loopback port (plus the peer page at /peer); return (server, url)."""
     from flask import Response, url_for
     from waitress.server import create_server
 
     from web import create_app
 
-    app = create_app({"DATA_DIR": str(data_dir), "INSTANCE_PATH": str(instance)})
+    app = create_app({"DATA_DIR": str(data_dir), "INSTANCE_PATH": str(instance)} | config)
     cache: dict[str, str] = {}
 
     def peer():
@@ -93,6 +102,7 @@ def start_server(data_dir: Path, instance: Path):
 
     app.add_url_rule("/peer", "peer", peer)
     server = create_server(app, host="127.0.0.1", port=0, threads=8)
+    server.app = app
     threading.Thread(target=server.run, daemon=True).start()
     return server, f"http://127.0.0.1:{server.effective_port}"
 
@@ -157,6 +167,14 @@ def page_bench(base: str, runs: int) -> dict:
 
 
 def load_bench(base: str, *, clients: int, seconds: float) -> dict:
+    """`client_load` run in a process of its own (the clients do not share the server's interpreter)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(client_load, (base,), {"clients": clients, "seconds": seconds})
+
+
+def client_load(base: str, *, clients: int, seconds: float) -> dict:
     """Closed-loop load on the map page and the API: errors and latency percentiles."""
     paths = ["/", "/api/indicators", "/api/layers/communes.geojson", "/api/layers/villages.geojson",
              "/api/search-index.json", "/api/layers"]
@@ -194,6 +212,44 @@ def load_bench(base: str, *, clients: int, seconds: float) -> dict:
             "p99_ms": pct(0.99)}
 
 
+def during_runs(data_dir: Path, scenario: Path, isolation: str, *, clients: int, seconds: float) -> dict:
+    """The load test while scenario runs execute back to back in the background (`isolation` of the job runner)."""
+    with tempfile.TemporaryDirectory() as instance:
+        server, base = start_server(data_dir, Path(instance), JOB_ISOLATION=isolation)
+        jobs = server.app.extensions["ictgis_jobs"]
+        stop = threading.Event()
+        finished: list[dict] = []
+
+        def keep_running() -> None:
+            while not stop.is_set():
+                run_id = jobs.submit(scenario)
+                while not stop.is_set():
+                    record = jobs.get(run_id)
+                    if record["status"] in ("done", "failed", "interrupted", "cancelled"):
+                        finished.append(record)
+                        break
+                    time.sleep(0.2)
+                else:
+                    jobs.cancel(run_id)  # a thread run cannot be stopped: wait for it below
+                    finished.append(jobs.wait(run_id, timeout_s=600))
+
+        try:
+            urllib.request.urlopen(base + "/", timeout=300).read()
+            thread = threading.Thread(target=keep_running)
+            thread.start()
+            time.sleep(3.0)  # the first run is under way
+            result = load_bench(base, clients=clients, seconds=seconds)
+            stop.set()
+            thread.join()
+        finally:
+            server.close()
+    done = [r for r in finished if r and r["status"] == "done"]
+    result["runs_done"] = len(done)
+    result["run_s"] = round(statistics.median(r["finished"] - r["started"] for r in done), 1) if done else None
+    result["runs_failed"] = sum(1 for r in finished if r and r["status"] == "failed")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its JSON lines."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -201,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--load-seconds", type=float, default=60.0, help="0 skips the load test (issue 6: 60 s)")
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--during-seconds", type=float, default=45.0, help="0 skips the load during runs")
+    parser.add_argument("--during-scenario", type=Path, default=ROOT / "scenarios" / "4g-every-village.yaml")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth" is expected under load
@@ -219,7 +277,24 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(load_bench(base, clients=args.clients, seconds=args.load_seconds)), flush=True)
         finally:
             server.close()
+    if args.during_seconds > 0:
+        ours, peer = (during_runs(args.data.resolve(), args.during_scenario.resolve(), isolation,
+                                  clients=args.clients, seconds=args.during_seconds)
+                      for isolation in ("process", "thread"))
+        print(json.dumps({"bench": "web_load_during_runs", "scenario": args.during_scenario.name,
+                          "clients": args.clients, "seconds": args.during_seconds,
+                          "ours": "worker process per run (nice +10)", "peer": "server thread (previous design)",
+                          "peer_version": "ictgis " + _version(), "ours_p95_ms": ours["p95_ms"],
+                          "peer_p95_ms": peer["p95_ms"],
+                          "ratio": round(peer["p95_ms"] / ours["p95_ms"], 2) if ours["p95_ms"] else None,
+                          "quality": {"ours": ours, "peer": peer}}), flush=True)
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("ictgis")
 
 
 if __name__ == "__main__":
