@@ -47,7 +47,6 @@ from .terrain import (
     Dem,
     _beats,
     _knife_edge_db,
-    block_minimum,
     radial_best_server_serial,
     read_dem,
     write_raster,
@@ -66,6 +65,9 @@ MAX_RADIUS_M = 20_000.0
 
 #: Outer radii of the passes over the sites before the last (see `compute`; the result does not depend on them).
 _PASSES_M = (4_000.0,)
+
+#: Sites per kernel launch (the pruning arrays are refreshed between launches; progress is reported).
+_BATCH = 64
 
 
 #: Groups of ray directions per octant for `_useful_radii`'s per-group cut of the sweep.
@@ -152,24 +154,39 @@ def _take(typingctx, counter):
     return types.int64(counter), codegen
 
 
+@njit(cache=True, parallel=True, nogil=True)
+def _block_minima(best, elevation):
+    """Minimum of each thread's best array over blocks of 2^`BLOCK_SHIFT` cells square (nodata left out).
+
+    A block of nodata only is +inf.
+    """
+    n_threads, nrows, ncols = best.shape
+    size = 1 << BLOCK_SHIFT
+    nbr, nbc = (nrows >> BLOCK_SHIFT) + 1, (ncols >> BLOCK_SHIFT) + 1
+    out = np.full((n_threads, nbr, nbc), np.inf, np.float32)
+    for br in prange(nbr):
+        for t in range(n_threads):
+            for r in range(br * size, min(br * size + size, nrows)):
+                for c in range(ncols):
+                    bc = c >> BLOCK_SHIFT
+                    if best[t, r, c] < out[t, br, bc] and not np.isnan(elevation[r, c]):
+                        out[t, br, bc] = best[t, r, c]
+    return out
+
+
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def _best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, lams, k_factor, a_coef, b_coef,
-                        fspl_c, ref_eirp, site_index, best, server, n_threads, inner):
+                        fspl_c, ref_eirp, site_index, best, server, n_threads, inner, log_d, block_min):
     """Sweep every site fused with the best-server update (`radial_best_server_serial`), one best array per thread.
 
     Sites are handed to the threads one at a time as they free up (per-site work varies a lot), in the order given
     (strongest first prunes most: a cell whose unobstructed signal from a site cannot beat its current best skips
     the obstacle search); each thread updates its own `best[t]` / `server[t]`. Which thread sweeps which site does
     not change the result: ties go to the lower site index (`terrain._beats`). Cells within `inner[s]` of site s
-    are left alone (filled by an earlier pass, see `compute`). `n_threads` must be numba's current thread count.
+    are left alone (filled by an earlier pass, see `compute`). `log_d` is `_log_distance_table` out to the largest
+    radius; `block_min` is `_block_minima` of `best` (may be stale).
     """
     n = xs.shape[0]
-    log_d = _log_distance_table(cell, radii.max())
-    first = block_minimum(best[0], elev)
-    block_min = np.empty((n_threads, first.shape[0], first.shape[1]), np.float32)
-    block_min[0] = first
-    for t in prange(1, n_threads):
-        block_min[t] = block_minimum(best[t], elev)
     ray_lim = np.zeros((n_threads, 8, _RAY_GROUPS), np.int64)
     queue = np.zeros(1, np.int64)  # next site to sweep, taken atomically by whichever thread is free
     for t in prange(n_threads):
@@ -186,6 +203,19 @@ def _best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, 
             radial_best_server_serial(elev, x_min, y_max, cell, xs[s], ys[s], heights[s], rx_h, reach, lams[s],
                                       k_factor, a_coef[s], b_coef[s], fspl_c[s], ref_eirp[s], site_index[s],
                                       log_d, best[t], server[t], block_min[t], inner[s], reach2, ray_lim[t])
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _new_best(n_threads, nrows, ncols):
+    """Per-thread best arrays: RSRP -inf, server -1 (first touched by all threads: fresh pages fault in parallel)."""
+    best = np.empty((n_threads, nrows, ncols), np.float32)
+    server = np.empty((n_threads, nrows, ncols), np.int32)
+    for r in prange(nrows):
+        for t in range(n_threads):
+            for c in range(ncols):
+                best[t, r, c] = -np.inf
+                server[t, r, c] = -1
+    return best, server
 
 
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
@@ -341,10 +371,11 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     idx = idx[np.argsort(-strength[idx], kind="stable")]
     lams = 299.792458 / params.frequency_mhz  # c / f with f in MHz → metres
     n_threads = max(1, numba.get_num_threads())
-    best = np.full((n_threads, *dem.shape), -np.inf, dtype=np.float32)
-    server = np.full((n_threads, *dem.shape), -1, dtype=np.int32)
+    with PARALLEL_LOCK:
+        best, server = _new_best(n_threads, *dem.shape)
+    log_d = _log_distance_table(dem.resolution_m, float(radii.max()))
     t0, t = dem.transform, time.perf_counter()
-    batch = max(n_threads, 64)
+    batch = max(n_threads, _BATCH)
     bounds = [np.zeros(len(radii))] + [np.minimum(radii, r) for r in _PASSES_M] + [radii]
     passes = len(bounds) - 1
     for pas in range(passes):
@@ -353,10 +384,11 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
         for start in range(0, len(todo), batch):
             chunk = todo[start:start + batch]
             with PARALLEL_LOCK:  # one parallel launch at a time per process (numba's workqueue is not thread-safe)
+                block_min = _block_minima(best, dem.elevation)
                 _best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[chunk], ys[chunk],
                                     params.height_m[chunk], rx_height_m, outer[chunk], lams[chunk], k_factor,
                                     a_coef[chunk], b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32),
-                                    best, server, n_threads, inner[chunk])
+                                    best, server, n_threads, inner[chunk], log_d, block_min)
             done = (pas + (start + len(chunk)) / len(todo)) / passes
             report(0.95 * done, f"{technology}: pass {pas + 1}/{passes}, {start + len(chunk)}/{len(todo)} sites")
         if pas < passes - 1 and n_threads > 1:

@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 PARALLEL_LOCK = threading.RLock()
 
 __all__ = [
-    "Dem", "Sweep", "ViewshedStack", "block_minimum", "hillshade", "observer_cells", "profile",
+    "Dem", "Sweep", "ViewshedStack", "hillshade", "observer_cells", "profile",
     "radial_best_server_serial", "radial_sweep", "radial_sweep_serial", "read_dem", "sweep", "viewshed",
     "viewshed_many", "warm_up", "write_raster",
 ]
@@ -530,22 +530,8 @@ def _ray_half(cell_size_m, half):
 #: `_sweep_octant`'s per-group column limits when every ray goes all the way.
 _NO_LIMIT = np.full(1, 1 << 40, np.int64)
 
-#: Side of the blocks of :func:`block_minimum` (cells, as a power of two).
+#: Side of the blocks of the best-server pruning minima (cells, as a power of two; see `coverage._block_minima`).
 BLOCK_SHIFT = 3
-
-
-@njit(cache=True)
-def block_minimum(best, elevation):
-    """Minimum of `best` over blocks of 2^`BLOCK_SHIFT` cells square, nodata cells left out (+inf if all are)."""
-    nrows, ncols = best.shape
-    out = np.full(((nrows >> BLOCK_SHIFT) + 1, (ncols >> BLOCK_SHIFT) + 1), np.inf, np.float32)
-    for r in range(nrows):
-        br = r >> BLOCK_SHIFT
-        for c in range(ncols):
-            bc = c >> BLOCK_SHIFT
-            if best[r, c] < out[br, bc] and not np.isnan(elevation[r, c]):
-                out[br, bc] = best[r, c]
-    return out
 
 
 @njit(cache=True)
@@ -902,19 +888,18 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
                               block_min, inner_m, octant_r2, ray_lim):
     """Run the sweep of :func:`radial_sweep` fused with a best-server update, on one thread.
 
-    Every cell within the radius gets ``rsrp = power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km)
-    − J(v_max)`` (ITU-R P.526 knife edge of the sweep's v_max; d_km at least 0.02) and, where it beats
-    `best` (float32, the DEM's grid; `_beats`: larger, or equal and `site` below `server`), `best` takes it and
-    `server` (int32) takes `site`. `log_d[k]` must hold
-    ``log10(max(cell · sqrt(k) / 1000, 0.02))`` for k = 0 … floor((radius / cell)²). The values are those of the
-    unfused sweep (exact where a cell's RSRP is written); cells whose unobstructed signal cannot beat `best` skip
-    the obstacle search; `block_min` (:func:`block_minimum` of `best`, may be stale: not above `best`'s block
-    minima) lets most such cells skip reading `best`. Cells within `inner_m` (> 0) of the site are left alone (a
-    first pass with ``radius_m = inner_m`` gives them exactly the values this sweep would: the ray set does not
-    depend on the radius). Octant o (see `_OCTANTS`) stops at ``min(radius², octant_r2[o]) · cell²``, and its rays
-    of direction group g (`ray_lim[o]`, see `_ray_limits`) at column ``ray_lim[o, g]``: the caller must make sure
-    that no cell of a later column whose ray is in that group could beat `block_min` (cells of such groups are
-    skipped).
+    Every cell within the radius gets ``rsrp = power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km) −
+    J(v_max)`` (ITU-R P.526 knife edge of the sweep's v_max; d_km at least 0.02) and, where it beats `best`
+    (float32, the DEM's grid; `_beats`: larger, or equal and `site` below `server`), `best` takes it and `server`
+    (int32) takes `site`. `log_d[k]` must hold ``log10(max(cell · sqrt(k) / 1000, 0.02))`` for k = 0 … floor((radius
+    / cell)²). The values are those of the unfused sweep (exact where a cell's RSRP is written); cells whose
+    unobstructed signal cannot beat `best` skip the obstacle search; `block_min` (minima of `best` over blocks of
+    2^BLOCK_SHIFT cells, may be stale: not above `best`'s block minima) lets most such cells skip reading `best`.
+    Cells within `inner_m` (> 0) of the site are left alone (a first pass with ``radius_m = inner_m`` gives them
+    exactly the values this sweep would: the ray set does not depend on the radius). Octant o (see `_OCTANTS`) stops
+    at ``min(radius², octant_r2[o]) · cell²``, and its rays of direction group g (`ray_lim[o]`, see `_ray_limits`)
+    at column ``ray_lim[o, g]``: the caller must make sure that no cell of a later column whose ray is in that group
+    could beat `block_min` (cells of such groups are skipped).
     """
     nrows, ncols = elevation.shape
     orow = int(np.floor((y_max - y) / cell_size_m))
