@@ -218,16 +218,23 @@ def _new_best(n_threads, nrows, ncols):
     return best, server
 
 
+@njit(cache=True, inline="always")
+def _top(best, server, r, c):
+    """Return the thread whose best array holds the best of cell (r, c) (`_beats` order)."""
+    top = 0
+    for t in range(1, best.shape[0]):
+        if _beats(best[t, r, c], server[t, r, c], best[top, r, c], server[top, r, c]):
+            top = t
+    return top
+
+
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def _share_best(best, server):
     """Give every thread's best array the best over all threads (so that each prunes with all sites seen)."""
     n_threads, nrows, ncols = best.shape
     for r in prange(nrows):
         for c in range(ncols):
-            top = 0
-            for t in range(1, n_threads):
-                if _beats(best[t, r, c], server[t, r, c], best[top, r, c], server[top, r, c]):
-                    top = t
+            top = _top(best, server, r, c)
             for t in range(n_threads):
                 best[t, r, c] = best[top, r, c]
                 server[t, r, c] = server[top, r, c]
@@ -236,15 +243,12 @@ def _share_best(best, server):
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def _merge_best(best, server):
     """Best RSRP over the threads' arrays (NaN where no site reaches) and its server (-1 where none)."""
-    n_threads, nrows, ncols = best.shape
+    nrows, ncols = best.shape[1:]
     rsrp = np.empty((nrows, ncols), np.float32)
     srv = np.empty((nrows, ncols), np.int32)
     for r in prange(nrows):
         for c in range(ncols):
-            top = 0
-            for t in range(1, n_threads):
-                if _beats(best[t, r, c], server[t, r, c], best[top, r, c], server[top, r, c]):
-                    top = t
+            top = _top(best, server, r, c)
             value = best[top, r, c]
             if np.isfinite(value):
                 rsrp[r, c] = value

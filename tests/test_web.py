@@ -684,6 +684,16 @@ def process_app(make_app, runner, **config):
     return app
 
 
+def run_in_process(make_app, runner):
+    """Log a planner in and start a run of `runner` in a worker process; return (app, client, run id)."""
+    app = process_app(make_app, runner)
+    client = app.test_client()
+    login(client, app)
+    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
+                         ).get_json()["id"]
+    return app, client, run_id
+
+
 def wait_status(app, run_id, statuses, timeout_s=60.0):
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
@@ -695,11 +705,7 @@ def wait_status(app, run_id, statuses, timeout_s=60.0):
 
 
 def test_runs_execute_in_a_worker_process_at_lower_priority(make_app):
-    app = process_app(make_app, where_runner)
-    client = app.test_client()
-    login(client, app)
-    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
-                         ).get_json()["id"]
+    app, client, run_id = run_in_process(make_app, where_runner)
     record = app.extensions["ictgis_jobs"].wait(run_id, timeout_s=60)
     assert record["status"] == "done", record
     assert record["result"]["pid"] != os.getpid()
@@ -708,11 +714,7 @@ def test_runs_execute_in_a_worker_process_at_lower_priority(make_app):
 
 
 def test_a_crashing_run_is_recorded_and_the_server_lives_on(make_app):
-    app = process_app(make_app, crashing_runner)
-    client = app.test_client()
-    login(client, app)
-    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
-                         ).get_json()["id"]
+    app, client, run_id = run_in_process(make_app, crashing_runner)
     record = app.extensions["ictgis_jobs"].wait(run_id, timeout_s=60)
     assert record["status"] == "failed" and "exit code 3" in record["error"] and record["outputs"] == []
     assert client.get("/api/indicators").status_code == 200
@@ -749,11 +751,7 @@ def test_planner_cancels_running_and_queued_runs(make_app):
 
 
 def test_viewers_cannot_cancel(make_app):
-    app = process_app(make_app, slow_runner)
-    client = app.test_client()
-    login(client, app)
-    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
-                         ).get_json()["id"]
+    app, client, run_id = run_in_process(make_app, slow_runner)
     viewer = app.test_client()
     login(viewer, app, name="xem", role="viewer")
     assert viewer.post(f"/api/runs/{run_id}/cancel", headers={"X-CSRF-Token": token(viewer)}).status_code == 403
