@@ -38,7 +38,10 @@ def serve(data_dir: Path | None, host: str, port: int, threads: int, instance: P
     app = _web().create_app({"DATA_DIR": str(data_dir) if data_dir else None,
                              "INSTANCE_PATH": str(instance.resolve()) if instance else None})
     click.echo(f"ictgis: serving {app.config['DATA_DIR']} on http://{host}:{port}/")
-    waitress.serve(app, host=host, port=port, threads=threads)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads)
+    finally:  # Ctrl-C: queued runs never start, running ones are stopped (their records say so)
+        app.extensions["ictgis_jobs"].close()
 
 
 def _store(instance: Path | None):

@@ -761,3 +761,46 @@ def test_viewers_cannot_cancel(make_app):
                           ).status_code == 401
     assert client.post(f"/api/runs/{run_id}/cancel", headers={"X-CSRF-Token": token(client)}
                        ).get_json()["status"] == "cancelled"
+
+
+def test_closing_the_runner_stops_running_and_queued_runs(make_app):
+    """What `ictgis serve` does on Ctrl-C: no run keeps the server from exiting, every record says what happened."""
+    app, client, first = run_in_process(make_app, slow_runner)
+    second = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
+                         ).get_json()["id"]
+    wait_status(app, first, ("running",))
+    runner = app.extensions["ictgis_jobs"]
+    started = time.monotonic()
+    runner.close()
+    assert wait_status(app, first, ("cancelled",))["outputs"] == []
+    assert runner.get(second)["status"] == "cancelled"
+    assert time.monotonic() - started < 20
+
+
+def test_a_broken_install_says_runs_are_not_available(client, app, monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def failing(name, *args):
+        if name == "ictgis.scenario":
+            raise ImportError("No module named 'highspy'")
+        return real(name, *args)
+
+    monkeypatch.setattr(jobs.importlib, "import_module", failing)
+    assert jobs.scenario_runner() is None
+    write_scenario(app)
+    login(client, app)
+    assert client.get("/scenarios/").status_code == 200
+    assert client.get("/api/scenarios").get_json()["runs_available"] is False
+
+
+def test_cancel_right_after_submit_always_ends_cancelled(make_app):
+    """Whether the cancel finds the run queued, starting (no process yet) or running, it ends cancelled."""
+    app, client, run_id = run_in_process(make_app, slow_runner)
+    runner = app.extensions["ictgis_jobs"]
+    ids = [run_id] + [runner.submit(Path(app.config["SCENARIOS_DIR"]) / "plan-2022.yaml") for _ in range(2)]
+    for k, rid in enumerate(ids):
+        if k == 1:
+            wait_status(app, rid, ("running",))  # one of them in the middle of its run
+        assert runner.cancel(rid)["status"] == "cancelled"

@@ -16,6 +16,7 @@ import importlib
 import json
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import re
 import secrets
@@ -37,10 +38,21 @@ FINISHED = ("done", "failed", "interrupted", "cancelled")
 WORKER_NICE = 10
 
 
-def scenario_runner() -> Callable:
-    """Return ``ictgis.scenario.run`` (imported on first use: the server starts without the analysis modules)."""
-    module = importlib.import_module("ictgis.scenario")
+def scenario_runner() -> Callable | None:
+    """Return ``ictgis.scenario.run`` (imported on first use), or None when it cannot be imported (logged)."""
+    try:
+        module = importlib.import_module("ictgis.scenario")
+    except ImportError as exc:  # a broken install: the pages say runs are not available instead of failing
+        logger.warning("ictgis.scenario cannot be imported: %s", exc)
+        return None
     return module.run
+
+
+def _read_record(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -168,63 +180,94 @@ class JobRunner:
                     return
                 proc.start()
                 self._procs[run_id] = proc
+            # This thread alone reaps the worker: wait for its end without reaping, unregister it (so that no
+            # signal can reach a recycled pid), then reap.
+            multiprocessing.connection.wait([proc.sentinel])
+            with self._lock:
+                self._procs.pop(run_id, None)
             proc.join()
-            final = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+            final = _read_record(folder) or record
             if final.get("status") not in FINISHED:  # the worker did not finish its record: stopped or crashed
                 final.pop("pid", None)
-                if run_id in self._cancelled:
+                signalled = proc.exitcode is not None and proc.exitcode < 0
+                if run_id in self._cancelled and signalled:
                     self._finish(folder, final, "cancelled")
                 else:
                     self._finish(folder, final, "failed", error=f"the run's worker process stopped unexpectedly "
                                                                f"(exit code {proc.exitcode})")
         except Exception as exc:  # never raised into the server
             logger.exception("scenario run %s could not be run", run_id)
-            self._finish(folder, record, "failed", error=f"{type(exc).__name__}: {exc}")
+            self._finish(folder, _read_record(folder) or record, "failed", error=f"{type(exc).__name__}: {exc}")
         finally:
             with self._lock:
                 self._live.discard(run_id)
                 self._procs.pop(run_id, None)
                 self._futures.pop(run_id, None)
+                self._cancelled.discard(run_id)
 
     @staticmethod
     def _finish(folder: Path, record: dict, status: str, *, error: str | None = None) -> None:
         """Write a final status the run itself could not write; remove its partial outputs."""
         for part in folder.glob(".out.partial-*"):
             shutil.rmtree(part, ignore_errors=True)
+        for part in folder.glob(".run-*"):  # a record being written when the worker stopped
+            part.unlink(missing_ok=True)
         record.update(status=status, finished=time.time())
         if error:
             record["error"] = error
         _write_json(folder / "run.json", record)
 
-    def cancel(self, run_id: str) -> dict | None:
+    def _signal(self, run_id: str, kill: bool = False) -> None:
+        """Stop a run's worker process if it is still registered (not yet reaped)."""
+        with self._lock:
+            proc = self._procs.get(run_id)
+            if proc is not None:
+                (proc.kill if kill else proc.terminate)()
+
+    def cancel(self, run_id: str, *, timeout_s: float = 10.0) -> dict | None:
         """Cancel a queued or running run (its worker process is stopped); return its record, None if unknown.
 
-        A finished run is left as it is. A run executed in a thread (``isolation="thread"``) can only be
-        cancelled while queued.
+        A finished run is left as it is; a run that finishes (or fails) before it can be stopped keeps that status.
+        A run executed in a thread (``isolation="thread"``) can only be cancelled while queued.
         """
         folder = self.run_dir(run_id)
         if folder is None:
             return None
         with self._lock:
             live = run_id in self._live
-            future, proc = self._futures.get(run_id), self._procs.get(run_id)
+            future = self._futures.get(run_id)
             if live:
                 self._cancelled.add(run_id)
         if not live:
             return self.get(run_id)
-        if future is not None and future.cancel():  # still queued
-            record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-            self._finish(folder, record, "cancelled")
+        if future is not None and future.cancel():  # still queued: it never starts
+            self._finish(folder, _read_record(folder) or {"id": run_id}, "cancelled")
             with self._lock:
                 self._live.discard(run_id)
                 self._futures.pop(run_id, None)
-        elif proc is not None and proc.is_alive():
-            proc.terminate()
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
-            self.wait(run_id, timeout_s=10)
+                self._cancelled.discard(run_id)
+            return self.get(run_id)
+        if self.isolation == "process":
+            self._signal(run_id)  # SIGTERM; when the worker has not started yet, `_execute` sees the flag
+            record = self.wait(run_id, timeout_s=timeout_s)
+            if record is not None and record["status"] not in FINISHED:
+                self._signal(run_id, kill=True)
+                self.wait(run_id, timeout_s=timeout_s)
         return self.get(run_id)
+
+    def close(self) -> None:
+        """Stop: queued runs never start, running workers are terminated (for a server shutting down)."""
+        with self._lock:
+            queued = list(self._futures.items())
+            running = list(self._procs)
+            self._cancelled.update(running)
+        for run_id, future in queued:
+            if future.cancel():
+                folder = self.runs_dir / run_id
+                self._finish(folder, _read_record(folder) or {"id": run_id}, "cancelled")
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for run_id in running:
+            self._signal(run_id)
 
     def get(self, run_id: str) -> dict | None:
         """Return a run's record with its output files, or None."""
