@@ -772,7 +772,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
 
 
 @njit(cache=True)
-def _sweep_window(elevation, x_min, y_max, cell_size_m, x, y, radius_m):
+def _site_cell(elevation, x_min, y_max, cell_size_m, x, y):
+    """Row and column of the site's cell; ValueError when it is outside the grid or on nodata."""
     nrows, ncols = elevation.shape
     orow = int(np.floor((y_max - y) / cell_size_m))
     ocol = int(np.floor((x - x_min) / cell_size_m))
@@ -780,6 +781,13 @@ def _sweep_window(elevation, x_min, y_max, cell_size_m, x, y, radius_m):
         raise ValueError("the site is outside the DEM")
     if np.isnan(elevation[orow, ocol]):
         raise ValueError("the DEM has no data under the site")
+    return orow, ocol
+
+
+@njit(cache=True)
+def _sweep_window(elevation, x_min, y_max, cell_size_m, x, y, radius_m):
+    nrows, ncols = elevation.shape
+    orow, ocol = _site_cell(elevation, x_min, y_max, cell_size_m, x, y)
     half = int(np.ceil(radius_m / cell_size_m))
     row0, col0 = max(orow - half, 0), max(ocol - half, 0)
     row1, col1 = min(orow + half, nrows - 1), min(ocol + half, ncols - 1)
@@ -902,12 +910,7 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     could beat `block_min` (cells of such groups are skipped).
     """
     nrows, ncols = elevation.shape
-    orow = int(np.floor((y_max - y) / cell_size_m))
-    ocol = int(np.floor((x - x_min) / cell_size_m))
-    if not (0 <= orow < nrows and 0 <= ocol < ncols):
-        raise ValueError("the site is outside the DEM")
-    if np.isnan(elevation[orow, ocol]):
-        raise ValueError("the DEM has no data under the site")
+    orow, ocol = _site_cell(elevation, x_min, y_max, cell_size_m, x, y)
     half = int(np.ceil(radius_m / cell_size_m))
     ht = elevation[orow, ocol] + tx_height_m
     bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)

@@ -147,10 +147,7 @@ def api_runs():
 @login_required
 def api_run(run_id: str):
     """Return one run: status, progress, message, outputs."""
-    record = jobs.runner().get(run_id)
-    if record is None:
-        abort(404, description=f"no run {run_id!r}")
-    return jsonify(record)
+    return jsonify(scenarios.record_or_404(run_id))
 
 
 @bp.post("/runs/<run_id>/cancel")

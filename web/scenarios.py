@@ -71,14 +71,30 @@ def _scenario_path(name: str) -> Path:
     return path
 
 
-def start_run(name: str, *, as_json: bool):
-    """Start a run (planners only); JSON 202 or a redirect to the run page; 503 while runs are not available."""
+def _refuse_non_planner(*, as_json: bool, next_url: str):
+    """Return the refusal of an anonymous user (401 JSON or the login page); 403 for viewers; None for planners."""
     if g.user is None:
         if as_json:
             return jsonify(error="Unauthorized", message="log in first"), 401
-        return redirect(url_for("auth.login", next=url_for("scenarios.index")))
+        return redirect(url_for("auth.login", next=next_url))
     if not g.user.is_planner:
         abort(403, description="planners only")
+    return None
+
+
+def record_or_404(run_id: str) -> dict:
+    """Return a run's record (`jobs.JobRunner.get`), or abort with 404."""
+    record = jobs.runner().get(run_id)
+    if record is None:
+        abort(404, description=f"no run {run_id!r}")
+    return record
+
+
+def start_run(name: str, *, as_json: bool):
+    """Start a run (planners only); JSON 202 or a redirect to the run page; 503 while runs are not available."""
+    refused = _refuse_non_planner(as_json=as_json, next_url=url_for("scenarios.index"))
+    if refused is not None:
+        return refused
     path = _scenario_path(name)
     try:
         run_id = jobs.runner().submit(path, user=g.user.name)
@@ -145,20 +161,15 @@ def before_after(record: dict) -> list[dict]:
 @login_required
 def run_page(run_id: str):
     """One run: progress (polled), then before/after indicators and the outputs to download."""
-    record = jobs.runner().get(run_id)
-    if record is None:
-        abort(404, description=f"no run {run_id!r}")
+    record = record_or_404(run_id)
     return render_template("run.html", run=record, rows=before_after(record), costs=cost_rows(record))
 
 
 def cancel_run(run_id: str, *, as_json: bool):
     """Cancel a queued or running run (planners); JSON record or a redirect to the run page."""
-    if g.user is None:
-        if as_json:
-            return jsonify(error="Unauthorized", message="log in first"), 401
-        return redirect(url_for("auth.login", next=url_for("scenarios.run_page", run_id=run_id)))
-    if not g.user.is_planner:
-        abort(403, description="planners only")
+    refused = _refuse_non_planner(as_json=as_json, next_url=url_for("scenarios.run_page", run_id=run_id))
+    if refused is not None:
+        return refused
     record = jobs.runner().cancel(run_id)
     if record is None:
         abort(404, description=f"no run {run_id!r}")
