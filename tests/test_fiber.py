@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import tiny_layers
-from scipy.sparse import csgraph
+from conftest import steiner_dp, tiny_layers
 
 from ictgis import settings
 from ictgis._errors import LayerError
@@ -131,20 +130,8 @@ def test_budget_selects_what_fits(hand):
 
 def _brute_force(graph, root, nodes, prize, cost, budget):
     """Best prize within the budget over every subset, with exact Steiner costs (Dreyfus–Wagner)."""
-    dist = csgraph.dijkstra(graph.matrix)
     k = len(nodes)
-    dp = np.full((1 << k, graph.n), np.inf)  # dp[subset][v]: cheapest tree joining candidates subset and node v
-    for i, t in enumerate(nodes):
-        dp[1 << i] = dist[t]
-    for subset in range(1, 1 << k):
-        if subset & (subset - 1) == 0:
-            continue
-        part = (subset - 1) & subset
-        while part:
-            if part < subset ^ part:
-                dp[subset] = np.minimum(dp[subset], dp[part] + dp[subset ^ part])
-            part = (part - 1) & subset
-        dp[subset] = (dp[subset][:, None] + dist).min(axis=0)
+    dp = steiner_dp(graph, nodes)
     best = 0.0
     for subset in range(1, 1 << k):
         members = [i for i in range(k) if subset >> i & 1]

@@ -5,6 +5,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
+from conftest import steiner_dp
 from networkx.algorithms.approximation import steiner_tree as nx_steiner_tree
 from scipy.sparse import csgraph
 
@@ -204,21 +205,10 @@ def test_steiner_never_longer_than_networkx_mehlhorn(seed):
 
 def dreyfus_wagner(graph: WGraph, terminals) -> float:
     """Weight of an optimal Steiner tree (exact; fine for up to about 10 terminals on small graphs)."""
-    dist = csgraph.dijkstra(graph.matrix)
     terms = list(terminals)
     root, rest = terms[0], terms[1:]
     k = len(rest)
-    dp = np.full((1 << k, graph.n), np.inf)
-    for i, t in enumerate(rest):
-        dp[1 << i] = dist[t]
-    for subset in range(1, 1 << k):
-        if subset & (subset - 1):
-            part = (subset - 1) & subset
-            while part:
-                if part < subset ^ part:
-                    dp[subset] = np.minimum(dp[subset], dp[part] + dp[subset ^ part])
-                part = (part - 1) & subset
-            dp[subset] = (dp[subset][:, None] + dist).min(axis=0)
+    dp = steiner_dp(graph, rest)
     return float(dp[(1 << k) - 1][root])
 
 

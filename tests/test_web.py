@@ -417,6 +417,17 @@ def fake_runner(path, out_dir, progress):
     return {"name": Path(path).stem}
 
 
+def start_planner_run(make_app, runner, *, isolation="thread"):
+    """Log a planner in and start a run of `runner` through the API; return (app, client, run id)."""
+    app = make_app(JOB_RUNNER=runner, JOB_ISOLATION=isolation)
+    write_scenario(app)
+    client = app.test_client()
+    login(client, app)
+    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
+                         ).get_json()["id"]
+    return app, client, run_id
+
+
 def test_scenario_runner_is_the_scenario_module():
     import ictgis.scenario as sc
     from web.jobs import scenario_runner
@@ -468,12 +479,7 @@ def test_scenario_run_in_background(make_app):
 @pytest.mark.parametrize("path", ["../run.json", "..%2frun.json", "%2e%2e/run.json", "/etc/passwd",
                                   "layers/../../run.json", "..%2f..%2fsecret_key"])
 def test_download_path_traversal_refused(make_app, path):
-    app = make_app(JOB_RUNNER=fake_runner)
-    client = app.test_client()
-    write_scenario(app)
-    login(client, app)
-    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
-                         ).get_json()["id"]
+    app, client, run_id = start_planner_run(make_app, fake_runner)
     app.extensions["ictgis_jobs"].wait(run_id)
     resp = client.get(f"/scenarios/runs/{run_id}/files/{path}", follow_redirects=True)
     assert resp.status_code == 404
@@ -491,12 +497,7 @@ def test_failed_run_is_recorded(make_app):
     def broken(path, out_dir, progress):
         raise ValueError("bad budget")
 
-    app = make_app(JOB_RUNNER=broken)
-    client = app.test_client()
-    write_scenario(app)
-    login(client, app)
-    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
-                         ).get_json()["id"]
+    app, client, run_id = start_planner_run(make_app, broken)
     record = app.extensions["ictgis_jobs"].wait(run_id)
     assert record["status"] == "failed" and "bad budget" in record["error"] and record["outputs"] == []
 
@@ -678,20 +679,9 @@ def where_runner(path, out_dir, progress):
     return {"pid": os.getpid(), "nice": os.nice(0)}
 
 
-def process_app(make_app, runner, **config):
-    app = make_app(JOB_RUNNER=runner, JOB_ISOLATION="process", **config)
-    write_scenario(app)
-    return app
-
-
 def run_in_process(make_app, runner):
     """Log a planner in and start a run of `runner` in a worker process; return (app, client, run id)."""
-    app = process_app(make_app, runner)
-    client = app.test_client()
-    login(client, app)
-    run_id = client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
-                         ).get_json()["id"]
-    return app, client, run_id
+    return start_planner_run(make_app, runner, isolation="process")
 
 
 def wait_status(app, run_id, statuses, timeout_s=60.0):
@@ -721,11 +711,9 @@ def test_a_crashing_run_is_recorded_and_the_server_lives_on(make_app):
 
 
 def test_planner_cancels_running_and_queued_runs(make_app):
-    app = process_app(make_app, slow_runner)
-    client = app.test_client()
-    login(client, app)
-    start = [client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
-                         ).get_json()["id"] for _ in range(2)]
+    app, client, first = run_in_process(make_app, slow_runner)
+    start = [first, client.post("/api/scenarios/plan-2022.yaml/runs", headers={"X-CSRF-Token": token(client)}
+                                ).get_json()["id"]]
     running = wait_status(app, start[0], ("running",))
     assert running["progress"] >= 0.0
     folder = app.extensions["ictgis_jobs"].run_dir(start[0])
