@@ -219,10 +219,12 @@ class Browser:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
                                                   _NoRedirect())
 
-    def request(self, path: str, data: dict | None = None) -> tuple[int, dict, str]:
+    def request(self, path: str, data: dict | None = None, *, headers: dict | None = None) -> tuple[int, dict, str]:
+        """GET, or POST `data` (form-encoded) when given; return status, headers and body."""
         body = urllib.parse.urlencode(data).encode() if data is not None else None
+        req = urllib.request.Request(self.base + path, data=body, headers=headers or {})
         try:
-            with self.opener.open(self.base + path, data=body, timeout=60) as resp:
+            with self.opener.open(req, timeout=60) as resp:
                 return resp.status, dict(resp.headers), resp.read().decode()
         except urllib.error.HTTPError as err:
             return err.code, dict(err.headers), err.read().decode()
