@@ -5,12 +5,17 @@ The web package is imported lazily, so the engine works without Flask installed.
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import sys
 from pathlib import Path
 
 import click
 
 from .cli import main
+
+logger = logging.getLogger(__name__)
 
 
 def _web():
@@ -30,18 +35,50 @@ def _web():
 @click.option("--instance", "instance", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Instance folder (users, secret key, dataset versions, runs); default instance/.")
 def serve(data_dir: Path | None, host: str, port: int, threads: int, instance: Path | None) -> None:
-    """Serve the web map with waitress."""
+    """Serve the web map with waitress.
+
+    At start, the instance folder is locked (one server per instance) and what a killed server left is swept
+    (partial outputs and uploads, runs still recorded as running). SIGTERM (systemd, containers) stops the server
+    like Ctrl-C: the running and queued runs are stopped and recorded as cancelled, then the process exits.
+    """
     try:
-        import waitress
+        from waitress.server import create_server
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise click.ClickException(f"the web map needs the 'web' extra: pip install 'ictgis[web]' ({exc})") from exc
-    app = _web().create_app({"DATA_DIR": str(data_dir) if data_dir else None,
-                             "INSTANCE_PATH": str(instance.resolve()) if instance else None})
-    click.echo(f"ictgis: serving {app.config['DATA_DIR']} on http://{host}:{port}/")
+    web = _web()
+    from web.startup import InstanceBusyError, claim_instance, sweep
+
+    app = web.create_app({"DATA_DIR": str(data_dir) if data_dir else None,
+                          "INSTANCE_PATH": str(instance.resolve()) if instance else None})
     try:
-        waitress.serve(app, host=host, port=port, threads=threads)
-    finally:  # Ctrl-C: queued runs never start, running ones are stopped (their records say so)
-        app.extensions["ictgis_jobs"].close()
+        lock = claim_instance(app.instance_path)
+    except InstanceBusyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    swept = sweep(app)
+    if swept["interrupted_runs"] or swept["removed"]:
+        click.echo(f"ictgis: a previous server stopped abruptly: {len(swept['interrupted_runs'])} run(s) marked "
+                   f"interrupted, {len(swept['removed'])} leftover(s) removed")
+    server = create_server(app, host=host, port=port, threads=threads)
+    click.echo(f"ictgis: serving {app.config['DATA_DIR']} on http://{host}:{server.effective_port}/ "
+               f"(pid {os.getpid()})")
+
+    def _stop(signum: int, _frame) -> None:
+        logger.warning("signal %s: stopping", signal.Signals(signum).name)
+        raise KeyboardInterrupt  # waitress stops on it, as on Ctrl-C
+
+    previous = signal.signal(signal.SIGTERM, _stop), signal.getsignal(signal.SIGINT)
+    try:
+        server.run()
+    finally:  # Ctrl-C or SIGTERM: queued runs never start, running ones are stopped (their records say so)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the clean-up short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            app.extensions["ictgis_jobs"].close()
+            click.echo("ictgis: stopped")
+        finally:
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
+            lock.close()
 
 
 def _store(instance: Path | None):

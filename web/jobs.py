@@ -6,7 +6,10 @@ terms, a crash of the run cannot take the server down, and a planner can cancel 
 scenario module writes its outputs atomically, so nothing half-written is left as a result). The worker writes its
 progress into ``run.json``; the server reads it. ``JOB_ISOLATION = "thread"`` runs in a server thread instead (test
 doubles that cannot be pickled). A run found "running" by a runner that did not start it (the server restarted) is
-reported as interrupted.
+reported as interrupted; `JobRunner.sweep`, called when ``ictgis serve`` starts, writes that into its record once,
+with the reason, and removes partial outputs. A worker whose server dies (killed, even with SIGKILL) stops at once:
+it never runs on alone beside the runs of a restarted server. Workers ignore SIGINT (Ctrl-C in a terminal reaches
+the whole process group): the server stops them itself, see `JobRunner.close`.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -94,8 +99,20 @@ def _record_run(func: Callable, scenario: Path, folder: Path, record: dict) -> N
         _write_json(folder / "run.json", record)
 
 
+def _exit_with_parent(sentinel: int) -> None:
+    """Stop this worker process as soon as its server process is gone (the sentinel turns ready when it dies)."""
+    multiprocessing.connection.wait([sentinel])
+    logger.warning("the server process is gone: this run's worker stops")
+    os._exit(70)
+
+
 def _worker(func: Callable, scenario: str, folder: str, record: dict, nice: int) -> None:
     """Entry point of a run's worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server, which stops its workers itself
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), name="ictgis-parent-watch",
+                         daemon=True).start()
     with contextlib.suppress(OSError):  # when not allowed, the run keeps the server's priority
         os.nice(nice)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s [run %(process)d] %(message)s")
@@ -255,19 +272,67 @@ class JobRunner:
                 self.wait(run_id, timeout_s=timeout_s)
         return self.get(run_id)
 
-    def close(self) -> None:
-        """Stop: queued runs never start, running workers are terminated (for a server shutting down)."""
+    def close(self, *, timeout_s: float = 10.0) -> None:
+        """Stop (a server shutting down): queued runs never start, running workers are terminated.
+
+        Returns once every worker process is reaped and its record says cancelled; a worker still there after
+        `timeout_s` is killed. A run executed in a thread cannot be stopped: after `timeout_s` it is left (the
+        next start's `sweep` records it as interrupted).
+        """
         with self._lock:
-            queued = list(self._futures.items())
+            futures = dict(self._futures)
+            self._cancelled.update(self._live)  # also a run between its start and its worker's: it never starts
             running = list(self._procs)
-            self._cancelled.update(running)
-        for run_id, future in queued:
+        for run_id, future in futures.items():
             if future.cancel():
                 folder = self.runs_dir / run_id
                 self._finish(folder, _read_record(folder) or {"id": run_id}, "cancelled")
         self._pool.shutdown(wait=False, cancel_futures=True)
         for run_id in running:
             self._signal(run_id)
+        pending = [f for f in futures.values() if not f.cancelled()]
+        if wait_futures(pending, timeout=timeout_s).not_done:
+            with self._lock:
+                stuck = list(self._procs)
+            for run_id in stuck:
+                logger.warning("run %s did not stop within %.0f s: killed", run_id, timeout_s)
+                self._signal(run_id, kill=True)
+            wait_futures(pending, timeout=timeout_s)
+
+    def sweep(self, *, wait_s: float = 5.0) -> list[str]:
+        """Clean what a stopped or killed server left in the run folders; return the ids marked interrupted.
+
+        A queued or running record becomes "interrupted" (once, with the reason in ``error``); partial outputs
+        (``.out.partial-*``) and half-written records (``.run-*``) are removed. A worker of a killed server still
+        alive is given `wait_s` to notice and stop, then killed. Call it before any run starts, with the instance
+        to this process alone (``ictgis serve`` locks it).
+        """
+        marked = []
+        for folder in sorted(self.runs_dir.iterdir()):
+            if not (folder.is_dir() and RUN_ID_RE.match(folder.name)):
+                continue
+            with self._lock:
+                if folder.name in self._live:
+                    continue
+            record = _read_record(folder)
+            if record is not None and record.get("status") not in FINISHED:
+                pid = record.pop("pid", None)
+                if isinstance(pid, int) and pid > 0:
+                    _stop_orphan(pid, wait_s=wait_s)
+                record = _read_record(folder) or record  # as the orphan left it
+                record.pop("pid", None)
+                was = record.get("status") or "queued"
+                if was not in FINISHED:
+                    self._finish(folder, record, "interrupted",
+                                 error=f"the server stopped while this run was {was} (found when it started again)")
+                    marked.append(folder.name)
+                    logger.warning("run %s was %s when the server stopped: marked interrupted", folder.name, was)
+                    continue
+            for part in folder.glob(".out.partial-*"):
+                shutil.rmtree(part, ignore_errors=True)
+            for part in folder.glob(".run-*"):
+                part.unlink(missing_ok=True)
+        return marked
 
     def get(self, run_id: str) -> dict | None:
         """Return a run's record with its output files, or None."""
@@ -300,6 +365,33 @@ class JobRunner:
                 return record
             time.sleep(0.05)
         return self.get(run_id)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: not a worker of ours
+        return False
+    return True
+
+
+def _stop_orphan(pid: int, *, wait_s: float) -> None:
+    """Wait for a worker left by a killed server to stop (it watches its server); kill it if it does not."""
+    end = time.monotonic() + wait_s
+    while _alive(pid) and time.monotonic() < end:
+        time.sleep(0.1)
+    if not _alive(pid):
+        return
+    try:  # the pid may have been reused: only a multiprocessing worker is ours to kill
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    if b"multiprocessing" in cmdline and b"spawn_main" in cmdline:
+        logger.warning("a run's worker (pid %s) outlived its server: killed", pid)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def runner() -> JobRunner:

@@ -2,6 +2,10 @@
 
 CSRF: a random token per session; forms carry it in a hidden ``csrf_token`` field, scripts in the
 ``X-CSRF-Token`` header. Every POST, PUT, PATCH and DELETE without the session's token is refused with 400.
+
+Behind a reverse proxy (nginx …) set ``PROXY_FIX_X_FOR`` to the number of proxies in front of the app: the client
+address (used to throttle logins and in the audit log) is then read from ``X-Forwarded-For``. Leave it 0 (the
+default) when clients connect directly: the header would let anyone pick their address.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections import OrderedDict
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, request, session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 COMPRESSIBLE = frozenset({"text/html", "text/css", "text/plain", "application/json", "application/geo+json",
@@ -89,7 +94,10 @@ def _compress(response: Response) -> Response:
 
 
 def install(app: Flask) -> None:
-    """Register the CSRF check, the headers and compression on an app."""
+    """Register the CSRF check, the headers and compression on an app (and the proxy fix when configured)."""
+    proxies = int(app.config.get("PROXY_FIX_X_FOR", 0) or 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)
     app.before_request(check_csrf)
     app.after_request(_security_headers)
     app.after_request(_compress)
