@@ -43,7 +43,7 @@ import geopandas as gpd
 import pandas as pd
 import yaml
 
-from . import __version__, indicators, settings
+from . import __version__, indicators, settings, yamlfile
 from ._errors import IctgisError, Problem, ScenarioError
 from ._files import atomic_dir
 from .interventions import APPLY, Context, CostLine
@@ -154,18 +154,16 @@ def read(path: str | Path, *, check_base: bool = True) -> Scenario:
     Raises
     ------
     ScenarioError
-        Unknown keys, wrong types, negative budgets or costs, unknown ids … each with its line number.
+        Unknown keys, wrong types, negative budgets or costs, unknown ids … each with its line number; a file
+        larger than 1 MB or expanding through its aliases beyond `ictgis.yamlfile.MAX_VALUES` values.
     """
     path = Path(path)
     label = path.name
     try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        doc = yamlfile.read(path, error=ScenarioError, label=label)  # bounded: size, aliases, depth
     except FileNotFoundError:
         raise ScenarioError(f"{path}: scenario file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{label}: not valid YAML", [Problem(label, str(exc))]) from None
+    text, root, data = doc.text, doc.root, doc.data
     lines = _line_map(root) if root is not None else {}
     chk = _Checker(label, lines)
     if not isinstance(data, dict):
