@@ -155,3 +155,16 @@ def test_alias_bomb_scenario_is_listed_as_invalid(make_app, tmp_path):
     assert "Tệp kịch bản không dùng được: bomb.yaml row 9" in html
     assert html.count('action="/scenarios/plan.yaml/run"') == 1 and "/scenarios/bomb.yaml/run" not in html
     assert_no_absolute_path(html, tmp_path)
+
+
+def test_indicator_api_names_the_served_folder_without_its_path(make_app, tmp_path):
+    app = make_app()
+    client = app.test_client()
+    for structure in ("2019", "2025"):
+        body = client.get(f"/api/indicators?structure={structure}").get_json()
+        assert body["data_dir"] == "du_lieu"
+        assert_no_absolute_path(json.dumps(body, ensure_ascii=False), tmp_path)
+    login(client, app)
+    villages = tiny_layers()["villages"].to_crs(4326).to_json().encode()
+    assert _upload(client, villages, "thon_ban.geojson").status_code == 201
+    assert client.get("/api/indicators").get_json()["data_dir"] == "datasets/1"
