@@ -24,6 +24,7 @@ import pandas as pd
 import pyogrio
 
 from .cli import CRS_OPTION, DATA_DIR, _load, main
+from .sheets import append_row, write_csv
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +99,9 @@ def write_xlsx(table: pd.DataFrame, path: Path, summary: dict) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "Thôn chưa có cáp quang"
-    ws.append(list(table.columns))
+    append_row(ws, list(table.columns))
     for row in table.itertuples(index=False):
-        ws.append([None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in row])
+        append_row(ws, row)
     for j, col in enumerate(table.columns, start=1):
         cell = ws.cell(row=1, column=j)
         cell.font = Font(bold=True)
@@ -129,7 +130,7 @@ def write_xlsx(table: pd.DataFrame, path: Path, summary: dict) -> None:
             ("Nếu kéo riêng từng thôn: chiều dài (km)", summary["separate_routes"]["route_km"]),
             ("Nếu kéo riêng từng thôn: chi phí (đồng)", summary["separate_routes"]["cost_vnd"])]
     for label, value in rows:
-        s.append([label, value])
+        append_row(s, [label, value])
         s.cell(row=s.max_row, column=2).number_format = "#,##0.0" if "(km)" in label else "#,##0"
     s.column_dimensions["A"].width = 45
     s.column_dimensions["B"].width = 22
@@ -158,7 +159,7 @@ def write_outputs(plan, out_dir: str | Path) -> Path:
             pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG", promote_to_multi=True,
                                     geometry_type="MultiLineString", append=gpkg.exists())
         table = ranked_table(plan.villages)
-        table.to_csv(tmp / "villages_ranked.csv", index=False, encoding="utf-8-sig")
+        write_csv(table, tmp / "villages_ranked.csv", encoding="utf-8-sig")
         write_xlsx(table, tmp / "villages_ranked.xlsx", plan.summary)
         (tmp / "summary.json").write_text(json.dumps(plan.summary, ensure_ascii=False, indent=2, default=_json),
                                           encoding="utf-8")

@@ -26,6 +26,7 @@ def postal(data_dir, crs, out_dir, kinds, threshold_km, max_radius_km, max_peopl
     from . import indicators, io
     from . import postal as postal_mod
     from ._files import atomic_path
+    from .sheets import write_csv, write_xlsx
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -50,19 +51,19 @@ def postal(data_dir, crs, out_dir, kinds, threshold_km, max_radius_km, max_peopl
         access.insert(2, "commune", ds["villages"]["commune"].to_numpy())
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / "postal_communes.csv") as tmp:
-        table.round(3).to_csv(tmp)
+        write_csv(table.round(3), tmp, index=True)
     result = indicators.compute(ds, postal_kinds=chosen)
     summary = dict(result["postal"]) | {
         "communes_failing_norms": [{"code": c, "name": r["name"], "failures": r["failures"]}
                                    for c, r in table[~table["meets_norms"]].iterrows()]}
     if access is not None:
         with atomic_path(out_dir / "postal_villages.csv") as tmp:
-            access.to_csv(tmp, index=False)
+            write_csv(access, tmp)
         far = access[access["beyond_threshold"]]
         summary["villages_beyond_threshold"] = int(len(far))
         summary["threshold_km"] = threshold_km
         with atomic_path(out_dir / "postal_villages.xlsx") as tmp:
-            far.to_excel(tmp, index=False, sheet_name="Thôn xa điểm bưu chính")
+            write_xlsx(far, tmp, sheet_name="Thôn xa điểm bưu chính")
     with atomic_path(out_dir / "postal_summary.json") as tmp:
         tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     failing = int((~table["meets_norms"]).sum())

@@ -67,13 +67,14 @@ def compare_cmd(run_dirs: tuple[Path, ...], csv_file: Path | None, xlsx_file: Pa
     """Show key indicators and costs of finished runs side by side."""
     from . import scenario as sc
     from ._files import atomic_path
+    from .sheets import write_csv, write_xlsx
 
     table = sc.compare(list(run_dirs))
     click.echo(table.to_string(float_format=lambda v: f"{v:,.2f}"))
     if csv_file:
         with atomic_path(csv_file) as tmp:
-            table.to_csv(tmp)
+            write_csv(table, tmp, index=True)
     if xlsx_file:
         with atomic_path(xlsx_file) as tmp:
             labels = {k: sc.LABELS_VI.get(k, k) for k in table.index}
-            table.rename(index=labels).to_excel(tmp, sheet_name="So sánh")
+            write_xlsx(table.rename(index=labels), tmp, sheet_name="So sánh", index=True)

@@ -40,6 +40,7 @@ from ._background import BackgroundCache, dataset_stamp, generation
 from ._errors import LayerError, Problem
 from .io import Dataset
 from .layers import parse_tech
+from .sheets import write_csv
 from .terrain import (
     _OCTANTS,
     BLOCK_SHIFT,
@@ -633,10 +634,10 @@ def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> P
         rsrp = np.where(np.isnan(result.rsrp_dbm), NO_SIGNAL_DBM, result.rsrp_dbm).astype(np.float32)
         write_raster(tmp / f"rsrp_{tag}.tif", rsrp, result.dem, nodata=NO_SIGNAL_DBM, dtype="float32")
         write_raster(tmp / f"server_{tag}.tif", result.server, result.dem, nodata=-1, dtype="int32")
-        pd.DataFrame({"index": range(len(result.site_ids)), "site_id": result.site_ids}).to_csv(
-            tmp / f"servers_{tag}.csv", index=False)
-        result.villages.to_csv(tmp / f"villages_{tag}.csv", index=False)
-        result.communes.to_csv(tmp / f"communes_{tag}.csv", index=False)
+        write_csv(pd.DataFrame({"index": range(len(result.site_ids)), "site_id": result.site_ids}),
+                  tmp / f"servers_{tag}.csv")
+        write_csv(result.villages, tmp / f"villages_{tag}.csv")
+        write_csv(result.communes, tmp / f"communes_{tag}.csv")
         (tmp / f"summary_{tag}.json").write_text(json.dumps(result.summary, ensure_ascii=False, indent=2),
                                                  encoding="utf-8")
         if kmz:

@@ -370,21 +370,22 @@ def write_xlsx(result: dict, path: str | Path) -> Path:
     from openpyxl.styles import Font
 
     from ._files import atomic_path
+    from .sheets import append_row
 
     wb = Workbook()
     ws = wb.active
     ws.title = "Chỉ tiêu"
-    ws.append(["Nhóm", "Chỉ tiêu", "Giá trị", "Đơn vị"])
+    append_row(ws, ["Nhóm", "Chỉ tiêu", "Giá trị", "Đơn vị"])
     for group, label, value, unit in as_rows(result):
-        ws.append([group, label, value, unit])
+        append_row(ws, [group, label, value, unit])
     for sheet_name, records in (("Theo xã", result.get("communes")), ("Theo huyện", result.get("districts"))):
         if not records:
             continue
         sheet = wb.create_sheet(sheet_name)
         columns = list(records[0])
-        sheet.append([COMMUNE_HEADERS_VI.get(c, c) for c in columns])
+        append_row(sheet, [COMMUNE_HEADERS_VI.get(c, c) for c in columns])
         for rec in records:
-            sheet.append([("Có" if v else "Không") if isinstance(v, bool) else v for v in rec.values()])
+            append_row(sheet, [("Có" if v else "Không") if isinstance(v, bool) else v for v in rec.values()])
     for sheet in wb.worksheets:
         for cell in sheet[1]:
             cell.font = Font(bold=True)

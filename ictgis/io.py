@@ -33,7 +33,7 @@ import shapely
 import yaml
 from pyproj import CRS
 
-from . import settings
+from . import settings, yamlfile
 from ._errors import LayerError, Problem
 from ._validate import Collector, check_attributes, check_geometries, check_unique
 from .crs import looks_like_degrees, looks_swapped, parse_crs, to_crs, working_crs
@@ -138,7 +138,7 @@ def read_mapping(data_dir: Path, collector: Collector) -> dict:
     else:
         return {}
     try:
-        mapping = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        mapping = yamlfile.load(yamlfile.read_text(path))[1] or {}  # bounded (size, aliases): YAMLTooLarge
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         collector.add(path.name, f"not valid YAML: {exc}")
         return {}

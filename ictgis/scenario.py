@@ -43,11 +43,12 @@ import geopandas as gpd
 import pandas as pd
 import yaml
 
-from . import __version__, indicators, settings
+from . import __version__, indicators, settings, yamlfile
 from ._errors import IctgisError, Problem, ScenarioError
 from ._files import atomic_dir
 from .interventions import APPLY, Context, CostLine
 from .io import Dataset, load, write_layer
+from .sheets import write_csv
 
 logger = logging.getLogger(__name__)
 
@@ -153,18 +154,16 @@ def read(path: str | Path, *, check_base: bool = True) -> Scenario:
     Raises
     ------
     ScenarioError
-        Unknown keys, wrong types, negative budgets or costs, unknown ids … each with its line number.
+        Unknown keys, wrong types, negative budgets or costs, unknown ids … each with its line number; a file
+        larger than 1 MB or expanding through its aliases beyond `ictgis.yamlfile.MAX_VALUES` values.
     """
     path = Path(path)
     label = path.name
     try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        doc = yamlfile.read(path, error=ScenarioError, label=label)  # bounded: size, aliases, depth
     except FileNotFoundError:
         raise ScenarioError(f"{path}: scenario file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{label}: not valid YAML", [Problem(label, str(exc))]) from None
+    text, root, data = doc.text, doc.root, doc.data
     lines = _line_map(root) if root is not None else {}
     chk = _Checker(label, lines)
     if not isinstance(data, dict):
@@ -557,8 +556,8 @@ def _write_outputs(sc: Scenario, out_dir: Path, *, base, work, before, after, de
         after_public = {k: v for k, v in after.items() if k != "data_dir"}
         _json(tmp / "indicators_before.json", before_public)
         _json(tmp / "indicators_after.json", after_public)
-        delta.to_csv(tmp / "delta.csv", index=False)
-        costs.to_csv(tmp / "costs.csv", index=False)
+        write_csv(delta, tmp / "delta.csv")
+        write_csv(costs, tmp / "costs.csv")
         _json(tmp / "costs.json", costs.to_dict(orient="records"))
         _write_xlsx(tmp / "scenario.xlsx", sc, delta, costs)
         for name in sorted(changed):
@@ -608,20 +607,22 @@ def _write_xlsx(path: Path, sc: Scenario, delta: pd.DataFrame, costs: pd.DataFra
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
+    from .sheets import append_row
+
     wb = Workbook()
     ws = wb.active
     ws.title = "Chỉ tiêu"
-    ws.append([f"Kịch bản: {sc.name}"])
-    ws.append(["Chỉ tiêu", "Trước", "Sau", "Thay đổi"])
+    append_row(ws, [f"Kịch bản: {sc.name}"])
+    append_row(ws, ["Chỉ tiêu", "Trước", "Sau", "Thay đổi"])
     for row in delta.itertuples(index=False):
-        ws.append([LABELS_VI.get(row.indicator, row.indicator), row.before, row.after, row.change])
+        append_row(ws, [LABELS_VI.get(row.indicator, row.indicator), row.before, row.after, row.change])
     cs = wb.create_sheet("Chi phí")
-    cs.append(["Hạng mục đầu tư", "Nội dung", "Số lượng", "Vốn đầu tư (VNĐ)", "Chi phí vận hành/năm (VNĐ)",
-               "Giá trị hiện tại (VNĐ)"])
+    append_row(cs, ["Hạng mục đầu tư", "Nội dung", "Số lượng", "Vốn đầu tư (VNĐ)", "Chi phí vận hành/năm (VNĐ)",
+                    "Giá trị hiện tại (VNĐ)"])
     for row in costs.itertuples(index=False):
-        cs.append([("TỔNG" if row.intervention == "TOTAL" else row.intervention), row.item,
-                   None if pd.isna(row.quantity) else row.quantity, row.capex_vnd, row.opex_vnd_per_year,
-                   row.npv_vnd])
+        append_row(cs, [("TỔNG" if row.intervention == "TOTAL" else row.intervention), row.item,
+                        None if pd.isna(row.quantity) else row.quantity, row.capex_vnd, row.opex_vnd_per_year,
+                        row.npv_vnd])
     for sheet in wb.worksheets:
         for cell in sheet[1 if sheet is cs else 2]:
             cell.font = Font(bold=True)

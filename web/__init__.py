@@ -107,10 +107,12 @@ def wants_json() -> bool:
 
 
 def _install_error_handlers(app: Flask) -> None:
+    from .paths import public  # messages name files relative to the instance, never by absolute path
+
     @app.errorhandler(IctgisError)
     def _ictgis_error(exc: IctgisError):
-        message = str(exc).splitlines()[0]
-        problems = [str(p) for p in exc.problems]
+        message = public(str(exc).splitlines()[0])
+        problems = [public(p) for p in exc.problems]
         if wants_json():
             return jsonify(error=type(exc).__name__, message=message, problems=problems), exc.http_status
         return render_template("error.html", code=exc.http_status, message=message,
@@ -118,10 +120,10 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        message = public(exc.description or exc.name)
         if wants_json():
-            return jsonify(error=type(exc).__name__, message=exc.description or exc.name), exc.code
-        return render_template("error.html", code=exc.code, message=exc.description or exc.name,
-                               problems=[]), exc.code
+            return jsonify(error=type(exc).__name__, message=message), exc.code
+        return render_template("error.html", code=exc.code, message=message, problems=[]), exc.code
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

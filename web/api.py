@@ -16,6 +16,7 @@ from ictgis.layers import SCHEMAS
 
 from . import data, jobs, scenarios
 from .auth import login_required
+from .paths import public_fields
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -55,9 +56,9 @@ def api_indicators():
     structure = request.args.get("structure", "2019")
     if structure not in ("2019", "2025"):
         abort(400, description="structure must be 2019 or 2025")
-    if structure == "2019":
-        return jsonify(data.indicators())
-    return jsonify(data.memo("indicators:2025", lambda: indicators.compute(data.dataset(), structure="2025")))
+    result = data.indicators() if structure == "2019" else data.memo(
+        "indicators:2025", lambda: indicators.compute(data.dataset(), structure="2025"))
+    return jsonify(public_fields(result, ("data_dir",)))  # the served folder relative to the instance
 
 
 @bp.get("/layers")

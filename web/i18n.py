@@ -46,6 +46,7 @@ TEXT: dict[str, dict[str, str]] = {
     "runner_missing": {"vi": "Chức năng chạy kịch bản chưa có (mô-đun ictgis.scenario chưa được cài đặt).",
                        "en": "Running scenarios is not available yet (the ictgis.scenario module is not there)."},
     "run": {"vi": "Chạy", "en": "Run"},
+    "scenario_invalid": {"vi": "Tệp kịch bản không dùng được", "en": "Scenario file cannot be used"},
     "runs": {"vi": "Các lần chạy", "en": "Runs"},
     "no_runs": {"vi": "Chưa có lần chạy nào.", "en": "No runs yet."},
     "status": {"vi": "Trạng thái", "en": "Status"},

@@ -36,6 +36,8 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
+from .paths import public_fields
+
 logger = logging.getLogger(__name__)
 RUN_ID_RE = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 FINISHED = ("done", "failed", "interrupted", "cancelled")
@@ -349,7 +351,7 @@ class JobRunner:
             if record["status"] == "done" and out.is_dir() else []
         record.pop("traceback", None)
         record.pop("pid", None)
-        return record
+        return public_fields(record)  # progress and error messages name files relative to the instance
 
     def list(self) -> list[dict]:
         """Every run, newest first."""

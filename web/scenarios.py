@@ -12,7 +12,6 @@ import logging
 import re
 from pathlib import Path
 
-import yaml
 from flask import (
     Blueprint,
     abort,
@@ -26,10 +25,11 @@ from flask import (
     url_for,
 )
 
-from ictgis import indicators
+from ictgis import IctgisError, ScenarioError, indicators, yamlfile
 
 from . import jobs
 from .auth import login_required
+from .paths import public
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("scenarios", __name__, url_prefix="/scenarios")
@@ -42,7 +42,11 @@ def scenarios_dir() -> Path:
 
 
 def scenario_files() -> list[dict]:
-    """Return ``{"file", "name", "description"}`` for each scenario file (name and description from the YAML)."""
+    """Return ``{"file", "name", "description"[, "problem"]}`` for each scenario file.
+
+    Name and description come from the YAML, read within `ictgis.yamlfile`'s limits (size, alias expansion);
+    ``problem``, only for a file that cannot be used, says why (too large, not valid YAML, not a mapping).
+    """
     folder = scenarios_dir()
     out = []
     if not folder.is_dir():
@@ -52,12 +56,14 @@ def scenario_files() -> list[dict]:
             continue
         entry = {"file": path.name, "name": path.stem, "description": ""}
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-            if isinstance(doc, dict):
-                entry["name"] = str(doc.get("name") or path.stem)
-                entry["description"] = str(doc.get("description") or "")
-        except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-            entry["description"] = f"(cannot be read: {exc})"
+            doc = yamlfile.read(path, error=ScenarioError).data
+            if not isinstance(doc, dict):
+                raise ScenarioError(f"{path.name}: a scenario is a mapping")
+            entry["name"] = str(doc.get("name") or path.stem)
+            entry["description"] = str(doc.get("description") or "")
+        except (OSError, IctgisError) as exc:
+            problems = getattr(exc, "problems", None)
+            entry["problem"] = public(problems[0] if problems else exc)
         out.append(entry)
     return out
 

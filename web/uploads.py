@@ -27,6 +27,7 @@ from ictgis.layers import SCHEMAS
 from . import data
 from .archive import ZipLimits, copy_tree_links, extract_layer
 from .auth import login_required, planner_required
+from .paths import is_public_file, public
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("uploads", __name__, url_prefix="/data")
@@ -169,7 +170,7 @@ def upload():
         accepted = create_version(upload_path, file.filename, layer, user=g.user.name)
     except IctgisError as exc:
         status = exc.http_status
-        problems = [str(p) for p in exc.problems] or [str(exc)]
+        problems = [public(p) for p in exc.problems] or [public(exc)]
     finally:
         upload_path.unlink(missing_ok=True)
     return render_template("upload.html", versions=data.versions(), layers=list(SCHEMAS), served=data.current_dir(),
@@ -182,6 +183,6 @@ def download(n: int, filename: str):
     """Download a file of a dataset version (paths outside the version folder are refused)."""
     if n not in {v["n"] for v in data.versions()}:
         abort(404, description=f"no dataset version {n}")
-    if filename == data.VERSION_FILE:
+    if not is_public_file(filename, hidden=(data.VERSION_FILE,)):  # no ./, ../, hidden or metadata files
         abort(404)
     return send_from_directory(data.versions_dir() / str(n), filename, as_attachment=True)
