@@ -15,6 +15,7 @@ import shapely
 
 from ictgis import demo as demo_mod
 from ictgis.demo import build_demo, load_units, write_demo
+from ictgis.demo.geography import lonlat_xy
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +63,7 @@ def test_dem(written):
         assert ds.compression.name.lower() == "deflate" and ds.profile["tiled"] and ds.block_shapes[0] == (256, 256)
         z = ds.read(1, masked=True)
         assert z.max() > 2000 and z.min() < 400
-        x, y = demo_mod.dt.lonlat_xy([(103.005, 21.35)])[0]  # the Mường Thanh basin
+        x, y = lonlat_xy([(103.005, 21.35)])[0]  # the Mường Thanh basin
         val = next(ds.sample([(x, y)]))[0]
         assert 440 <= val <= 520
 
