@@ -19,7 +19,6 @@ from ictgis.demo.geography import lonlat_xy
 
 pytestmark = pytest.mark.slow
 
-REAL_COMMUNES = Path("/work/shared/data/dienbien/communes_2019.geojson")
 LAYERS = ("communes", "villages", "bts_sites", "fiber_routes", "post_offices", "roads", "districts")
 
 
@@ -244,9 +243,8 @@ def test_write_coarse_is_byte_identical_and_replaces(tmp_path):
     assert _sha(out) == first and (out / "README.txt").read_text() == "keep me"
 
 
-@pytest.mark.skipif(not REAL_COMMUNES.exists(), reason="real data in /work/shared absent")
-def test_on_real_communes():
-    real = gpd.read_file(REAL_COMMUNES).to_crs(9205).drop(columns=["district"])
+def test_on_real_communes(shared_dir):
+    real = gpd.read_file(shared_dir / "communes_2019.geojson").to_crs(9205).drop(columns=["district"])
     real = real.rename(columns={"commune_id": "code", "commune_vn": "name", "total": "population",
                                 "district_vn": "district"})
     real["code"] = real["code"].astype(str)
