@@ -41,17 +41,8 @@ from ._errors import LayerError, Problem
 from .io import Dataset
 from .layers import parse_tech
 from .sheets import write_csv
-from .terrain import (
-    _OCTANTS,
-    BLOCK_SHIFT,
-    PARALLEL_LOCK,
-    Dem,
-    _beats,
-    _knife_edge_db,
-    radial_best_server_serial,
-    read_dem,
-    write_raster,
-)
+from .terrain import PARALLEL_LOCK, Dem, read_dem, write_raster
+from .terrain.sweep_kernels import BLOCK_SHIFT, OCTANTS, beats, knife_edge_db, radial_best_server_serial
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +110,7 @@ def _useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, r
             fcol = max(abs(c0), abs(c1))
             far = min(float(fr * fr + fcol * fcol) + 1.0, r2max)
             for o in range(8):
-                mr, mc, nr, nc = _OCTANTS[o, 0], _OCTANTS[o, 1], _OCTANTS[o, 2], _OCTANTS[o, 3]
+                mr, mc, nr, nc = OCTANTS[o, 0], OCTANTS[o, 1], OCTANTS[o, 2], OCTANTS[o, 3]
                 # the block in the octant's (major i, minor m) offsets; it overlaps where i >= 0, 0 <= m <= i
                 i_hi = max(r0 * mr + c0 * mc, r1 * mr + c1 * mc)
                 m_lo = min(r0 * nr + c0 * nc, r1 * nr + c1 * nc)
@@ -183,7 +174,7 @@ def _best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, 
     Sites are handed to the threads one at a time as they free up (per-site work varies a lot), in the order given
     (strongest first prunes most: a cell whose unobstructed signal from a site cannot beat its current best skips
     the obstacle search); each thread updates its own `best[t]` / `server[t]`. Which thread sweeps which site does
-    not change the result: ties go to the lower site index (`terrain._beats`). Cells within `inner[s]` of site s
+    not change the result: ties go to the lower site index (`sweep_kernels.beats`). Cells within `inner[s]` of site s
     are left alone (filled by an earlier pass, see `compute`). `log_d` is `_log_distance_table` out to the largest
     radius; `block_min` is `_block_minima` of `best` (may be stale).
     """
@@ -221,10 +212,10 @@ def _new_best(n_threads, nrows, ncols):
 
 @njit(cache=True, inline="always")
 def _top(best, server, r, c):
-    """Return the thread whose best array holds the best of cell (r, c) (`_beats` order)."""
+    """Return the thread whose best array holds the best of cell (r, c) (`beats` order)."""
     top = 0
     for t in range(1, best.shape[0]):
-        if _beats(best[t, r, c], server[t, r, c], best[top, r, c], server[top, r, c]):
+        if beats(best[t, r, c], server[t, r, c], best[top, r, c], server[top, r, c]):
             top = t
     return top
 
@@ -526,7 +517,7 @@ def _pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef
         ld = math.log10(dkm)
         loss = max(a_coef[s] + b_coef[s] * ld, fspl_c[s] + 20.0 * ld)
         if vmax > -0.78:
-            loss += _knife_edge_db(vmax)
+            loss += knife_edge_db(vmax)
         out[p] = ref[s] - loss
     return out
 

@@ -15,10 +15,10 @@ import shapely
 
 from ictgis import demo as demo_mod
 from ictgis.demo import build_demo, load_units, write_demo
+from ictgis.demo.geography import lonlat_xy
 
 pytestmark = pytest.mark.slow
 
-REAL_COMMUNES = Path("/work/shared/data/dienbien/communes_2019.geojson")
 LAYERS = ("communes", "villages", "bts_sites", "fiber_routes", "post_offices", "roads", "districts")
 
 
@@ -62,7 +62,7 @@ def test_dem(written):
         assert ds.compression.name.lower() == "deflate" and ds.profile["tiled"] and ds.block_shapes[0] == (256, 256)
         z = ds.read(1, masked=True)
         assert z.max() > 2000 and z.min() < 400
-        x, y = demo_mod.dt.lonlat_xy([(103.005, 21.35)])[0]  # the Mường Thanh basin
+        x, y = lonlat_xy([(103.005, 21.35)])[0]  # the Mường Thanh basin
         val = next(ds.sample([(x, y)]))[0]
         assert 440 <= val <= 520
 
@@ -243,9 +243,8 @@ def test_write_coarse_is_byte_identical_and_replaces(tmp_path):
     assert _sha(out) == first and (out / "README.txt").read_text() == "keep me"
 
 
-@pytest.mark.skipif(not REAL_COMMUNES.exists(), reason="real data in /work/shared absent")
-def test_on_real_communes():
-    real = gpd.read_file(REAL_COMMUNES).to_crs(9205).drop(columns=["district"])
+def test_on_real_communes(shared_dir):
+    real = gpd.read_file(shared_dir / "communes_2019.geojson").to_crs(9205).drop(columns=["district"])
     real = real.rename(columns={"commune_id": "code", "commune_vn": "name", "total": "population",
                                 "district_vn": "district"})
     real["code"] = real["code"].astype(str)

@@ -294,10 +294,10 @@ def test_warm_up_reports_its_time():
 
 
 def test_ray_limits_keep_the_rays_a_joining_ray_copies():
-    from ictgis.terrain import _ray_limits
+    from ictgis.terrain.sweep_kernels import ray_limits
 
     # H = 8: rays 0 and 8 from the start, 4 joins at column 2, 2 and 6 at 3, the odd rays at 5 (each copying j - step)
     group_lim = np.zeros(8, np.int64)
     group_lim[3] = 10  # only ray 3 is needed, out to column 10
-    lim = _ray_limits(group_lim, 8, 8)
+    lim = ray_limits(group_lim, 8, 8)
     assert lim.tolist() == [2, 0, 4, 10, 0, 0, 0, 0, 0]

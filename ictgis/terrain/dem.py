@@ -1,0 +1,216 @@
+"""Digital elevation models: the :class:`Dem` grid, reading (with resampling) and writing GeoTIFFs on it."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from affine import Affine
+from pyproj import CRS
+
+from .._errors import CRSError, LayerError
+
+logger = logging.getLogger(__name__)
+
+@dataclass(frozen=True, eq=False)
+class Dem:
+    """A digital elevation model on square, north-up cells of a projected CRS.
+
+    Parameters
+    ----------
+    elevation
+        2-D float32 elevations in metres, NaN where there is no data.
+    transform
+        Affine transform of the grid (rasterio convention, upper-left corner).
+    crs
+        Projected CRS of the grid (kept as its EPSG code when it has one).
+    resolution_m
+        Cell size in metres.
+
+    Raises
+    ------
+    CRSError
+        If the CRS is missing or geographic.
+    LayerError
+        If the grid is rotated, not square, or not 2-D.
+    """
+
+    elevation: np.ndarray
+    transform: Affine
+    crs: CRS
+    resolution_m: float
+
+    def __post_init__(self) -> None:
+        if self.crs is None:
+            raise CRSError("the DEM has no CRS: assign one (e.g. gdal_edit.py -a_srs EPSG:9205 dem.tif)")
+        crs = self.crs if isinstance(self.crs, CRS) else CRS.from_user_input(self.crs)
+        if not crs.is_projected:
+            raise CRSError(f"the DEM is in {crs.name}, a geographic CRS; reproject it to the province's "
+                           "VN-2000 grid first (e.g. gdalwarp -t_srs EPSG:9205 -tr 30 30 dem.tif dem_9205.tif)")
+        elevation = np.asarray(self.elevation, dtype=np.float32)
+        t = self.transform
+        if elevation.ndim != 2 or min(elevation.shape) < 1:
+            raise LayerError(f"the DEM must be a 2-D grid, got shape {elevation.shape}")
+        if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0 or not math.isclose(t.a, -t.e, rel_tol=1e-6):
+            raise LayerError(f"the DEM grid must be north-up with square cells, got {tuple(t)[:6]}; "
+                             "read it with read_dem(path, resolution_m=...) to resample")
+        if not math.isclose(self.resolution_m, t.a, rel_tol=1e-6):
+            raise LayerError(f"resolution_m {self.resolution_m} does not match the transform's cell size {t.a}")
+        object.__setattr__(self, "crs", crs)
+        object.__setattr__(self, "elevation", elevation)
+        object.__setattr__(self, "resolution_m", float(self.resolution_m))
+
+    @classmethod
+    def from_array(cls, elevation: np.ndarray, *, x_min: float, y_max: float, resolution_m: float,
+                   crs: object = "EPSG:9205") -> Dem:
+        """Build a DEM from an array whose upper-left corner is (`x_min`, `y_max`)."""
+        return cls(np.asarray(elevation, dtype=np.float32),
+                   Affine(resolution_m, 0.0, x_min, 0.0, -resolution_m, y_max),
+                   CRS.from_user_input(crs), resolution_m)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Rows and columns."""
+        return self.elevation.shape
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(x_min, y_min, x_max, y_max) of the grid."""
+        rows, cols = self.shape
+        t = self.transform
+        return t.c, t.f + rows * t.e, t.c + cols * t.a, t.f
+
+    @property
+    def semi_major_m(self) -> float:
+        """Semi-major axis of the CRS's ellipsoid (what gdal_viewshed uses for the curvature)."""
+        ellipsoid = self.crs.ellipsoid
+        return ellipsoid.semi_major_metre if ellipsoid is not None else 6_378_137.0
+
+    def cell_of(self, x: np.ndarray | float, y: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of the cells containing points (may fall outside the grid)."""
+        t = self.transform
+        col = np.floor((np.asarray(x, dtype=float) - t.c) / t.a).astype(np.int64)
+        row = np.floor((np.asarray(y, dtype=float) - t.f) / t.e).astype(np.int64)
+        return row, col
+
+
+def _rio_crs(crs: CRS):
+    import rasterio.crs
+
+    code = crs.to_epsg()
+    return rasterio.crs.CRS.from_epsg(code) if code else rasterio.crs.CRS.from_wkt(crs.to_wkt())
+
+
+def _pyproj_crs(rio_crs) -> CRS | None:
+    if rio_crs is None:
+        return None
+    code = rio_crs.to_epsg()
+    return CRS.from_epsg(code) if code else CRS.from_wkt(rio_crs.to_wkt())
+
+
+def read_dem(path: str | Path, *, resolution_m: float | None = None) -> Dem:
+    """Read a single-band DEM with rasterio, optionally resampled to another cell size.
+
+    Parameters
+    ----------
+    path
+        GeoTIFF (or any raster GDAL reads) in a projected CRS.
+    resolution_m
+        Cell size to resample to (bilinear when finer, average when coarser), on a grid with the same
+        upper-left corner. Non-square cells are resampled to the larger side when this is None.
+
+    Returns
+    -------
+    Dem
+
+    Raises
+    ------
+    CRSError
+        If the raster has no CRS or a geographic one.
+    LayerError
+        If the file cannot be read.
+    """
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    path = Path(path)
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise LayerError(f"cannot read the DEM {path}: {exc}") from None
+    with src:
+        crs = _pyproj_crs(src.crs)
+        if crs is None:
+            raise CRSError(f"{path.name} has no CRS: assign one (e.g. gdal_edit.py -a_srs EPSG:9205 {path.name})")
+        if not crs.is_projected:
+            Dem(np.zeros((1, 1), np.float32), Affine(1, 0, 0, 0, -1, 0), crs, 1.0)  # raises the CRSError
+        t = src.transform
+        band = src.read(1, masked=True).astype(np.float32).filled(np.nan)
+        native = abs(t.a)
+        square = t.b == 0 and t.d == 0 and math.isclose(abs(t.a), abs(t.e), rel_tol=1e-6)
+        if resolution_m is None and not square:
+            resolution_m = max(abs(t.a), abs(t.e))
+            logger.warning("%s has %.3f × %.3f m cells: resampling to square %.3f m cells", path.name, abs(t.a),
+                           abs(t.e), resolution_m)
+        if resolution_m is None or (square and math.isclose(resolution_m, native, rel_tol=1e-9)):
+            return Dem(band, t, crs, native)
+        left, bottom, right, top = src.bounds
+        cols = max(1, round((right - left) / resolution_m))
+        rows = max(1, round((top - bottom) / resolution_m))
+        dst_t = Affine(resolution_m, 0.0, left, 0.0, -resolution_m, top)
+        out = np.full((rows, cols), np.nan, np.float32)
+        method = Resampling.average if resolution_m > native else Resampling.bilinear
+        reproject(band, out, src_transform=t, src_crs=src.crs, dst_transform=dst_t, dst_crs=src.crs,
+                  src_nodata=np.nan, dst_nodata=np.nan, resampling=method)
+        logger.info("resampled DEM %s from %.2f m to %.2f m cells (%s): %d × %d → %d × %d", path.name, native,
+                    resolution_m, method.name, src.height, src.width, rows, cols)
+        return Dem(out, dst_t, crs, resolution_m)
+
+
+def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float | None, dtype: str | np.dtype,
+                 tiled: bool = True, overviews: bool = True, compress: str | None = "deflate",
+                 window: tuple[int, int] | None = None) -> Path:
+    """Write a single-band GeoTIFF on the DEM's grid, atomically (temporary name beside it, then rename).
+
+    `array` covers the DEM's grid, or a window of it whose upper-left cell is `window` = (row0, col0). NaN in
+    float arrays is written as `nodata`. Tiles are 256 × 256; overviews (factors of 2 down to about 256 cells,
+    nearest for integers, average for floats) are internal.
+
+    Raises
+    ------
+    LayerError
+        If the array does not match the DEM's grid.
+    """
+    import rasterio
+    from rasterio.enums import Resampling
+
+    from .._files import atomic_path
+
+    array = np.asarray(array)
+    row0, col0 = window or (0, 0)
+    if window is None and array.shape != dem.shape:
+        raise LayerError(f"array shape {array.shape} does not match the DEM's grid {dem.shape}")
+    transform = dem.transform @ Affine.translation(col0, row0)
+    profile = {"driver": "GTiff", "height": array.shape[0], "width": array.shape[1], "count": 1,
+               "dtype": np.dtype(dtype).name, "crs": _rio_crs(dem.crs), "transform": transform, "nodata": nodata}
+    if tiled:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    if compress:
+        profile.update(compress=compress)
+    integer = np.issubdtype(np.dtype(dtype), np.integer)
+    if nodata is not None and np.issubdtype(array.dtype, np.floating):
+        array = np.where(np.isnan(array), nodata, array)
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(array.astype(dtype, copy=False), 1)
+        factors = []
+        while overviews and max(array.shape) / 2 ** (len(factors) + 1) >= 256:
+            factors.append(2 ** (len(factors) + 1))
+        if factors:
+            method = Resampling.nearest if integer else Resampling.average
+            dst.build_overviews(factors, method)
+            dst.update_tags(ns="rio_overview", resampling=method.name)
+    return Path(path)

@@ -1,0 +1,438 @@
+"""Numba kernels of the radial Fresnel sweep, alone or fused with a best-server update.
+
+Shared with :mod:`ictgis.coverage`: the octant table, the best-server order (:func:`beats`), the knife-edge loss and
+the per-ray limits. :mod:`ictgis.terrain.sweeps` is the Python side of a single sweep.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+#: Mean earth radius of ITU-R P.452/P.526 (m), for the Fresnel sweep.
+EARTH_RADIUS_M = 6_371_000.0
+
+
+# Octants as (major row, major col, minor row, minor col) unit steps.
+OCTANTS = np.array([[0, 1, -1, 0], [0, 1, 1, 0], [0, -1, -1, 0], [0, -1, 1, 0],
+                     [-1, 0, 0, 1], [-1, 0, 0, -1], [1, 0, 0, 1], [1, 0, 0, -1]], dtype=np.int64)
+
+
+#: The ray set does not depend on the sweep radius: rays are cast as if to the perimeter of the square of half-side
+#: ``H = ceil(RAY_RADIUS_M / cell)`` cells (doubled while smaller than the radius in cells) and cut at the radius,
+#: so a cell's values depend on the terrain and the site only (identical for any radius that reaches it).
+RAY_RADIUS_M = 20_000.0
+
+
+@njit(cache=True)
+def _ray_half(cell_size_m, half):
+    """Half-side, in cells, of the square whose perimeter cells the rays aim at (see `RAY_RADIUS_M`)."""
+    big = max(int(np.ceil(RAY_RADIUS_M / cell_size_m)), 1)
+    while big < half:
+        big *= 2  # the rays of 2H contain those of H, active at the same columns: inner results do not change
+    return big
+
+
+#: `_sweep_octant`'s per-group column limits when every ray goes all the way.
+_NO_LIMIT = np.full(1, 1 << 40, np.int64)
+
+
+#: Side of the blocks of the best-server pruning minima (cells, as a power of two; see `coverage._block_minima`).
+BLOCK_SHIFT = 3
+
+
+@njit(cache=True)
+def _hull_buffer(cell_size_m, half):
+    """Scratch for the rays' hulls of one octant of a sweep of `half` cells."""
+    big = _ray_half(cell_size_m, half)
+    return np.empty((big + 1, min(half, big) + 2, 3))
+
+
+@njit(cache=True, inline="always")
+def beats(value, site, best, server):
+    """Whether `site`'s `value` takes a cell from (`best`, `server`): higher RSRP, ties to the lower site index.
+
+    Values are compared as stored (float32). The order is total, so the best-server arrays do not depend on the
+    order the sites are swept in, nor on which thread sweeps which site.
+    """
+    value = np.float32(value)  # as it would be stored
+    return value > best or (value == best and site < server)
+
+
+@njit(cache=True)
+def knife_edge_db(v):
+    """ITU-R P.526 single knife-edge loss J(v) (dB), 0 for v <= -0.78."""
+    if v <= -0.78:
+        return 0.0
+    t = v - 0.1
+    return 6.9 + 20.0 * math.log10(math.sqrt(t * t + 1.0) + t)
+
+
+@njit(cache=True)
+def ray_limits(group_lim, big, sp0):
+    """Last column each ray of an octant must be stepped to, from `group_lim` (per group of ray directions).
+
+    Group g of G holds the rays j with ``floor(j · G / H) = g`` (the last ray in group G - 1). A ray that joins
+    part-way (see `_sweep_octant`) copies its lower neighbour's samples, so that neighbour must be stepped up to the
+    column before the join whenever the joining ray is used.
+    """
+    ng = group_lim.shape[0]
+    lim = np.empty(big + 1, np.int64)
+    for j in range(big + 1):
+        lim[j] = group_lim[min(j * ng // big, ng - 1)]
+    join = np.zeros(big + 1, np.int64)  # join column of the rays whose step is sp (indexed by sp)
+    sp = sp0
+    i = 1
+    while sp > 1:
+        if sp * i > big:
+            sp //= 2
+            join[sp] = i
+        i += 1
+    for j in range(big - 1, 0, -1):
+        low = j & -j
+        if low >= sp0:
+            continue
+        if lim[j] >= join[low]:
+            p = j - low
+            if lim[p] < join[low] - 1:
+                lim[p] = join[low] - 1
+    return lim
+
+
+@njit(cache=True, error_model="numpy")
+def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell_size_m, ht, rx_height_m, bulge,
+                  two_over_lambda, r2min, r2max, fused, dist, vmax, loss_a, loss_b, loss_fs, power, site, log_d, best,
+                  server, block_min, hull, group_lim):
+    """Cast the rays of one octant (see :func:`radial_sweep`), column by column, and fill the cells they own.
+
+    Ray j goes from the site towards the cell (H, j) of the octant (major, minor offsets), H = `_ray_half`. At
+    column i only every ``sp``-th ray is active, sp the largest power of two with ``sp · i <= H`` (rays stay at
+    most one cell apart), plus the last ray; a ray joining at a column inherits the samples of its lower neighbour.
+    Cells are (row0 + r, col0 + c) for 0 <= r < hrows, 0 <= c < hcols. `hull` (at least H + 1 × min(half, H) + 2 × 3,
+    see `_hull_buffer`) is scratch: per ray, the upper hull of its samples (distance, height, slope from the antenna).
+
+    Unless `fused`, each cell's distance and v_max go to `dist` and `vmax` (window from row0, col0). When `fused`,
+    the cell's RSRP ``power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km) − J(v_max)`` (`log_d`
+    indexed by i² + m²) is written to `best` (grid, row0 = col0 = 0) and `site` to `server` where it beats `best`;
+    cells where even the unobstructed signal (or the horizon sample's J) cannot beat it are skipped early.
+    `group_lim` (G columns) cuts the rays per group of directions, see `ray_limits`; at column i the cells whose
+    direction m / i falls in a group g with ``group_lim[g] < i`` are skipped (`_NO_LIMIT`: no cut).
+    """
+    nrows, ncols = elev.shape
+    mr, mc, nr, nc = OCTANTS[octant, 0], OCTANTS[octant, 1], OCTANTS[octant, 2], OCTANTS[octant, 3]
+    big = _ray_half(cell_size_m, half)
+    nrays = big + 1
+    nh = np.zeros(nrays, np.int64)
+    steps = np.empty(nrays)
+    for j in range(nrays):
+        steps[j] = cell_size_m * np.sqrt(1.0 + (j / big) ** 2)
+    sp = 1
+    while sp * 2 <= big:
+        sp *= 2
+    lim = ray_limits(group_lim, big, sp)
+    ngroups = group_lim.shape[0]
+    for i in range(1, half + 1):
+        if i * i > r2max:
+            break
+        if sp * i > big:  # rays half-way between the active ones join, with their lower neighbour's samples
+            sp //= 2
+            for j in range(sp, big, 2 * sp):
+                p = j - sp
+                nh[j] = nh[p]
+                hull[j, :nh[p]] = hull[p, :nh[p]]
+        # Cells of column i, each with the active ray passing nearest to its centre.
+        last_active = (big // sp) * sp
+        m = -1
+        while m < i:
+            m += 1
+            g = min(m * ngroups // i, ngroups - 1)
+            if group_lim[g] < i:  # no ray of this group of directions is needed here (see `ray_limits`)
+                if g == ngroups - 1:
+                    break
+                m = ((g + 1) * i + ngroups - 1) // ngroups - 1
+                continue
+            k = m * m + i * i
+            if k > r2max:
+                break
+            if k <= r2min:
+                continue
+            r = orow + i * mr + m * nr - row0
+            c = ocol + i * mc + m * nc - col0
+            if r < 0 or r >= hrows or c < 0 or c >= hcols:
+                continue
+            clear = 0.0
+            if fused:
+                ld = log_d[k]
+                clear = loss_a + loss_b * ld
+                fs = loss_fs + 20.0 * ld
+                if clear < fs:
+                    clear = fs
+                clear = power - clear  # RSRP without terrain loss: an upper bound
+                upper = np.float32(clear)  # compared as stored (float32): rounding keeps the order
+                if upper < block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT] or upper < best[r, c]:
+                    continue  # cannot beat (nor tie) the best
+            zc = elev[r + row0, c + col0]
+            if np.isnan(zc):
+                continue
+            target = m * big  # ray position j·i compared with m·H
+            j = (target // (i * sp)) * sp
+            if j >= last_active:
+                j = last_active if 2 * target < (last_active + big) * i else big
+            elif 2 * target >= (2 * j + sp) * i:
+                j += sp
+            d = cell_size_m * np.sqrt(k)
+            if not fused:
+                dist[r, c] = d
+            n = nh[j]
+            if n == 0:
+                if fused:
+                    if beats(clear, site, best[r, c], server[r, c]):
+                        best[r, c] = clear
+                        server[r, c] = site
+                else:
+                    vmax[r, c] = -np.inf
+                continue
+            b = (zc - d * d * bulge + rx_height_m - ht) / d  # slope of the line of sight
+            k2 = two_over_lambda * d
+            # v = (a - b) · sqrt(k2 · s / (d - s)) for a hull vertex at distance s and slope a; compared as
+            # squares, best² = bn / bd, so that the walk below needs no division nor square root.
+            above = hull[j, 0, 2] - b
+            bn = above * above * k2 * hull[j, 0, 0]
+            bd = max(d - hull[j, 0, 0], 1.0)
+            if above > 0.0 and n > 1:
+                if fused and np.float32(clear - knife_edge_db(np.sqrt(bn / bd))) < best[r, c]:
+                    continue  # v_max >= the horizon sample's v: cannot beat the best either
+                # Obstructed: walk the hull away from the horizon sample while samples stand above the line of
+                # sight and could still beat the best (slopes fall and weights grow along the hull).
+                last_n = k2 * hull[j, n - 1, 0]
+                last_d = max(d - hull[j, n - 1, 0], 1.0)
+                for q in range(1, n):
+                    above_q = hull[j, q, 2] - b
+                    if above_q <= 0.0:
+                        break
+                    a2 = above_q * above_q
+                    if a2 * last_n * bd <= bn * last_d:
+                        break
+                    cn = a2 * k2 * hull[j, q, 0]
+                    cd = max(d - hull[j, q, 0], 1.0)
+                    if cn * bd > bn * cd:
+                        bn, bd = cn, cd
+            v = np.sqrt(bn / bd)
+            if above <= 0.0:
+                v = -v
+            if fused:
+                rsrp = clear - knife_edge_db(v)
+                if beats(rsrp, site, best[r, c], server[r, c]):
+                    best[r, c] = rsrp
+                    server[r, c] = site
+            else:
+                vmax[r, c] = v
+        # Advance the active rays: sample column i between the two cells each passes, push on its hull.
+        j = 0
+        m0 = 0
+        rem = 0  # j · i = m0 · H + rem, 0 <= rem < H (kept by additions: sp · i <= H)
+        while j <= big:
+            if lim[j] < i:  # skip the rays no longer needed
+                while j < big and lim[j] < i:
+                    j += min(sp, big - j)
+                if lim[j] < i:
+                    break
+                m0 = (j * i) // big
+                rem = j * i - m0 * big
+            if m0 * m0 + i * i > r2max:
+                break
+            r = orow + i * mr + m0 * nr
+            c = ocol + i * mc + m0 * nc
+            if 0 <= r < nrows and 0 <= c < ncols:
+                frac = rem / big
+                z = elev[r, c]
+                if frac > 0.0:
+                    r1, c1 = r + nr, c + nc
+                    if 0 <= r1 < nrows and 0 <= c1 < ncols:
+                        z1 = elev[r1, c1]
+                        z = z1 if np.isnan(z) else (z if np.isnan(z1) else z + frac * (z1 - z))
+                if not np.isnan(z):
+                    s = i * steps[j]
+                    zs = z - s * s * bulge
+                    n = nh[j]
+                    while n > 0:
+                        if n > 1:
+                            s0, z0 = hull[j, n - 2, 0], hull[j, n - 2, 1]
+                        else:
+                            s0, z0 = 0.0, ht
+                        if (hull[j, n - 1, 0] - s0) * (zs - z0) >= (hull[j, n - 1, 1] - z0) * (s - s0):
+                            n -= 1
+                        else:
+                            break
+                    hull[j, n, 0] = s
+                    hull[j, n, 1] = zs
+                    hull[j, n, 2] = (zs - ht) / s
+                    nh[j] = n + 1
+            if j == big:
+                break
+            step = min(sp, big - j)
+            j += step
+            rem += step * i
+            while rem >= big:
+                rem -= big
+                m0 += 1
+
+
+@njit(cache=True)
+def _site_cell(elevation, x_min, y_max, cell_size_m, x, y):
+    """Row and column of the site's cell; ValueError when it is outside the grid or on nodata."""
+    nrows, ncols = elevation.shape
+    orow = int(np.floor((y_max - y) / cell_size_m))
+    ocol = int(np.floor((x - x_min) / cell_size_m))
+    if not (0 <= orow < nrows and 0 <= ocol < ncols):
+        raise ValueError("the site is outside the DEM")
+    if np.isnan(elevation[orow, ocol]):
+        raise ValueError("the DEM has no data under the site")
+    return orow, ocol
+
+
+@njit(cache=True)
+def _sweep_window(elevation, x_min, y_max, cell_size_m, x, y, radius_m):
+    nrows, ncols = elevation.shape
+    orow, ocol = _site_cell(elevation, x_min, y_max, cell_size_m, x, y)
+    half = int(np.ceil(radius_m / cell_size_m))
+    row0, col0 = max(orow - half, 0), max(ocol - half, 0)
+    row1, col1 = min(orow + half, nrows - 1), min(ocol + half, ncols - 1)
+    dist = np.full((row1 - row0 + 1, col1 - col0 + 1), np.nan, np.float32)
+    vmax = np.full((row1 - row0 + 1, col1 - col0 + 1), np.nan, np.float32)
+    dist[orow - row0, ocol - col0] = 0.0
+    vmax[orow - row0, ocol - col0] = -np.inf
+    return orow, ocol, half, row0, col0, dist, vmax
+
+
+@njit(cache=True)
+def _plain_sweep_window(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, radius_m, k_factor):
+    """Window and constants of a distance / v_max sweep (shared by `radial_sweep` and its serial twin)."""
+    orow, ocol, half, row0, col0, dist, vmax = _sweep_window(elevation, x_min, y_max, cell_size_m, x, y, radius_m)
+    ht = elevation[orow, ocol] + tx_height_m
+    bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
+    return orow, ocol, half, row0, col0, dist, vmax, ht, bulge, (radius_m / cell_size_m) ** 2
+
+
+@njit(cache=True)
+def _plain_octant(elevation, o, w, rx_height_m, wavelength_m, cell_size_m):
+    """Sweep octant `o` of window `w` (from `_plain_sweep_window`) writing distances and v_max only."""
+    orow, ocol, half, row0, col0, dist, vmax, ht, bulge, r2max = w
+    no_log, no_best, no_server = np.empty(1), np.empty((1, 1), np.float32), np.empty((1, 1), np.int32)
+    _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
+                  rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, 0.0, 0,
+                  no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT)
+
+
+@njit(cache=True, parallel=True)
+def radial_sweep(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_height_m, radius_m, wavelength_m,
+                 k_factor):
+    """Distance and dominant-obstacle Fresnel parameter v for every cell within a radius of a site (numba).
+
+    Rays go from the site's cell centre towards every cell of the perimeter of the square of side 2·H + 1,
+    H = ceil(`RAY_RADIUS_M` / cell) (doubled while smaller than ceil(r / cell)), and stop at the radius: the ray
+    set does not depend on the radius, nor does any cell's result (a smaller radius only cuts the rays). Each ray
+    samples the DEM once per cell along its major axis, interpolating between the two cells it passes
+    between. Near the site, where rays run less than a cell apart, only every 2^k-th ray is cast; the others start
+    where the spacing would pass one cell, with their neighbour's samples so far (off by at most a cell). A cell
+    takes the values of the ray passing nearest to its centre. For a receiver at distance d and
+    a sample at d1 (d2 = d - d1), with heights lowered by the earth's bulge for an earth of `k_factor`
+    × 6,371 km, ``v = h · sqrt(2 / λ · (1/d1 + 1/d2))`` where h is the sample's height above the line from the
+    transmitter antenna to the receiver antenna; ``v_max`` is the largest v over the samples before the
+    receiver. It is exact when the path is obstructed (``v_max > 0``): the maximum then lies on the upper convex
+    hull of the samples, kept incrementally. For clear paths it is the v of the highest-angle sample (the
+    horizon), which may be a little lower than the largest v over all samples.
+
+    The 8 octants run in parallel (numba ``prange``); :func:`radial_sweep_serial` is the same without threads,
+    for callers that already run sites in parallel.
+
+    Parameters
+    ----------
+    elevation
+        2-D elevations (m), NaN for nodata.
+    x_min, y_max
+        Upper-left corner of the grid (north-up, square cells).
+    cell_size_m
+        Cell size.
+    x, y
+        Site in the grid's CRS.
+    tx_height_m, rx_height_m
+        Antenna heights above the ground at the site and at every receiver cell.
+    radius_m
+        Sweep radius.
+    wavelength_m
+        Radio wavelength (c / f).
+    k_factor
+        Effective earth radius factor (4/3 standard atmosphere).
+
+    Returns
+    -------
+    row0, col0 : int
+        Upper-left cell of the window in the grid (the window is clipped to the grid).
+    distance_m : numpy.ndarray
+        float32 distances from the site's cell centre, NaN outside the radius or on nodata.
+    v_max : numpy.ndarray
+        float32 dominant-obstacle v, -inf where no sample lies between (the site and its neighbours),
+        NaN outside the radius or on nodata.
+
+    Raises
+    ------
+    ValueError
+        If the site is outside the grid or on nodata.
+    """
+    w = _plain_sweep_window(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, radius_m, k_factor)
+    for o in prange(8):
+        _plain_octant(elevation, o, w, rx_height_m, wavelength_m, cell_size_m)
+    return w[3], w[4], w[5], w[6]
+
+
+@njit(cache=True)
+def radial_sweep_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_height_m, radius_m,
+                        wavelength_m, k_factor):
+    """:func:`radial_sweep` on one thread (same arguments and results), to call from a parallel loop."""
+    w = _plain_sweep_window(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, radius_m, k_factor)
+    for o in range(8):
+        _plain_octant(elevation, o, w, rx_height_m, wavelength_m, cell_size_m)
+    return w[3], w[4], w[5], w[6]
+
+
+@njit(cache=True)
+def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_height_m, radius_m,
+                              wavelength_m, k_factor, loss_a, loss_b, loss_fs, power, site, log_d, best, server,
+                              block_min, inner_m, octant_r2, ray_lim):
+    """Run the sweep of :func:`radial_sweep` fused with a best-server update, on one thread.
+
+    Every cell within the radius gets ``rsrp = power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km) −
+    J(v_max)`` (ITU-R P.526 knife edge of the sweep's v_max; d_km at least 0.02) and, where it beats `best`
+    (float32, the DEM's grid; `beats`: larger, or equal and `site` below `server`), `best` takes it and `server`
+    (int32) takes `site`. `log_d[k]` must hold ``log10(max(cell · sqrt(k) / 1000, 0.02))`` for k = 0 … floor((radius
+    / cell)²). The values are those of the unfused sweep (exact where a cell's RSRP is written); cells whose
+    unobstructed signal cannot beat `best` skip the obstacle search; `block_min` (minima of `best` over blocks of
+    2^BLOCK_SHIFT cells, may be stale: not above `best`'s block minima) lets most such cells skip reading `best`.
+    Cells within `inner_m` (> 0) of the site are left alone (a first pass with ``radius_m = inner_m`` gives them
+    exactly the values this sweep would: the ray set does not depend on the radius). Octant o (see `OCTANTS`) stops
+    at ``min(radius², octant_r2[o]) · cell²``, and its rays of direction group g (`ray_lim[o]`, see `ray_limits`)
+    at column ``ray_lim[o, g]``: the caller must make sure that no cell of a later column whose ray is in that group
+    could beat `block_min` (cells of such groups are skipped).
+    """
+    nrows, ncols = elevation.shape
+    orow, ocol = _site_cell(elevation, x_min, y_max, cell_size_m, x, y)
+    half = int(np.ceil(radius_m / cell_size_m))
+    ht = elevation[orow, ocol] + tx_height_m
+    bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
+    r2max = (radius_m / cell_size_m) ** 2
+    r2min = (inner_m / cell_size_m) ** 2 if inner_m > 0.0 else -1.0
+    own = loss_a + loss_b * log_d[0]
+    own = power - max(own, loss_fs + 20.0 * log_d[0])
+    if inner_m <= 0.0 and beats(own, site, best[orow, ocol], server[orow, ocol]):
+        best[orow, ocol] = own
+        server[orow, ocol] = site
+    no_dist = np.empty((1, 1), np.float32)
+    hull = _hull_buffer(cell_size_m, half)
+    for o in range(8):
+        r2o = min(r2max, octant_r2[o])
+        _sweep_octant(elevation, orow, ocol, half, o, 0, 0, nrows, ncols, cell_size_m, ht, rx_height_m, bulge,
+                      2.0 / wavelength_m, r2min, r2o, True, no_dist, no_dist, loss_a, loss_b, loss_fs, power, site,
+                      log_d, best, server, block_min, hull, ray_lim[o])
