@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import tiny_layers
-from test_web import login, make_data, upload
+from test_web import login, make_data, token, upload
 
 from web import create_app
 from web.uploads import LOCK_FILE
@@ -388,3 +388,78 @@ def test_versions_have_ordinary_permissions(umask_022, client_planner, tmp_path)
         modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in version.iterdir()}
         assert set(modes.values()) == {"0o644"}, modes
     assert {"villages.geojson", "post_offices.shp", "post_offices.dbf"} <= {p.name for p in (root / "2").iterdir()}
+
+
+# ---------------------------------------------------------------------------------- runs on a chosen version
+def options_runner(path, out_dir, progress, **options):
+    """A run double that writes the options it was given (module level: picklable)."""
+    Path(out_dir).mkdir()
+    (Path(out_dir) / "options.json").write_text(json.dumps(options))
+
+
+def write_tiny_scenario(app, data_dir: Path) -> None:
+    folder = Path(app.config["SCENARIOS_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tiny.yaml").write_text(
+        f"name: Kịch bản nhỏ\nbase: {data_dir.as_posix()}\ninterventions:\n"
+        "  - {type: post_offices, add: missing_bdvhx}\n", encoding="utf-8")
+
+
+def test_runs_use_the_served_version_by_default_and_refuse_unknown_ones(make_app, data_dir):
+    app = make_app(JOB_RUNNER=options_runner, JOB_ISOLATION="thread")
+    write_tiny_scenario(app, data_dir)
+    client = app.test_client()
+    login(client, app)
+    assert upload(client, villages_geojson(2), "thon_ban.geojson").status_code == 201
+    headers = {"X-CSRF-Token": token(client)}
+    run_id = client.post("/api/scenarios/tiny.yaml/runs", headers=headers).get_json()["id"]
+    record = app.extensions["ictgis_jobs"].wait(run_id)
+    assert record["status"] == "done" and record["dataset_version"] == 1
+    assert record["dataset_folder"] == "datasets/1" and "options" not in record
+    options = json.loads(client.get(f"/scenarios/runs/{run_id}/files/options.json").get_data(as_text=True))
+    assert Path(options["base"]) == Path(app.instance_path).resolve() / "datasets" / "1"
+    assert options["base_info"] == {"dataset_version": 1, "dataset_folder": "datasets/1"}
+    for bad in (7, -1, "abc", True, 1.5, [1]):
+        resp = client.post("/api/scenarios/tiny.yaml/runs", headers=headers, json={"version": bad})
+        assert resp.status_code == 400, bad
+        assert "dataset version" in resp.get_json()["message"]
+    resp = client.post("/scenarios/tiny.yaml/run", data={"csrf_token": token(client), "version": "x"})
+    assert resp.status_code == 400
+    page = client.get("/scenarios/").get_data(as_text=True)
+    assert "Phiên bản dữ liệu" in page
+    assert re.search(r'<option value="1" selected>1 — villages: thon_ban\.geojson \(đang dùng\)</option>', page)
+    assert re.search(r'<option value="0">0 — Dữ liệu gốc: data</option>', page)
+    assert len(app.extensions["ictgis_jobs"].list()) == 1  # the refused requests started nothing
+
+
+def test_real_runs_on_a_chosen_dataset_version(make_app, data_dir):
+    """The real runner in its worker process: a run on the uploaded version sees the upload, one on 0 does not."""
+    app = make_app()
+    write_tiny_scenario(app, data_dir)
+    client = app.test_client()
+    login(client, app)
+    assert upload(client, villages_geojson(2), "thon_ban.geojson").status_code == 201
+    assert upload(client, post_offices_geojson(), "bc.geojson", layer="post_offices").status_code == 201
+    jobs = app.extensions["ictgis_jobs"]
+    on_v1 = client.post("/api/scenarios/tiny.yaml/runs", headers={"X-CSRF-Token": token(client)},
+                        json={"version": 1}).get_json()["id"]
+    form = client.post("/scenarios/tiny.yaml/run", data={"csrf_token": token(client), "version": "0"})
+    on_v0 = form.headers["Location"].rsplit("/", 1)[-1]
+    runs = {1: jobs.wait(on_v1, timeout_s=240), 0: jobs.wait(on_v0, timeout_s=240)}
+    for n, record in runs.items():
+        assert record["status"] == "done", record
+        assert record["dataset_version"] == n
+    manifests = {n: json.loads(client.get(f"/scenarios/runs/{r['id']}/files/manifest.json").get_data(as_text=True))
+                 for n, r in runs.items()}
+    assert manifests[1]["base"]["dataset_version"] == 1 and manifests[1]["base"]["dataset_folder"] == "datasets/1"
+    assert manifests[1]["base"]["folder"] == "1" and "villages.geojson" in manifests[1]["base"]["files"]
+    assert manifests[0]["base"]["dataset_version"] == 0
+    assert manifests[0]["base"]["dataset_folder"] == str(data_dir.resolve())
+    assert "villages.shp" in manifests[0]["base"]["files"]
+    before = {n: json.loads(client.get(f"/scenarios/runs/{r['id']}/files/indicators_before.json")
+                            .get_data(as_text=True)) for n, r in runs.items()}
+    assert before[1]["fiber"]["villages"] == 12 and before[0]["fiber"]["villages"] == 10
+    # version 1 has the villages upload but not the later post office (version 2)
+    assert before[1]["postal"]["service_points"] == before[0]["postal"]["service_points"]
+    page = client.get(f"/scenarios/runs/{on_v1}").get_data(as_text=True)
+    assert re.search(r'Phiên bản dữ liệu: <strong id="run-dataset-version">1</strong>', page)

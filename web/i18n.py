@@ -85,6 +85,7 @@ TEXT: dict[str, dict[str, str]] = {
     "versions": {"vi": "Các phiên bản dữ liệu", "en": "Dataset versions"},
     "base_data": {"vi": "Dữ liệu gốc", "en": "Base data"},
     "serving": {"vi": "đang dùng", "en": "served"},
+    "dataset_version": {"vi": "Phiên bản dữ liệu", "en": "Dataset version"},
     "error": {"vi": "Lỗi", "en": "Error"},
     "back_to_map": {"vi": "Về bản đồ", "en": "Back to the map"},
     "by": {"vi": "bởi", "en": "by"},
