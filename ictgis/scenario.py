@@ -29,6 +29,7 @@ looks finished.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -141,7 +142,7 @@ class _Checker:
         return ok
 
 
-def read(path: str | Path, *, check_base: bool = True) -> Scenario:
+def read(path: str | Path, *, check_base: bool = True, base: str | Path | None = None) -> Scenario:
     """Read and check a scenario file, raising one ScenarioError that lists every problem with its line.
 
     Parameters
@@ -150,6 +151,9 @@ def read(path: str | Path, *, check_base: bool = True) -> Scenario:
         The YAML file.
     check_base
         Also load the base data to check site and village ids named by interventions.
+    base
+        Data folder to use instead of the file's ``base:`` (e.g. a dataset version chosen in the web app); the
+        file itself is not changed.
 
     Raises
     ------
@@ -191,8 +195,12 @@ def read(path: str | Path, *, check_base: bool = True) -> Scenario:
     items = data.get("interventions") if isinstance(data.get("interventions"), list) else []
     for i, item in enumerate(items):
         _check_intervention(chk, ("interventions", i), item)
-    base = (path.parent / str(data.get("base", settings.default_data_dir))).resolve() if "base" in data \
-        else _default_base()
+    if base is not None:
+        base = Path(base).resolve()
+    elif "base" in data:
+        base = (path.parent / str(data.get("base", settings.default_data_dir))).resolve()
+    else:
+        base = _default_base()
     if chk.problems:
         raise ScenarioError(f"{len(chk.problems)} problem(s) in {label}:", chk.problems)
     scenario = Scenario(path=path, name=str(data["name"]), description=str(data.get("description", "")),
@@ -203,6 +211,22 @@ def read(path: str | Path, *, check_base: bool = True) -> Scenario:
         if chk.problems:
             raise ScenarioError(f"{len(chk.problems)} problem(s) in {label}:", chk.problems)
     return scenario
+
+
+def rebased(scenario: Scenario, base: str | Path) -> Scenario:
+    """Return a copy of a read scenario that runs on another data folder, checked against it.
+
+    Raises
+    ------
+    ScenarioError
+        When `base` does not load or lacks ids the interventions name.
+    """
+    sc = dataclasses.replace(scenario, base=Path(base).resolve())
+    chk = _Checker(sc.path.name, sc.lines)
+    _check_against_base(sc, chk)
+    if chk.problems:
+        raise ScenarioError(f"{len(chk.problems)} problem(s) in {sc.path.name}:", chk.problems)
+    return sc
 
 
 def _default_base() -> Path:
@@ -389,7 +413,8 @@ def compute_indicators(ds: Dataset, *, structure: str, params: dict) -> dict:
 
 
 def run(scenario: Scenario | str | Path, out_dir: str | Path, *, force: bool = False,
-        progress: Callable[[float, str], None] | None = None) -> RunResult:
+        progress: Callable[[float, str], None] | None = None, base: str | Path | None = None,
+        base_info: dict | None = None) -> RunResult:
     """Apply a scenario to copies of its base layers and write before/after indicators, costs and layers.
 
     Parameters
@@ -402,12 +427,26 @@ def run(scenario: Scenario | str | Path, out_dir: str | Path, *, force: bool = F
         Replace an existing output folder.
     progress
         Called with (fraction done, message) as the run advances.
+    base
+        Data folder to run on instead of the scenario's base (the file is not changed; the ids it names are
+        checked against this folder).
+    base_info
+        Facts about the base data recorded in ``manifest.json`` under ``base`` (JSON values), e.g. the web app's
+        ``dataset_version``.
 
     Returns
     -------
     RunResult
+
+    Raises
+    ------
+    ScenarioError
+        Problems in the scenario file, or ids it names that `base` does not hold.
     """
-    sc = scenario if isinstance(scenario, Scenario) else read(scenario)
+    if isinstance(scenario, Scenario):
+        sc = scenario if base is None else rebased(scenario, base)
+    else:
+        sc = read(scenario, base=base)
     out_dir = Path(out_dir)
     if out_dir.exists() and not force:
         raise ScenarioError(f"{out_dir} exists", [Problem(str(out_dir), "output folder exists: choose another or "
@@ -440,7 +479,7 @@ def run(scenario: Scenario | str | Path, out_dir: str | Path, *, force: bool = F
     cost_table = cost_frame(costs, params=params)
     report(0.9, f"writing {out_dir}")
     _write_outputs(sc, out_dir, base=base, work=work, before=before, after=after, delta=delta, costs=cost_table,
-                   notes=notes, extras=extras, changed=changed, params=params)
+                   notes=notes, extras=extras, changed=changed, params=params, base_info=base_info)
     report(1.0, "done")
     return RunResult(out_dir=out_dir, before=before, after=after, delta=delta, costs=cost_table, notes=notes)
 
@@ -550,7 +589,7 @@ def _versions() -> dict[str, str]:
 
 
 def _write_outputs(sc: Scenario, out_dir: Path, *, base, work, before, after, delta, costs, notes, extras, changed,
-                   params) -> None:
+                   params, base_info: dict | None = None) -> None:
     with atomic_dir(out_dir) as tmp:
         before_public = {k: v for k, v in before.items() if k != "data_dir"}
         after_public = {k: v for k, v in after.items() if k != "data_dir"}
@@ -580,7 +619,7 @@ def _write_outputs(sc: Scenario, out_dir: Path, *, base, work, before, after, de
                                diff.groupby(["layer", "change"]).size().items()} if len(diff) else {}}
         _json(tmp / "summary.json", summary)
         manifest = {"scenario": {"file": sc.path.name, "sha256": sc.text_sha256, "name": sc.name},
-                    "base": {"folder": sc.base.name, "files": _file_hashes(sc.base)},
+                    "base": {**(base_info or {}), "folder": sc.base.name, "files": _file_hashes(sc.base)},
                     "parameters": {k: params.get(k, getattr(settings, k, None)) for k in sorted(PARAMETERS)
                                    if hasattr(settings, k) or k in params},
                     "versions": _versions(),

@@ -242,3 +242,33 @@ def test_json_schema_is_current_and_accepts_the_shipped_files():
         jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), committed)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"name": "x", "interventions": [{"type": "power", "to": "wind"}]}, committed)
+
+
+def test_base_override_runs_on_another_folder_without_changing_the_file(good, tiny_dir, tmp_path):
+    """`base=` replaces the file's `base:` (a dataset version chosen in the web app); `base_info` is recorded."""
+    import shutil
+
+    import geopandas as gpd
+
+    other = tmp_path / "version-3"
+    shutil.copytree(tiny_dir, other)
+    villages = gpd.read_file(other / "villages.shp")
+    villages["fiber"] = 1
+    villages.to_file(other / "villages.shp")
+    text = good.read_text(encoding="utf-8")
+    assert scenario.read(good, base=other).base == other.resolve()
+    result = scenario.run(good, tmp_path / "out", base=other, base_info={"dataset_version": 3})
+    assert good.read_text(encoding="utf-8") == text
+    assert result.before["fiber"]["villages_with_fiber"] == 10
+    assert scenario.run(good, tmp_path / "orig").before["fiber"]["villages_with_fiber"] == 7
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["base"]["dataset_version"] == 3 and manifest["base"]["folder"] == "version-3"
+    assert manifest["base"]["files"] == folder_hashes(other)
+    # a read scenario is checked again against the new base: S4 is not in a base without sites
+    sc = scenario.read(write(tmp_path, GOOD.format(base=tiny_dir).replace(
+        "type: power\n    to: solar", "type: power\n    to: solar\n    sites: {ids: [S4]}"), "ids.yaml"))
+    bare = tmp_path / "no-sites"
+    shutil.copytree(tiny_dir, bare, ignore=shutil.ignore_patterns("bts_sites.*"))
+    with pytest.raises(ScenarioError, match="S4"):
+        scenario.run(sc, tmp_path / "bare", base=bare)
+    assert not (tmp_path / "bare").exists()

@@ -404,7 +404,7 @@ def write_scenario(app, name="plan-2022.yaml", title="Kế hoạch 2022") -> Pat
     return folder / name
 
 
-def fake_runner(path, out_dir, progress):
+def fake_runner(path, out_dir, progress, **_options):
     """A test double of ictgis.scenario.run: writes the files a run writes."""
     progress(0.5, "nửa chừng")
     Path(out_dir).mkdir()
@@ -494,7 +494,7 @@ def test_unknown_runs_are_404(client, app):
 
 
 def test_failed_run_is_recorded(make_app):
-    def broken(path, out_dir, progress):
+    def broken(path, out_dir, progress, **_options):
         raise ValueError("bad budget")
 
     app, client, run_id = start_planner_run(make_app, broken)
@@ -661,7 +661,7 @@ def test_choropleth_edges_follow_the_norms_and_are_checked():
 
 
 # ------------------------------------------------------------------------------------ runs in worker processes
-def slow_runner(path, out_dir, progress):
+def slow_runner(path, out_dir, progress, **_options):
     """A run that takes a while (module level: the worker process imports it)."""
     for k in range(600):
         progress(k / 600, f"bước {k}")
@@ -669,12 +669,12 @@ def slow_runner(path, out_dir, progress):
     Path(out_dir).mkdir()
 
 
-def crashing_runner(path, out_dir, progress):
+def crashing_runner(path, out_dir, progress, **_options):
     progress(0.1, "sắp dừng")
     os._exit(3)  # as a segfault or the OOM killer would: no exception, no record
 
 
-def where_runner(path, out_dir, progress):
+def where_runner(path, out_dir, progress, **_options):
     Path(out_dir).mkdir()
     return {"pid": os.getpid(), "nice": os.nice(0)}
 

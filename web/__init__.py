@@ -16,6 +16,8 @@ Configuration (instance ``config.py`` or ``create_app(test_config)``):
     Folder of scenario files (default: ``scenarios/`` of the source tree).
 ``MAX_CONTENT_LENGTH``, ``UPLOAD_MAX_UNZIPPED``, ``UPLOAD_MAX_RATIO``, ``UPLOAD_MAX_ENTRIES``
     Upload limits: request size (413 beyond it), total uncompressed size of a zip, compression ratio, entries.
+``UPLOAD_LOCK_TIMEOUT_S``
+    Seconds an upload waits for another one to finish creating its dataset version (409 beyond it).
 ``SESSION_COOKIE_SECURE``
     Set True when served over HTTPS (the cookie is always HttpOnly and SameSite=Lax).
 ``INSTANCE_PATH``
@@ -68,6 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         UPLOAD_MAX_UNZIPPED=500 * 1024 * 1024,
         UPLOAD_MAX_RATIO=100.0,
         UPLOAD_MAX_ENTRIES=200,
+        UPLOAD_LOCK_TIMEOUT_S=60.0,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,

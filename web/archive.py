@@ -7,9 +7,11 @@ caller names (``<layer>.shp`` …), never a path taken from the archive, and cou
 
 from __future__ import annotations
 
+import lzma
 import shutil
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -101,10 +103,31 @@ def check_zip(path: str | Path, limits: ZipLimits, *, label: str = "upload.zip")
 
 
 def _copy_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, budget: list[int], label: str) -> None:
-    """Extract one entry to `dest`, stopping when more bytes come out than the budget or the declared size."""
+    """Extract one entry to `dest`, stopping when more bytes come out than the budget or the declared size.
+
+    A corrupt entry (bad CRC, damaged compressed data, data beyond its declared size, an unsupported compression
+    method) is a LayerError naming it; errors writing `dest` (a full disk) are raised as they are.
+    """
     written = 0
-    with zf.open(info) as src, open(dest, "wb") as out:
-        while chunk := src.read(1 << 20):
+
+    def corrupt(exc: Exception) -> LayerError:
+        return LayerError(f"{label}: damaged archive", [Problem(label, f"entry {info.filename!r} is damaged or "
+                                                                       f"larger than it declares ({exc})")])
+
+    try:
+        src = zf.open(info)
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, EOFError) as exc:
+        raise corrupt(exc) from exc
+    with src, open(dest, "wb") as out:
+        while True:
+            try:
+                chunk = src.read(1 << 20)
+            except (zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
+                raise corrupt(exc) from exc
+            except OSError as exc:  # bz2 reports damaged data as OSError; the archive is a local file
+                raise corrupt(exc) from exc
+            if not chunk:
+                break
             written += len(chunk)
             budget[0] -= len(chunk)
             if written > info.file_size or budget[0] < 0:

@@ -61,6 +61,36 @@ def current_dir() -> Path:
     return Path(found[-1]["path"]) if found else base_dir()
 
 
+def served_version() -> int:
+    """Return the number of the served version (0: the base folder itself)."""
+    found = versions()
+    return found[-1]["n"] if found else 0
+
+
+def version_folder(n: int) -> Path:
+    """Return the folder of dataset version `n` of the base folder (0: the base folder itself).
+
+    Raises
+    ------
+    KeyError
+        When the base folder has no version `n`.
+    """
+    if n == 0:
+        return base_dir()
+    for meta in versions():
+        if meta["n"] == n:
+            return Path(meta["path"])
+    raise KeyError(n)
+
+
+def folder_label(folder: Path) -> str:
+    """Name a data folder for records: relative to the instance folder when inside it (``datasets/3``)."""
+    try:
+        return Path(folder).resolve().relative_to(Path(current_app.instance_path).resolve()).as_posix()
+    except ValueError:
+        return str(folder)
+
+
 def _stamp(folder: Path) -> float:
     return max((p.stat().st_mtime for p in folder.iterdir()), default=0.0) if folder.is_dir() else 0.0
 

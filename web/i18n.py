@@ -80,9 +80,17 @@ TEXT: dict[str, dict[str, str]] = {
                     "en": "Zipped shapefile (.zip), GeoPackage, GeoJSON, KML or CSV (with lon/lat columns)."},
     "upload_ok": {"vi": "Đã nhận lớp dữ liệu: phiên bản dữ liệu mới", "en": "Layer accepted: new dataset version"},
     "upload_refused": {"vi": "Không nhận tệp: có lỗi sau", "en": "File refused: these problems were found"},
+    "upload_busy": {"vi": "Một lượt tải lên khác đang được kiểm tra: không có gì được lưu, hãy gửi lại tệp sau "
+                          "ít phút.",
+                    "en": "Another upload is being checked: nothing was kept, send the file again in a moment."},
+    "disk_full": {"vi": "Không đủ dung lượng đĩa: không nhận tệp, không có gì được lưu lại. Hãy báo quản trị viên "
+                        "giải phóng dung lượng.",
+                  "en": "Disk full: the file was refused and nothing was kept. Ask the administrator to free some "
+                        "space."},
     "versions": {"vi": "Các phiên bản dữ liệu", "en": "Dataset versions"},
     "base_data": {"vi": "Dữ liệu gốc", "en": "Base data"},
     "serving": {"vi": "đang dùng", "en": "served"},
+    "dataset_version": {"vi": "Phiên bản dữ liệu", "en": "Dataset version"},
     "error": {"vi": "Lỗi", "en": "Error"},
     "back_to_map": {"vi": "Về bản đồ", "en": "Back to the map"},
     "by": {"vi": "bởi", "en": "by"},

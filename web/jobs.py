@@ -84,7 +84,8 @@ def _record_run(func: Callable, scenario: Path, folder: Path, record: dict) -> N
     record.update(status="running", started=time.time(), pid=os.getpid())
     _write_json(folder / "run.json", record)
     try:
-        result = func(scenario, folder / "out", progress=progress)  # creates "out" (atomically)
+        # creates "out" (atomically); the options (the dataset version's folder …) were chosen at submission
+        result = func(scenario, folder / "out", progress=progress, **record.get("options", {}))
         record.update(status="done", progress=1.0)
         if isinstance(result, dict):
             try:
@@ -162,8 +163,12 @@ class JobRunner:
         path = self.runs_dir / run_id
         return path if (path / "run.json").exists() else None
 
-    def submit(self, scenario: Path, *, user: str | None = None) -> str:
+    def submit(self, scenario: Path, *, user: str | None = None, options: dict | None = None,
+               info: dict | None = None) -> str:
         """Queue a run of a scenario file; return its id.
+
+        `options` are keyword arguments of the run callable (JSON values, kept in ``run.json``, not shown by
+        `get`); `info` is added to the run's record (e.g. ``dataset_version``).
 
         Raises
         ------
@@ -177,7 +182,10 @@ class JobRunner:
         folder = self.runs_dir / run_id
         folder.mkdir(parents=True)
         record = {"id": run_id, "scenario": scenario.name, "status": "queued", "progress": 0.0, "message": "",
-                  "user": user, "created": time.time(), "started": None, "finished": None, "error": None}
+                  "user": user, "created": time.time(), "started": None, "finished": None, "error": None,
+                  **(info or {})}
+        if options:
+            record["options"] = dict(options)
         _write_json(folder / "run.json", record)
         with self._lock:
             self._live.add(run_id)
@@ -351,6 +359,7 @@ class JobRunner:
             if record["status"] == "done" and out.is_dir() else []
         record.pop("traceback", None)
         record.pop("pid", None)
+        record.pop("options", None)
         return public_fields(record)  # progress and error messages name files relative to the instance
 
     def list(self) -> list[dict]:

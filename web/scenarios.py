@@ -27,7 +27,7 @@ from flask import (
 
 from ictgis import IctgisError, ScenarioError, indicators, yamlfile
 
-from . import jobs
+from . import data, jobs
 from .auth import login_required
 from .paths import public
 
@@ -96,14 +96,51 @@ def record_or_404(run_id: str) -> dict:
     return record
 
 
+def requested_version() -> int:
+    """Return the dataset version a run request asks for (``version`` in a JSON body or the form), else the served.
+
+    A run uses the chosen version's folder instead of the scenario file's ``base:`` (0 is the base data folder).
+    Aborts with 400 for anything but the number of an existing version.
+    """
+    body = request.get_json(silent=True) if request.is_json else None
+    raw = body.get("version") if isinstance(body, dict) else request.form.get("version")
+    if raw is None or raw == "":
+        return data.served_version()
+    known = [0, *(v["n"] for v in data.versions())]
+    try:
+        n = int(raw) if not isinstance(raw, (bool, float)) else None
+    except (TypeError, ValueError):
+        n = None
+    if n not in known:
+        abort(400, description=f"no dataset version {raw!r}: choose one of {', '.join(map(str, known))} "
+                               "(0 is the base data)")
+    return n
+
+
+def dataset_versions() -> list[dict]:
+    """Return the dataset versions a run can use, newest first: ``{"n", "label", "served"}`` (0: the base data)."""
+    served = data.served_version()
+    out = [{"n": v["n"], "label": f"{v.get('layer')}: {v.get('uploaded_name')}", "served": v["n"] == served}
+           for v in reversed(data.versions())]
+    return [*out, {"n": 0, "label": data.base_dir().name, "served": served == 0}]
+
+
 def start_run(name: str, *, as_json: bool):
-    """Start a run (planners only); JSON 202 or a redirect to the run page; 503 while runs are not available."""
+    """Start a run (planners only); JSON 202 or a redirect to the run page; 503 while runs are not available.
+
+    The run uses the dataset version the request names (default: the served one); the run's record and its
+    ``manifest.json`` say which (``dataset_version``, ``dataset_folder``).
+    """
     refused = _refuse_non_planner(as_json=as_json, next_url=url_for("scenarios.index"))
     if refused is not None:
         return refused
     path = _scenario_path(name)
+    version = requested_version()
+    folder = data.version_folder(version)
+    info = {"dataset_version": version, "dataset_folder": data.folder_label(folder)}
     try:
-        run_id = jobs.runner().submit(path, user=g.user.name)
+        run_id = jobs.runner().submit(path, user=g.user.name, info=info,
+                                      options={"base": str(folder), "base_info": info})
     except RuntimeError as exc:
         abort(503, description=str(exc))
     if as_json:
@@ -116,7 +153,7 @@ def start_run(name: str, *, as_json: bool):
 def index():
     """List the scenario files and the runs."""
     return render_template("scenarios.html", files=scenario_files(), runs=jobs.runner().list(),
-                           available=jobs.runner().runner() is not None)
+                           available=jobs.runner().runner() is not None, versions=dataset_versions())
 
 
 @bp.post("/<name>/run")
