@@ -109,7 +109,7 @@ def test_error_pages_and_json_name_files_relative_to_the_instance(make_app, tmp_
 
 
 def test_run_progress_and_errors_name_files_relative_to_the_instance(make_app, tmp_path):
-    def failing(path, out_dir, progress):
+    def failing(path, out_dir, progress, **_options):
         progress(0.3, f"loading {Path(out_dir).parent}/../../datasets/1/villages.shp")
         progress(0.5, f"reading {data_dir}/roads.shp")
         raise ValueError(f"cannot open {data_dir}/roads.shp")

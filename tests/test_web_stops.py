@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 
-def slow_runner(path, out_dir, progress):
+def slow_runner(path, out_dir, progress, **_options):
     """A run of a minute at most, writing a partial output folder as the real runs do."""
     partial = Path(out_dir).parent / ".out.partial-test"
     partial.mkdir()

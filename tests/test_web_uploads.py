@@ -454,7 +454,7 @@ def test_real_runs_on_a_chosen_dataset_version(make_app, data_dir):
     assert manifests[1]["base"]["dataset_version"] == 1 and manifests[1]["base"]["dataset_folder"] == "datasets/1"
     assert manifests[1]["base"]["folder"] == "1" and "villages.geojson" in manifests[1]["base"]["files"]
     assert manifests[0]["base"]["dataset_version"] == 0
-    assert manifests[0]["base"]["dataset_folder"] == str(data_dir.resolve())
+    assert manifests[0]["base"]["dataset_folder"] == data_dir.name  # never an absolute server path
     assert "villages.shp" in manifests[0]["base"]["files"]
     before = {n: json.loads(client.get(f"/scenarios/runs/{r['id']}/files/indicators_before.json")
                             .get_data(as_text=True)) for n, r in runs.items()}

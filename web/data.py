@@ -85,10 +85,9 @@ def version_folder(n: int) -> Path:
 
 def folder_label(folder: Path) -> str:
     """Name a data folder for records: relative to the instance folder when inside it (``datasets/3``)."""
-    try:
-        return Path(folder).resolve().relative_to(Path(current_app.instance_path).resolve()).as_posix()
-    except ValueError:
-        return str(folder)
+    from .paths import public
+
+    return public(str(Path(folder).resolve()))
 
 
 def _stamp(folder: Path) -> float:

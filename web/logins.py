@@ -92,7 +92,10 @@ class LoginGuard:
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         conn = sqlite3.connect(self.path, timeout=30.0)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+            # A rollback journal, not WAL: reading a session then writes nothing (WAL's shared-memory file must be
+            # recreated by the first reader, which fails on a full disk and turned every logged-in page into a 500).
+            # Writes (logins, failures) are rare and short, so readers hardly ever wait.
+            conn.execute("PRAGMA journal_mode=DELETE")
             conn.executescript(_SCHEMA)
         finally:
             conn.close()
