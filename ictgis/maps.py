@@ -357,6 +357,11 @@ def display_layer(dataset: Dataset, name: str, *, indicators: dict | None = None
 def frame_geojson(frame: gpd.GeoDataFrame, *, decimals: int = 5, tolerance_m: float = 0.0) -> str:
     """Serialise a layer as compact GeoJSON in EPSG:4326: simplified (metres, in its CRS), coordinates rounded.
 
+    Every feature of the layer is kept, in order, and every geometry sent is valid: coordinates are snapped to the
+    grid of `decimals` with GEOS's precision reducer, which keeps polygons valid and drops the rings and lines
+    that collapse on that grid. A geometry that collapses entirely (a commune smaller than the grid) keeps its
+    feature and properties with ``"geometry": null`` (Leaflet draws nothing for it).
+
     Parameters
     ----------
     frame
@@ -371,8 +376,11 @@ def frame_geojson(frame: gpd.GeoDataFrame, *, decimals: int = 5, tolerance_m: fl
         geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
     projected = to_crs(gpd.GeoDataFrame(geometry=gpd.GeoSeries(geoms, crs=frame.crs)), settings.display_crs)
     geoms = np.asarray(projected.geometry.values, dtype=object)
-    geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
-    geoms = shapely.remove_repeated_points(geoms)
+    # Rounding each coordinate alone breaks small rings ("Invalid number of points in LinearRing") and makes
+    # self-intersecting polygons; the precision reducer snaps to the same grid with a valid result.
+    geoms = shapely.set_precision(geoms, 10.0 ** -decimals, mode="valid_output")
+    geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))  # exact decimals in the text
+    geoms[shapely.is_empty(geoms)] = None
     texts = shapely.to_geojson(geoms)
     columns = [c for c in frame.columns if c != frame.geometry.name]
     records = frame[columns].astype(object).to_dict("records")
