@@ -42,6 +42,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from . import settings
+from ._files import atomic_path, write_text
 from .crs import to_crs
 from .indicators import site_technologies
 from .io import Dataset
@@ -561,9 +562,11 @@ def hillshade_png(dem_path: str | Path, *, cache_dir: str | Path | None = None, 
         data = mem.read()
     bounds = [[round(south, 6), round(west, 6)], [round(north, 6), round(east, 6)]]
     if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_bytes(data)
-        cached.with_suffix(".json").write_text(json.dumps(bounds), encoding="utf-8")
+        # Atomic writes, the PNG before its bounds: web requests compute this at once in several threads, and a
+        # reader must never see a half-written file (it checks that both exist, then reads both).
+        with atomic_path(cached) as tmp:
+            tmp.write_bytes(data)
+        write_text(cached.with_suffix(".json"), json.dumps(bounds))
     return data, bounds
 
 
