@@ -22,6 +22,7 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -723,7 +724,11 @@ def indicator_hook(ds: Dataset, params: dict) -> dict:
 # thread and returns None ("not available yet"); later calls read the cached result. Keyed by the data folder and
 # its files' modification times, so an uploaded dataset version is computed anew.
 _results = BackgroundCache("coverage")
-_png_cache: dict[int, tuple[bytes, list[list[float]]]] = {}
+# The overlay PNG of the newest result. Request threads ask for it at once: the lock makes one of them render it
+# (GDAL reprojection) while the others wait, and the result itself (not its id, which a new result may reuse once
+# the old one is freed) says which result the PNG is of.
+_png_lock = threading.Lock()
+_png_cache: dict[str, tuple[CoverageResult, tuple[bytes, list[list[float]]]]] = {}
 
 
 def cache_generation() -> int:
@@ -760,9 +765,11 @@ def map_overlay_4g(ds: Dataset) -> tuple[bytes, list[list[float]]] | None:
     result = cached_result(ds, "4G")
     if result is None:
         return None
-    if id(result) not in _png_cache:
-        _png_cache[id(result)] = overlay_png(result)
-    return _png_cache[id(result)]
+    with _png_lock:
+        held = _png_cache.get("4G")
+        if held is None or held[0] is not result:
+            held = _png_cache["4G"] = (result, overlay_png(result))
+    return held[1]
 
 
 def overlay_png(result: CoverageResult, *, max_px: int = 1600) -> tuple[bytes, list[list[float]]]:

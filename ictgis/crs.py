@@ -9,7 +9,7 @@ never round-trip one through proj4 or WKT1, which drop the datum shift.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+import threading
 
 import geopandas as gpd
 import numpy as np
@@ -116,8 +116,7 @@ def _operation_ids(node: object) -> set[int]:
     return found
 
 
-@lru_cache(maxsize=64)
-def _transformer_cached(src_wkt: str, dst_wkt: str) -> Transformer:
+def _build_transformer(src_wkt: str, dst_wkt: str) -> Transformer:
     src, dst = CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt)
     if (_is_vn2000(src) and _is_wgs84(dst)) or (_is_wgs84(src) and _is_vn2000(dst)):
         group = TransformerGroup(src, dst, always_xy=True)
@@ -130,8 +129,21 @@ def _transformer_cached(src_wkt: str, dst_wkt: str) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
+# One cache of transformers per thread. A transformer taken from a `TransformerGroup` wraps a single PROJ object
+# ("TransformerUnsafe" in pyproj: not thread-safe), and the web server transforms layers from many request threads
+# at once: one such transformer shared by a process-wide cache made the server segfault in libproj within seconds
+# (issue 10). Rebuilding it from its PROJJSON or WKT would let pyproj make one per thread, but does not give the
+# same operation back (the PROJJSON of the normalised 4326 → 9205 pipeline lands 392 m off), so each thread builds
+# its own with the same pinned selection (about 10 ms once per thread and CRS pair).
+_per_thread = threading.local()
+_PER_THREAD_MAX = 64
+
+
 def transformer(src: object, dst: object) -> Transformer:
     """Return an always-xy transformer, pinned to EPSG:6960 between VN-2000 and WGS 84.
+
+    The transformer belongs to the calling thread (each thread gets its own, cached): use it in that thread only,
+    and call this function again in another thread.
 
     Examples
     --------
@@ -142,7 +154,16 @@ def transformer(src: object, dst: object) -> Transformer:
     """
     src_crs, dst_crs = parse_crs(src), parse_crs(dst)
     # WKT2 keeps datum and identifiers, unlike proj4 / WKT1.
-    return _transformer_cached(src_crs.to_wkt(), dst_crs.to_wkt())
+    key = (src_crs.to_wkt(), dst_crs.to_wkt())
+    cache: dict[tuple[str, str], Transformer] | None = getattr(_per_thread, "transformers", None)
+    if cache is None:
+        cache = _per_thread.transformers = {}
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= _PER_THREAD_MAX:
+            cache.clear()
+        found = cache[key] = _build_transformer(*key)
+    return found
 
 
 def to_crs(frame: gpd.GeoDataFrame, crs: object) -> gpd.GeoDataFrame:

@@ -42,6 +42,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from . import settings
+from ._files import atomic_path, write_text
 from .crs import to_crs
 from .indicators import site_technologies
 from .io import Dataset
@@ -357,6 +358,11 @@ def display_layer(dataset: Dataset, name: str, *, indicators: dict | None = None
 def frame_geojson(frame: gpd.GeoDataFrame, *, decimals: int = 5, tolerance_m: float = 0.0) -> str:
     """Serialise a layer as compact GeoJSON in EPSG:4326: simplified (metres, in its CRS), coordinates rounded.
 
+    Every feature of the layer is kept, in order, and every geometry sent is valid: coordinates are snapped to the
+    grid of `decimals` with GEOS's precision reducer, which keeps polygons valid and drops the rings and lines
+    that collapse on that grid. A geometry that collapses entirely (a commune smaller than the grid) keeps its
+    feature and properties with ``"geometry": null`` (Leaflet draws nothing for it).
+
     Parameters
     ----------
     frame
@@ -371,8 +377,11 @@ def frame_geojson(frame: gpd.GeoDataFrame, *, decimals: int = 5, tolerance_m: fl
         geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
     projected = to_crs(gpd.GeoDataFrame(geometry=gpd.GeoSeries(geoms, crs=frame.crs)), settings.display_crs)
     geoms = np.asarray(projected.geometry.values, dtype=object)
-    geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
-    geoms = shapely.remove_repeated_points(geoms)
+    # Rounding each coordinate alone breaks small rings ("Invalid number of points in LinearRing") and makes
+    # self-intersecting polygons; the precision reducer snaps to the same grid with a valid result.
+    geoms = shapely.set_precision(geoms, 10.0 ** -decimals, mode="valid_output")
+    geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))  # exact decimals in the text
+    geoms[shapely.is_empty(geoms)] = None
     texts = shapely.to_geojson(geoms)
     columns = [c for c in frame.columns if c != frame.geometry.name]
     records = frame[columns].astype(object).to_dict("records")
@@ -553,9 +562,11 @@ def hillshade_png(dem_path: str | Path, *, cache_dir: str | Path | None = None, 
         data = mem.read()
     bounds = [[round(south, 6), round(west, 6)], [round(north, 6), round(east, 6)]]
     if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_bytes(data)
-        cached.with_suffix(".json").write_text(json.dumps(bounds), encoding="utf-8")
+        # Atomic writes, the PNG before its bounds: web requests compute this at once in several threads, and a
+        # reader must never see a half-written file (it checks that both exist, then reads both).
+        with atomic_path(cached) as tmp:
+            tmp.write_bytes(data)
+        write_text(cached.with_suffix(".json"), json.dumps(bounds))
     return data, bounds
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
 import geopandas as gpd
 import pytest
 import shapely
@@ -70,6 +76,61 @@ def test_known_point_against_an_independent_helmert():
                                  "+ellps=WGS84", always_xy=True)
     nx, ny = naive.transform(LON, LAT)
     assert 150 < ((nx - x) ** 2 + (ny - y) ** 2) ** 0.5 < 300
+
+
+# Two threads reproject the same points at once, both directions, through `to_crs` and `transformer`, and compare
+# with the answers computed before in one thread. Run in a child process: a transformer shared by the threads made
+# PROJ segfault (issue 10), which would otherwise take pytest down with it.
+TWO_THREADS = """
+import sys, threading
+import geopandas as gpd, numpy as np
+from ictgis.crs import to_crs, transformer
+
+rng = np.random.default_rng(10)
+lon, lat = rng.uniform(102.2, 103.6, 20_000), rng.uniform(20.9, 22.5, 20_000)
+x, y = transformer("EPSG:4326", "EPSG:9205").transform(lon, lat)
+back = transformer("EPSG:9205", "EPSG:4326").transform(x, y)
+frame = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=9205)
+expected = to_crs(frame, 4326).geometry.get_coordinates().to_numpy()
+start, wrong = threading.Barrier(2), []
+
+def work():
+    start.wait()
+    for _ in range(40):
+        fx, fy = transformer("EPSG:4326", "EPSG:9205").transform(lon, lat)
+        bx, by = transformer("EPSG:9205", "EPSG:4326").transform(fx, fy)
+        got = to_crs(frame, 4326).geometry.get_coordinates().to_numpy()
+        if not (np.array_equal(fx, x) and np.array_equal(fy, y) and np.array_equal(bx, back[0])
+                and np.array_equal(by, back[1]) and np.array_equal(got, expected)):
+            wrong.append(1)
+
+threads = [threading.Thread(target=work) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(f"{len(wrong)} wrong of 80")
+sys.exit(1 if wrong else 0)
+"""
+
+
+def test_two_threads_transforming_at_once_get_the_one_thread_answers():
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", TWO_THREADS], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, f"exit {proc.returncode} (-11: segfault): {proc.stdout}{proc.stderr[-2000:]}"
+    assert proc.stdout.strip() == "0 wrong of 80"
+
+
+def test_each_thread_gets_its_own_transformer():
+    mine = transformer("EPSG:9205", "EPSG:4326")
+    assert transformer("EPSG:9205", "EPSG:4326") is mine  # cached within a thread
+    theirs = []
+    thread = threading.Thread(target=lambda: theirs.append(transformer("EPSG:9205", "EPSG:4326")))
+    thread.start()
+    thread.join()
+    assert theirs[0] is not mine
+    assert theirs[0].transform(500_000.0, 2_365_000.0) == mine.transform(500_000.0, 2_365_000.0)
 
 
 def test_to_crs_needs_a_crs():

@@ -25,6 +25,7 @@ VERSION_FILE = "ictgis-version.json"
 _lock = threading.Lock()
 _datasets: dict[tuple[str, float], io.Dataset] = {}
 _memo: dict[tuple[str, str], Any] = {}
+_MISSING = object()
 
 
 def versions_dir() -> Path:
@@ -130,8 +131,9 @@ def _analyses_generation() -> int:
 def memo(name: str, compute: Callable[[], T]) -> T:
     """Return a value derived from the served dataset, computed once per dataset state."""
     key = (dataset_key(), name)
-    if key in _memo:
-        return _memo[key]
+    found = _memo.get(key, _MISSING)  # one lookup: another thread may drop old keys between two
+    if found is not _MISSING:
+        return found
     value = compute()
     with _lock:
         for old in [k for k in _memo if k[0] != key[0]]:
