@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -90,13 +89,13 @@ def test_path_loss_adds_diffraction_calibration_and_free_space_floor():
     assert radio.CALIBRATION_DB == {"urban_dense": 0.0, "urban": 0.0, "suburban": 0.0, "rural": 0.0}
 
 
-def test_path_loss_is_fast_on_a_million_cells():
+def test_path_loss_on_a_million_cells_is_vectorised_and_finite():
+    # Speed is measured in benchmarks/, not here: this checks the vectorised path against the scalar one.
     d = np.random.default_rng(1).uniform(0.0, 20.0, 1_000_000)
-    radio.path_loss_db(d[:10], 1800.0, 30.0)
-    start = time.perf_counter()
     loss = radio.path_loss_db(d, 1800.0, 30.0, diffraction_db=np.zeros_like(d))
-    assert time.perf_counter() - start < 1.5
     assert loss.shape == d.shape and np.isfinite(loss).all()
+    picks = [0, 1, 499_999, 999_999]
+    assert np.allclose(loss[picks], [radio.path_loss_db(float(d[i]), 1800.0, 30.0) for i in picks])
 
 
 # ----------------------------------------------------------------------------------------------- knife edge
