@@ -11,7 +11,7 @@ import rasterio
 from affine import Affine
 from click.testing import CliRunner
 
-import ictgis.cli_radio as cli_radio
+import ictgis.cli.radio as cli_radio
 from ictgis import radio
 from ictgis.cli import main
 

@@ -10,7 +10,6 @@ import shapely
 from affine import Affine
 from click.testing import CliRunner
 
-import ictgis.cli_terrain  # noqa: F401  (registers the command on the group)
 from ictgis import terrain
 from ictgis.cli import main
 from ictgis.crs import transformer

@@ -10,8 +10,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ._errors import LayerError, Problem
-from .cli import main
+from .._errors import LayerError, Problem
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ def read_sites(path: Path, dem_crs: object, *, default_height_m: float | None) -
     """
     import pandas as pd
 
-    from . import crs as crs_mod
+    from .. import crs as crs_mod
 
     problems: list[Problem] = []
     name = path.name
@@ -119,7 +118,7 @@ def read_sites(path: Path, dem_crs: object, *, default_height_m: float | None) -
     return ids, xs, ys, heights
 
 
-@main.command()
+@click.command()
 @click.option("--dem", "dem_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Elevation model (GeoTIFF) in a projected CRS.")
 @click.option("--x", "x", type=float, default=None, help="Observer easting in the DEM's CRS.")
@@ -145,7 +144,7 @@ def viewshed(dem_path, x, y, sites_path, height_m, radius_m, out_path, target_he
     Semantics follow gdal_viewshed (Wang et al. 2000 reference planes, curvature corrected); output GeoTIFFs are
     on the DEM's grid, deflate-compressed, tiled, with overviews, each written atomically.
     """
-    from . import terrain
+    from .. import terrain
 
     if radius_m <= 0:
         raise click.BadParameter("must be positive", param_hint="--radius-m")
@@ -184,7 +183,7 @@ def viewshed(dem_path, x, y, sites_path, height_m, radius_m, out_path, target_he
 
 
 def _write(path: Path, values, k: int, dem, *, crop: bool) -> None:
-    from . import terrain
+    from .. import terrain
 
     if crop:
         row0, col0, window = values.window(k)

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from .cli import CRS_OPTION, DATA_DIR, _load, main
-from .sheets import append_row, write_csv
+from ..sheets import append_row, write_csv
+from ._options import CRS_OPTION, DATA_DIR, load_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def _json(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-@main.command()
+@click.command()
 @DATA_DIR
 @CRS_OPTION
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -201,7 +201,7 @@ def _json(value):
 def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd, gap_distance_m,
           max_offroad_m, with_coverage) -> None:
     """Route fiber to the villages of DATA_DIR without it; write a plan, a ranking and a summary to OUT."""
-    from . import fiber as fib
+    from .. import fiber as fib
 
     start = time.perf_counter()
 
@@ -216,11 +216,11 @@ def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd,
         raise click.BadParameter("must be ≥ 0", param_hint="--budget-vnd")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds = _load(data_dir, crs)
+        ds = load_dataset(data_dir, crs)
     model = fib.CostModel.from_usd(usd_to_vnd=usd_to_vnd, installation=installation)
     kwargs = {} if max_offroad_m is None else {"max_offroad_m": max_offroad_m}
     if with_coverage:
-        from .scenario_fiber import villages_without_4g
+        from ..scenario_fiber import villages_without_4g
 
         progress("4G coverage for the double-gap score")
         no_4g = villages_without_4g(ds, None)

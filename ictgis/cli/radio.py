@@ -1,7 +1,7 @@
 """``ictgis profile``: terrain profile, line of sight and path loss between two points of a DEM.
 
 The profile is sampled bilinearly every DEM pixel (or ``--step-m``) along the straight line, in the DEM's CRS, which
-must be projected in metres. Registered on the ``ictgis`` click group by importing this module.
+must be projected in metres.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import radio
-from ._errors import CRSError, LayerError, Problem
-from .cli import main
+from .. import radio
+from .._errors import CRSError, LayerError, Problem
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +226,7 @@ def plot_profile(profile: TerrainProfile, png_path: Path | str, *, tx_height_m: 
     return Path(png_path)
 
 
-@main.command(name="profile")
+@click.command(name="profile")
 @click.option("--dem", "dem_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Elevation raster (projected CRS, metres).")
 @click.option("--from", "start", required=True, help="Transmitter X,Y in the DEM's CRS.")
