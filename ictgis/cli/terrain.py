@@ -3,119 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from pathlib import Path
 
 import click
-import numpy as np
-
-from .._errors import LayerError, Problem
 
 logger = logging.getLogger(__name__)
 
 #: Sites computed together (one numba batch) before their files are written.
 SITES_PER_BATCH = 16
-_SAFE_ID = re.compile(r"^[\w.\-]+$")
-
-
-def read_sites(path: Path, dem_crs: object, *, default_height_m: float | None) -> tuple[list[str], np.ndarray,
-                                                                                           np.ndarray, np.ndarray]:
-    """Read observer sites from a CSV (``id,x,y[,height_m]`` in the DEM's CRS) or a point layer with an ``id``.
-
-    Parameters
-    ----------
-    path
-        CSV file, or any vector file pyogrio reads (reprojected to the DEM's CRS).
-    dem_crs
-        CRS of the DEM.
-    default_height_m
-        Observer height for sites without ``height_m``.
-
-    Returns
-    -------
-    ids, xs, ys, heights_m
-
-    Raises
-    ------
-    LayerError
-        Listing every problem: missing columns, duplicate or unusable ids, bad coordinates or heights.
-    CRSError
-        If a vector layer has no CRS.
-    """
-    import pandas as pd
-
-    from .. import crs as crs_mod
-
-    problems: list[Problem] = []
-    name = path.name
-    if path.suffix.lower() == ".csv":
-        try:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise LayerError(f"cannot read {name} as a UTF-8 CSV: {exc}") from None
-        table.columns = [c.strip().lower() for c in table.columns]
-        missing = [c for c in ("id", "x", "y") if c not in table.columns]
-        if missing:
-            raise LayerError(f"{name} lacks columns {', '.join(missing)}: expected id,x,y[,height_m] in the DEM's "
-                             "CRS")
-        xs = pd.to_numeric(table["x"].str.replace(",", ".", regex=False), errors="coerce").to_numpy(float)
-        ys = pd.to_numeric(table["y"].str.replace(",", ".", regex=False), errors="coerce").to_numpy(float)
-        for i in np.flatnonzero(~(np.isfinite(xs) & np.isfinite(ys))):
-            problems.append(Problem(name, f"coordinates {table['x'].iloc[i]!r}, {table['y'].iloc[i]!r} are not "
-                                    "numbers", row=int(i) + 1, column="x/y", feature_id=table["id"].iloc[i]))
-    else:
-        import geopandas as gpd
-
-        try:
-            table = gpd.read_file(path, engine="pyogrio")
-        except Exception as exc:  # pyogrio raises several kinds of errors for unreadable files
-            raise LayerError(f"cannot read {name}: {exc}") from None
-        table.columns = [c if c == table.geometry.name else c.strip().lower() for c in table.columns]
-        if "id" not in table.columns:
-            raise LayerError(f"{name} has no 'id' column (columns: {', '.join(map(str, table.columns))})")
-        table = crs_mod.to_crs(table, dem_crs)
-        geoms = table.geometry
-        ok = geoms.notna() & ~geoms.is_empty & (geoms.geom_type == "Point")
-        for i in np.flatnonzero(~ok.to_numpy()):
-            problems.append(Problem(name, "the geometry is not a point", row=int(i) + 1,
-                                    feature_id=str(table["id"].iloc[i])))
-        xs = np.where(ok, geoms.x.where(ok), np.nan).astype(float)
-        ys = np.where(ok, geoms.y.where(ok), np.nan).astype(float)
-        table = pd.DataFrame(table.drop(columns=table.geometry.name)).astype({"id": str})
-    ids = [str(v).strip() for v in table["id"]]
-    seen: dict[str, int] = {}
-    for i, fid in enumerate(ids):
-        if not fid or not _SAFE_ID.match(fid):
-            problems.append(Problem(name, f"id {fid!r} cannot name a file (use letters, digits, '.', '_', '-')",
-                                    row=i + 1, column="id"))
-        elif fid in seen:
-            problems.append(Problem(name, f"duplicate id (also row {seen[fid]})", row=i + 1, column="id",
-                                    feature_id=fid))
-        else:
-            seen[fid] = i + 1
-    heights = np.full(len(ids), np.nan if default_height_m is None else float(default_height_m))
-    bad = np.zeros(len(ids), bool)
-    if "height_m" in table.columns:
-        raw = table["height_m"].astype(str).str.strip()
-        blank = raw.isin(["", "nan", "None", "<NA>"]).to_numpy()
-        given = pd.to_numeric(raw.str.replace(",", ".", regex=False), errors="coerce").to_numpy(float)
-        bad = ~blank & ~np.isfinite(given)
-        heights = np.where(blank, heights, given)
-    for i in range(len(ids)):
-        if bad[i]:
-            problems.append(Problem(name, f"height_m {table['height_m'].iloc[i]!r} is not a number", row=i + 1,
-                                    column="height_m", feature_id=ids[i]))
-        elif np.isnan(heights[i]):
-            problems.append(Problem(name, "no height_m and no --height-m default", row=i + 1, column="height_m",
-                                    feature_id=ids[i]))
-        elif heights[i] < 0:
-            problems.append(Problem(name, f"height_m {heights[i]:g} is negative", row=i + 1, column="height_m",
-                                    feature_id=ids[i]))
-    if problems:
-        n = len(problems)
-        raise LayerError(f"{n} problem{'s' if n > 1 else ''} in {name}:", problems)
-    return ids, xs, ys, heights
 
 
 @click.command()
@@ -163,7 +59,7 @@ def viewshed(dem_path, x, y, sites_path, height_m, radius_m, out_path, target_he
         visible = int((values.data[0] == terrain.VISIBLE).sum())
         click.echo(f"{visible} visible cells ({visible * dem.resolution_m ** 2 / 1e6:.2f} km²); wrote {out_path}")
         return
-    ids, xs, ys, heights = read_sites(sites_path, dem.crs, default_height_m=height_m)
+    ids, xs, ys, heights = terrain.read_observers(sites_path, dem.crs, default_height_m=height_m)
     terrain.observer_cells(dem, xs, ys, ids=ids, label=sites_path.name)  # every bad site in one error
     if out_path.exists() and not out_path.is_dir():
         raise click.BadParameter(f"{out_path} is a file; with --sites, --out is a folder", param_hint="--out")
