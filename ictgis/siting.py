@@ -113,11 +113,10 @@ def site_cost_vnd(dist_road_m: np.ndarray | float, grid: np.ndarray | bool, *, u
 def _read_dem(dem: object) -> tuple[np.ndarray, object, CRS | None]:
     """Return (elevation with NaN for no data, affine transform, CRS or None) from a path, tuple or object."""
     if isinstance(dem, (str, Path)):
-        import rasterio
+        from .terrain import read_dem
 
-        with rasterio.open(dem) as src:
-            z = src.read(1, masked=True).astype(float).filled(np.nan)
-            return z, src.transform, CRS(src.crs) if src.crs else None
+        grid = read_dem(dem)
+        return grid.elevation.astype(float), grid.transform, grid.crs
     if isinstance(dem, tuple):
         z, transform, *rest = dem
         crs = rest[0] if rest else None
