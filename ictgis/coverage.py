@@ -19,9 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +36,7 @@ from numba.extending import intrinsic
 from . import radio, settings
 from ._background import BackgroundCache, dataset_stamp, generation
 from ._errors import LayerError, Problem
+from ._files import atomic_dir
 from .io import Dataset
 from .layers import parse_tech
 from .sheets import write_csv
@@ -619,10 +617,8 @@ def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> P
     ``communes_<tech>.csv``, ``summary_<tech>.json`` and ``coverage_<tech>.kmz`` (PNG overlay for Google Earth).
     """
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     tag = result.technology.lower()
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.partial-"))
-    try:
+    with atomic_dir(out_dir, merge=True) as tmp:
         rsrp = np.where(np.isnan(result.rsrp_dbm), NO_SIGNAL_DBM, result.rsrp_dbm).astype(np.float32)
         write_raster(tmp / f"rsrp_{tag}.tif", rsrp, result.dem, nodata=NO_SIGNAL_DBM, dtype="float32")
         write_raster(tmp / f"server_{tag}.tif", result.server, result.dem, nodata=-1, dtype="int32")
@@ -634,15 +630,6 @@ def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> P
                                                  encoding="utf-8")
         if kmz:
             write_kmz(result, tmp / f"coverage_{tag}.kmz")
-        if out_dir.exists():
-            for part in tmp.iterdir():
-                os.replace(part, out_dir / part.name)
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 

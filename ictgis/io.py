@@ -397,7 +397,7 @@ def _rename_fields(frame: gpd.GeoDataFrame, schema: LayerSchema, explicit: dict,
     return out
 
 
-def read_layer(path: str | Path, name: str, *, fields: dict | None = None, crs: object = None,
+def read_layer(path: str | Path, schema: str | LayerSchema, *, fields: dict | None = None, crs: object = None,
                encoding: str | None = None, layer: str | None = None, working: object = None,
                collector: Collector | None = None) -> gpd.GeoDataFrame | None:
     """Read one layer file, map its fields onto the schema, check it and bring it to the working CRS.
@@ -406,8 +406,9 @@ def read_layer(path: str | Path, name: str, *, fields: dict | None = None, crs: 
     ----------
     path
         The file (Shapefile, zipped Shapefile, GeoPackage, GeoJSON, FlatGeobuf, KML or CSV).
-    name
-        Layer name (``communes``, ``villages`` …): selects the schema.
+    schema
+        Name of a layer of the data folder (``communes``, ``villages`` …), or the schema of another point, line or
+        polygon file (e.g. `ictgis.siting.CANDIDATES_SCHEMA`, `ictgis.terrain.OBSERVERS_SCHEMA`).
     fields
         Schema name → field name in the file, for names the built-in aliases do not know.
     crs
@@ -429,10 +430,10 @@ def read_layer(path: str | Path, name: str, *, fields: dict | None = None, crs: 
     own = collector is None
     collector = collector or Collector()
     path = Path(path)
-    schema = SCHEMAS[name]
+    schema = SCHEMAS[schema] if isinstance(schema, str) else schema
     label = path.name if layer is None or path.suffix.lower() != ".gpkg" else f"{path.name}:{layer}"
     if not path.exists():
-        collector.add(label, f"file not found for layer {name}")
+        collector.add(label, f"file not found for layer {schema.name}")
         frame = None
     elif path.suffix.lower() == ".csv":
         frame, declared = _read_csv(path, collector, label=label, crs=crs), "UTF-8"

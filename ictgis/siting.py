@@ -43,6 +43,7 @@ from scipy.spatial import cKDTree
 
 from . import settings
 from ._errors import CRSError, LayerError
+from .layers import Field, LayerSchema
 from .mclp import MaximalCovering, SitingProblem
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "FIBER_RURAL_USD_PER_M", "GREENFIELD_USD", "GRID_DISTANCE_M", "MICROWAVE_BACKHAUL_USD", "OFFGRID_POWER_USD",
     "SECTORS", "SECTOR_ANTENNA_USD", "SECTOR_RADIO_USD", "SITE_CIVIL_USD", "SITE_INSTALL_USD", "SITE_OTHER_USD",
-    "SITE_POWER_USD", "SITE_TOWER_USD", "SITE_TRANSPORT_USD", "MaximalCovering", "SitingProblem",
+    "SITE_POWER_USD", "SITE_TOWER_USD", "SITE_TRANSPORT_USD", "CANDIDATES_SCHEMA", "MaximalCovering", "SitingProblem",
     "generate_candidates", "read_candidates", "site_cost_vnd",
 ]
 
@@ -70,6 +71,16 @@ FIBER_RURAL_USD_PER_M: float = 5.0
 MICROWAVE_BACKHAUL_USD: float = 30_000.0
 OFFGRID_POWER_USD: float = 20_000.0  # assumption: solar + battery bank for a rural 4G site
 GRID_DISTANCE_M: float = 1_000.0
+
+CANDIDATES_SCHEMA = LayerSchema(
+    name="candidates", geometry="Point", id_field="id", label_vi="Vị trí ứng viên",
+    description="Candidate sites for new BTS.",
+    fields=(Field("id", "str", True, "Candidate id", aliases=("ma_tram", "site_id", "candidate", "ma")),
+            Field("cost_vnd", "float", False, "Capex of the site (VND)", aliases=("cost", "chi_phi")),
+            Field("grid", "bool", False, "Grid power available", aliases=("dien_luoi",)),
+            Field("dist_road_m", "float", False, "Distance to a road (m)", aliases=("dist_road_", "dist_road")),
+            Field("elev_m", "float", False, "Ground elevation (m)", aliases=("elev", "do_cao"))))
+"""Schema of a user file of candidate sites (`read_candidates`, through `ictgis.io.read_layer`)."""
 
 
 # ========================================================================================== candidates
@@ -102,11 +113,10 @@ def site_cost_vnd(dist_road_m: np.ndarray | float, grid: np.ndarray | bool, *, u
 def _read_dem(dem: object) -> tuple[np.ndarray, object, CRS | None]:
     """Return (elevation with NaN for no data, affine transform, CRS or None) from a path, tuple or object."""
     if isinstance(dem, (str, Path)):
-        import rasterio
+        from .terrain import read_dem
 
-        with rasterio.open(dem) as src:
-            z = src.read(1, masked=True).astype(float).filled(np.nan)
-            return z, src.transform, CRS(src.crs) if src.crs else None
+        grid = read_dem(dem)
+        return grid.elevation.astype(float), grid.transform, grid.crs
     if isinstance(dem, tuple):
         z, transform, *rest = dem
         crs = rest[0] if rest else None
@@ -295,29 +305,13 @@ def read_candidates(path: str | Path, *, crs: object = None, layer: str | None =
     """
     from . import io
     from ._validate import Collector
-    from .layers import Field, LayerSchema
 
-    schema = LayerSchema(
-        name="candidates", geometry="Point", id_field="id", label_vi="Vị trí ứng viên",
-        description="Candidate sites for new BTS.",
-        fields=(Field("id", "str", True, "Candidate id", aliases=("ma_tram", "site_id", "candidate", "ma")),
-                Field("cost_vnd", "float", False, "Capex of the site (VND)", aliases=("cost", "chi_phi")),
-                Field("grid", "bool", False, "Grid power available", aliases=("dien_luoi",)),
-                Field("dist_road_m", "float", False, "Distance to a road (m)", aliases=("dist_road_", "dist_road")),
-                Field("elev_m", "float", False, "Ground elevation (m)", aliases=("elev", "do_cao"))))
-    path, collector = Path(path), Collector()
-    label = path.name
+    path = Path(path)
     if not path.exists():
-        collector.add(label, "file not found for the candidate sites")
-        collector.raise_if_any(label)
-    if path.suffix.lower() == ".csv":
-        frame, declared = io._read_csv(path, collector, label=label, crs=crs), "UTF-8"
-    else:
-        frame, declared = io._read_vector(path, layer, collector, label=label)
-    if frame is not None:
-        frame = io._prepare(frame, schema, declared=declared, fields={}, crs=crs, encoding=None, working=None,
-                            collector=collector, label=label)
-    collector.raise_if_any(label)
+        collector = Collector()
+        collector.add(path.name, "file not found for the candidate sites")
+        collector.raise_if_any(path.name)
+    frame = io.read_layer(path, CANDIDATES_SCHEMA, crs=crs, layer=layer)
     out = frame.copy()
     nan = pd.Series(np.nan, index=out.index)
     grid = out["grid"].fillna(False).to_numpy(dtype=bool) if "grid" in out else np.zeros(len(out), dtype=bool)

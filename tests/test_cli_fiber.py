@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 from conftest import tiny_layers, write_layers
 
-import ictgis.cli_fiber  # noqa: F401  (registers the command)
 from ictgis.cli import main
 
 

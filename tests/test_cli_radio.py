@@ -11,8 +11,8 @@ import rasterio
 from affine import Affine
 from click.testing import CliRunner
 
-import ictgis.cli_radio as cli_radio
-from ictgis import radio
+import ictgis.cli.radio as cli_radio
+from ictgis import link, radio, terrain
 from ictgis.cli import main
 
 X0, Y_TOP, RES = 500_000.0, 2_363_000.0, 30.0  # 200 × 100 pixels of 30 m: 6 km × 3 km
@@ -95,14 +95,16 @@ def test_text_output_and_png(ridge_dem, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_sample_profile_bilinear_between_pixels(tmp_path):
+def test_profile_of_the_dem_file_bilinear_between_pixels(tmp_path):
     z = np.tile(np.arange(200, dtype=float) * 2.0, (100, 1))  # rises 2 m per pixel eastwards
-    dem = write_dem(tmp_path / "ramp.tif", z)
-    prof = cli_radio.sample_profile(dem, (500_030.0, 2_361_500.0), (500_330.0, 2_361_500.0), step_m=10.0)
-    assert prof.distance_m.size == 31 and prof.step_m == pytest.approx(10.0)
+    dem = terrain.read_dem(write_dem(tmp_path / "ramp.tif", z))
+    distance_m, elevation_m = terrain.profile(dem, 500_030.0, 2_361_500.0, 500_330.0, 2_361_500.0, step_m=10.0)
+    assert distance_m.size == 31 and np.allclose(np.diff(distance_m), 10.0)
     # x = 500,030 is half-way between the centres of columns 0 and 1 (elevations 0 and 2) → 1 m.
-    assert prof.elevation_m[0] == pytest.approx(1.0) and prof.elevation_m[-1] == pytest.approx(21.0)
-    assert np.allclose(np.diff(prof.elevation_m), 2.0 / 3.0)
+    assert elevation_m[0] == pytest.approx(1.0) and elevation_m[-1] == pytest.approx(21.0)
+    assert np.allclose(np.diff(elevation_m), 2.0 / 3.0)
+    report = link.profile_report(distance_m, elevation_m, crs="EPSG:9205")
+    assert report["samples"] == 31 and report["step_m"] == 10.0 and report["distance_km"] == 0.3
 
 
 @pytest.mark.parametrize(("start", "message"), [

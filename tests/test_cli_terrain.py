@@ -10,7 +10,6 @@ import shapely
 from affine import Affine
 from click.testing import CliRunner
 
-import ictgis.cli_terrain  # noqa: F401  (registers the command on the group)
 from ictgis import terrain
 from ictgis.cli import main
 from ictgis.crs import transformer
@@ -89,10 +88,13 @@ def test_sites_vector_layer_is_reprojected(dem_file, tmp_path):
 
 @pytest.mark.parametrize(("csv", "messages"), [
     ("id,x,y\nA,1,2\nB,{x},{y}\n", ["row 1 (id A)", "outside the DEM"]),
-    ("id,east,north\nA,{x},{y}\n", ["lacks columns x, y"]),
-    ("id,x,y\nA,{x},{y}\nA,{x},{y}\nB/1,{x},{y}\n", ["row 2 (id A), column id: duplicate id (also row 1)",
-                                                       "'B/1' cannot name a file"]),
-    ("id,x,y,height_m\nA,{x},{y},tall\n", ["height_m 'tall' is not a number"]),
+    ("id,a,b\nA,{x},{y}\n", ["sites.csv: a CSV layer needs lon/lat or x/y columns"]),
+    ("x,y\n{x},{y}\n", ["required attribute 'id'"]),
+    ("id,x,y\nA,{x},{y}\nA,{x},{y}\nB/1,{x},{y}\n", ["row 2 (id A), column id: duplicate id 'A' (first at row 1)",
+                                                       "row 3, column id: id 'B/1' cannot name a file"]),
+    ("id,x,y,height_m\nA,{x},{y},tall\nB,{x},{y},-3\n",
+     ["row 1 (id A), column height_m: height_m is 'tall', expected a number",
+      "row 2 (id B), column height_m: height_m -3 is negative"]),
 ])
 def test_bad_sites_exit_2_with_every_problem(dem_file, tmp_path, csv, messages):
     path, _ = dem_file

@@ -11,9 +11,6 @@ import pytest
 from click.testing import CliRunner
 from conftest import tiny_layers, write_layers
 
-import ictgis.cli_fiber  # noqa: F401  (registers the command)
-import ictgis.cli_postal  # noqa: F401
-import ictgis.cli_scenario  # noqa: F401
 from ictgis import scenario, sheets
 from ictgis.cli import main
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import rasterio
 
+from .._files import atomic_dir
 from .build import DemoProvince, build_demo
 
 logger = logging.getLogger(__name__)
@@ -66,21 +65,11 @@ def write_demo(out_dir: str | os.PathLike, *, seed: int = 2021, dem_resolution_m
     """
     out = Path(out_dir)
     demo = build_demo(seed=seed, dem_resolution_m=dem_resolution_m, communes=communes)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
-    try:
+    existed = out.exists()
+    with atomic_dir(out, merge=True) as tmp:
         _write_layers(demo, tmp)
-        if not out.exists():
-            tmp.rename(out)
-            return out
-        for f in sorted(tmp.iterdir()):
-            os.replace(f, out / f.name)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    if not existed:
+        return out
     for f in sorted(out.iterdir()):
         if f.is_file():
             logger.info("%s  %8.1f kB  sha256 %s", f.name, f.stat().st_size / 1e3,

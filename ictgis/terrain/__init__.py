@@ -3,6 +3,7 @@
 One module per job: :mod:`~ictgis.terrain.dem` (the :class:`Dem`, reading and writing rasters),
 :mod:`~ictgis.terrain.viewsheds` on the numba kernels of :mod:`~ictgis.terrain.viewshed_kernels`,
 :mod:`~ictgis.terrain.sweeps` on those of :mod:`~ictgis.terrain.sweep_kernels`, :mod:`~ictgis.terrain.profiles`,
+:mod:`~ictgis.terrain.observers` (observer sites read from a user file),
 :mod:`~ictgis.terrain.relief` (hillshade), and :mod:`~ictgis.terrain.parallel` (``PARALLEL_LOCK``). Every public
 name is importable from ``ictgis.terrain``.
 
@@ -32,6 +33,7 @@ import time
 import numpy as np
 
 from .dem import Dem, read_dem, write_raster
+from .observers import OBSERVERS_SCHEMA, read_observers
 from .parallel import PARALLEL_LOCK
 from .profiles import profile
 from .relief import hillshade
@@ -50,9 +52,10 @@ from .viewsheds import REFRACTION_COEFF, ViewshedStack, observer_cells, viewshed
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "BLOCK_SHIFT", "EARTH_RADIUS_M", "HIDDEN", "NODATA", "PARALLEL_LOCK", "RAY_RADIUS_M", "REFRACTION_COEFF",
-    "VISIBLE", "Dem", "Sweep", "ViewshedStack", "hillshade", "observer_cells", "profile",
-    "radial_best_server_serial", "radial_sweep", "radial_sweep_serial", "read_dem", "sweep", "viewshed",
+    "BLOCK_SHIFT", "EARTH_RADIUS_M", "HIDDEN", "NODATA", "OBSERVERS_SCHEMA", "PARALLEL_LOCK", "RAY_RADIUS_M",
+    "REFRACTION_COEFF", "VISIBLE", "Dem", "Sweep", "ViewshedStack", "hillshade", "observer_cells", "profile",
+    "radial_best_server_serial", "radial_sweep", "radial_sweep_serial", "read_dem", "read_observers", "sweep",
+    "viewshed",
     "viewshed_many", "warm_up", "write_raster",
 ]
 

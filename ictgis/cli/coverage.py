@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from .cli import CRS_OPTION, DATA_DIR, fraction_progress, main
+from ._options import CRS_OPTION, DATA_DIR, fraction_progress
 
 
-@main.command()
+@click.command()
 @DATA_DIR
 @CRS_OPTION
 @click.option("--tech", "technology", type=click.Choice(["2g", "3g", "4g", "5g"], case_sensitive=False),
@@ -26,8 +26,8 @@ def coverage(data_dir, crs, technology, out_dir, resolution_m, threshold_dbm, op
     """Compute best-server coverage of a technology; write GeoTIFFs, tables, summary.json and a KMZ into OUT."""
     import warnings
 
-    from . import coverage as cov
-    from . import io
+    from .. import coverage as cov
+    from .. import io
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from .cli import fraction_progress, main
+from ._options import fraction_progress
 
 
-@main.group()
+@click.group()
 def scenario() -> None:
     """Investment scenarios: validate, run, compare."""
 
@@ -18,7 +18,7 @@ def scenario() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def validate_cmd(file: Path) -> None:
     """Check a scenario FILE: every problem at once, with its line number."""
-    from . import scenario as sc
+    from .. import scenario as sc
 
     parsed = sc.read(file)
     click.echo(f"valid: {file} ({parsed.name}: {len(parsed.interventions)} interventions on {parsed.base})")
@@ -29,7 +29,7 @@ def schema_cmd() -> None:
     """Print the JSON Schema of scenario files (for editors)."""
     import json
 
-    from . import scenario as sc
+    from .. import scenario as sc
 
     click.echo(json.dumps(sc.json_schema(), ensure_ascii=False, indent=2))
 
@@ -40,7 +40,7 @@ def schema_cmd() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 def run_cmd(file: Path, out_dir: Path, force: bool) -> None:
     """Apply scenario FILE to copies of its base layers; write indicators, costs and layers into OUT."""
-    from . import scenario as sc
+    from .. import scenario as sc
 
     with fraction_progress("scenario") as progress:
         result = sc.run(file, out_dir, force=force, progress=progress)
@@ -65,9 +65,9 @@ def _format_delta(delta) -> str:
 @click.option("--xlsx", "xlsx_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def compare_cmd(run_dirs: tuple[Path, ...], csv_file: Path | None, xlsx_file: Path | None) -> None:
     """Show key indicators and costs of finished runs side by side."""
-    from . import scenario as sc
-    from ._files import atomic_path
-    from .sheets import write_csv, write_xlsx
+    from .. import scenario as sc
+    from .._files import atomic_path
+    from ..sheets import write_csv, write_xlsx
 
     table = sc.compare(list(run_dirs))
     click.echo(table.to_string(float_format=lambda v: f"{v:,.2f}"))

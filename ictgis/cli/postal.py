@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from .cli import CRS_OPTION, DATA_DIR, main
+from ._options import CRS_OPTION, DATA_DIR
 
 
-@main.command()
+@click.command()
 @DATA_DIR
 @CRS_OPTION
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
@@ -23,17 +23,17 @@ def postal(data_dir, crs, out_dir, kinds, threshold_km, max_radius_km, max_peopl
     """Service radius and people per point per commune (QCVN 1:2008 norms) and each village's distance to post."""
     import warnings
 
-    from . import indicators, io
-    from . import postal as postal_mod
-    from ._files import atomic_path
-    from .sheets import write_csv, write_xlsx
+    from .. import indicators, io
+    from .. import postal as postal_mod
+    from .._files import atomic_path
+    from ..sheets import write_csv, write_xlsx
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = io.load(data_dir, crs=crs)
     po = ds.get("post_offices")
     if po is None:
-        from ._errors import LayerError, Problem
+        from .._errors import LayerError, Problem
 
         raise LayerError("postal coverage needs the post_offices layer", [Problem("post_offices", "layer not found")])
     chosen = tuple(k.strip() for k in kinds.split(",")) if kinds else None

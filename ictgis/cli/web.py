@@ -13,8 +13,6 @@ from pathlib import Path
 
 import click
 
-from .cli import main
-
 logger = logging.getLogger(__name__)
 
 
@@ -26,7 +24,7 @@ def _web():
     return web
 
 
-@main.command()
+@click.command()
 @click.option("--data", "data_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Data folder to serve (default: the embedded demo).")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -89,7 +87,7 @@ def _store(instance: Path | None):
     return UserStore(instance)
 
 
-@main.group()
+@click.group()
 def user() -> None:
     """Manage the planners and viewers of the web map."""
 

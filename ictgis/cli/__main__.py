@@ -1,0 +1,5 @@
+"""``python -m ictgis.cli``: the ``ictgis`` command."""
+
+from . import main
+
+main()

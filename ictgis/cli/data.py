@@ -1,0 +1,85 @@
+"""``ictgis validate``, ``ictgis clean`` and ``ictgis demo``: check, repair and generate data folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ._options import CRS_OPTION, DATA_DIR, load_dataset
+
+
+@click.command()
+@DATA_DIR
+@CRS_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def validate(data_dir: Path | None, crs: str | None, as_json: bool) -> None:
+    """Check every layer of DATA_DIR; print 'valid' or one list of every problem."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = load_dataset(data_dir, crs)
+    counts = {name: len(frame) for name, frame in ds.layers.items()}
+    topology = ds.topology
+    if as_json:
+        topo = None if topology is None else {
+            "overlaps": topology.overlaps, "overlap_area_km2": round(topology.overlap_area_km2, 3),
+            "gaps": topology.gaps, "gap_area_km2": round(topology.gap_area_km2, 3)}
+        report = {"valid": True, "layers": counts, "dem": str(ds.dem_path) if ds.dem_path else None,
+                  "notes": ds.notes, "topology": topo}
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"valid: {ds.data_dir}")
+    for name, n in counts.items():
+        click.echo(f"  {name:<13} {n:>6} features  ({Path(ds.sources[name]).name})")
+    click.echo(f"  {'dem':<13} {'yes' if ds.dem_path else 'none'}")
+    for note in ds.notes:
+        click.echo(f"  repaired: {note}")
+    if topology is not None:
+        click.echo(f"  {topology}")
+
+
+@click.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the demo layers into.")
+@click.option("--seed", type=int, default=2021, show_default=True)
+@click.option("--dem-resolution-m", type=float, default=90.0, show_default=True)
+@click.option("--communes", "communes_file", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Build the other layers on these commune polygons instead of generated ones.")
+@CRS_OPTION
+def demo(out_dir: Path, seed: int, dem_resolution_m: float, communes_file: Path | None, crs: str | None) -> None:
+    """Generate the synthetic Điện Biên demo province into OUT."""
+    from .. import demo as demo_mod
+    from .. import io
+
+    communes = io.read_layer(communes_file, "communes", crs=crs) if communes_file else None
+    path = demo_mod.write_demo(out_dir, seed=seed, dem_resolution_m=dem_resolution_m, communes=communes)
+    click.echo(f"demo written to {path}")
+
+
+@click.command()
+@DATA_DIR
+@CRS_OPTION
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Cleaned commune layer to write (.shp, .gpkg, .geojson); never the input file.")
+@click.option("--max-gap-km2", type=float, default=5.0, show_default=True, help="Largest hole treated as a sliver.")
+def clean(data_dir, crs, out_file, max_gap_km2) -> None:
+    """Remove overlaps and fill sliver gaps between commune polygons; write the result to OUT."""
+    import warnings
+
+    from .. import cleaning, io
+    from .._errors import LayerError, Problem
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = load_dataset(data_dir, crs)
+    source = Path(ds.sources["communes"]).resolve()
+    if out_file.resolve() == source:
+        raise LayerError("refusing to overwrite the input", [Problem(out_file.name, "choose another --out")])
+    cleaned, report = cleaning.clean_communes(ds["communes"], max_gap_km2=max_gap_km2)
+    io.write_layer(cleaned, out_file)
+    click.echo(f"{ds.topology}\nremoved {report.overlaps_removed_km2:.2f} km² of overlaps, filled "
+               f"{report.gaps_filled} gaps ({report.gaps_filled_km2:.2f} km²), {report.gaps_left} left; "
+               f"wrote {out_file}")

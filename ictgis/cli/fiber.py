@@ -1,0 +1,75 @@
+"""``ictgis fiber``: routes, a shared plan under a budget and a ranked list of the villages without fiber.
+
+Outputs (written by :func:`ictgis.fiber_outputs.write_outputs` into a temporary folder beside ``--out`` and moved
+into place at the end, so a half-finished run never looks finished): ``routes.gpkg`` (layers ``plan``: shared-plan
+segments with length, cost, the villages each serves, rank and phase; ``village_routes``: each village's own
+least-cost route), ``villages_ranked.csv`` and ``villages_ranked.xlsx`` (Vietnamese headers, best first) and
+``summary.json``.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import click
+
+from ._options import CRS_OPTION, DATA_DIR, load_dataset
+
+
+@click.command()
+@DATA_DIR
+@CRS_OPTION
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (replaced as a whole when the run succeeds).")
+@click.option("--budget-vnd", type=float, default=None, help="Budget in VND: choose the villages that connect the "
+              "most households within it (default: connect every reachable village).")
+@click.option("--weights", default=None, help="Priority weights, e.g. households=0.4,cost=0.2 (others keep their "
+              "defaults; see ictgis.fiber.DEFAULT_WEIGHTS).")
+@click.option("--installation", type=click.Choice(["aerial", "underground"]), default="aerial", show_default=True)
+@click.option("--usd-to-vnd", type=float, default=None, help="Exchange rate for the USD unit costs.")
+@click.option("--gap-distance-m", type=float, default=None, help="Also treat villages farther than this from every "
+              "fiber route as without fiber.")
+@click.option("--max-offroad-m", type=float, default=None, help="Farthest off-road connector (default 5000).")
+@click.option("--coverage/--no-coverage", "with_coverage", default=True, show_default=True,
+              help="Compute 4G coverage (needs the DEM and BTS sites) to score villages lacking both fiber and 4G.")
+def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd, gap_distance_m,
+          max_offroad_m, with_coverage) -> None:
+    """Route fiber to the villages of DATA_DIR without it; write a plan, a ranking and a summary to OUT."""
+    from .. import fiber as fib
+    from .. import fiber_outputs
+
+    start = time.perf_counter()
+
+    def progress(message: str) -> None:
+        click.echo(f"[{time.perf_counter() - start:6.1f} s] {message}", err=True)
+
+    try:
+        parsed = fib.parse_weights(weights)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--weights") from None
+    if budget_vnd is not None and budget_vnd < 0:
+        raise click.BadParameter("must be ≥ 0", param_hint="--budget-vnd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = load_dataset(data_dir, crs)
+    model = fib.CostModel.from_usd(usd_to_vnd=usd_to_vnd, installation=installation)
+    kwargs = {} if max_offroad_m is None else {"max_offroad_m": max_offroad_m}
+    if with_coverage:
+        from ..scenario_fiber import villages_without_4g
+
+        progress("4G coverage for the double-gap score")
+        no_4g = villages_without_4g(ds, None)
+        if no_4g is not None:
+            kwargs["no_4g"] = no_4g
+    plan = fib.FiberPlan.from_dataset(ds, cost_model=model, weights=parsed, gap_distance_m=gap_distance_m,
+                                      progress=progress, **kwargs).solve(budget_vnd=budget_vnd)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise click.UsageError(f"{out_dir} exists and is not a folder")
+    fiber_outputs.write_outputs(plan, out_dir)
+    s = plan.summary
+    click.echo(f"{s['villages_without_fiber']} villages without fiber: {s['villages_reachable']} routed, "
+               f"{s['villages_unreachable']} unreachable; connected {s['villages_connected']} villages, "
+               f"{s['households_connected']:,} households, {s['route_km']:.1f} km, {s['cost_vnd']:,.0f} VND "
+               f"→ {out_dir}")

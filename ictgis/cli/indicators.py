@@ -1,0 +1,51 @@
+"""``ictgis indicators``: the department's indicator table."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+from ._options import CRS_OPTION, DATA_DIR, load_dataset
+
+logger = logging.getLogger(__name__)
+
+
+@click.command()
+@DATA_DIR
+@CRS_OPTION
+@click.option("--structure", type=click.Choice(["2019", "2025"]), default="2019", show_default=True,
+              help="Administrative structure: 2019 (10 districts, 129 units) or 2025 (45 communes).")
+@click.option("--postal-kinds", default=None, help="Post office kinds counted as service points, comma-separated "
+              "(default all).")
+@click.option("--area-km2", type=float, default=None, help="Official province area for the service radius.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full JSON contract.")
+@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a Vietnamese XLSX table.")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+@click.option("--coverage", "with_coverage", is_flag=True,
+              help="Also compute 3G/4G populated-area coverage from the DEM and the sites (takes seconds).")
+def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, lang, with_coverage) -> None:
+    """Print the department's indicator table for DATA_DIR (default: the embedded demo)."""
+    import warnings
+
+    from .. import indicators as ind
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = load_dataset(data_dir, crs)
+    kinds = tuple(k.strip() for k in postal_kinds.split(",") if k.strip()) if postal_kinds else None
+    result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2)
+    if with_coverage:
+        from .. import coverage
+
+        result["mobile"].update(coverage.coverage_indicators(ds))
+    if xlsx:
+        ind.write_xlsx(result, xlsx)
+        logger.info("wrote %s", xlsx)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        click.echo(ind.format_table(result, lang=lang))

@@ -1,0 +1,79 @@
+"""Observer sites for viewsheds, read from a user file through the schema-driven reader of :mod:`ictgis.io`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..layers import Field, LayerSchema
+
+OBSERVERS_SCHEMA = LayerSchema(
+    name="observers", geometry="Point", id_field="id", label_vi="Điểm quan sát",
+    description="Observers of viewsheds: CSV id,x,y[,height_m] in the DEM's CRS, or a point layer with an id.",
+    fields=(Field("id", "str", True, "Observer id (names its output file)"),
+            Field("height_m", "float", False, "Observer height above the ground (m)")))
+"""Schema of a file of observer sites (:func:`read_observers`)."""
+
+SAFE_ID = re.compile(r"^[\w.\-]+$")
+"""Ids that can name a file: letters, digits, '.', '_' and '-'."""
+
+
+def read_observers(path: str | Path, dem_crs: object, *, default_height_m: float | None
+                   ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Read observer sites from a CSV (``id,x,y[,height_m]`` in the DEM's CRS) or a point layer with an ``id``.
+
+    The file is read by :func:`ictgis.io.read_layer` with :data:`OBSERVERS_SCHEMA` (any format it reads; a vector
+    layer is reprojected to the DEM's CRS); every id must also name a file and every site needs a height.
+
+    Parameters
+    ----------
+    path
+        CSV file, or any vector file pyogrio reads.
+    dem_crs
+        CRS of the DEM.
+    default_height_m
+        Observer height for sites without ``height_m``.
+
+    Returns
+    -------
+    ids, xs, ys, heights_m
+
+    Raises
+    ------
+    LayerError
+        Listing every problem: unreadable file, missing columns, duplicate or unusable ids, bad coordinates,
+        geometries or heights, a layer without a CRS.
+    """
+    from .. import io
+    from .._validate import Collector
+
+    path = Path(path)
+    name = path.name
+    collector = Collector()
+    frame = io.read_layer(path, OBSERVERS_SCHEMA, crs=dem_crs if path.suffix.lower() == ".csv" else None,
+                          working=dem_crs, collector=collector)
+    if frame is None or "id" not in frame or frame.crs is None:
+        collector.raise_if_any(name)
+    ids = [str(v) if v is not None else "" for v in frame["id"]]
+    for i, fid in enumerate(ids):
+        if fid and not SAFE_ID.match(fid):
+            collector.add(name, f"id {fid!r} cannot name a file (use letters, digits, '.', '_', '-')", row=i + 1,
+                          column="id")
+    unreadable = {p.row for p in collector.problems if p.column == "height_m"}
+    given = (frame["height_m"].to_numpy(dtype=float, na_value=np.nan) if "height_m" in frame
+             else np.full(len(frame), np.nan))
+    heights = np.where(np.isnan(given), np.nan if default_height_m is None else float(default_height_m), given)
+    for i in range(len(ids)):
+        if i + 1 in unreadable:
+            continue
+        if np.isnan(heights[i]):
+            collector.add(name, "no height_m and no --height-m default", row=i + 1, column="height_m",
+                          feature_id=ids[i])
+        elif heights[i] < 0:
+            collector.add(name, f"height_m {heights[i]:g} is negative", row=i + 1, column="height_m",
+                          feature_id=ids[i])
+    collector.raise_if_any(name)
+    geoms = frame.geometry
+    return ids, geoms.x.to_numpy(dtype=float), geoms.y.to_numpy(dtype=float), heights
