@@ -1,4 +1,9 @@
-"""Results computed once per dataset state, in a background thread, for cheap map providers.
+"""Deprecated: results computed once per dataset state, in a background thread, for cheap map providers.
+
+Only `ictgis.scenario_fiber.planned_routes` still imports this module, and nothing calls that function any more:
+the web map's background work and caches are in `web.analyses` (planned routes: `ictgis.fiber.planned_routes`).
+Delete this module together with ``scenario_fiber.planned_routes`` and ``scenario_fiber._plans`` when the
+scenario package lands (issue 11 §2); the engine starts no threads and keeps no result caches.
 
 The web map asks analysis modules for layers through providers that must answer at once. `BackgroundCache.get`
 returns the cached value of a key, or starts computing it in a daemon thread and returns None ("not available

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from . import radio, settings
-from ._background import BackgroundCache, dataset_stamp, generation
 from ._errors import LayerError, Problem
 from ._files import atomic_dir
 from .io import Dataset
@@ -673,90 +671,87 @@ def write_kmz(result: CoverageResult, path: Path, *, max_size: int = 4096) -> Pa
     return path
 
 
-def coverage_indicators(ds: Dataset, *, technologies: tuple[str, ...] = ("3G", "4G"),
-                        threshold_dbm: float | None = None) -> dict:
-    """Populated-area coverage per technology as indicator keys (``populated_area_4g_pct`` …), None when unavailable.
+@dataclass
+class CoverageIndicators:
+    """Populated-area coverage of a dataset per technology: the indicator values and the results behind them.
+
+    Attributes
+    ----------
+    values
+        Indicator keys (``populated_area_4g_pct``, ``villages_covered_4g``, ``population_covered_4g`` … per
+        technology) → value; None when unavailable.
+    results
+        Technology (``"3G"``, ``"4G"``) → its `CoverageResult`, for the technologies that were computed (not those
+        without data or without sites).
+    """
+
+    values: dict
+    results: dict[str, CoverageResult] = field(default_factory=dict)
+
+
+def populated_area_coverage(ds: Dataset, *, technologies: tuple[str, ...] = ("3G", "4G"),
+                            threshold_dbm: float | None = None) -> CoverageIndicators:
+    """Populated-area coverage per technology, as indicator values plus the coverage results computed for them.
 
     Computed at the DEM's own resolution; a technology without sites, or a dataset without DEM or villages, gives
-    None.
+    None values (0 when the dataset has no site of that technology) and no result.
+
+    Parameters
+    ----------
+    ds
+        The layers and DEM; not modified.
+    technologies
+        Technologies to compute, e.g. ``("3G", "4G")``.
+    threshold_dbm
+        RSRP threshold (default `ictgis.settings`).
+
+    Returns
+    -------
+    CoverageIndicators
+        The values (``populated_area_<tech>_pct``, ``villages_covered_<tech>``, ``population_covered_<tech>``) and
+        the `CoverageResult` of each computed technology.
     """
-    out: dict = {}
+    values: dict = {}
+    results: dict[str, CoverageResult] = {}
     dem = read_dem(ds.dem_path) if ds.dem_path is not None else None
     for tech in technologies:
         tag = tech.lower()
         keys = (f"populated_area_{tag}_pct", f"villages_covered_{tag}", f"population_covered_{tag}")
         if dem is None or ds.get("villages") is None or ds.get("bts_sites") is None:
-            out.update(dict.fromkeys(keys))
+            values.update(dict.fromkeys(keys))
             continue
         bts = ds["bts_sites"]
         if not any(tech in parse_tech(t) for t in bts["tech"]):
-            out.update(dict(zip(keys, (0.0, 0, 0), strict=True)))  # no site of that technology: nothing covered
+            values.update(dict(zip(keys, (0.0, 0, 0), strict=True)))  # no site of that technology: nothing covered
             continue
         result = compute(ds, technology=tech, threshold_dbm=threshold_dbm, dem=dem, progress=lambda f, m: None)
-        ds.analyses[f"coverage_{tag}"] = result
+        results[tech] = result
         s = result.summary
-        out.update(dict(zip(keys, (s["populated_area_pct"], s["villages_covered"], s["population_covered"]),
-                            strict=True)))
-    return out
+        values.update(dict(zip(keys, (s["populated_area_pct"], s["villages_covered"], s["population_covered"]),
+                               strict=True)))
+    return CoverageIndicators(values=values, results=results)
+
+
+def coverage_indicators(ds: Dataset, *, technologies: tuple[str, ...] = ("3G", "4G"),
+                        threshold_dbm: float | None = None) -> dict:
+    """Populated-area coverage per technology as indicator keys (``populated_area_4g_pct`` …), None when unavailable.
+
+    The values of `populated_area_coverage` (which also returns the coverage results).
+    """
+    return populated_area_coverage(ds, technologies=technologies, threshold_dbm=threshold_dbm).values
 
 
 def indicator_hook(ds: Dataset, params: dict) -> dict:
-    """Scenario hook: 3G and 4G populated-area coverage of a dataset, as ``mobile.*`` indicator keys."""
-    values = coverage_indicators(ds, technologies=("3G", "4G"), threshold_dbm=params.get("rsrp_threshold_dbm"))
-    return {f"mobile.{k}": v for k, v in values.items()}
+    """Scenario hook: 3G and 4G populated-area coverage of a dataset, as ``mobile.*`` indicator keys.
 
-
-# --------------------------------------------------------------------------------------- map providers
-# The web map asks for coverage through cheap providers: the first call starts the computation in a background
-# thread and returns None ("not available yet"); later calls read the cached result. Keyed by the data folder and
-# its files' modification times, so an uploaded dataset version is computed anew.
-_results = BackgroundCache("coverage")
-# The overlay PNG of the newest result. Request threads ask for it at once: the lock makes one of them render it
-# (GDAL reprojection) while the others wait, and the result itself (not its id, which a new result may reuse once
-# the old one is freed) says which result the PNG is of.
-_png_lock = threading.Lock()
-_png_cache: dict[str, tuple[CoverageResult, tuple[bytes, list[list[float]]]]] = {}
-
-
-def cache_generation() -> int:
-    """Return a counter that grows whenever a background result lands (web caches key on it)."""
-    return generation()
-
-
-def cached_result(ds: Dataset, technology: str = "4G", *, wait: bool = False) -> CoverageResult | None:
-    """Return the cached coverage of a dataset, computing it (in the background unless `wait`) when missing."""
-    if ds.dem_path is None or ds.get("bts_sites") is None:
-        return None
-    key = (dataset_stamp(ds), technology.upper())
-    return _results.get(key, lambda: compute(ds, technology=technology, progress=lambda f, m: None), wait=wait)
-
-
-def villages_covered_4g(ds: Dataset) -> pd.Series | None:
-    """Map provider: True where a village receives 4G at the threshold (None until computed)."""
-    result = cached_result(ds, "4G")
-    if result is None or result.villages.empty:
-        return None
-    return pd.Series(result.villages["covered"].to_numpy(dtype=bool), index=ds["villages"].index)
-
-
-def commune_populated_area_4g_pct(ds: Dataset, _indicators: dict | None = None) -> dict | None:
-    """Map provider: 4G populated-area coverage per commune code (None until computed)."""
-    result = cached_result(ds, "4G")
-    if result is None or result.communes.empty:
-        return None
-    return dict(zip(result.communes["code"], result.communes["populated_area_pct"], strict=True))
-
-
-def map_overlay_4g(ds: Dataset) -> tuple[bytes, list[list[float]]] | None:
-    """Map provider: the best-server RSRP classes as a PNG in Web Mercator with its lat/lon bounds."""
-    result = cached_result(ds, "4G")
-    if result is None:
-        return None
-    with _png_lock:
-        held = _png_cache.get("4G")
-        if held is None or held[0] is not result:
-            held = _png_cache["4G"] = (result, overlay_png(result))
-    return held[1]
+    Deprecated side channel, kept until `ictgis.scenario` uses `populated_area_coverage`'s results: the results are
+    also stored in ``ds.analyses["coverage_<tech>"]``, where the scenario run reads the "after" 4G coverage for its
+    KMZ.
+    """
+    found = populated_area_coverage(ds, technologies=("3G", "4G"), threshold_dbm=params.get("rsrp_threshold_dbm"))
+    for tech, result in found.results.items():
+        ds.analyses[f"coverage_{tech.lower()}"] = result  # deprecated: see the docstring
+    return {f"mobile.{k}": v for k, v in found.values.items()}
 
 
 def overlay_png(result: CoverageResult, *, max_px: int = 1600) -> tuple[bytes, list[list[float]]]:

@@ -577,6 +577,38 @@ class FiberPlan:
         }
 
 
+def planned_routes(ds) -> gpd.GeoDataFrame | None:
+    """Return the shared plan connecting every village without fiber, as a layer of planned route segments.
+
+    The segments of ``FiberPlan.from_dataset(ds).solve().plan`` (no budget: every reachable village), with
+    ``id`` (``PLAN-<seg_id>``), ``kind`` = ``"planned"``, ``length_m``, ``length_km`` (2 decimals), ``cost_vnd`` and
+    ``villages``, in the plan's CRS.
+
+    Parameters
+    ----------
+    ds
+        A `ictgis.io.Dataset`; not modified.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or None
+        None when the dataset has no roads, villages or fiber_routes layer.
+
+    Raises
+    ------
+    LayerError
+        When a layer lacks the columns the plan needs.
+    """
+    if ds.get("roads") is None or ds.get("villages") is None or ds.get("fiber_routes") is None:
+        return None
+    plan = FiberPlan.from_dataset(ds).solve().plan
+    out = plan[["seg_id", "length_m", "cost_vnd", "villages", "geometry"]].copy()
+    out["id"] = [f"PLAN-{s}" for s in out["seg_id"]]
+    out["kind"] = "planned"
+    out["length_km"] = np.round(out["length_m"] / 1000.0, 2)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=plan.crs)
+
+
 def _align_no_4g(no_4g: pd.Series | str | None, villages: gpd.GeoDataFrame) -> pd.Series:
     """Return the 4G gap flag of each village as a nullable boolean (NA = unknown)."""
     if no_4g is None:

@@ -97,7 +97,9 @@ class Dataset:
     derived
         True for copies (scenario work copies): their layers may differ from the files in `data_dir`.
     analyses
-        Results analyses attach while they run (e.g. the coverage of a scenario's "after" state).
+        Deprecated side channel, filled only by `ictgis.coverage.indicator_hook` for the scenario run's "after"
+        4G KMZ; use the results `ictgis.coverage.populated_area_coverage` returns. Removed once the scenario code
+        does.
     """
 
     layers: dict[str, gpd.GeoDataFrame]

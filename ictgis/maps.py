@@ -1,20 +1,22 @@
-"""Maps of the planning layers for stakeholders: light, offline, pluggable.
+"""Maps of the planning layers for stakeholders, the pure parts: display GeoJSON, indicator classes, hillshade.
 
-The web map is a Folium map whose big layers are *not* embedded: each is a `RemoteGeoJson` layer that the page
-fetches from a URL (the web app's ``/api/layers/<name>.geojson``), simplified for display and rounded to what the
-zoom needs (`layer_geojson`). Rendering (styles, popups, legends, search) is done by the client script the caller
-serves next to Leaflet; popups are built from text nodes, so names never render as HTML.
+The web map (`web.mapview`) is a Folium page whose big layers are *not* embedded: the page fetches each from the
+web app's ``/api/layers/<name>.geojson``, which serves `layer_geojson`: the layer simplified for display and rounded
+to what the zoom needs, with the attributes of `LAYER_PROPERTIES`. Rendering (styles, popups, legends, search) is
+done by the client script; popups are built from text nodes, so names never render as HTML.
 
-Plug-in points for the analyses (coverage, fiber, scenarios), resolved lazily so this module never imports upward
-and a missing module only makes its entry "not available yet":
+What the map shows beyond the layers:
 
-- `CHOROPLETHS`: commune indicators the map can colour by (`register_choropleth`). A source is a column of the
-  indicator contract's per-commune records (``"record:villages_fiber_pct"``), or a callable / ``"module:function"``
-  taking ``(dataset, indicators)`` and returning ``{commune code: value}``.
-- `OVERLAYS`: extra layers (`register_overlay`): ``kind="geojson"`` providers return a GeoDataFrame,
-  ``kind="image"`` providers return ``(png_bytes, [[south, west], [north, east]])``.
-- `VILLAGE_STATUS`: per-village flags beside fiber (e.g. 4G coverage), providers return a boolean Series indexed
-  like the village layer.
+- `CHOROPLETHS`: commune indicators the map can colour by, with their legend classes (`Choropleth.edges`). A
+  source is a column of the indicator contract's per-commune records (``"record:villages_fiber_pct"``), a function
+  of ``(dataset, indicators)`` returning ``{commune code: value}``, or None for values the caller provides.
+- `OVERLAYS`: extra layers (``kind="geojson"``: a GeoDataFrame; ``kind="image"``: ``(png_bytes, [[south, west],
+  [north, east]])``).
+- Village status flags beside fiber (e.g. 4G coverage): boolean Series indexed like the village layer.
+
+Analysis results (coverage, planned fiber routes) are expensive; this module never computes them. The caller passes
+them in as `MapProviders` (plain functions that answer at once, None while not available): the web app holds
+them in its background caches (`web.analyses`).
 
 Everything is reprojected to EPSG:4326 with the pinned VN-2000 transformation only here, for display.
 """
@@ -22,8 +24,6 @@ Everything is reprojected to EPSG:4326 with the pinned VN-2000 transformation on
 from __future__ import annotations
 
 import hashlib
-import html
-import importlib
 import json
 import logging
 import math
@@ -33,13 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
-from jinja2 import Template
 
 from . import settings
 from ._files import atomic_path, write_text
@@ -101,8 +98,10 @@ def labels(lang: str) -> dict[str, str]:
     return LABELS["en" if lang == "en" else "vi"]
 
 
-# ---------------------------------------------------------------------------------------------- registry
-Source = str | Callable[..., Any]
+# ------------------------------------------------------------------------------------ indicators, overlays
+#: A choropleth source: a column of the indicator records (``"record:<column>"``), a function of
+#: ``(dataset, indicators)``, or None for values the caller provides (`MapProviders.choropleths`).
+Source = str | Callable[[Dataset, dict], Mapping[str, Any] | None] | None
 
 
 @dataclass(frozen=True)
@@ -118,8 +117,9 @@ class Choropleth:
     unit
         Unit shown in the legend.
     source
-        ``"record:<column>"`` of `ictgis.indicators.compute`'s per-commune records, a callable
-        ``(dataset, indicators) -> {code: value}``, or ``"module:function"`` resolved lazily.
+        ``"record:<column>"`` of `ictgis.indicators.compute`'s per-commune records, a function
+        ``(dataset, indicators) -> {code: value}``, or None: the values come from the caller's provider of the
+        same key (`MapProviders.choropleths`), e.g. results the web app computes in the background.
     higher_is_better
         Direction of the colour ramp (dark = worse).
     decimals
@@ -134,7 +134,7 @@ class Choropleth:
     label_vi: str
     label_en: str
     unit: str
-    source: Source
+    source: Source = None
     higher_is_better: bool = True
     decimals: int = 1
     edges: tuple[float, ...] = ()
@@ -146,7 +146,7 @@ class Choropleth:
 
 @dataclass(frozen=True)
 class Overlay:
-    """An extra map layer provided by an analysis module.
+    """An extra map layer whose data an analysis provides (`MapProviders.overlays`).
 
     Parameters
     ----------
@@ -155,10 +155,8 @@ class Overlay:
     label_vi, label_en
         Layer control names.
     kind
-        ``"geojson"`` (provider returns a GeoDataFrame in any CRS, or None) or ``"image"`` (provider returns
+        ``"geojson"`` (the provider returns a GeoDataFrame in any CRS, or None) or ``"image"`` (the provider returns
         ``(png_bytes, [[south, west], [north, east]])`` in EPSG:4326, or None).
-    provider
-        Callable ``(dataset) -> ...`` or ``"module:function"`` resolved lazily; must be cheap (read cached results).
     style
         Name of the client style for GeoJSON overlays (``"fiber_planned"``, ``"line"``, ``"point"``).
     properties
@@ -171,65 +169,36 @@ class Overlay:
     label_vi: str
     label_en: str
     kind: str
-    provider: Source
     style: str = "line"
     properties: tuple[str, ...] = ()
     show: bool = False
 
 
-CHOROPLETHS: dict[str, Choropleth] = {}
-OVERLAYS: dict[str, Overlay] = {}
-VILLAGE_STATUS: dict[str, Source] = {}
+@dataclass(frozen=True)
+class MapProviders:
+    """Values of the map that this module does not compute: analysis results the caller holds (cheap to call).
+
+    Each provider answers at once, with None while its result is not available (the web app computes them in the
+    background, `web.analyses`).
+
+    Attributes
+    ----------
+    choropleths
+        `CHOROPLETHS` key (of an indicator whose ``source`` is None) → ``(dataset, indicators) -> {code: value}``.
+    overlays
+        `OVERLAYS` key → ``(dataset) -> GeoDataFrame`` (GeoJSON overlays) or ``(dataset) -> (png, bounds)``
+        (image overlays).
+    village_status
+        Village flag name (e.g. ``"g4"``, a label of `LABELS`) → ``(dataset) -> boolean Series`` indexed like the
+        village layer.
+    """
+
+    choropleths: Mapping[str, Callable[[Dataset, dict], Mapping[str, Any] | None]] = field(default_factory=dict)
+    overlays: Mapping[str, Callable[[Dataset], Any]] = field(default_factory=dict)
+    village_status: Mapping[str, Callable[[Dataset], pd.Series | None]] = field(default_factory=dict)
 
 
-def register_choropleth(indicator: Choropleth) -> None:
-    """Add (or replace) a commune indicator of the map."""
-    CHOROPLETHS[indicator.key] = indicator
-
-
-def register_overlay(overlay: Overlay) -> None:
-    """Add (or replace) an overlay of the map."""
-    OVERLAYS[overlay.key] = overlay
-
-
-for _ind in (
-    Choropleth("villages_fiber_pct", "Tỷ lệ thôn, bản có cáp quang", "Villages on fiber", "%",
-               "record:villages_fiber_pct", edges=(50.0, 80.0, 95.0, 100.0)),
-    Choropleth("populated_area_4g_pct", "Tỷ lệ dân cư được phủ sóng 4G", "4G populated-area coverage", "%",
-               "ictgis.coverage:commune_populated_area_4g_pct", edges=(50.0, 80.0, 95.0, 100.0)),
-    # QCVN 1:2008/BTTTT: R <= 3 km and <= 8,000 people per point (FACTS.md §2)
-    Choropleth("postal_radius_km", "Bán kính phục vụ bưu chính", "Postal service radius", "km",
-               "record:postal_radius_km", higher_is_better=False, decimals=2, edges=(2.0, 3.0, 5.0, 8.0)),
-    Choropleth("people_per_point", "Số dân trên một điểm bưu chính", "People per postal point", "người",
-               "record:people_per_point", higher_is_better=False, decimals=0,
-               edges=(2_000.0, 4_000.0, 8_000.0, 16_000.0)),
-    Choropleth("density", "Mật độ dân số", "Population density", "người/km²", "ictgis.maps:_density",
-               decimals=1),
-):
-    register_choropleth(_ind)
-register_overlay(Overlay("coverage_4g", "Vùng phủ sóng 4G (máy chủ tốt nhất)", "4G best-server coverage", "image",
-                         "ictgis.coverage:map_overlay_4g"))
-register_overlay(Overlay("fiber_planned", "Tuyến cáp quang dự kiến", "Planned fiber routes", "geojson",
-                         "ictgis.scenario_fiber:planned_routes", style="fiber_planned",
-                         properties=("id", "kind", "length_km", "cost_vnd", "villages")))
-VILLAGE_STATUS["g4"] = "ictgis.coverage:villages_covered_4g"
-
-
-def resolve(source: Source) -> Callable[..., Any] | None:
-    """Return the callable of a ``"module:function"`` reference, or None when the module is not there yet."""
-    if callable(source):
-        return source
-    module_name, _, attr = str(source).partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if not (exc.name and module_name.startswith(exc.name)):
-            logger.warning("map plug-in %s cannot be imported: %s", source, exc)
-        return None
-    except ImportError as exc:
-        logger.warning("map plug-in %s cannot be imported: %s", source, exc)
-        return None
-    return getattr(module, attr, None)
+NO_PROVIDERS = MapProviders()
 
 
 def _density(dataset: Dataset, result: dict) -> dict[str, float | None]:
@@ -237,7 +206,30 @@ def _density(dataset: Dataset, result: dict) -> dict[str, float | None]:
                         else None) for r in result["communes"]}
 
 
-def choropleth_values(dataset: Dataset, result: dict) -> dict[str, dict[str, float | None]]:
+#: The commune indicators of the map, in the order of the page's selector (the first available is shown).
+CHOROPLETHS: dict[str, Choropleth] = {ind.key: ind for ind in (
+    Choropleth("villages_fiber_pct", "Tỷ lệ thôn, bản có cáp quang", "Villages on fiber", "%",
+               "record:villages_fiber_pct", edges=(50.0, 80.0, 95.0, 100.0)),
+    Choropleth("populated_area_4g_pct", "Tỷ lệ dân cư được phủ sóng 4G", "4G populated-area coverage", "%",
+               None, edges=(50.0, 80.0, 95.0, 100.0)),  # provided: the coverage of `ictgis.coverage.compute`
+    # QCVN 1:2008/BTTTT: R <= 3 km and <= 8,000 people per point (FACTS.md §2)
+    Choropleth("postal_radius_km", "Bán kính phục vụ bưu chính", "Postal service radius", "km",
+               "record:postal_radius_km", higher_is_better=False, decimals=2, edges=(2.0, 3.0, 5.0, 8.0)),
+    Choropleth("people_per_point", "Số dân trên một điểm bưu chính", "People per postal point", "người",
+               "record:people_per_point", higher_is_better=False, decimals=0,
+               edges=(2_000.0, 4_000.0, 8_000.0, 16_000.0)),
+    Choropleth("density", "Mật độ dân số", "Population density", "người/km²", _density, decimals=1),
+)}
+#: The overlays of the map (their data: `MapProviders.overlays`).
+OVERLAYS: dict[str, Overlay] = {o.key: o for o in (
+    Overlay("coverage_4g", "Vùng phủ sóng 4G (máy chủ tốt nhất)", "4G best-server coverage", "image"),
+    Overlay("fiber_planned", "Tuyến cáp quang dự kiến", "Planned fiber routes", "geojson", style="fiber_planned",
+            properties=("id", "kind", "length_km", "cost_vnd", "villages")),
+)}
+
+
+def choropleth_values(dataset: Dataset, result: dict, *, providers: MapProviders = NO_PROVIDERS
+                      ) -> dict[str, dict[str, float | None]]:
     """Return ``{indicator key: {commune code: value}}`` for every indicator available on this dataset.
 
     Parameters
@@ -246,6 +238,9 @@ def choropleth_values(dataset: Dataset, result: dict) -> dict[str, dict[str, flo
         The served layers.
     result
         `ictgis.indicators.compute` of the dataset (2019 structure: one record per commune polygon).
+    providers
+        Values of the indicators whose source is None; an indicator without provider, or whose provider gives
+        None or only missing values, is left out.
     """
     out: dict[str, dict[str, float | None]] = {}
     for key, ind in CHOROPLETHS.items():
@@ -253,7 +248,7 @@ def choropleth_values(dataset: Dataset, result: dict) -> dict[str, dict[str, flo
             column = ind.source.split(":", 1)[1]
             values = {r["code"]: r.get(column) for r in result["communes"]}
         else:
-            func = resolve(ind.source)
+            func = ind.source if callable(ind.source) else providers.choropleths.get(key)
             if func is None:
                 continue
             values = dict(func(dataset, result) or {})
@@ -264,9 +259,9 @@ def choropleth_values(dataset: Dataset, result: dict) -> dict[str, dict[str, flo
     return out
 
 
-def available_overlays(dataset: Dataset) -> list[Overlay]:
-    """Return the overlays whose provider exists (their data may still be None for this dataset)."""
-    return [o for o in OVERLAYS.values() if resolve(o.provider) is not None]
+def available_overlays(providers: MapProviders) -> list[Overlay]:
+    """Return the overlays that have a provider (their data may still be None for a dataset), in `OVERLAYS` order."""
+    return [o for key, o in OVERLAYS.items() if key in providers.overlays]
 
 
 # ---------------------------------------------------------------------------------------- layer GeoJSON
@@ -324,12 +319,13 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def display_layer(dataset: Dataset, name: str, *, indicators: dict | None = None) -> gpd.GeoDataFrame | None:
+def display_layer(dataset: Dataset, name: str, *, indicators: dict | None = None,
+                  providers: MapProviders = NO_PROVIDERS) -> gpd.GeoDataFrame | None:
     """Return a layer (working CRS) with the attributes the map shows; None when the dataset has no such layer.
 
     Commune codes of point layers are replaced by commune names (what a stakeholder reads); the commune layer
     gains one ``ind_<key>`` column per available choropleth indicator; villages gain status flags (``g4`` …)
-    from the `VILLAGE_STATUS` providers that exist; BTS sites gain ``best`` (highest technology).
+    from the ``village_status`` providers that have data; BTS sites gain ``best`` (highest technology).
     """
     frame = dataset.get(name)
     if frame is None:
@@ -340,15 +336,13 @@ def display_layer(dataset: Dataset, name: str, *, indicators: dict | None = None
         names = _commune_names(dataset)
         out["commune"] = out["commune"].astype(object).map(lambda c: names.get(str(c), c) if c is not None else None)
     if name == "communes" and indicators is not None:
-        for key, values in choropleth_values(dataset, indicators).items():
+        for key, values in choropleth_values(dataset, indicators, providers=providers).items():
             out[f"ind_{key}"] = out["code"].astype(str).map(values).astype(object)
     if name == "villages":
-        for key, source in VILLAGE_STATUS.items():
-            func = resolve(source)
-            if func is not None:
-                flags = func(dataset)
-                if flags is not None:
-                    out[key] = pd.Series(flags, index=frame.index).astype(object)
+        for key, func in providers.village_status.items():
+            flags = func(dataset)
+            if flags is not None:
+                out[key] = pd.Series(flags, index=frame.index).astype(object)
     if name == "bts_sites":
         tech = site_technologies(frame)
         out["best"] = np.select([tech["5G"], tech["4G"], tech["3G"]], ["5G", "4G", "3G"], "2G")
@@ -393,7 +387,7 @@ def frame_geojson(frame: gpd.GeoDataFrame, *, decimals: int = 5, tolerance_m: fl
 
 
 def layer_geojson(dataset: Dataset, name: str, *, zoom: int = DEFAULT_ZOOM, decimals: int | None = None,
-                  indicators: dict | None = None) -> str | None:
+                  indicators: dict | None = None, providers: MapProviders = NO_PROVIDERS) -> str | None:
     """Return a layer (or a GeoJSON overlay) as display GeoJSON for a zoom level; None when there is none.
 
     Parameters
@@ -408,16 +402,18 @@ def layer_geojson(dataset: Dataset, name: str, *, zoom: int = DEFAULT_ZOOM, deci
         Overrides the rounding given by the zoom.
     indicators
         `ictgis.indicators.compute` result, to attach the choropleth values to communes.
+    providers
+        Analysis results: provided choropleths, village flags and the data of GeoJSON overlays (an overlay
+        without provider is not a layer: None).
     """
     auto_decimals, tolerance = zoom_precision(zoom)
     if decimals is None:
         decimals = max(auto_decimals, 5) if name in POINT_LAYERS else auto_decimals
     decimals = int(min(max(decimals, 1), 7))
     if name in LAYER_PROPERTIES:
-        frame = display_layer(dataset, name, indicators=indicators)
-    elif name in OVERLAYS and OVERLAYS[name].kind == "geojson":
-        func = resolve(OVERLAYS[name].provider)
-        frame = func(dataset) if func is not None else None
+        frame = display_layer(dataset, name, indicators=indicators, providers=providers)
+    elif name in OVERLAYS and OVERLAYS[name].kind == "geojson" and name in providers.overlays:
+        frame = providers.overlays[name](dataset)
         if frame is None:  # still being computed in the background (or no data): an empty layer for now
             return json.dumps({"type": "FeatureCollection", "features": []})
         keep = [c for c in OVERLAYS[name].properties if c in frame.columns]
@@ -568,203 +564,3 @@ def hillshade_png(dem_path: str | Path, *, cache_dir: str | Path | None = None, 
             tmp.write_bytes(data)
         write_text(cached.with_suffix(".json"), json.dumps(bounds))
     return data, bounds
-
-
-# ----------------------------------------------------------------------------------------------- the map
-class RemoteGeoJson(folium.map.Layer):
-    """A GeoJSON layer the page fetches from a URL (lazily when hidden); drawn by the client script.
-
-    Parameters
-    ----------
-    url
-        Where the GeoJSON is served.
-    name
-        Layer control name.
-    style
-        Client style name (the layer name for base layers).
-    show
-        Visible (and fetched) when the page opens; hidden layers are fetched when first switched on.
-    """
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = ictgis.remoteLayer({{ this.spec|tojson }});
-        {% endmacro %}
-    """)
-
-    def __init__(self, url: str, *, name: str, style: str, show: bool = True):
-        super().__init__(name=name, overlay=True, control=True, show=show)
-        self._name = "RemoteGeoJson"
-        self.spec = {"url": url, "style": style, "name": name, "show": show}
-
-
-class LocalImageOverlay(folium.map.Layer):
-    """An image overlay from a URL of this server (folium's ImageOverlay reads relative URLs as files).
-
-    Parameters
-    ----------
-    url
-        Image URL.
-    bounds
-        ``[[south, west], [north, east]]`` in EPSG:4326 (the image must be in Web Mercator).
-    name
-        Layer control name.
-    opacity
-        0–1.
-    show
-        Visible when the page opens.
-    """
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = L.imageOverlay({{ this.url|tojson }}, {{ this.bounds|tojson }},
-                {{ this.options|tojson }});
-        {% endmacro %}
-    """)
-
-    def __init__(self, url: str, bounds: list[list[float]], *, name: str, opacity: float = 1.0, show: bool = True):
-        super().__init__(name=name, overlay=True, control=True, show=show)
-        self._name = "LocalImageOverlay"
-        self.url = url
-        self.bounds = bounds
-        # "ictgis-terrain" is the pane under the vector layers that the client script creates
-        self.options = {"opacity": opacity, "interactive": False, "className": "ictgis-image",
-                        "pane": "ictgis-terrain"}
-
-
-class ClientConfig(MacroElement):
-    """The page's client configuration, as JSON read by the client script before any layer is created."""
-
-    _template = Template("""
-        {% macro header(this, kwargs) %}
-            <script id="ictgis-config" type="application/json">{{ this.config|tojson }}</script>
-        {% endmacro %}
-    """)
-
-    def __init__(self, config: dict):
-        super().__init__()
-        self._name = "ClientConfig"
-        self.config = config
-
-
-@dataclass
-class MapAssets:
-    """Local URLs of the page's scripts and stylesheets (folium's CDN lists are replaced by these).
-
-    Attributes
-    ----------
-    js, css
-        ``(name, url)`` pairs, in load order; the client script must be among ``js``.
-    """
-
-    js: list[tuple[str, str]] = field(default_factory=list)
-    css: list[tuple[str, str]] = field(default_factory=list)
-
-
-def use_local_assets(fmap: folium.Map, assets: MapAssets) -> None:
-    """Replace the CDN lists of the map and of every plugin in it by local URLs.
-
-    Raises
-    ------
-    ValueError
-        When an element needs an asset (by name) that has no local URL: the page would reach the internet.
-    """
-    local = dict(assets.js) | dict(assets.css)
-    fmap.default_js = list(assets.js)
-    fmap.default_css = list(assets.css)
-    stack = list(fmap._children.values())
-    while stack:
-        element = stack.pop()
-        stack.extend(getattr(element, "_children", {}).values())
-        for attr in ("default_js", "default_css"):
-            entries = getattr(element, attr, None)
-            if not entries or element is fmap:
-                continue
-            missing = [name for name, url in entries if name not in local and not str(url).startswith("/")]
-            if missing:
-                raise ValueError(f"{type(element).__name__} needs {', '.join(missing)} with no local copy")
-            setattr(element, attr, [(name, local.get(name, url)) for name, url in entries])
-
-
-def province_map(dataset: Dataset, *, layer_url: Callable[[str], str], assets: MapAssets, lang: str = "vi",
-                 hillshade: tuple[str, list[list[float]]] | None = None, image_overlays: Mapping[str, tuple[
-                     str, list[list[float]]]] | None = None, choropleths: list[str] | None = None,
-                 indicator: str | None = None, tiles_url: str | None = None, tiles_attribution: str = "",
-                 extra_config: dict | None = None) -> folium.Map:
-    """Build the whole-province map: a light page whose layers are fetched from `layer_url`.
-
-    Parameters
-    ----------
-    dataset
-        The served layers (only their extent and which layers exist are read here).
-    layer_url
-        Layer or overlay name → URL of its GeoJSON.
-    assets
-        Local Leaflet, client script and stylesheet URLs (no CDN).
-    lang
-        ``"vi"`` (default) or ``"en"``.
-    hillshade
-        ``(url, bounds)`` of the terrain image (the offline basemap), e.g. from `hillshade_png`.
-    image_overlays
-        Overlay key → ``(url, bounds)`` for image overlays that have data.
-    choropleths
-        Keys of the commune indicators available (`choropleth_values`); the first is shown unless `indicator`.
-    tiles_url, tiles_attribution
-        Online tile layer, added only when given.
-    extra_config
-        Merged into the client configuration (e.g. the search index URL).
-    """
-    lab = labels(lang)
-    communes = to_crs(dataset["communes"][[dataset["communes"].geometry.name]], settings.display_crs)
-    minx, miny, maxx, maxy = communes.total_bounds
-    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=9, tiles=None, control_scale=True,
-                      prefer_canvas=True, zoom_snap=0.25)
-    choropleths = [k for k in (choropleths or []) if k in CHOROPLETHS]
-    config = {
-        "lang": lang, "labels": lab,
-        "indicators": [{"key": k, "label": CHOROPLETHS[k].label_en if lang == "en" else CHOROPLETHS[k].label_vi,
-                        "unit": CHOROPLETHS[k].unit, "higher_is_better": CHOROPLETHS[k].higher_is_better,
-                        "edges": list(CHOROPLETHS[k].edges)}
-                       for k in choropleths],
-        "unavailable": [{"key": k, "label": c.label_en if lang == "en" else c.label_vi}
-                        for k, c in CHOROPLETHS.items() if k not in choropleths],
-        "indicator": indicator if indicator in choropleths else (choropleths[0] if choropleths else None),
-        **(extra_config or {}),
-    }
-    ClientConfig(config).add_to(fmap)
-    if tiles_url:
-        folium.TileLayer(tiles=tiles_url, attr=tiles_attribution or "tiles", name=lab["tiles"], overlay=False,
-                         control=True).add_to(fmap)
-    if hillshade is not None:
-        LocalImageOverlay(hillshade[0], hillshade[1], name=lab["hillshade"]).add_to(fmap)
-    preload = []
-    for name, show in MAP_LAYERS:
-        if dataset.get(name) is not None:
-            RemoteGeoJson(layer_url(name), name=lab[name], style=name, show=show).add_to(fmap)
-            if show:
-                preload.append(layer_url(name))
-    # start the visible layers' requests with the page, not after Leaflet has loaded and run
-    fmap.get_root().header.add_child(Element("".join(
-        f'<link rel="preload" href="{html.escape(url)}" as="fetch" crossorigin="anonymous">' for url in preload)))
-    for overlay in available_overlays(dataset):
-        title = overlay.label_en if lang == "en" else overlay.label_vi
-        if overlay.kind == "geojson":
-            RemoteGeoJson(layer_url(overlay.key), name=title, style=overlay.style, show=overlay.show).add_to(fmap)
-        elif overlay.kind == "image" and image_overlays and overlay.key in image_overlays:
-            url, bounds = image_overlays[overlay.key]
-            LocalImageOverlay(url, bounds, name=title, opacity=0.6, show=overlay.show).add_to(fmap)
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
-    use_local_assets(fmap, assets)
-    return fmap
-
-
-def render_page(fmap: folium.Map, *, lang: str, head_html: str = "", body_html: str = "") -> str:
-    """Render a map as a full HTML page with extra markup in the head and at the top of the body."""
-    root = fmap.get_root()
-    if head_html:
-        root.header.add_child(Element(head_html))
-    if body_html:
-        root.html.add_child(Element(body_html))
-    page = root.render()
-    return page.replace("<html>", f'<html lang="{"en" if lang == "en" else "vi"}">', 1)

@@ -77,11 +77,13 @@ def write_layers(folder: Path, layers: dict[str, gpd.GeoDataFrame], *, suffix: s
 
 @pytest.fixture(scope="session", autouse=True)
 def _join_background_computations():
-    """Let map providers' background computations finish before the interpreter exits."""
+    """Let the web map's background computations finish before the interpreter exits."""
     yield
-    from ictgis._background import wait_all
+    import sys
 
-    wait_all(timeout_s=300)
+    analyses = sys.modules.get("web.analyses")  # only when a test imported the web app
+    if analyses is not None:
+        analyses.wait_idle(timeout_s=300)
 
 
 @pytest.fixture()

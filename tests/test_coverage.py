@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import zipfile
 
 import numpy as np
@@ -134,21 +135,38 @@ def test_coverage_matrix_agrees_with_the_raster(plain):
     assert set(covered[0].indices) == set(np.flatnonzero(v["covered"].to_numpy()))
 
 
-def test_map_providers_compute_in_the_background(plain):
-    from ictgis._background import dataset_stamp
+def test_populated_area_coverage_returns_its_results_and_changes_nothing(plain):
+    threads = set(threading.enumerate())
+    found = coverage.populated_area_coverage(plain, technologies=("3G", "4G", "5G"))
+    assert set(threading.enumerate()) <= threads  # the engine returns values: no thread left behind
+    assert set(found.results) == {"3G", "4G", "5G"}  # S3 lists 5G
+    for tech, result in found.results.items():
+        tag = tech.lower()
+        assert result.technology == tech
+        assert found.values[f"populated_area_{tag}_pct"] == result.summary["populated_area_pct"]
+        assert found.values[f"villages_covered_{tag}"] == result.summary["villages_covered"]
+    assert plain.analyses == {}  # no side channel: the results are returned
+    assert coverage.coverage_indicators(plain, technologies=("4G",)) == {
+        k: v for k, v in found.values.items() if k.endswith("_4g") or k.endswith("_4g_pct")}
 
-    coverage._results.pop((dataset_stamp(plain), "4G"))
-    first = coverage.villages_covered_4g(plain)  # starts the computation, answers at once
-    result = coverage.cached_result(plain, "4G", wait=True)
-    assert result is not None
-    if first is None:
-        assert coverage.villages_covered_4g(plain) is not None
-    flags = coverage.villages_covered_4g(plain)
-    assert flags.index.equals(plain["villages"].index)
-    pct = coverage.commune_populated_area_4g_pct(plain)
-    assert set(pct) == set(plain["communes"]["code"])
-    png, bounds = coverage.map_overlay_4g(plain)
-    assert png.startswith(b"\x89PNG") and bounds[0][0] < bounds[1][0] and bounds[0][1] < bounds[1][1]
+
+def test_populated_area_coverage_without_dem_or_sites(plain, tmp_path):
+    no_dem = io.load(write_layers(tmp_path / "nodem", tiny_layers()))
+    found = coverage.populated_area_coverage(no_dem, technologies=("4G",))
+    assert found.results == {} and set(found.values.values()) == {None}
+    ds = plain.copy()
+    ds.layers["bts_sites"] = ds["bts_sites"].iloc[[3]]  # 2G only
+    found = coverage.populated_area_coverage(ds, technologies=("4G",))
+    assert found.results == {} and found.values == {"populated_area_4g_pct": 0.0, "villages_covered_4g": 0,
+                                                    "population_covered_4g": 0}
+
+
+def test_indicator_hook_still_fills_the_deprecated_side_channel(plain):
+    """Kept until the scenario package reads `populated_area_coverage(...).results` (issue 11 §2)."""
+    ds = plain.copy()
+    values = coverage.indicator_hook(ds, {})
+    assert values["mobile.populated_area_4g_pct"] == ds.analyses["coverage_4g"].summary["populated_area_pct"]
+    assert set(ds.analyses) == {"coverage_3g", "coverage_4g"}
 
 
 def test_best_server_equals_the_maximum_over_sites_whatever_the_radius(tmp_path):

@@ -168,7 +168,7 @@ def test_api_indicators_contract(client):
 
 
 @pytest.mark.parametrize("url", ["/api/nothing-here", "/api/layers/nope.geojson", "/api/layers/..%2fsecret.geojson",
-                                 "/api/overlays/nope.png", "/api/overlays/coverage_4g.png"])
+                                 "/api/overlays/nope.png", "/api/overlays/hillshade.png"])
 def test_api_unknown_is_json_404(client, url):
     resp = client.get(url)
     assert resp.status_code == 404 and resp.is_json
@@ -255,6 +255,32 @@ def test_hillshade_absent_without_dem(tmp_path):
                          "SECRET_KEY": "t"}).test_client()
     assert client.get("/api/hillshade.png").status_code == 404
     assert "/api/hillshade.png" not in client.get("/").get_data(as_text=True)
+    overlay = client.get("/api/overlays/coverage_4g.png")  # no DEM: no coverage, ever
+    assert overlay.status_code == 404 and overlay.get_json()["error"] == "NotFound"
+
+
+def test_analyses_reach_the_map_once_computed(client, app):
+    """4G coverage and planned routes, computed in the background by web.analyses, show on the page and layers."""
+    from web import analyses, data
+
+    with app.test_request_context():
+        ds = data.dataset()
+        assert analyses.coverage_result(ds, "4G", wait=True) is not None
+        assert analyses.planned_routes(ds, wait=True) is not None
+    page = client.get("/").get_data(as_text=True)
+    assert "/api/overlays/coverage_4g.png" in page and _has_label(page, "Vùng phủ sóng 4G (máy chủ tốt nhất)")
+    assert "/api/layers/fiber_planned.geojson" in page and _has_label(page, "Tuyến cáp quang dự kiến")
+    png = client.get("/api/overlays/coverage_4g.png")
+    assert png.status_code == 200 and png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    props = client.get("/api/layers/communes.geojson").get_json()["features"][0]["properties"]
+    assert 0 <= props["ind_populated_area_4g_pct"] <= 100
+    villages = client.get("/api/layers/villages.geojson").get_json()["features"]
+    assert {type(f["properties"]["g4"]) for f in villages} == {bool}
+    planned = client.get("/api/layers/fiber_planned.geojson").get_json()["features"]
+    assert planned and {"id", "kind", "length_km", "cost_vnd", "villages"} <= set(planned[0]["properties"])
+    listed = client.get("/api/layers").get_json()
+    assert set(listed["overlays"]) == {"coverage_4g", "fiber_planned"}
+    assert "populated_area_4g_pct" in listed["choropleths"]
 
 
 def test_ictgis_error_gives_its_status_and_problems(tmp_path):

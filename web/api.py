@@ -15,6 +15,7 @@ from ictgis import indicators, maps
 from ictgis.layers import SCHEMAS
 
 from . import data, jobs, scenarios
+from .analyses import MAP_PROVIDERS
 from .auth import login_required
 from .paths import public_fields
 
@@ -68,9 +69,9 @@ def api_layers():
     out = {name: {"features": len(frame), "label_vi": SCHEMAS[name].label_vi,
                   "url": url_for("api.layer_geojson", name=name)} for name, frame in ds.layers.items()}
     overlays = {o.key: {"kind": o.kind, "label_vi": o.label_vi, "label_en": o.label_en} for o in
-                maps.available_overlays(ds)}
-    return jsonify(layers=out, overlays=overlays, choropleths=sorted(maps.choropleth_values(ds, data.indicators())),
-                   dataset=str(data.current_dir().name))
+                maps.available_overlays(MAP_PROVIDERS)}
+    choropleths = sorted(maps.choropleth_values(ds, data.indicators(), providers=MAP_PROVIDERS))
+    return jsonify(layers=out, overlays=overlays, choropleths=choropleths, dataset=str(data.current_dir().name))
 
 
 @bp.get("/layers/<name>.geojson")
@@ -80,7 +81,8 @@ def layer_geojson(name: str):
     ``?zoom=0..20`` (default 12) sets the rounding and simplification to what that zoom shows;
     ``?precision=1..7`` overrides the decimals of degrees.
     """
-    if name not in maps.LAYER_PROPERTIES and not (name in maps.OVERLAYS and maps.OVERLAYS[name].kind == "geojson"):
+    if name not in maps.LAYER_PROPERTIES and not (name in maps.OVERLAYS and maps.OVERLAYS[name].kind == "geojson"
+                                                  and name in MAP_PROVIDERS.overlays):
         abort(404, description=f"no layer named {name!r}")
     zoom = _int_arg("zoom", maps.DEFAULT_ZOOM, 0, 20)
     precision = _int_arg("precision", None, 1, 7)
@@ -88,7 +90,8 @@ def layer_geojson(name: str):
     def build() -> str | None:
         ds = data.dataset()
         return maps.layer_geojson(ds, name, zoom=zoom, decimals=precision,
-                                  indicators=data.indicators() if name == "communes" else None)
+                                  indicators=data.indicators() if name == "communes" else None,
+                                  providers=MAP_PROVIDERS)
 
     return cached_response(f"layer:{name}:{zoom}:{precision}", build, mimetype="application/geo+json")
 
@@ -119,7 +122,7 @@ def overlay_png(key: str):
     overlay = maps.OVERLAYS.get(key)
     if overlay is None or overlay.kind != "image":
         abort(404, description=f"no image overlay named {key!r}")
-    func = maps.resolve(overlay.provider)
+    func = MAP_PROVIDERS.overlays.get(key)
     if func is None:
         abort(404, description=f"{key} is not available yet")
     return cached_response(f"overlay:{key}", lambda: (func(data.dataset()) or (None,))[0], mimetype="image/png")

@@ -123,7 +123,7 @@ def dataset_key() -> str:
 
 def _analyses_generation() -> int:
     """Counter of analysis results computed in the background (4G coverage …): pages and layers refresh with it."""
-    from ictgis._background import generation
+    from .analyses import generation
 
     return generation()
 

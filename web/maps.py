@@ -13,7 +13,8 @@ from werkzeug.security import safe_join
 from ictgis import indicators as ind
 from ictgis import maps as ictgis_maps
 
-from . import data
+from . import data, mapview
+from .analyses import MAP_PROVIDERS
 
 bp = Blueprint("maps", __name__)
 
@@ -33,9 +34,9 @@ def _static_url(filename: str) -> str:
     return url_for("static", filename=filename, v=version)
 
 
-def map_assets() -> ictgis_maps.MapAssets:
+def map_assets() -> mapview.MapAssets:
     """Local Leaflet, client script and stylesheet URLs of the map page (no CDN)."""
-    return ictgis_maps.MapAssets(
+    return mapview.MapAssets(
         js=[("leaflet", url_for("maps.vendor", package="leaflet", filename="leaflet.js")),
             ("ictgis_map", _static_url("ictgis-map.js"))],
         css=[("leaflet_css", url_for("maps.vendor", package="leaflet", filename="leaflet.css")),
@@ -46,24 +47,26 @@ def map_assets() -> ictgis_maps.MapAssets:
 def _build_page(lang: str) -> str:
     ds = data.dataset()
     result = data.indicators()
-    choropleths = list(ictgis_maps.choropleth_values(ds, result))
+    choropleths = list(ictgis_maps.choropleth_values(ds, result, providers=MAP_PROVIDERS))
     hill = None
     if ds.dem_path is not None:
         _png, bounds = ictgis_maps.hillshade_png(ds.dem_path, cache_dir=data.cache_dir())
         hill = (url_for("api.hillshade_png", v=data.dataset_key()), bounds)
+    overlays = ictgis_maps.available_overlays(MAP_PROVIDERS)
     images = {}
-    for overlay in ictgis_maps.available_overlays(ds):
+    for overlay in overlays:
         if overlay.kind == "image":
-            provided = ictgis_maps.resolve(overlay.provider)(ds)
+            provided = MAP_PROVIDERS.overlays[overlay.key](ds)
             if provided is not None:
                 images[overlay.key] = (url_for("api.overlay_png", key=overlay.key, v=data.dataset_key()), provided[1])
-    fmap = ictgis_maps.province_map(
+    fmap = mapview.province_map(
         ds, layer_url=lambda name: url_for("api.layer_geojson", name=name, v=data.dataset_key()),
-        assets=map_assets(), lang=lang, hillshade=hill, image_overlays=images, choropleths=choropleths,
+        assets=map_assets(), lang=lang, hillshade=hill, overlays=overlays, image_overlays=images,
+        choropleths=choropleths,
         tiles_url=current_app.config.get("TILES_URL"), tiles_attribution=current_app.config.get("TILES_ATTRIBUTION"),
         extra_config={"search_url": url_for("api.search_index", v=data.dataset_key())})
     title = render_template("map_head.html")
-    return ictgis_maps.render_page(fmap, lang=lang, head_html=title, body_html=NAV_MARK)
+    return mapview.render_page(fmap, lang=lang, head_html=title, body_html=NAV_MARK)
 
 
 @bp.get("/")

@@ -1,0 +1,259 @@
+"""Analyses the web map shows (4G coverage, planned fiber routes): computed in the background, cached by content.
+
+The engine only returns values (`ictgis.coverage.compute`, `ictgis.coverage.overlay_png`,
+`ictgis.fiber.planned_routes`); this module decides when they are computed and how long they are kept:
+
+- one worker thread computes them, in the order asked. It is a daemon thread: a stopping server does not wait for
+  a computation in progress. The numba kernels inside also hold `ictgis.terrain.PARALLEL_LOCK`, as everywhere.
+- Results are kept in a bounded LRU cache (`cachetools.LRUCache`) keyed by the analysis and the dataset's
+  `content_key` (SHA-1 over the names and bytes of its files, computed once per change of their names, sizes and
+  modification times): an uploaded version is computed anew, and a result never belongs to another dataset.
+- `generation` grows whenever a result lands; `web.data.dataset_key` includes it, so pages and layers that said
+  "not available yet" are built again.
+
+The map providers (`MAP_PROVIDERS`, passed to `ictgis.maps` and `web.mapview`) read that cache and answer at once:
+the first call starts the computation and returns None.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import queue
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any, TypeVar
+
+import geopandas as gpd
+import pandas as pd
+from cachetools import LRUCache
+
+from ictgis import coverage, fiber, maps
+from ictgis.io import Dataset
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Results kept (coverage per technology, planned routes), least recently used dropped first.
+MAX_RESULTS = 8
+#: Coverage overlay PNGs kept.
+MAX_PNGS = 4
+_CHUNK = 1 << 20
+
+
+# ------------------------------------------------------------------------------------------- content key
+def dataset_files(ds: Dataset) -> list[Path]:
+    """Return the files a loaded dataset depends on: its folder's files, its layer sources and its DEM, sorted.
+
+    Sources and a DEM named by ``layers.yaml`` may lie outside the folder; they count too.
+    """
+    files: set[Path] = set()
+    folder = Path(ds.data_dir) if ds.data_dir is not None else None
+    if folder is not None and folder.is_dir():
+        files.update(p.resolve() for p in folder.iterdir() if p.is_file())
+    files.update(Path(s).resolve() for s in ds.sources.values())
+    if ds.dem_path is not None:
+        files.add(Path(ds.dem_path).resolve())
+    return sorted(p for p in files if p.is_file())
+
+
+def content_key(ds: Dataset) -> str | None:
+    """Return a key of a dataset's content: SHA-1 over the names and bytes of `dataset_files`.
+
+    The hash is computed once per change of the files' names, sizes and modification times (a cheap stamp read
+    each call). None for a dataset that is not the content of its files (a changed copy, or no folder): such a
+    dataset has no background results.
+    """
+    if ds.data_dir is None or ds.derived:
+        return None
+    folder = Path(ds.data_dir).resolve()
+    stamp = []
+    for path in dataset_files(ds):
+        st = path.stat()
+        name = str(path.relative_to(folder)) if path.is_relative_to(folder) else str(path)
+        stamp.append((name, str(path), st.st_size, st.st_mtime_ns))
+    return _content_hash(tuple(stamp))
+
+
+@functools.lru_cache(maxsize=32)
+def _content_hash(stamp: tuple[tuple[str, str, int, int], ...]) -> str:
+    digest = hashlib.sha1()
+    for name, path, size, _mtime in stamp:
+        digest.update(f"{name}\0{size}\0".encode())
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------------- background worker
+class _Worker:
+    """One daemon thread running submitted functions in order; each submission returns a `Future`."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], T]) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+            self._queue.put((future, fn))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            future, fn = self._queue.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+
+
+_worker = _Worker("ictgis-analyses")
+_lock = threading.Lock()
+_results: LRUCache = LRUCache(maxsize=MAX_RESULTS)
+_pending: dict[Hashable, Future] = {}  # computations queued or running (not a cache: removed when they end)
+_generation = 0
+_png_lock = threading.Lock()
+_pngs: LRUCache = LRUCache(maxsize=MAX_PNGS)
+
+
+def generation() -> int:
+    """Return a counter that grows whenever a background result lands (web caches key on it)."""
+    return _generation
+
+
+def background(key: Hashable, compute: Callable[[], T], *, wait: bool = False) -> T | None:
+    """Return the cached value of `key`; when missing, compute it on the worker thread.
+
+    Parameters
+    ----------
+    key
+        Says what is computed, on which content (e.g. ``("coverage", content_key(ds), "4G")``).
+    compute
+        Computes the value (on the worker thread). When it raises, the error is logged, nothing is cached, and
+        the next call tries again.
+    wait
+        Wait for the value instead of returning None while it is computed.
+
+    Returns
+    -------
+    The value, or None while it is being computed (or when it failed).
+    """
+    with _lock:
+        if key in _results:
+            return _results[key]
+        future = _pending.get(key)
+        if future is None:
+            future = _pending[key] = _worker.submit(functools.partial(_compute_and_keep, key, compute))
+    if not wait:
+        return None
+    future.result()
+    with _lock:
+        return _results.get(key)
+
+
+def _compute_and_keep(key: Hashable, compute: Callable[[], Any]) -> None:
+    global _generation
+    try:
+        value = compute()
+    except Exception:  # a failed background computation must not stop the worker; it is logged
+        logger.exception("background analysis %s failed", key[0] if isinstance(key, tuple) else key)
+        with _lock:
+            _pending.pop(key, None)
+        return
+    with _lock:
+        _results[key] = value
+        _pending.pop(key, None)
+        _generation += 1
+
+
+def wait_idle(timeout_s: float | None = None) -> bool:
+    """Wait until the computations asked for so far have ended; False when `timeout_s` passed first."""
+    try:
+        _worker.submit(lambda: None).result(timeout_s)
+    except FutureTimeout:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------- providers
+def coverage_result(ds: Dataset, technology: str = "4G", *, wait: bool = False) -> coverage.CoverageResult | None:
+    """Return the coverage of a dataset (`ictgis.coverage.compute` at the DEM's resolution) once computed.
+
+    None while it is computed in the background (unless `wait`), and for a dataset without DEM or sites.
+    """
+    if ds.dem_path is None or ds.get("bts_sites") is None:
+        return None
+    key = content_key(ds)
+    if key is None:
+        return None
+    tech = technology.upper()
+    return background(("coverage", key, tech),
+                      lambda: coverage.compute(ds, technology=tech, progress=lambda f, m: None), wait=wait)
+
+
+def villages_covered_4g(ds: Dataset) -> pd.Series | None:
+    """Map provider: True where a village receives 4G at the threshold (None until computed)."""
+    result = coverage_result(ds, "4G")
+    if result is None or result.villages.empty:
+        return None
+    return pd.Series(result.villages["covered"].to_numpy(dtype=bool), index=ds["villages"].index)
+
+
+def commune_populated_area_4g_pct(ds: Dataset, _indicators: dict | None = None) -> dict | None:
+    """Map provider: 4G populated-area coverage per commune code (None until computed)."""
+    result = coverage_result(ds, "4G")
+    if result is None or result.communes.empty:
+        return None
+    return dict(zip(result.communes["code"], result.communes["populated_area_pct"], strict=True))
+
+
+def overlay_4g(ds: Dataset) -> tuple[bytes, list[list[float]]] | None:
+    """Map provider: the 4G best-server RSRP classes as a PNG in Web Mercator and its lat/lon bounds.
+
+    Rendered once per result: request threads asking at once wait for the one that renders it.
+    """
+    result = coverage_result(ds, "4G")
+    if result is None:
+        return None
+    key = (content_key(ds), "4G")
+    with _png_lock:
+        png = _pngs.get(key)
+        if png is None:
+            png = _pngs[key] = coverage.overlay_png(result)
+    return png
+
+
+def planned_routes(ds: Dataset, *, wait: bool = False) -> gpd.GeoDataFrame | None:
+    """Map provider: the shared plan connecting every village without fiber (`ictgis.fiber.planned_routes`).
+
+    None while it is computed in the background (unless `wait`), and for a dataset without roads, villages or
+    fiber routes.
+    """
+    if ds.get("roads") is None or ds.get("villages") is None or ds.get("fiber_routes") is None:
+        return None
+    key = content_key(ds)
+    if key is None:
+        return None
+    return background(("fiber_planned", key), lambda: fiber.planned_routes(ds), wait=wait)
+
+
+#: What the web map shows beyond the layers, by `ictgis.maps` key.
+MAP_PROVIDERS = maps.MapProviders(
+    choropleths={"populated_area_4g_pct": commune_populated_area_4g_pct},
+    overlays={"coverage_4g": overlay_4g, "fiber_planned": planned_routes},
+    village_status={"g4": villages_covered_4g},
+)
