@@ -7,14 +7,16 @@ is none. Versions are never modified after they are created.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from cachetools import LRUCache
 from flask import current_app
 
 from ictgis import io
@@ -23,9 +25,12 @@ T = TypeVar("T")
 VERSION_FILE = "ictgis-version.json"
 
 _lock = threading.Lock()
-_datasets: dict[tuple[str, float], io.Dataset] = {}
-_memo: dict[tuple[str, str], Any] = {}
+_datasets: dict[tuple[str, float], io.Dataset] = {}  # only the served one: cleared before a new one is added
 _MISSING = object()
+#: Bytes of derived values (layer GeoJSON at each zoom and precision, pages, indicators …) kept per app, least
+#: recently used dropped first: an anonymous visitor walking every zoom × precision × layer must not fill the memory.
+MEMO_MAX_BYTES = 256 * 1024 * 1024
+_OTHER_BYTES = 64 * 1024  # a value that is not text or bytes (indicator dicts …) counts as this much
 
 
 def versions_dir() -> Path:
@@ -128,18 +133,46 @@ def _analyses_generation() -> int:
     return generation()
 
 
+def _size(value: object) -> int:
+    return len(value) if isinstance(value, (str, bytes)) else _OTHER_BYTES
+
+
+def _memo_cache() -> LRUCache:
+    cache = current_app.extensions.get("ictgis_memo")
+    if cache is None:
+        with _lock:
+            cache = current_app.extensions.setdefault("ictgis_memo", LRUCache(
+                maxsize=int(current_app.config.get("MEMO_MAX_BYTES", MEMO_MAX_BYTES)), getsizeof=_size))
+    return cache
+
+
 def memo(name: str, compute: Callable[[], T]) -> T:
-    """Return a value derived from the served dataset, computed once per dataset state."""
+    """Return a value derived from the served dataset, computed once per dataset state.
+
+    Values live in a bounded least-recently-used cache of the app (``MEMO_MAX_BYTES``, 256 MB by default); a value
+    larger than the whole cache is computed for each request and not kept. cachetools caches are not thread-safe:
+    every access holds the module lock (never while computing).
+    """
     key = (dataset_key(), name)
-    found = _memo.get(key, _MISSING)  # one lookup: another thread may drop old keys between two
+    cache = _memo_cache()
+    with _lock:
+        found = cache.get(key, _MISSING)
     if found is not _MISSING:
         return found
     value = compute()
     with _lock:
-        for old in [k for k in _memo if k[0] != key[0]]:
-            del _memo[old]
-        _memo[key] = value
+        for old in [k for k in cache if k[0] != key[0]]:  # an older dataset state is never asked for again
+            del cache[old]
+        with contextlib.suppress(ValueError):  # too large to keep
+            cache[key] = value
     return value
+
+
+def forget() -> None:
+    """Drop the derived values of the current app (the loaded dataset stays); benchmarks measure uncached requests."""
+    cache = _memo_cache()
+    with _lock:
+        cache.clear()
 
 
 def indicators() -> dict:
