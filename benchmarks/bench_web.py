@@ -16,13 +16,22 @@ Prints JSON lines like the other benchmarks::
     {"bench": "web_load", "clients": 50, "seconds": ..., "requests": ..., "errors": 0, "p95_ms": ...}
     {"bench": "web_load_during_runs", "ours": "worker process", "peer": "server thread", "ours_p95_ms": ..., ...}
 
+``web_layers_uncached`` (issue 10): a real ``ictgis serve`` process with no derived-value cache (``MEMO_MAX_BYTES =
+0`` in its instance config), so every request computes its layer anew, hammered by 16 client threads over every
+layer × zoom 0..20 × precision 1..7 until ``--uncached-requests`` (10,000) are answered: crashes (the server process
+gone), errors, invalid JSON and latency. The peer is the same URL walk on one client thread (no concurrency).
+
+``web_load_login_attack`` (issue 10): 50 clients on ``/``, ``/api/indicators`` and ``/api/layers/villages.geojson``
+while 16 more clients guess passwords (real login form, CSRF token, wrong passwords) for ``--load-seconds``: errors
+and p95 of the 50, how the guesses were answered (401, 429); the peer is the same load with no attack.
+
 The last line is the same load while scenario runs (``--during-scenario``, default 4g-every-village: new-site
 optimisation with 4G coverage, about 16 s per run) execute back to back in the background: ours in a worker process
 per run at lower priority (what the app does), the peer in a server thread (the app's previous design); the
 ratio is the peer's p95 over ours.
 
 Usage: ``python benchmarks/bench_web.py [--data DIR] [--runs 5] [--load-seconds 60] [--clients 50]
-[--during-seconds 45] [--during-scenario FILE]``.
+[--during-seconds 45] [--during-scenario FILE] [--uncached-requests 10000] [--guessers 16]``.
 Needs playwright (pip) and Debian's chromium (``/usr/bin/chromium``); loopback only.
 """
 
@@ -174,12 +183,42 @@ def load_bench(base: str, *, clients: int, seconds: float) -> dict:
         return pool.apply(client_load, (base,), {"clients": clients, "seconds": seconds})
 
 
-def client_load(base: str, *, clients: int, seconds: float) -> dict:
-    """Closed-loop load on the map page and the API: errors and latency percentiles."""
-    paths = ["/", "/api/indicators", "/api/layers/communes.geojson", "/api/layers/villages.geojson",
-             "/api/search-index.json", "/api/layers"]
+ALL_PATHS = ("/", "/api/indicators", "/api/layers/communes.geojson", "/api/layers/villages.geojson",
+             "/api/search-index.json", "/api/layers")
+ATTACK_PATHS = ("/", "/api/indicators", "/api/layers/villages.geojson")  # issue 10's numbers
+
+
+def guess_passwords(base: str, *, user: str, end: float, answers: dict, lock: threading.Lock) -> None:
+    """One attacker: the real login form (cookie + CSRF token), a wrong password each time, until `end`."""
+    import http.cookiejar
+    import re
+    import urllib.error
+    import urllib.parse
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    n = 0
+    while time.monotonic() < end:
+        try:
+            page = opener.open(base + "/login", timeout=30).read().decode()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            body = urllib.parse.urlencode({"username": user, "password": f"guess-{n}", "csrf_token": token}).encode()
+            try:
+                status = opener.open(base + "/login", data=body, timeout=30).status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+        except Exception:  # the attacker's own failures are not the server's answers
+            status = "failed"
+        n += 1
+        with lock:
+            answers[str(status)] = answers.get(str(status), 0) + 1
+
+
+def client_load(base: str, *, clients: int, seconds: float, paths: tuple[str, ...] = ALL_PATHS,
+                guessers: int = 0, user: str = "lan") -> dict:
+    """Closed-loop load on the map page and the API (plus `guessers` password guessers): errors and latencies."""
     latencies: list[float] = []
     errors = [0]
+    answers: dict[str, int] = {}
     lock = threading.Lock()
     end = time.monotonic() + seconds
 
@@ -202,14 +241,111 @@ def client_load(base: str, *, clients: int, seconds: float) -> dict:
                 errors[0] += 0 if ok else 1
 
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=clients) as pool:
+    with ThreadPoolExecutor(max_workers=clients + guessers) as pool:
+        attackers = [pool.submit(guess_passwords, base, user=user, end=end, answers=answers, lock=lock)
+                     for _ in range(guessers)]
         list(pool.map(client, range(clients)))
+        for attacker in attackers:
+            attacker.result()
     elapsed = time.monotonic() - started
+    out = {"bench": "web_load", "clients": clients, "seconds": round(elapsed, 1), "requests": len(latencies),
+           "errors": errors[0], "rps": round(len(latencies) / elapsed, 1), **percentiles(latencies)}
+    if guessers:
+        out |= {"guessers": guessers, "guess_answers": answers}
+    return out
+
+
+def percentiles(latencies: list[float]) -> dict:
+    """p50/p95/p99 in milliseconds (None without data)."""
     lat = sorted(latencies)
     pct = (lambda q: round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 1)) if lat else (lambda q: None)
-    return {"bench": "web_load", "clients": clients, "seconds": round(elapsed, 1), "requests": len(lat),
-            "errors": errors[0], "rps": round(len(lat) / elapsed, 1), "p50_ms": pct(0.5), "p95_ms": pct(0.95),
-            "p99_ms": pct(0.99)}
+    return {"p50_ms": pct(0.5), "p95_ms": pct(0.95), "p99_ms": pct(0.99)}
+
+
+def login_attack(data_dir: Path, *, clients: int, guessers: int, seconds: float) -> dict:
+    """The issue 10 load (50 clients on three URLs) with and without 16 password guessers, on waitress."""
+    from web.users import UserStore
+
+    with tempfile.TemporaryDirectory() as instance:
+        UserStore(instance).add("lan", "a long planner password", "planner")
+        server, base = start_server(data_dir, Path(instance))
+        try:
+            for path in ATTACK_PATHS:  # build the pages and caches once
+                urllib.request.urlopen(base + path, timeout=300).read()
+            import multiprocessing
+
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                peer = pool.apply(client_load, (base,), {"clients": clients, "seconds": seconds,
+                                                         "paths": ATTACK_PATHS})
+                ours = pool.apply(client_load, (base,), {"clients": clients, "seconds": seconds,
+                                                         "paths": ATTACK_PATHS, "guessers": guessers})
+        finally:
+            server.close()
+    return {"bench": "web_load_login_attack", "clients": clients, "guessers": guessers, "seconds": seconds,
+            "ours": "the load during the attack", "peer": "the same load, no attack",
+            "ours_p95_ms": ours["p95_ms"], "peer_p95_ms": peer["p95_ms"],
+            "ratio": round(ours["p95_ms"] / peer["p95_ms"], 2) if peer["p95_ms"] else None,
+            "errors": ours["errors"], "quality": {"ours": ours, "peer": peer}}
+
+
+def layer_urls() -> list[str]:
+    """Every layer × zoom 0..20 × precision 1..7 (what anonymous visitors can ask for)."""
+    layers = ("communes", "villages", "roads", "bts_sites", "fiber_routes", "post_offices", "districts")
+    return [f"/api/layers/{name}.geojson?zoom={z}&precision={p}" for name in layers for z in range(21)
+            for p in range(1, 8)]
+
+
+def uncached_layers(data_dir: Path, *, requests: int, threads: int) -> dict:
+    """Issue 10's crash test: a real `ictgis serve` process with nothing cached, `threads` clients, `requests` URLs."""
+    import random
+    import re
+    import subprocess
+
+    urls = layer_urls()
+    with tempfile.TemporaryDirectory() as instance:
+        Path(instance, "config.py").write_text("MEMO_MAX_BYTES = 0  # nothing cached: every request computes\n")
+        proc = subprocess.Popen([sys.executable, "-m", "ictgis.cli", "serve", "--data", str(data_dir), "--port", "0",
+                                 "--instance", instance], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            line = proc.stdout.readline()
+            base = re.search(r"(http://[0-9.]+:[0-9]+)", line).group(1)
+            sequence = [urls[i % len(urls)] for i in range(requests)]
+            random.Random(1).shuffle(sequence)
+            latencies: list[float] = []
+            counts = {"ok": 0, "errors": 0, "bad_json": 0}
+            lock = threading.Lock()
+
+            def get(path: str) -> None:
+                t0 = time.perf_counter()
+                try:
+                    with urllib.request.urlopen(base + path, timeout=120) as resp:
+                        json.loads(resp.read())
+                        kind = "ok" if resp.status == 200 else "errors"
+                except json.JSONDecodeError:
+                    kind = "bad_json"
+                except Exception:
+                    kind = "errors"
+                with lock:
+                    counts[kind] += 1
+                    latencies.append(time.perf_counter() - t0)
+
+            started = time.monotonic()
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(get, sequence))
+            ours_s = time.monotonic() - started
+            alive = proc.poll() is None
+            peer_n = min(len(urls), requests)  # one client, no concurrency: the same work per request
+            started = time.monotonic()
+            for path in sequence[:peer_n] if alive else []:
+                urllib.request.urlopen(base + path, timeout=120).read()
+            peer_s = (time.monotonic() - started) * requests / peer_n if alive else None
+        finally:
+            proc.terminate()
+            code = proc.wait(timeout=60)
+    return {"bench": "web_layers_uncached", "requests": requests, "threads": threads, "ours_s": round(ours_s, 1),
+            "peer": "one client thread (extrapolated)", "peer_s": round(peer_s, 1) if peer_s else None,
+            "ratio": round(peer_s / ours_s, 2) if peer_s else None, "crashes": 0 if alive else 1,
+            "server_exit_code": code, **counts, **percentiles(latencies)}
 
 
 def during_runs(data_dir: Path, scenario: Path, isolation: str, *, clients: int, seconds: float) -> dict:
@@ -259,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--during-seconds", type=float, default=45.0, help="0 skips the load during runs")
     parser.add_argument("--during-scenario", type=Path, default=ROOT / "scenarios" / "4g-every-village.yaml")
+    parser.add_argument("--uncached-requests", type=int, default=10_000, help="0 skips the crash test (issue 10)")
+    parser.add_argument("--guessers", type=int, default=16, help="0 skips the login attack (issue 10)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth" is expected under load
@@ -277,6 +415,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(load_bench(base, clients=args.clients, seconds=args.load_seconds)), flush=True)
         finally:
             server.close()
+    if args.uncached_requests > 0:
+        print(json.dumps(uncached_layers(args.data.resolve(), requests=args.uncached_requests, threads=16)),
+              flush=True)
+    if args.guessers > 0 and args.load_seconds > 0:
+        print(json.dumps(login_attack(args.data.resolve(), clients=args.clients, guessers=args.guessers,
+                                      seconds=args.load_seconds)), flush=True)
     if args.during_seconds > 0:
         ours, peer = (during_runs(args.data.resolve(), args.during_scenario.resolve(), isolation,
                                   clients=args.clients, seconds=args.during_seconds)
