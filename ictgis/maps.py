@@ -209,7 +209,7 @@ for _ind in (
 register_overlay(Overlay("coverage_4g", "Vùng phủ sóng 4G (máy chủ tốt nhất)", "4G best-server coverage", "image",
                          "ictgis.coverage:map_overlay_4g"))
 register_overlay(Overlay("fiber_planned", "Tuyến cáp quang dự kiến", "Planned fiber routes", "geojson",
-                         "ictgis.scenario_fiber:planned_routes", style="fiber_planned",
+                         "ictgis.scenario.fiber:planned_routes", style="fiber_planned",
                          properties=("id", "kind", "length_km", "cost_vnd", "villages")))
 VILLAGE_STATUS["g4"] = "ictgis.coverage:villages_covered_4g"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ictgis import ScenarioError, interventions, scenario
+from ictgis import ScenarioError, scenario
 from ictgis.cli import main
 
 GOOD = """\
@@ -136,7 +136,7 @@ def test_run_changes_copies_only_and_reports(good, tiny_dir, tmp_path):
 
 
 def test_npv_by_hand():
-    line = interventions.CostLine("x", "y", 1, capex_vnd=1000.0, opex_vnd_per_year=100.0)
+    line = scenario.CostLine("x", "y", 1, capex_vnd=1000.0, opex_vnd_per_year=100.0)
     expected = 1000 + sum(100 / 1.05 ** t for t in range(1, 11))
     assert line.npv_vnd(rate=0.05, horizon=10) == pytest.approx(expected)
 
@@ -152,7 +152,7 @@ def test_interrupted_run_leaves_no_finished_looking_output(good, tmp_path, monke
     def boom(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(scenario, "_write_xlsx", boom)
+    monkeypatch.setattr(scenario.outputs, "write_xlsx", boom)
     with pytest.raises(KeyboardInterrupt):
         scenario.run(good, tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -272,3 +272,4 @@ def test_base_override_runs_on_another_folder_without_changing_the_file(good, ti
     with pytest.raises(ScenarioError, match="S4"):
         scenario.run(sc, tmp_path / "bare", base=bare)
     assert not (tmp_path / "bare").exists()
+
