@@ -273,3 +273,10 @@ def test_base_override_runs_on_another_folder_without_changing_the_file(good, ti
         scenario.run(sc, tmp_path / "bare", base=bare)
     assert not (tmp_path / "bare").exists()
 
+
+
+def test_add_sites_not_a_list_is_a_problem_not_a_crash(tmp_path):
+    path = write(tmp_path, "name: x\ninterventions:\n  - type: add_sites\n    sites: 5\n")
+    with pytest.raises(ScenarioError) as exc:
+        scenario.read(path, check_base=False)
+    assert [p.message for p in exc.value.problems] == ["line 4: expected list, got int 5"]

@@ -139,7 +139,8 @@ def check(chk: Checker, path: tuple, spec: dict) -> None:
     """Require either explicit sites, each with an id and a position, or ``optimize``."""
     if ("sites" in spec) == ("optimize" in spec):
         chk.add(path, "add_sites needs either 'sites' (a list) or 'optimize'")
-    for j, site in enumerate(spec.get("sites") or []):
+    sites = spec.get("sites")
+    for j, site in enumerate(sites if isinstance(sites, list) else []):  # not a list: said already
         if not isinstance(site, dict) or "id" not in site or not (
                 {"x", "y"} <= set(site) or {"lon", "lat"} <= set(site)):
             chk.add((*path, "sites", j), "a new site needs id and x, y (EPSG:9205) or lon, lat")
