@@ -741,19 +741,6 @@ def coverage_indicators(ds: Dataset, *, technologies: tuple[str, ...] = ("3G", "
     return populated_area_coverage(ds, technologies=technologies, threshold_dbm=threshold_dbm).values
 
 
-def indicator_hook(ds: Dataset, params: dict) -> dict:
-    """Scenario hook: 3G and 4G populated-area coverage of a dataset, as ``mobile.*`` indicator keys.
-
-    Deprecated side channel, kept until `ictgis.scenario` uses `populated_area_coverage`'s results: the results are
-    also stored in ``ds.analyses["coverage_<tech>"]``, where the scenario run reads the "after" 4G coverage for its
-    KMZ.
-    """
-    found = populated_area_coverage(ds, technologies=("3G", "4G"), threshold_dbm=params.get("rsrp_threshold_dbm"))
-    for tech, result in found.results.items():
-        ds.analyses[f"coverage_{tech.lower()}"] = result  # deprecated: see the docstring
-    return {f"mobile.{k}": v for k, v in found.values.items()}
-
-
 def overlay_png(result: CoverageResult, *, max_px: int = 1600) -> tuple[bytes, list[list[float]]]:
     """RSRP classes of a result as a PNG aligned with Leaflet (EPSG:3857), and ``[[south, west], [north, east]]``."""
     import io as _io

@@ -96,10 +96,6 @@ class Dataset:
         Official province area when given in layers.yaml, else None (the polygons' area is used).
     derived
         True for copies (scenario work copies): their layers may differ from the files in `data_dir`.
-    analyses
-        Deprecated side channel, filled only by `ictgis.coverage.indicator_hook` for the scenario run's "after"
-        4G KMZ; use the results `ictgis.coverage.populated_area_coverage` returns. Removed once the scenario code
-        does.
     """
 
     layers: dict[str, gpd.GeoDataFrame]
@@ -111,7 +107,6 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     area_km2: float | None = None
     derived: bool = False
-    analyses: dict = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
         return self.layers[name]

@@ -145,7 +145,6 @@ def test_populated_area_coverage_returns_its_results_and_changes_nothing(plain):
         assert result.technology == tech
         assert found.values[f"populated_area_{tag}_pct"] == result.summary["populated_area_pct"]
         assert found.values[f"villages_covered_{tag}"] == result.summary["villages_covered"]
-    assert plain.analyses == {}  # no side channel: the results are returned
     assert coverage.coverage_indicators(plain, technologies=("4G",)) == {
         k: v for k, v in found.values.items() if k.endswith("_4g") or k.endswith("_4g_pct")}
 
@@ -159,14 +158,6 @@ def test_populated_area_coverage_without_dem_or_sites(plain, tmp_path):
     found = coverage.populated_area_coverage(ds, technologies=("4G",))
     assert found.results == {} and found.values == {"populated_area_4g_pct": 0.0, "villages_covered_4g": 0,
                                                     "population_covered_4g": 0}
-
-
-def test_indicator_hook_still_fills_the_deprecated_side_channel(plain):
-    """Kept until the scenario package reads `populated_area_coverage(...).results` (issue 11 §2)."""
-    ds = plain.copy()
-    values = coverage.indicator_hook(ds, {})
-    assert values["mobile.populated_area_4g_pct"] == ds.analyses["coverage_4g"].summary["populated_area_pct"]
-    assert set(ds.analyses) == {"coverage_3g", "coverage_4g"}
 
 
 def test_best_server_equals_the_maximum_over_sites_whatever_the_radius(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ictgis import ScenarioError, interventions, scenario
+from ictgis import ScenarioError, scenario
 from ictgis.cli import main
 
 GOOD = """\
@@ -136,7 +136,7 @@ def test_run_changes_copies_only_and_reports(good, tiny_dir, tmp_path):
 
 
 def test_npv_by_hand():
-    line = interventions.CostLine("x", "y", 1, capex_vnd=1000.0, opex_vnd_per_year=100.0)
+    line = scenario.CostLine("x", "y", 1, capex_vnd=1000.0, opex_vnd_per_year=100.0)
     expected = 1000 + sum(100 / 1.05 ** t for t in range(1, 11))
     assert line.npv_vnd(rate=0.05, horizon=10) == pytest.approx(expected)
 
@@ -152,7 +152,7 @@ def test_interrupted_run_leaves_no_finished_looking_output(good, tmp_path, monke
     def boom(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(scenario, "_write_xlsx", boom)
+    monkeypatch.setattr(scenario.outputs, "write_xlsx", boom)
     with pytest.raises(KeyboardInterrupt):
         scenario.run(good, tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -272,3 +272,67 @@ def test_base_override_runs_on_another_folder_without_changing_the_file(good, ti
     with pytest.raises(ScenarioError, match="S4"):
         scenario.run(sc, tmp_path / "bare", base=bare)
     assert not (tmp_path / "bare").exists()
+
+
+
+def test_add_sites_not_a_list_is_a_problem_not_a_crash(tmp_path):
+    path = write(tmp_path, "name: x\ninterventions:\n  - type: add_sites\n    sites: 5\n")
+    with pytest.raises(ScenarioError) as exc:
+        scenario.read(path, check_base=False)
+    assert [p.message for p in exc.value.problems] == ["line 4: expected list, got int 5"]
+
+
+WRONG = {str: 5, float: "x", int: 1.5, bool: "x", list: 5, dict: 5}
+RIGHT = {str: "a", float: 1.0, int: 1, bool: True, list: [], dict: {}}
+
+
+@pytest.mark.parametrize("kind", list(scenario.INTERVENTIONS))
+def test_schema_and_validator_reject_the_same_values(kind, tmp_path):
+    """Both are built from the declarations: a wrong value of any declared key fails in both, on that key."""
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    schema = scenario.json_schema()
+    declared = scenario.INTERVENTIONS[kind].keys
+    minimal = {"type": kind} | {key: (declared[key][0] if isinstance(declared[key], tuple) else RIGHT[declared[key]])
+                                for key in scenario.INTERVENTIONS[kind].required}
+    jsonschema.validate({"name": "x", "interventions": [minimal]}, schema)  # so each rejection is the key's
+    cases = [(key, "not-an-option" if isinstance(k, tuple) else WRONG.get(k, 5)) for key, k in declared.items()]
+    cases += [(key, -1) for key, k in declared.items() if k in (float, int)]
+    cases += [("no_such_key", 1)]
+    for i, (key, value) in enumerate(cases):
+        doc = {"name": "x", "interventions": [minimal | {key: value}]}
+        with pytest.raises(ScenarioError) as exc:
+            scenario.read(write(tmp_path, yaml.safe_dump(doc), f"{i}.yaml"), check_base=False)
+        assert f"interventions.0.{key}" in [p.column for p in exc.value.problems], (key, value)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(doc, schema)
+
+
+def test_a_new_intervention_type_is_one_declaration(tmp_path, tiny_dir, monkeypatch):
+    """Registered in the table, a declaration is validated, in the schema and applied by a run."""
+
+    def apply_survey(ds, spec, ctx):
+        out = scenario.Outcome()
+        out.costs.append(scenario.CostLine(ctx.label, "survey", spec["villages"], spec["villages"] * 1000.0, 0.0))
+        return out
+
+    survey = scenario.Intervention("survey", {"villages": int, "where": scenario.SITE_SELECTION}, apply_survey,
+                                   required=("villages",))
+    monkeypatch.setitem(scenario.INTERVENTIONS, "survey", survey)
+    assert {"const": "survey"} in [v["properties"]["type"] for v in
+                                   scenario.json_schema()["properties"]["interventions"]["items"]["oneOf"]]
+    bad = write(tmp_path, f"name: s\nbase: {tiny_dir}\ninterventions:\n  - type: survey\n    villages: -2\n"
+                          f"    where: {{ids: [NOPE]}}\n  - type: survey\n", "bad.yaml")
+    with pytest.raises(ScenarioError) as exc:
+        scenario.read(bad)
+    assert [p.message for p in exc.value.problems] == ["line 5: villages must not be negative",
+                                                       "line 7: survey needs 'villages'"]
+    ids = write(tmp_path, f"name: s\nbase: {tiny_dir}\ninterventions:\n  - type: survey\n    villages: 2\n"
+                          f"    where: {{ids: [NOPE]}}\n", "ids.yaml")
+    with pytest.raises(ScenarioError, match="site id 'NOPE' does not exist"):
+        scenario.read(ids)
+    good = write(tmp_path, f"name: s\nbase: {tiny_dir}\ninterventions:\n  - {{type: survey, villages: 3}}\n",
+                 "good.yaml")
+    result = scenario.run(good, tmp_path / "out")
+    assert result.costs.set_index("item").loc["survey", "capex_vnd"] == 3000

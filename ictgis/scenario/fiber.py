@@ -1,5 +1,10 @@
 """The ``fiber`` intervention of scenarios, and the planned-routes layer of the web map.
 
+::
+
+    - type: fiber
+      budget_vnd: 30000000000       # or villages: all_gaps, ids: […], where: {…}
+
 Both use `ictgis.fiber.FiberPlan`: the shared-trench plan from the existing fiber network along the roads. A
 scenario connects all gap villages, chosen ones (ids or a filter), or as many as a budget allows (households
 maximised); the connected villages get ``fiber`` = true and the plan's segments are added to ``fiber_routes``.
@@ -10,12 +15,11 @@ from __future__ import annotations
 import logging
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
-from ._background import BackgroundCache, dataset_stamp
-from .interventions import Context, CostLine, Outcome, select_villages
-from .io import Dataset
+from ..io import Dataset
+from ._base import VILLAGE_WHERE, Context, CostLine, Intervention, Outcome, select_villages
+from .fields import BaseIds, Checker, Filter
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +28,8 @@ def villages_without_4g(ds: Dataset, threshold_dbm: float | None) -> pd.Series |
     """Villages without 4G (for the double-gap score), by the coverage model when the data allow it."""
     if ds.dem_path is None or ds.get("bts_sites") is None:
         return None
-    from . import coverage
-    from ._errors import LayerError
+    from .. import coverage
+    from .._errors import LayerError
 
     try:
         result = coverage.compute(ds, technology="4G", threshold_dbm=threshold_dbm, progress=lambda f, m: None)
@@ -36,7 +40,7 @@ def villages_without_4g(ds: Dataset, threshold_dbm: float | None) -> pd.Series |
 
 def apply_fiber(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     """Connect villages to fiber; see the module docstring."""
-    from .fiber import CostModel, FiberPlan
+    from ..fiber import CostModel, FiberPlan
 
     villages = ds["villages"]
     gaps = ~villages["fiber"].astype("boolean").fillna(False).astype(bool)
@@ -88,22 +92,21 @@ def apply_fiber(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     return out
 
 
-_plans = BackgroundCache("fiber")
+def check(chk: Checker, path: tuple, spec: dict) -> None:
+    """Require a choice of villages."""
+    if not ({"villages", "ids", "where", "budget_vnd"} & set(spec)):
+        chk.add(path, "fiber needs villages: all_gaps, ids, where or budget_vnd")
 
 
-def planned_routes(ds: Dataset) -> gpd.GeoDataFrame | None:
-    """Map provider: the shared plan connecting every village without fiber (None until computed)."""
-    if ds.get("roads") is None or ds.get("villages") is None or ds.get("fiber_routes") is None:
-        return None
+def check_base(chk: Checker, path: tuple, spec: dict, ids: BaseIds) -> None:
+    """Report village ids the base data do not hold."""
+    for j, vid in enumerate(spec.get("ids") or []):
+        if str(vid) not in ids["villages"]:
+            chk.add((*path, "ids", j), f"village id {vid!r} does not exist in the base data")
 
-    def compute() -> gpd.GeoDataFrame:
-        from .fiber import FiberPlan
 
-        plan = FiberPlan.from_dataset(ds).solve().plan
-        out = plan[["seg_id", "length_m", "cost_vnd", "villages", "geometry"]].copy()
-        out["id"] = [f"PLAN-{s}" for s in out["seg_id"]]
-        out["kind"] = "planned"
-        out["length_km"] = np.round(out["length_m"] / 1000.0, 2)
-        return gpd.GeoDataFrame(out, geometry="geometry", crs=plan.crs)
-
-    return _plans.get(dataset_stamp(ds), compute)
+INTERVENTION = Intervention(
+    "fiber",
+    {"villages": ("all_gaps",), "ids": list, "where": Filter(frozenset(VILLAGE_WHERE), "village"),
+     "budget_vnd": float, "installation": ("aerial", "underground")},
+    apply_fiber, check=check, check_base=check_base)

@@ -1,7 +1,14 @@
-"""The ``add_sites: optimize`` intervention: new sites placed by maximal covering on the coverage model.
+"""The ``add_sites`` intervention: new BTS sites, given explicitly or placed by maximal covering (``optimize``).
 
-Villages without signal are found with `ictgis.coverage.compute`; candidates are generated on high ground near
-them (or read from a file); the candidate × village coverage matrix comes from the same radio model
+::
+
+    - type: add_sites
+      sites: [{id: NEW1, x: 508000, y: 2368000, tech: 4G, power: solar}]
+    - type: add_sites
+      optimize: {technology: 4G, n_sites: 20}      # or budget_vnd, or cover_all: true
+
+With ``optimize``, villages without signal are found with `ictgis.coverage.compute`; candidates are generated on
+high ground near them (or read from a file); the candidate × village coverage matrix comes from the same radio model
 (`ictgis.coverage.coverage_matrix`); `ictgis.siting.MaximalCovering` chooses the sites by count, by budget, or —
 with ``cover_all`` — the fewest sites that cover every village a candidate can reach.
 """
@@ -15,16 +22,51 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import coverage, siting
-from ._errors import ScenarioError
-from .interventions import Context, CostLine, Outcome
-from .io import Dataset, assign_commune
+from .._errors import ScenarioError
+from ..io import Dataset, assign_commune
+from ..layers import parse_tech
+from ._base import Context, CostLine, Intervention, Outcome, need_layer, site_point
+from .fields import BaseIds, Checker, Options
 
 logger = logging.getLogger(__name__)
 
+OPTIMIZE_KEYS = {"n_sites": int, "budget_vnd": float, "cover_all": bool, "technology": str, "candidates": str,
+                 "operator": str,
+                 "height_m": float}
+
+
+def apply_add_sites(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
+    """Add explicit new BTS sites (``sites: [{id, x, y, operator, tech, …}]``), or optimised ones (``optimize``)."""
+    if spec.get("optimize"):
+        return apply_optimize(ds, spec["optimize"], ctx)
+    bts = need_layer(ds, "bts_sites", "add_sites")
+    rows = []
+    for site in spec["sites"]:
+        rows.append({"id": str(site["id"]), "operator": site.get("operator", "Viettel"),
+                     "tech": ",".join(parse_tech(site.get("tech", "4G"))),
+                     "band_mhz": float(site["band_mhz"]) if site.get("band_mhz") is not None else np.nan,
+                     "height_m": float(site.get("height_m", 30.0)), "power": site.get("power", "grid"),
+                     "geometry": site_point(site, ds)})
+    new = gpd.GeoDataFrame(rows, geometry="geometry", crs=bts.crs)
+    new = assign_commune(new, ds["communes"])
+    merged = pd.concat([bts, new[[c for c in new.columns if c in bts.columns or c == "commune"]]],
+                       ignore_index=True)
+    ds.layers["bts_sites"] = gpd.GeoDataFrame(merged, geometry=bts.geometry.name, crs=bts.crs)
+    n = len(new)
+    off_grid = int((new["power"] != "grid").sum())
+    capex = (n * ctx.p("site_greenfield_usd") + off_grid * ctx.p("solar_kit_usd")) * ctx.usd
+    opex = capex * ctx.p("opex_share_per_year") + n * ctx.p("site_rent_usd_per_year") * ctx.usd
+    out = Outcome(changed={"bts_sites"})
+    out.costs.append(CostLine(ctx.label, f"{n} new sites", n, capex, opex))
+    out.extra = {"sites_added": n, "ids": new["id"].tolist()}
+    out.notes.append(f"{n} new sites added")
+    return out
+
 
 def apply_optimize(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
-    """Choose and add new sites; see the module docstring. `spec` is the ``optimize`` mapping."""
+    """Choose and add new sites by maximal covering; `spec` is the ``optimize`` mapping."""
+    from .. import coverage, siting
+
     technology = str(spec.get("technology", "4G")).upper()
     threshold = ctx.params.get("rsrp_threshold_dbm")
     height = float(spec.get("height_m", 30.0))
@@ -91,3 +133,28 @@ def _fewest_for_all(problem, matrix, covered: np.ndarray) -> int:
     gains = np.cumsum(full.marginal_gains)
     target = gains[-1]
     return int(np.searchsorted(gains, target - 1e-6) + 1)
+
+
+def check(chk: Checker, path: tuple, spec: dict) -> None:
+    """Require either explicit sites, each with an id and a position, or ``optimize``."""
+    if ("sites" in spec) == ("optimize" in spec):
+        chk.add(path, "add_sites needs either 'sites' (a list) or 'optimize'")
+    sites = spec.get("sites")
+    for j, site in enumerate(sites if isinstance(sites, list) else []):  # not a list: said already
+        if not isinstance(site, dict) or "id" not in site or not (
+                {"x", "y"} <= set(site) or {"lon", "lat"} <= set(site)):
+            chk.add((*path, "sites", j), "a new site needs id and x, y (EPSG:9205) or lon, lat")
+
+
+def check_base(chk: Checker, path: tuple, spec: dict, ids: BaseIds) -> None:
+    """Report new site ids that the base data already hold."""
+    for j, site in enumerate(spec.get("sites") or []):
+        if isinstance(site, dict) and str(site.get("id")) in ids["bts_sites"]:
+            chk.add((*path, "sites", j), f"new site id {site['id']!r} already exists")
+
+
+INTERVENTION = Intervention(
+    "add_sites",
+    {"sites": list, "optimize": Options(OPTIMIZE_KEYS, needs=("n_sites", "budget_vnd", "cover_all"),
+                                        needs_text="n_sites, budget_vnd or cover_all: true")},
+    apply_add_sites, check=check, check_base=check_base)
