@@ -151,7 +151,8 @@ def apply_power(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     co2_t = litres * ctx.p("co2_kg_per_litre_diesel") / 1000.0
     out = Outcome(changed={"bts_sites"})
     out.costs.append(CostLine(ctx.label, f"{target} power for {n} sites", n, n * unit_usd * ctx.usd,
-                              -fuel_vnd + (0.0 if target == "grid" else 0.02 * n * unit_usd * ctx.usd)))
+                              -fuel_vnd + (0.0 if target == "grid" else
+                                           ctx.p("solar_opex_share_per_year") * n * unit_usd * ctx.usd)))
     out.extra = {"sites": n, "diesel_sites_converted": n_diesel, "fuel_saved_litres_per_year": litres,
                  "fuel_saved_vnd_per_year": fuel_vnd, "co2_avoided_t_per_year": round(co2_t, 1)}
     out.notes.append(f"{n} sites to {target}: {litres:,.0f} L diesel and {co2_t:,.1f} t CO₂ avoided per year")
@@ -210,10 +211,11 @@ def apply_add_sites(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     bts = _need(ds, "bts_sites", "add_sites")
     rows = []
     for site in spec["sites"]:
-        rows.append({"id": str(site["id"]), "operator": site.get("operator", "Viettel"),
+        rows.append({"id": str(site["id"]), "operator": site.get("operator", settings.default_operator),
                      "tech": ",".join(parse_tech(site.get("tech", "4G"))),
                      "band_mhz": float(site["band_mhz"]) if site.get("band_mhz") is not None else np.nan,
-                     "height_m": float(site.get("height_m", 30.0)), "power": site.get("power", "grid"),
+                     "height_m": float(site.get("height_m", settings.default_site_height_m)),
+                     "power": site.get("power", "grid"),
                      "geometry": _site_point(site, ds)})
     new = gpd.GeoDataFrame(rows, geometry="geometry", crs=bts.crs)
     from .io import assign_commune

@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import coverage, siting
+from . import coverage, settings, siting
 from ._errors import ScenarioError
 from .interventions import Context, CostLine, Outcome
 from .io import Dataset, assign_commune
@@ -27,7 +27,7 @@ def apply_optimize(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     """Choose and add new sites; see the module docstring. `spec` is the ``optimize`` mapping."""
     technology = str(spec.get("technology", "4G")).upper()
     threshold = ctx.params.get("rsrp_threshold_dbm")
-    height = float(spec.get("height_m", 30.0))
+    height = float(spec.get("height_m", settings.default_site_height_m))
     before = coverage.compute(ds, technology=technology, threshold_dbm=threshold, progress=lambda f, m: None)
     villages = ds["villages"]
     covered = before.villages["covered"].to_numpy(dtype=bool)
@@ -57,7 +57,7 @@ def apply_optimize(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     chosen = [] if result is None else list(result.chosen)
     new = frame.iloc[chosen].copy()
     new["id"] = [f"NEW-{technology}-{i + 1:03d}" for i in range(len(new))]
-    new["operator"] = spec.get("operator", "Viettel")
+    new["operator"] = spec.get("operator", settings.default_operator)
     new["tech"] = technology
     new["band_mhz"] = np.nan
     new["power"] = np.where(new["grid"].astype(bool), "grid", "solar")
