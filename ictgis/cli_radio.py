@@ -132,8 +132,9 @@ def sample_profile(dem_path: Path | str, start_xy: tuple[float, float], end_xy: 
     return TerrainProfile(t * length_m, z, length_m / (n - 1), crs)
 
 
-def profile_report(profile: TerrainProfile, *, tx_height_m: float = 30.0, rx_height_m: float = 1.5,
-                   frequency_mhz: float = 1800.0, k_factor: float = radio.DEFAULT_K_FACTOR) -> dict:
+def profile_report(profile: TerrainProfile, *, tx_height_m: float = radio.DEFAULT_SITE_HEIGHT_M,
+                   rx_height_m: float = 1.5, frequency_mhz: float = 1800.0,
+                   k_factor: float = radio.DEFAULT_K_FACTOR) -> dict:
     """Line of sight, F1 clearance and the path loss of each model for a profile (a JSON-ready dict)."""
     args = (profile.distance_m, profile.elevation_m, tx_height_m, rx_height_m, frequency_mhz)
     los = radio.line_of_sight(*args, k_factor=k_factor)
@@ -186,7 +187,7 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_profile(profile: TerrainProfile, png_path: Path | str, *, tx_height_m: float = 30.0,
+def plot_profile(profile: TerrainProfile, png_path: Path | str, *, tx_height_m: float = radio.DEFAULT_SITE_HEIGHT_M,
                  rx_height_m: float = 1.5, frequency_mhz: float = 1800.0,
                  k_factor: float = radio.DEFAULT_K_FACTOR) -> Path:
     """Draw the terrain on the effective earth, the line of sight and the first Fresnel zone into a PNG.
@@ -232,7 +233,7 @@ def plot_profile(profile: TerrainProfile, png_path: Path | str, *, tx_height_m: 
               help="Elevation raster (projected CRS, metres).")
 @click.option("--from", "start", required=True, help="Transmitter X,Y in the DEM's CRS.")
 @click.option("--to", "end", required=True, help="Receiver X,Y in the DEM's CRS.")
-@click.option("--tx-height-m", type=click.FloatRange(0, 500), default=30.0, show_default=True,
+@click.option("--tx-height-m", type=click.FloatRange(0, 500), default=radio.DEFAULT_SITE_HEIGHT_M, show_default=True,
               help="Transmitter antenna height above ground.")
 @click.option("--rx-height-m", type=click.FloatRange(0, 500), default=1.5, show_default=True,
               help="Receiver antenna height above ground.")
