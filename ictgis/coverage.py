@@ -35,6 +35,7 @@ from numba.extending import intrinsic
 from . import radio, settings
 from ._errors import LayerError, Problem
 from ._files import atomic_dir
+from .constants import DEFAULT_K_FACTOR, EARTH_RADIUS_M, KNIFE_EDGE_V_MIN, MIN_DISTANCE_KM, SPEED_OF_LIGHT_M_PER_US
 from .io import Dataset
 from .layers import parse_tech
 from .sheets import write_csv
@@ -44,8 +45,7 @@ from .terrain.sweep_kernels import BLOCK_SHIFT, OCTANTS, beats, knife_edge_db, r
 logger = logging.getLogger(__name__)
 
 NO_SIGNAL_DBM = -9999.0
-ENV_BY_KIND = {"phuong": "urban", "thi_tran": "suburban", "xa": "rural"}
-DEFAULT_K_FACTOR = 4.0 / 3.0
+ENV_BY_KIND = settings.environment_of_commune_kind
 #: Sites are swept out to where their signal, without any terrain loss, falls this far below the threshold
 #: (so weak-signal areas are mapped too), capped at `MAX_RADIUS_M`.
 RADIUS_MARGIN_DB = 5.0
@@ -69,7 +69,7 @@ def _log_distance_table(cell, radius_max):
     n = int((radius_max / cell) ** 2) + 1
     out = np.empty(n)
     for k in range(n):
-        out[k] = math.log10(max(cell * math.sqrt(k) / 1000.0, 0.02))
+        out[k] = math.log10(max(cell * math.sqrt(k) / 1000.0, MIN_DISTANCE_KM))
     return out
 
 
@@ -362,7 +362,7 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     # then pruned (the sweep's values do not depend on its radius, so passes only change the work).
     strength = (ref - a_coef) / b_coef
     idx = idx[np.argsort(-strength[idx], kind="stable")]
-    lams = 299.792458 / params.frequency_mhz  # c / f with f in MHz → metres
+    lams = SPEED_OF_LIGHT_M_PER_US / params.frequency_mhz  # c / f with f in MHz → metres
     n_threads = max(1, numba.get_num_threads())
     with PARALLEL_LOCK:
         best, server = _new_best(n_threads, *dem.shape)
@@ -488,7 +488,7 @@ def _pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef
     """RSRP for (site, target) pairs: Hata + J(v) of the dominant edge of the bilinear profile between them."""
     n = pair_s.shape[0]
     out = np.empty(n, dtype=np.float64)
-    bulge = 1.0 / (2.0 * k_factor * 6_371_000.0)
+    bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
     for p in prange(n):
         s, t = pair_s[p], pair_t[p]
         dx, dy = tx[t] - sx[s], ty[t] - sy[s]
@@ -510,10 +510,10 @@ def _pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef
             v = h * math.sqrt(2.0 / lam[s] * (1.0 / d1 + 1.0 / d2))
             if v > vmax:
                 vmax = v
-        dkm = max(d / 1000.0, 0.02)
+        dkm = max(d / 1000.0, MIN_DISTANCE_KM)
         ld = math.log10(dkm)
         loss = max(a_coef[s] + b_coef[s] * ld, fspl_c[s] + 20.0 * ld)
-        if vmax > -0.78:
+        if vmax > KNIFE_EDGE_V_MIN:
             loss += knife_edge_db(vmax)
         out[p] = ref[s] - loss
     return out
@@ -581,7 +581,7 @@ def coverage_matrix(ds: Dataset, sites: gpd.GeoDataFrame, targets: gpd.GeoDataFr
     t0 = dem.transform
     with PARALLEL_LOCK:
         rsrp = _pair_rsrp(dem.elevation, t0.c, t0.f, dem.resolution_m, sx, sy, params.height_m, rx_height_m,
-                          299.792458 / params.frequency_mhz, k_factor, a_coef, b_coef,
+                          SPEED_OF_LIGHT_M_PER_US / params.frequency_mhz, k_factor, a_coef, b_coef,
                           32.45 + 20.0 * np.log10(params.frequency_mhz), ref, tx, ty, pair_s, pair_t)
     shape = (len(frame), len(targets))
     values = sparse.csr_matrix((rsrp, (pair_s, pair_t)), shape=shape)

@@ -7,13 +7,16 @@ and every gap village gets a priority score whose components are columns, so a p
 
 Cost defaults
 -------------
-FACTS.md §6 (Oughton's open rural cost model; no Vietnamese figures were found) gives fiber backhaul at 5 / 15 /
-25 USD per metre in rural / suburban / urban areas. VND values below are USD × `ictgis.settings.usd_to_vnd` at
-import; every one is a keyword option of `CostModel` (``CostModel.from_usd(usd_to_vnd=...)`` for another rate).
+Oughton's open rural cost model (``docs/sources.md`` §4; no Vietnamese figures were found) gives fiber backhaul at
+5 / 15 / 25 USD per metre in rural / suburban / urban areas. The USD amounts are set in :mod:`ictgis.settings`
+(``fiber_usd_per_m``, ``fiber_offroad_usd_per_m``, ``fiber_equipment_usd_per_village``) and bound here under this
+module's names; VND values below are USD × `ictgis.settings.usd_to_vnd` at import; every one is a keyword option of
+`CostModel` (``CostModel.from_usd(usd_to_vnd=...)`` for another rate).
 
 FIBER_USD_PER_M : dict
-    Underground fiber per metre (trench, duct, cable) by setting: rural 5, suburban 15, urban 25 USD (FACTS §6).
-    A road's setting comes from the kind of commune it crosses: xã rural, thị trấn suburban, phường urban.
+    Underground fiber per metre (trench, duct, cable) by setting: rural 5, suburban 15, urban 25 USD (Oughton).
+    A road's setting comes from the kind of commune it crosses (``settings.environment_of_commune_kind``: xã rural,
+    thị trấn suburban, phường urban).
 INSTALLATION_FACTOR : dict
     Share of that cost by installation: underground 1.0; aerial on existing poles 0.4 (assumption: no trench,
     cable and hardware only).
@@ -67,12 +70,12 @@ from .steiner import (
 
 logger = logging.getLogger(__name__)
 
-FIBER_USD_PER_M: dict[str, float] = {"rural": 5.0, "suburban": 15.0, "urban": 25.0}
+FIBER_USD_PER_M: dict[str, float] = settings.fiber_usd_per_m
 INSTALLATION_FACTOR: dict[str, float] = {"underground": 1.0, "aerial": 0.4}
 ROAD_CLASS_FACTOR: dict[str, float] = {"national": 1.0, "provincial": 1.0, "district": 1.05, "commune": 1.1,
                                        "track": 1.25, "unknown": 1.1}
-OFFROAD_USD_PER_M: float = 10.0
-EQUIPMENT_USD_PER_VILLAGE: float = 2000.0
+OFFROAD_USD_PER_M: float = settings.fiber_offroad_usd_per_m
+EQUIPMENT_USD_PER_VILLAGE: float = settings.fiber_equipment_usd_per_village
 SLOPE_FACTOR: float = 2.0
 MAX_TERRAIN_FACTOR: float = 2.0
 FIBER_VND_PER_M: dict[str, float] = {k: v * settings.usd_to_vnd for k, v in FIBER_USD_PER_M.items()}
@@ -83,7 +86,13 @@ MAX_OFFROAD_M: float = 5000.0
 FIBER_TOLERANCE_M: float = 50.0
 """A fiber route this close to a road can be tapped there."""
 HOUSEHOLD_SIZE: float = 616_500 / 144_396
-"""People per household (FACTS §1), to estimate households when a village layer has only population."""
+"""People per household (≈ 4.27), to estimate households when a village layer has only population.
+
+The department's plan (``docs/sources.md`` §1.1, §1.2) gives 144,396 households and no population, only
+3,670 people per postal point × 168 points = 616,560 with 3,670 rounded (616,476–616,644); 616,500 is that figure
+rounded. The demo's 616,560 / 144,396 (4.2699) differs by 0.01 %, which changes an estimated household count only
+when it falls within 0.0001 · households of a half.
+"""
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "households": 0.30, "population": 0.05, "cost_alone": 0.10, "cost_shared": 0.15, "cost_per_household": 0.20,
@@ -99,7 +108,7 @@ ProgressFn = Callable[[str], None]
 # ------------------------------------------------------------------------------------------------ costs
 @dataclass(frozen=True)
 class CostModel:
-    """Unit costs in VND (defaults: module constants; FACTS.md §6).
+    """Unit costs in VND (defaults: module constants, from `ictgis.settings`; docs/sources.md §4).
 
     Parameters
     ----------

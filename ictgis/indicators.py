@@ -6,7 +6,7 @@ An indicator whose layer is missing is None (unavailable), not an error. Figures
 publishes them: 2 decimals for km, whole people, 1 decimal for percentages.
 
 Denominators differ by indicator: postal and internet-point indicators count xã only; the radio-station indicator
-counts all commune-level units (FACTS.md §1).
+counts all commune-level units (docs/sources.md §1.2, §1.4).
 """
 
 from __future__ import annotations

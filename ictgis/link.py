@@ -14,9 +14,9 @@ import numpy as np
 from . import radio
 
 
-def profile_report(distance_m: np.ndarray, elevation_m: np.ndarray, *, crs: str, tx_height_m: float = 30.0,
-                   rx_height_m: float = 1.5, frequency_mhz: float = 1800.0,
-                   k_factor: float = radio.DEFAULT_K_FACTOR) -> dict:
+def profile_report(distance_m: np.ndarray, elevation_m: np.ndarray, *, crs: str,
+                   tx_height_m: float = radio.DEFAULT_SITE_HEIGHT_M, rx_height_m: float = 1.5,
+                   frequency_mhz: float = 1800.0, k_factor: float = radio.DEFAULT_K_FACTOR) -> dict:
     """Line of sight, F1 clearance and the path loss of each model over a terrain profile.
 
     Parameters
@@ -62,8 +62,8 @@ def profile_report(distance_m: np.ndarray, elevation_m: np.ndarray, *, crs: str,
 
 
 def plot_profile(distance_m: np.ndarray, elevation_m: np.ndarray, png_path: Path | str, *,
-                 tx_height_m: float = 30.0, rx_height_m: float = 1.5, frequency_mhz: float = 1800.0,
-                 k_factor: float = radio.DEFAULT_K_FACTOR) -> Path:
+                 tx_height_m: float = radio.DEFAULT_SITE_HEIGHT_M, rx_height_m: float = 1.5,
+                 frequency_mhz: float = 1800.0, k_factor: float = radio.DEFAULT_K_FACTOR) -> Path:
     """Draw the terrain on the effective earth, the line of sight and the first Fresnel zone into a PNG.
 
     Raises

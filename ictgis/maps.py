@@ -212,7 +212,7 @@ CHOROPLETHS: dict[str, Choropleth] = {ind.key: ind for ind in (
                "record:villages_fiber_pct", edges=(50.0, 80.0, 95.0, 100.0)),
     Choropleth("populated_area_4g_pct", "Tỷ lệ dân cư được phủ sóng 4G", "4G populated-area coverage", "%",
                None, edges=(50.0, 80.0, 95.0, 100.0)),  # provided: the coverage of `ictgis.coverage.compute`
-    # QCVN 1:2008/BTTTT: R <= 3 km and <= 8,000 people per point (FACTS.md §2)
+    # QCVN 1:2008/BTTTT: R <= 3 km and <= 8,000 people per point (docs/sources.md §3.1)
     Choropleth("postal_radius_km", "Bán kính phục vụ bưu chính", "Postal service radius", "km",
                "record:postal_radius_km", higher_is_better=False, decimals=2, edges=(2.0, 3.0, 5.0, 8.0)),
     Choropleth("people_per_point", "Số dân trên một điểm bưu chính", "People per postal point", "người",

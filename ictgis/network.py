@@ -37,6 +37,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 from shapely.ops import substring
 
+from . import settings
 from ._errors import CRSError, LayerError, Problem
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,8 @@ NODE_TOLERANCE_M = 0.01
 """Segment ends closer than this (metres) are one node."""
 MIN_WEIGHT = 1e-9
 """Smallest edge weight handed to scipy (explicit zeros are fragile there)."""
-SETTING_OF_COMMUNE_KIND = {"phuong": "urban", "thi_tran": "suburban", "xa": "rural"}
-"""Urban/rural setting of a road from the kind of commune it runs through."""
+SETTING_OF_COMMUNE_KIND = settings.environment_of_commune_kind
+"""Urban/rural setting of a road from the kind of commune it runs through (``settings.environment_of_commune_kind``)."""
 
 CostFunction = Callable[[pd.DataFrame], np.ndarray]
 """Maps edge attributes (columns ``kind``, ``road_class``, ``setting``, ``grade``) to a cost per metre."""

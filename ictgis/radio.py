@@ -9,15 +9,12 @@ Epstein–Peterson multiple edges over a terrain profile drawn on an effective e
 
 Attributes
 ----------
-EARTH_RADIUS_M : float
-    Mean earth radius (6,371 km).
-DEFAULT_K_FACTOR : float
-    Effective earth radius factor k = 4/3 (median standard atmosphere, ITU-R P.453 / P.530). The earth bulge between
-    the ends of a path, at d1 and d2 from them, is d1·d2 / (2·k·R). gdal_viewshed's curvature coefficient ``-cc``
-    (default 0.85714 = 1 − 1/7, i.e. a refraction coefficient of 1/7) multiplies d²/(2R), so cc = 1/k: gdal's default
-    is k = 7/6, and k = 4/3 is ``-cc 0.75`` (see :func:`gdal_curvature_coefficient`).
-MIN_DISTANCE_KM : float
-    Hata distances are clipped to ≥ 0.02 km: the formula tends to −∞ at 0 and is an extrapolation below 1 km anyway.
+EARTH_RADIUS_M, DEFAULT_K_FACTOR, MIN_DISTANCE_KM, KNIFE_EDGE_V_MIN, SPEED_OF_LIGHT_M_S
+    From :mod:`ictgis.constants` (mean earth radius 6,371 km; k = 4/3; Hata distances clipped to ≥ 0.02 km; no
+    knife-edge loss for v ≤ −0.78). The earth bulge between the ends of a path, at d1 and d2 from them, is
+    d1·d2 / (2·k·R). gdal_viewshed's curvature coefficient ``-cc`` (default 0.85714 = 1 − 1/7, i.e. a refraction
+    coefficient of 1/7) multiplies d²/(2R), so cc = 1/k: gdal's default is k = 7/6, and k = 4/3 is ``-cc 0.75``
+    (see :func:`gdal_curvature_coefficient`).
 HATA_FREQUENCY_RANGE_MHZ : tuple[float, float]
     Frequencies Hata accepts here (150–4000 MHz); Okumura–Hata below 1500 MHz, COST-231 from 1500 MHz.
 ENVIRONMENTS : tuple[str, ...]
@@ -39,7 +36,7 @@ TECH_DEFAULTS : dict[str, LinkParameters]
 TECH_BANDS_MHZ : dict[str, tuple[float, float]]
     Band range of each technology: a site's ``band_mhz`` is used for a technology only inside that range.
 DEFAULT_SITE_HEIGHT_M : float
-    Antenna height of sites without ``height_m`` (30 m, a typical rural tower).
+    Antenna height of sites without ``height_m`` (``ictgis.settings.default_site_height_m``, 30 m).
 """
 
 from __future__ import annotations
@@ -52,18 +49,16 @@ from typing import Any
 
 import numpy as np
 
+from . import settings
+from .constants import DEFAULT_K_FACTOR, EARTH_RADIUS_M, KNIFE_EDGE_V_MIN, MIN_DISTANCE_KM, SPEED_OF_LIGHT_M_S
+
 logger = logging.getLogger(__name__)
 
-EARTH_RADIUS_M = 6_371_000.0
-DEFAULT_K_FACTOR = 4.0 / 3.0
-MIN_DISTANCE_KM = 0.02
 HATA_FREQUENCY_RANGE_MHZ = (150.0, 4000.0)
 COST231_FROM_MHZ = 1500.0
 ENVIRONMENTS = ("urban_dense", "urban", "suburban", "rural")
 CALIBRATION_DB = {"urban_dense": 0.0, "urban": 0.0, "suburban": 0.0, "rural": 0.0}
-DEFAULT_SITE_HEIGHT_M = 30.0
-KNIFE_EDGE_V_MIN = -0.78
-SPEED_OF_LIGHT_M_S = 299_792_458.0
+DEFAULT_SITE_HEIGHT_M = settings.default_site_height_m
 
 
 def _out(x: Any) -> Any:

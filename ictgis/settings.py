@@ -23,7 +23,18 @@ postal_max_radius_km, postal_max_people_per_point : float
 default_data_dir : str
     Data folder used when a command is given none (the embedded demo).
 usd_to_vnd : float
-    Exchange rate for the USD unit costs of FACTS.md §6.
+    Exchange rate for the USD unit costs (``docs/sources.md`` §4; an assumption, about the 2024–2025 rate).
+environment_of_commune_kind : dict[str, str]
+    Urban/suburban/rural setting of a commune kind (phường urban, thị trấn suburban, xã rural): the Hata
+    environment of the sites in it (:mod:`ictgis.coverage`) and the fiber cost per metre of the roads through it
+    (:mod:`ictgis.network`, :mod:`ictgis.fiber`).
+default_site_height_m : float
+    Antenna height of a site that gives none (30 m; an assumption, a typical rural tower).
+default_operator : str
+    Operator of a new site a scenario adds without naming one ("Viettel"; an assumption).
+
+Every figure below the cost heading is documented where it is set; the source of each is in ``docs/sources.md``
+(§1 the department's plan, §3 standards, §4 unit costs, §6 assumptions).
 """
 
 from __future__ import annotations
@@ -40,28 +51,53 @@ postal_max_radius_km: float = 3.0
 postal_max_people_per_point: float = 8000.0
 default_data_dir: str = "data/shapefiles"
 usd_to_vnd: float = 25_400.0
+environment_of_commune_kind: dict[str, str] = {"phuong": "urban", "thi_tran": "suburban", "xa": "rural"}
+default_site_height_m: float = 30.0
+default_operator: str = "Viettel"
 
-# --- Scenario and cost defaults (FACTS.md §6; configurable per run in scenario files) -----------------------------
-#: Coverage threshold for "covered" (dBm, RSRP for 4G/5G). No official threshold exists (FACTS §3); −110 dBm is
-#: the common outdoor planning value (−100 in-car, −90 indoor).
+# --- Scenario and cost defaults (docs/sources.md §4; configurable per run in scenario files) -----------------------
+#: Coverage threshold for "covered" (dBm, RSRP for 4G/5G). No official threshold exists (docs/sources.md §3.2);
+#: −110 dBm is the common outdoor planning value (−100 in-car, −90 indoor).
 rsrp_threshold_dbm: float = -110.0
 #: Discount rate and horizon of net present values (Oughton's rural 4G model: 5 %, 10 years).
 discount_rate: float = 0.05
 horizon_years: int = 10
 #: Yearly operating cost as a share of capital cost (Oughton: 10 %/yr).
 opex_share_per_year: float = 0.10
-#: Rural 3-sector greenfield 4G site before backhaul (Oughton: ≈ 48–50 k USD).
-site_greenfield_usd: float = 49_000.0
+#: Oughton's itemised rural 4G site (USD): per sector an antenna and a radio unit; per site power/battery, tower,
+#: civil works, transport and installation (41,500 itemised for 3 sectors).
+sectors_per_site: int = 3
+sector_antenna_usd: float = 1_500.0
+sector_radio_usd: float = 4_000.0
+site_power_usd: float = 5_000.0
+site_tower_usd: float = 5_000.0
+site_civil_usd: float = 5_000.0
+site_transport_usd: float = 5_000.0
+site_install_usd: float = 5_000.0
+#: Remainder to Oughton's ≈ 48–50 k USD greenfield total: site acquisition, planning, contingency (assumption).
+site_other_usd: float = 7_500.0
+#: Rural 3-sector greenfield 4G site before backhaul (Oughton: ≈ 48–50 k USD): the items above, 49,000 USD.
+site_greenfield_usd: float = (sectors_per_site * (sector_antenna_usd + sector_radio_usd) + site_power_usd
+                              + site_tower_usd + site_civil_usd + site_transport_usd + site_install_usd
+                              + site_other_usd)
 #: Adding a technology (4G or 5G) to an existing 3-sector site: 3 × (sector antenna 1,500 + radio unit 4,000) USD.
-site_upgrade_usd: float = 16_500.0
+site_upgrade_usd: float = sectors_per_site * (sector_antenna_usd + sector_radio_usd)
+#: Microwave backhaul of a new site where a fiber spur would cost more or no road is known (Oughton: 30–80 k USD;
+#: the low end).
+microwave_backhaul_usd: float = 30_000.0
 #: Rural site rent per year (Oughton: 1,000 USD/yr).
 site_rent_usd_per_year: float = 1_000.0
-#: Off-grid solar power system replacing a diesel generator at a BTS site (assumption: panels, batteries,
-#: controller for a 3-sector macro site; Oughton's 5,000 USD power/battery line is for grid-connected sites).
+#: Off-grid solar power system replacing a diesel generator at a BTS site, or powering a new off-grid site
+#: (assumption: panels, batteries, controller for a 3-sector macro site; Oughton's 5,000 USD power/battery line is
+#: for grid-connected sites).
 solar_kit_usd: float = 20_000.0
+#: Yearly upkeep of a solar power system as a share of its cost (assumption; the ``power`` intervention's opex).
+#: Not a scenario parameter yet.
+solar_opex_share_per_year: float = 0.02
 #: Connecting an off-grid site to the grid (assumption: a few km of medium-voltage line and a transformer).
 grid_connection_usd: float = 15_000.0
-#: Diesel burned by an off-grid site per year (FACTS §6: up to ~20,000 L/yr) and its price (VND per litre).
+#: Diesel burned by an off-grid site per year (docs/sources.md §4: up to ~20,000 L/yr) and its price (VND per
+#: litre; assumption).
 diesel_litres_per_year: float = 20_000.0
 diesel_vnd_per_litre: float = 20_000.0
 #: CO₂ emitted per litre of diesel burned (kg; IPCC default emission factor, ≈ 2.68 kg/L).
@@ -73,3 +109,11 @@ bdvhx_opex_vnd_per_year: float = 60_000_000.0
 #: Yearly maintenance of new fiber as a share of its capital cost (assumption; cable plant needs far less upkeep
 #: than radio sites).
 fiber_opex_share_per_year: float = 0.02
+#: Underground fiber per metre (trench, duct, cable) by setting (Oughton's fiber backhaul: rural 5, suburban 15,
+#: urban 25 USD/m); a road's setting comes from `environment_of_commune_kind`.
+fiber_usd_per_m: dict[str, float] = {"rural": 5.0, "suburban": 15.0, "urban": 25.0}
+#: Off-road fiber connector from a road to a village centre or straight to a fiber route (assumption: new poles or
+#: trench across fields, twice the rural road cost), whatever the installation.
+fiber_offroad_usd_per_m: float = 10.0
+#: Per village connected to fiber: splitter cabinet, ODF, splicing and tests (assumption).
+fiber_equipment_usd_per_village: float = 2_000.0

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 #: First characters that make a spreadsheet read a CSV cell as a formula (OWASP).
@@ -53,11 +54,23 @@ def _is_text_column(series: pd.Series) -> bool:
                 or pd.api.types.is_datetime64_any_dtype(series))
 
 
+def _whole_numbers(series: pd.Series) -> bool:
+    """Tell whether a column of objects holds only whole numbers and blanks (counts beside a blank total row)."""
+    values = series.dropna()
+    return series.dtype == object and len(values) > 0 and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values)
+
+
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy of `frame` whose text cells, column names and index labels pass through `safe_text`."""
+    """Return a copy of `frame` whose text cells, column names and index labels pass through `safe_text`.
+
+    Columns of whole numbers with blanks are written as whole numbers (``16``, not ``16.0``).
+    """
     out = frame.copy()
     for col in out.columns:
-        if _is_text_column(out[col]):
+        if _whole_numbers(out[col]):
+            out[col] = out[col].astype("Int64")
+        elif _is_text_column(out[col]):
             out[col] = out[col].map(safe_text, na_action="ignore")
     out.columns = out.columns.map(safe_text) if not isinstance(out.columns, pd.MultiIndex) else out.columns
     if not isinstance(out.index, pd.MultiIndex) and _is_text_column(out.index.to_series()):

@@ -7,16 +7,18 @@
   existing sites already cover, choose the new sites covering the most people, by count (``n_sites``) or budget
   (``budget_vnd``, knapsack MCLP), greedy or exact (HiGHS), with the LP bound.
 
-Cost model (module constants, USD; converted with ``ictgis.settings.usd_to_vnd``)
----------------------------------------------------------------------------------
-From FACTS.md §6 (Oughton's open rural 4G cost model): per sector antenna 1,500 + radio unit 4,000 (3 sectors);
-per site power/battery 5,000, tower 5,000, civil works 5,000, transport 5,000, installation 5,000 — 41,500 itemised.
-FACTS §6 puts a rural 3-sector greenfield 4G site at ≈ 48–50 k USD before backhaul; the 7,500 USD remainder
-(`SITE_OTHER_USD`: site acquisition, planning, contingency) is our assumption to reach 49,000. Backhaul: a fiber
-spur at 5 USD/m (FACTS rural rate) from the nearest road (fiber assumed to run along roads), or microwave at
-30,000 USD (FACTS: 30–80 k), whichever is cheaper; microwave when no road layer is given. Power: a site within
-`GRID_DISTANCE_M` of the power grid (or of a road, when no grid layer is given) is on the grid, covered by the
-power/battery line; an off-grid site adds `OFFGRID_POWER_USD` (solar + batteries; our assumption, not in FACTS).
+Cost model (USD, from :mod:`ictgis.settings`; converted with ``ictgis.settings.usd_to_vnd``)
+------------------------------------------------------------------------------------------
+The module constants below are the settings' values, under the names this module has always exported; the sources
+are in ``docs/sources.md`` §4 (Oughton's open rural 4G cost model): per sector antenna 1,500 + radio unit 4,000
+(3 sectors); per site power/battery 5,000, tower 5,000, civil works 5,000, transport 5,000, installation 5,000 —
+41,500 itemised. Oughton puts a rural 3-sector greenfield 4G site at ≈ 48–50 k USD before backhaul; the 7,500 USD
+remainder (`SITE_OTHER_USD`: site acquisition, planning, contingency) is our assumption to reach 49,000. Backhaul:
+a fiber spur at 5 USD/m (Oughton's rural rate) from the nearest road (fiber assumed to run along roads), or
+microwave at 30,000 USD (Oughton: 30–80 k), whichever is cheaper; microwave when no road layer is given. Power: a
+site within `GRID_DISTANCE_M` of the power grid (or of a road, when no grid layer is given) is on the grid, covered
+by the power/battery line; an off-grid site adds `OFFGRID_POWER_USD` (``settings.solar_kit_usd``: solar +
+batteries; our assumption, not in Oughton's model).
 
 Examples
 --------
@@ -55,21 +57,20 @@ __all__ = [
     "generate_candidates", "read_candidates", "site_cost_vnd",
 ]
 
-# ------------------------------------------------------------------ cost model (FACTS.md §6, Oughton, USD)
-SECTORS: int = 3
-SECTOR_ANTENNA_USD: float = 1_500.0
-SECTOR_RADIO_USD: float = 4_000.0
-SITE_POWER_USD: float = 5_000.0
-SITE_TOWER_USD: float = 5_000.0
-SITE_CIVIL_USD: float = 5_000.0
-SITE_TRANSPORT_USD: float = 5_000.0
-SITE_INSTALL_USD: float = 5_000.0
-SITE_OTHER_USD: float = 7_500.0  # assumption: remainder to FACTS §6's ≈ 48–50 k USD greenfield total
-GREENFIELD_USD: float = (SECTORS * (SECTOR_ANTENNA_USD + SECTOR_RADIO_USD) + SITE_POWER_USD + SITE_TOWER_USD
-                         + SITE_CIVIL_USD + SITE_TRANSPORT_USD + SITE_INSTALL_USD + SITE_OTHER_USD)  # 49,000
-FIBER_RURAL_USD_PER_M: float = 5.0
-MICROWAVE_BACKHAUL_USD: float = 30_000.0
-OFFGRID_POWER_USD: float = 20_000.0  # assumption: solar + battery bank for a rural 4G site
+# ------------------------------------------------- cost model (settings; docs/sources.md §4, Oughton, USD)
+SECTORS: int = settings.sectors_per_site
+SECTOR_ANTENNA_USD: float = settings.sector_antenna_usd
+SECTOR_RADIO_USD: float = settings.sector_radio_usd
+SITE_POWER_USD: float = settings.site_power_usd
+SITE_TOWER_USD: float = settings.site_tower_usd
+SITE_CIVIL_USD: float = settings.site_civil_usd
+SITE_TRANSPORT_USD: float = settings.site_transport_usd
+SITE_INSTALL_USD: float = settings.site_install_usd
+SITE_OTHER_USD: float = settings.site_other_usd
+GREENFIELD_USD: float = settings.site_greenfield_usd  # 49,000
+FIBER_RURAL_USD_PER_M: float = settings.fiber_usd_per_m["rural"]
+MICROWAVE_BACKHAUL_USD: float = settings.microwave_backhaul_usd
+OFFGRID_POWER_USD: float = settings.solar_kit_usd
 GRID_DISTANCE_M: float = 1_000.0
 
 CANDIDATES_SCHEMA = LayerSchema(
@@ -86,7 +87,7 @@ CANDIDATES_SCHEMA = LayerSchema(
 # ========================================================================================== candidates
 def site_cost_vnd(dist_road_m: np.ndarray | float, grid: np.ndarray | bool, *, usd_to_vnd: float | None = None
                   ) -> np.ndarray:
-    """Capex of a new greenfield 4G site, in VND (module docstring: cost model after FACTS.md §6).
+    """Capex of a new greenfield 4G site, in VND (module docstring: cost model, docs/sources.md §4).
 
     Parameters
     ----------

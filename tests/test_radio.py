@@ -275,7 +275,7 @@ def test_max_range_4g_rural_and_700_mhz_ratio():
     a, b = radio.hata_coefficients(1800.0, 30.0, environment="rural")
     assert r1800 == pytest.approx(10 ** ((radio.rsrp_dbm(0.0, p1800) + 110.0 - a) / b), rel=1e-9)
     r700 = radio.max_range_km(radio.link_parameters("4G", band_mhz=700), -110.0, 30.0, "rural")
-    assert r700 / r1800 == pytest.approx(1.8, rel=0.25)  # FACTS §3: band 28 reaches ≈ 1.8× band 3
+    assert r700 / r1800 == pytest.approx(1.8, rel=0.25)  # docs/sources.md §3.4: band 28 reaches ≈ 1.8× band 3
     urban = radio.max_range_km(p1800, -110.0, 30.0, "urban")
     assert urban < r1800 / 3
     many = radio.max_range_km(p1800, np.array([-110.0, -100.0, -90.0]), np.array([30.0, 30.0, 30.0]))

@@ -72,7 +72,7 @@ def format_report(report: dict) -> str:
               help="Elevation raster (projected CRS, metres).")
 @click.option("--from", "start", required=True, help="Transmitter X,Y in the DEM's CRS.")
 @click.option("--to", "end", required=True, help="Receiver X,Y in the DEM's CRS.")
-@click.option("--tx-height-m", type=click.FloatRange(0, 500), default=30.0, show_default=True,
+@click.option("--tx-height-m", type=click.FloatRange(0, 500), default=radio.DEFAULT_SITE_HEIGHT_M, show_default=True,
               help="Transmitter antenna height above ground.")
 @click.option("--rx-height-m", type=click.FloatRange(0, 500), default=1.5, show_default=True,
               help="Receiver antenna height above ground.")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from ..constants import REFRACTION_COEFF
+
 logger = logging.getLogger(__name__)
 
 #: Sites computed together (one numba batch) before their files are written.
@@ -27,7 +29,7 @@ SITES_PER_BATCH = 16
 @click.option("--out", "out_path", required=True, type=click.Path(path_type=Path),
               help="Output GeoTIFF (one observer) or folder of <id>.tif (with --sites).")
 @click.option("--target-height-m", type=float, default=1.5, show_default=True, help="Target height above ground.")
-@click.option("--refraction", type=float, default=0.85714, show_default=True,
+@click.option("--refraction", type=float, default=REFRACTION_COEFF, show_default=True,
               help="Curvature coefficient as gdal_viewshed -cc: heights drop by refraction · d² / (2 a); 0 ignores "
                    "the curvature.")
 @click.option("--resolution-m", type=float, default=None, help="Resample the DEM to this cell size first.")

@@ -2,9 +2,9 @@
 
 The 129 real commune-level units (codes, names, kinds, districts) sit on generated polygons that tile a province of
 exactly 9,541.25 km² in EPSG:9205. Every other layer is generated on them and reproduces the department's mid-2021
-figures (FACTS.md): 1,444 villages (169 without fiber), 616,560 people in 144,396 households, 815 BTS sites (785 3G,
-705 4G, 16 on diesel, 5 operators), 168 postal service points (2 cấp I, 10 cấp II, 37 cấp III, 1 KT1, 1 large
-customer, 9 letter boxes, 107 BĐVHX, 1 other) and 97 commune radio stations.
+figures (docs/sources.md §1, §7): 1,444 villages (169 without fiber), 616,560 people in 144,396 households,
+815 BTS sites (785 3G, 705 4G, 16 on diesel, 5 operators), 168 postal service points (2 cấp I, 10 cấp II,
+37 cấp III, 1 KT1, 1 large customer, 9 letter boxes, 107 BĐVHX, 1 other) and 97 commune radio stations.
 
 Steps, one module each: outline and terrain (:mod:`~ictgis.demo.terrain`, on the control geography of
 :mod:`~ictgis.demo.geography`, the noise of :mod:`~ictgis.demo.noise` and the grids of :mod:`~ictgis.demo.grid`),

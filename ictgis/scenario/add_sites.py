@@ -22,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import settings
 from .._errors import ScenarioError
 from ..io import Dataset, assign_commune
 from ..layers import parse_tech
@@ -42,10 +43,11 @@ def apply_add_sites(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     bts = need_layer(ds, "bts_sites", "add_sites")
     rows = []
     for site in spec["sites"]:
-        rows.append({"id": str(site["id"]), "operator": site.get("operator", "Viettel"),
+        rows.append({"id": str(site["id"]), "operator": site.get("operator", settings.default_operator),
                      "tech": ",".join(parse_tech(site.get("tech", "4G"))),
                      "band_mhz": float(site["band_mhz"]) if site.get("band_mhz") is not None else np.nan,
-                     "height_m": float(site.get("height_m", 30.0)), "power": site.get("power", "grid"),
+                     "height_m": float(site.get("height_m", settings.default_site_height_m)),
+                     "power": site.get("power", "grid"),
                      "geometry": site_point(site, ds)})
     new = gpd.GeoDataFrame(rows, geometry="geometry", crs=bts.crs)
     new = assign_commune(new, ds["communes"])
@@ -69,7 +71,7 @@ def apply_optimize(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
 
     technology = str(spec.get("technology", "4G")).upper()
     threshold = ctx.params.get("rsrp_threshold_dbm")
-    height = float(spec.get("height_m", 30.0))
+    height = float(spec.get("height_m", settings.default_site_height_m))
     before = coverage.compute(ds, technology=technology, threshold_dbm=threshold, progress=lambda f, m: None)
     villages = ds["villages"]
     covered = before.villages["covered"].to_numpy(dtype=bool)
@@ -99,7 +101,7 @@ def apply_optimize(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     chosen = [] if result is None else list(result.chosen)
     new = frame.iloc[chosen].copy()
     new["id"] = [f"NEW-{technology}-{i + 1:03d}" for i in range(len(new))]
-    new["operator"] = spec.get("operator", "Viettel")
+    new["operator"] = spec.get("operator", settings.default_operator)
     new["tech"] = technology
     new["band_mhz"] = np.nan
     new["power"] = np.where(new["grid"].astype(bool), "grid", "solar")

@@ -28,7 +28,8 @@ def apply_power(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     co2_t = litres * ctx.p("co2_kg_per_litre_diesel") / 1000.0
     out = Outcome(changed={"bts_sites"})
     out.costs.append(CostLine(ctx.label, f"{target} power for {n} sites", n, n * unit_usd * ctx.usd,
-                              -fuel_vnd + (0.0 if target == "grid" else 0.02 * n * unit_usd * ctx.usd)))
+                              -fuel_vnd + (0.0 if target == "grid" else
+                                           ctx.p("solar_opex_share_per_year") * n * unit_usd * ctx.usd)))
     out.extra = {"sites": n, "diesel_sites_converted": n_diesel, "fuel_saved_litres_per_year": litres,
                  "fuel_saved_vnd_per_year": fuel_vnd, "co2_avoided_t_per_year": round(co2_t, 1)}
     out.notes.append(f"{n} sites to {target}: {litres:,.0f} L diesel and {co2_t:,.1f} t CO₂ avoided per year")

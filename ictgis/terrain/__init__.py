@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 
+from ..constants import EARTH_RADIUS_M, REFRACTION_COEFF
 from .dem import Dem, read_dem, write_raster
 from .observers import OBSERVERS_SCHEMA, read_observers
 from .parallel import PARALLEL_LOCK
@@ -39,7 +40,6 @@ from .profiles import profile
 from .relief import hillshade
 from .sweep_kernels import (
     BLOCK_SHIFT,
-    EARTH_RADIUS_M,
     RAY_RADIUS_M,
     radial_best_server_serial,
     radial_sweep,
@@ -47,7 +47,7 @@ from .sweep_kernels import (
 )
 from .sweeps import Sweep, sweep
 from .viewshed_kernels import HIDDEN, NODATA, VISIBLE, viewshed_batch
-from .viewsheds import REFRACTION_COEFF, ViewshedStack, observer_cells, viewshed, viewshed_many
+from .viewsheds import ViewshedStack, observer_cells, viewshed, viewshed_many
 
 logger = logging.getLogger(__name__)
 

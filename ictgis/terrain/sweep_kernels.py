@@ -11,9 +11,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-#: Mean earth radius of ITU-R P.452/P.526 (m), for the Fresnel sweep.
-EARTH_RADIUS_M = 6_371_000.0
-
+from ..constants import EARTH_RADIUS_M, KNIFE_EDGE_V_MIN  # module-level floats, frozen into the kernels at compile
 
 # Octants as (major row, major col, minor row, minor col) unit steps.
 OCTANTS = np.array([[0, 1, -1, 0], [0, 1, 1, 0], [0, -1, -1, 0], [0, -1, 1, 0],
@@ -64,7 +62,7 @@ def beats(value, site, best, server):
 @njit(cache=True)
 def knife_edge_db(v):
     """ITU-R P.526 single knife-edge loss J(v) (dB), 0 for v <= -0.78."""
-    if v <= -0.78:
+    if v <= KNIFE_EDGE_V_MIN:
         return 0.0
     t = v - 0.1
     return 6.9 + 20.0 * math.log10(math.sqrt(t * t + 1.0) + t)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..constants import DEFAULT_K_FACTOR, SPEED_OF_LIGHT_M_PER_US
 from .dem import Dem
 from .parallel import PARALLEL_LOCK
 from .sweep_kernels import radial_sweep
@@ -23,7 +24,7 @@ class Sweep:
 
 
 def sweep(dem: Dem, x: float, y: float, *, tx_height_m: float, rx_height_m: float = 1.5, radius_m: float,
-          frequency_mhz: float, k_factor: float = 4.0 / 3.0) -> Sweep:
+          frequency_mhz: float, k_factor: float = DEFAULT_K_FACTOR) -> Sweep:
     """Run :func:`radial_sweep` for one site of a :class:`Dem` at `frequency_mhz` (see there for the method).
 
     Raises
@@ -36,5 +37,5 @@ def sweep(dem: Dem, x: float, y: float, *, tx_height_m: float, rx_height_m: floa
     with PARALLEL_LOCK:
         row0, col0, dist, vmax = radial_sweep(dem.elevation, t.c, t.f, dem.resolution_m, float(x), float(y),
                                           float(tx_height_m), float(rx_height_m), float(radius_m),
-                                          299.792458 / frequency_mhz, float(k_factor))
+                                          SPEED_OF_LIGHT_M_PER_US / frequency_mhz, float(k_factor))
     return Sweep(int(row0), int(col0), dist, vmax)

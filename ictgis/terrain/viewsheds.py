@@ -10,14 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import LayerError, Problem
+from ..constants import REFRACTION_COEFF  # gdal_viewshed's -cc default (earth 7/6 larger): docs/sources.md §5
 from .dem import Dem
 from .parallel import PARALLEL_LOCK
 from .viewshed_kernels import NODATA, viewshed_batch
 
 logger = logging.getLogger(__name__)
-
-#: ``gdal_viewshed -cc`` default: curvature with standard refraction (earth 7/6 larger).
-REFRACTION_COEFF = 0.85714
 
 
 @dataclass(frozen=True, eq=False)
