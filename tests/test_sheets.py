@@ -126,3 +126,11 @@ def test_scenario_outputs_and_compare(tiny_dir, tmp_path):
     run("scenario", "compare", tmp_path / "r1", "--csv", tmp_path / "c.csv", "--xlsx", tmp_path / "c.xlsx")
     assert "'" + SUM in csv_cells(tmp_path / "c.csv")
     assert_text_cells(tmp_path / "c.xlsx", SUM)
+
+
+def test_csv_counts_beside_a_blank_total_stay_whole_numbers(tmp_path):
+    """A cost table's quantity column (counts, blank on the TOTAL row) is written 16, not 16.0."""
+    frame = pd.DataFrame({"item": ["solar", "=cmd", "TOTAL"], "quantity": pd.Series([16, 85, None], dtype=object),
+                          "capex_vnd": [1.5, 2.0, 3.5]})
+    text = sheets.write_csv(frame, tmp_path / "costs.csv").read_text(encoding="utf-8").splitlines()
+    assert text[1] == '"solar",16,1.5' and text[2] == '"\'=cmd",85,2.0' and text[3] == '"TOTAL","",3.5'
