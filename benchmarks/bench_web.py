@@ -87,7 +87,7 @@ def start_server(data_dir: Path, instance: Path, **config):
     from flask import Response, url_for
     from waitress.server import create_server
 
-    from web import create_app
+    from ictgis_web import create_app
 
     app = create_app({"DATA_DIR": str(data_dir), "INSTANCE_PATH": str(instance)} | config)
     cache: dict[str, str] = {}
