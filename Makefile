@@ -7,15 +7,16 @@ DATA ?= data/shapefiles
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: install run test lint bench demo clean-venv
+.PHONY: install run test lint bench demo wheel clean-venv
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-# Python packages from PyPI (lower bounds in pyproject.toml), the package itself in editable mode.
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+# Python packages from PyPI (lower bounds in pyproject.toml), the package itself in editable mode (web/ is imported as
+# ictgis_web; the app reads Leaflet/jQuery from node_modules/ of the tree).
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --prefer-binary -e ".[web,test]"
-	$(BIN)/python -c "import ictgis, geopandas, rasterio, flask, folium, waitress"
+	$(BIN)/python -c "import ictgis, ictgis_web, geopandas, rasterio, flask, folium, waitress"
 	touch $@
 
 # Leaflet and jQuery from the npm registry (package-lock.json), served by Flask: the map works offline.
@@ -23,7 +24,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+install: node_modules/.installed $(VENV)/.installed
+
+# A wheel for servers (pip install "dist/ictgis-<version>-py3-none-any.whl[web]"): built after npm ci, it carries
+# Leaflet, jQuery and the example scenarios (setup.py).
+wheel: install
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w dist .
 
 run: install
 	$(BIN)/ictgis serve --data $(DATA) --host $(HOST) --port $(PORT)

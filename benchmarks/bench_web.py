@@ -96,7 +96,7 @@ def start_server(data_dir: Path, instance: Path, **config):
     from flask import Response, url_for
     from waitress.server import create_server
 
-    from web import create_app
+    from ictgis_web import create_app
 
     app = create_app({"DATA_DIR": str(data_dir), "INSTANCE_PATH": str(instance)} | config)
     cache: dict[str, str] = {}
@@ -264,7 +264,7 @@ def percentiles(latencies: list[float]) -> dict:
 
 def login_attack(data_dir: Path, *, clients: int, guessers: int, seconds: float) -> dict:
     """The issue 10 load (50 clients on three URLs) with and without 16 password guessers, on waitress."""
-    from web.users import UserStore
+    from ictgis_web.users import UserStore
 
     with tempfile.TemporaryDirectory() as instance:
         UserStore(instance).add("lan", "a long planner password", "planner")

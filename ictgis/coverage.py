@@ -597,14 +597,9 @@ RSRP_CLASSES = ((-80.0, (0, 104, 55, 210)), (-90.0, (26, 152, 80, 200)), (-100.0
 
 def colorize(rsrp: np.ndarray, *, threshold_dbm: float) -> np.ndarray:
     """RGBA image of RSRP classes (≥ −80, −90, −100, −110, −120 dBm); transparent below −120 or where no signal."""
-    img = np.zeros((*rsrp.shape, 4), dtype=np.uint8)
-    filled = np.zeros(rsrp.shape, dtype=bool)
-    value = np.nan_to_num(rsrp, nan=-np.inf)
-    for lower, color in RSRP_CLASSES:
-        m = (value >= lower) & ~filled
-        img[m] = color
-        filled |= m
-    return img
+    from .rasterpng import classify
+
+    return classify(rsrp, RSRP_CLASSES)
 
 
 def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> Path:
@@ -633,27 +628,14 @@ def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> P
 
 def write_kmz(result: CoverageResult, path: Path, *, max_size: int = 4096) -> Path:
     """Write a KMZ with the RSRP classes as a PNG ground overlay in EPSG:4326 (for Google Earth)."""
-    import io as _io
     import zipfile
 
-    import rasterio
-    from matplotlib.image import imsave
-    from rasterio.warp import Resampling, calculate_default_transform, reproject
+    from .rasterpng import classify, encode_png, warp
 
-    dem = result.dem
-    rows, cols = dem.shape
-    left, bottom, right, top = dem.bounds
-    src_crs = rasterio.crs.CRS.from_user_input(dem.crs.to_wkt())
-    dst_crs = rasterio.crs.CRS.from_epsg(4326)
-    scale = max(1.0, max(rows, cols) / max_size)
-    transform, width, height = calculate_default_transform(src_crs, dst_crs, cols, rows, left, bottom, right, top,
-                                                           dst_width=int(cols / scale), dst_height=int(rows / scale))
-    warped = np.full((height, width), np.nan, dtype=np.float32)
-    reproject(result.rsrp_dbm.astype(np.float32), warped, src_transform=dem.transform, src_crs=src_crs,
-              dst_transform=transform, dst_crs=dst_crs, src_nodata=np.nan, dst_nodata=np.nan,
-              resampling=Resampling.max)
-    png = _io.BytesIO()
-    imsave(png, colorize(warped, threshold_dbm=result.threshold_dbm), format="png")
+    warped, transform = warp(result.rsrp_dbm, transform=result.dem.transform, crs=result.dem.crs,
+                             dst_crs="EPSG:4326", max_px=max_size, resampling="max")
+    height, width = warped.shape
+    png = encode_png(np.moveaxis(classify(warped, RSRP_CLASSES), 2, 0))
     west, north = transform.c, transform.f
     east, south = west + width * transform.a, north + height * transform.e
     name = f"{result.technology} RSRP ≥ {result.threshold_dbm:g} dBm"
@@ -667,7 +649,7 @@ def write_kmz(result: CoverageResult, path: Path, *, max_size: int = 4096) -> Pa
 
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("doc.kml", kml)
-        zf.writestr("rsrp.png", png.getvalue())
+        zf.writestr("rsrp.png", png)
     return path
 
 
@@ -743,25 +725,7 @@ def coverage_indicators(ds: Dataset, *, technologies: tuple[str, ...] = ("3G", "
 
 def overlay_png(result: CoverageResult, *, max_px: int = 1600) -> tuple[bytes, list[list[float]]]:
     """RSRP classes of a result as a PNG aligned with Leaflet (EPSG:3857), and ``[[south, west], [north, east]]``."""
-    import io as _io
+    from .rasterpng import classed_png
 
-    import rasterio
-    from matplotlib.image import imsave
-    from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
-
-    dem = result.dem
-    rows, cols = dem.shape
-    src_crs = rasterio.crs.CRS.from_user_input(dem.crs.to_wkt())
-    scale = max(1.0, max(rows, cols) / max_px)
-    transform, width, height = calculate_default_transform(src_crs, "EPSG:3857", cols, rows, *dem.bounds,
-                                                           dst_width=int(cols / scale), dst_height=int(rows / scale))
-    warped = np.full((height, width), np.nan, dtype=np.float32)
-    reproject(result.rsrp_dbm.astype(np.float32), warped, src_transform=dem.transform, src_crs=src_crs,
-              dst_transform=transform, dst_crs="EPSG:3857", src_nodata=np.nan, dst_nodata=np.nan,
-              resampling=Resampling.max)
-    png = _io.BytesIO()
-    imsave(png, colorize(warped, threshold_dbm=result.threshold_dbm), format="png")
-    west, north = transform.c, transform.f
-    east, south = west + width * transform.a, north + height * transform.e
-    w, s, e, n = transform_bounds("EPSG:3857", "EPSG:4326", west, south, east, north)
-    return png.getvalue(), [[round(s, 6), round(w, 6)], [round(n, 6), round(e, 6)]]
+    return classed_png(result.rsrp_dbm, transform=result.dem.transform, crs=result.dem.crs, classes=RSRP_CLASSES,
+                       dst_crs="EPSG:3857", max_px=max_px, resampling="max")

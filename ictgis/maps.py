@@ -27,7 +27,6 @@ import hashlib
 import json
 import logging
 import math
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -519,8 +518,9 @@ def hillshade_png(dem_path: str | Path, *, cache_dir: str | Path | None = None, 
     import rasterio
     from affine import Affine
     from rasterio.enums import Resampling
-    from rasterio.io import MemoryFile
     from rasterio.warp import reproject, transform_bounds
+
+    from .rasterpng import encode_png
 
     dem_path = Path(dem_path)
     stat = dem_path.stat()
@@ -551,11 +551,7 @@ def hillshade_png(dem_path: str | Path, *, cache_dir: str | Path | None = None, 
             reproject(band, bands[i], src_transform=transform, src_crs=src.crs, dst_transform=dst_transform,
                       dst_crs=dst_crs, resampling=Resampling.bilinear, src_nodata=None, dst_nodata=0)
     west, south, east, north = transform_bounds(dst_crs, "EPSG:4326", *_bounds(dst_transform, width, height))
-    with warnings.catch_warnings(), MemoryFile() as mem:
-        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-        with mem.open(driver="PNG", width=width, height=height, count=2, dtype="uint8") as png:
-            png.write(np.clip(np.nan_to_num(bands, nan=0.0), 0, 255).round().astype("uint8"))
-        data = mem.read()
+    data = encode_png(np.clip(np.nan_to_num(bands, nan=0.0), 0, 255).round().astype("uint8"))
     bounds = [[round(south, 6), round(west, 6)], [round(north, 6), round(east, 6)]]
     if cached is not None:
         # Atomic writes, the PNG before its bounds: web requests compute this at once in several threads, and a

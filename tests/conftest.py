@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -13,6 +16,30 @@ import shapely
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "dienbien"
 DEMO_DIR = ROOT / "data" / "shapefiles"
+
+
+def _web_package_of_this_tree() -> None:
+    """Make ``import ictgis_web`` load this tree's ``web/`` folder.
+
+    An install (editable or not) maps ``web/`` to ``ictgis_web``; a source tree run with ``PYTHONPATH=<tree>``
+    on another tree's environment would import no ``ictgis_web``, or that other tree's. Then a link
+    ``build/dev-path/ictgis_web`` → ``web`` goes first on ``sys.path`` and on ``PYTHONPATH`` (for the servers and
+    workers the tests start).
+    """
+    spec = importlib.util.find_spec("ictgis_web")
+    if spec is not None and spec.origin and Path(spec.origin).resolve().parent == ROOT / "web":
+        return
+    folder = ROOT / "build" / "dev-path"
+    link = folder / "ictgis_web"
+    if not link.is_symlink():
+        folder.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(ROOT / "web", target_is_directory=True)
+    sys.path.insert(0, str(folder))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH")) if p)
+    importlib.invalidate_caches()
+
+
+_web_package_of_this_tree()
 
 X0, Y0 = 500_000.0, 2_360_000.0  # EPSG:9205, near Điện Biên Phủ
 KM = 1000.0
@@ -81,7 +108,7 @@ def _join_background_computations():
     yield
     import sys
 
-    analyses = sys.modules.get("web.analyses")  # only when a test imported the web app
+    analyses = sys.modules.get("ictgis_web.analyses")  # only when a test imported the web app
     if analyses is not None:
         analyses.wait_idle(timeout_s=300)
 

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from conftest import X0, Y0, tiny_layers, write_layers
 
 from ictgis.layers import fold
-from web import create_app, jobs
-from web.users import UserStore
+from ictgis_web import create_app, jobs
+from ictgis_web.users import UserStore
 
 XSS = "<script>alert(1)</script>"
 
@@ -261,7 +261,7 @@ def test_hillshade_absent_without_dem(tmp_path):
 
 def test_analyses_reach_the_map_once_computed(client, app):
     """4G coverage and planned routes, computed in the background by web.analyses, show on the page and layers."""
-    from web import analyses, data
+    from ictgis_web import analyses, data
 
     with app.test_request_context():
         ds = data.dataset()
@@ -456,13 +456,13 @@ def start_planner_run(make_app, runner, *, isolation="thread"):
 
 def test_scenario_runner_is_the_scenario_module():
     import ictgis.scenario as sc
-    from web.jobs import scenario_runner
+    from ictgis_web.jobs import scenario_runner
 
     assert scenario_runner() is sc.run
 
 
 def test_scenarios_not_available_yet(client, app, monkeypatch):
-    monkeypatch.setattr("web.jobs.scenario_runner", lambda: None)  # as while ictgis.scenario does not exist
+    monkeypatch.setattr("ictgis_web.jobs.scenario_runner", lambda: None)  # as while ictgis.scenario does not exist
     write_scenario(app)
     login(client, app)
     html = client.get("/scenarios/").get_data(as_text=True)

@@ -15,7 +15,7 @@ from conftest import tiny_layers, write_layers
 from test_coverage import write_dem
 
 from ictgis import fiber, io, maps
-from web import analyses
+from ictgis_web import analyses
 
 
 def unique_folder(tmp_path, name="d", *, dem=True, layers=None):
@@ -109,7 +109,7 @@ def test_a_failed_computation_is_logged_and_tried_again(caplog):
     def boom():
         raise RuntimeError("no luck")
 
-    with caplog.at_level(logging.ERROR, logger="web.analyses"):
+    with caplog.at_level(logging.ERROR, logger="ictgis_web.analyses"):
         assert analyses.background(key, boom, wait=True) is None
     assert "failing" in caplog.text and "no luck" in caplog.text
     assert analyses.background(key, lambda: "ok", wait=True) == "ok"
@@ -142,7 +142,7 @@ def test_map_providers_are_plain_functions_of_known_keys():
     assert set(providers.choropleths) == provided == {"populated_area_4g_pct"}
     assert set(providers.village_status) <= set(maps.labels("vi"))
     for func in [*providers.overlays.values(), *providers.choropleths.values(), *providers.village_status.values()]:
-        assert callable(func) and func.__module__ == "web.analyses"
+        assert callable(func) and func.__module__ == "ictgis_web.analyses"
 
 
 def test_engine_map_functions_without_providers_show_no_analysis(tmp_path):

@@ -17,9 +17,9 @@ from datetime import datetime, timezone
 import pytest
 from test_web import make_data, token
 
-from web import create_app
-from web.logins import LoginGuard
-from web.users import UserStore
+from ictgis_web import create_app
+from ictgis_web.logins import LoginGuard
+from ictgis_web.users import UserStore
 
 PASSWORD = "mat-khau-123"
 
@@ -117,7 +117,7 @@ def test_failed_logins_are_audited_with_name_address_and_time(make_app, caplog):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = "198.51.100.7"
     before = datetime.now(timezone.utc).replace(microsecond=0)
-    with caplog.at_level(logging.WARNING, logger="web.logins"):
+    with caplog.at_level(logging.WARNING, logger="ictgis_web.logins"):
         post_login(client, password="sai-mat-khau")
         post_login(client, name="ai-do\nevent=login", password="x")  # a newline cannot forge a log line
     post_login(client)

@@ -16,8 +16,8 @@ from conftest import DEMO_DIR
 from test_web import XSS, fake_runner, make_data, write_scenario
 
 from ictgis.layers import fold
-from web import create_app
-from web.users import UserStore
+from ictgis_web import create_app
+from ictgis_web.users import UserStore
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"

@@ -6,7 +6,7 @@ import json
 
 from test_web import make_data
 
-from web import create_app, data
+from ictgis_web import create_app, data
 
 
 def app_with(tmp_path, **config):

@@ -12,8 +12,8 @@ from test_web import login, token
 from test_yamlfile import alias_bomb
 
 from ictgis import LayerError, Problem
-from web import create_app
-from web.paths import hidden_roots, is_public_file, public_text
+from ictgis_web import create_app
+from ictgis_web.paths import hidden_roots, is_public_file, public_text
 
 SOURCE = Path(__file__).resolve().parent.parent
 

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from test_web import make_data
 from test_web_auth import Browser
 
-from web import create_app
-from web.startup import InstanceBusyError, claim_instance, sweep
-from web.users import UserStore
+from ictgis_web import create_app
+from ictgis_web.startup import InstanceBusyError, claim_instance, sweep
+from ictgis_web.users import UserStore
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "mat-khau-123"
@@ -60,7 +60,7 @@ class Server:
     """`ictgis serve` in a subprocess on a free port."""
 
     def __init__(self, site: dict):
-        env = os.environ | {"PYTHONPATH": str(ROOT)}
+        env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from ictgis.cli import main; main()", "serve", "--data", str(site["data"]),
              "--instance", str(site["instance"]), "--port", "0", "--threads", "4"],

@@ -27,8 +27,8 @@ import pytest
 from conftest import tiny_layers
 from test_web import login, make_data, token, upload
 
-from web import create_app
-from web.uploads import LOCK_FILE
+from ictgis_web import create_app
+from ictgis_web.uploads import LOCK_FILE
 
 
 @pytest.fixture()

@@ -13,7 +13,13 @@ Configuration (instance ``config.py`` or ``create_app(test_config)``):
 ``TILES_URL``, ``TILES_ATTRIBUTION``
     Online tile layer, only when set (the offline basemap is the DEM hillshade).
 ``SCENARIOS_DIR``
-    Folder of scenario files (default: ``scenarios/`` of the source tree).
+    Folder of scenario files. Default: ``scenarios/`` of the source tree when run from it (``make run``, an
+    editable install); in an installed package, the example scenarios shipped with it (read-only: to edit them,
+    copy them to a folder of yours and set ``SCENARIOS_DIR`` in the instance ``config.py``).
+``VENDOR_DIR``
+    Leaflet and jQuery from the npm registry (``<package>/dist/…``). Default: ``static/vendor/`` of the installed
+    package (a wheel or sdist built after ``npm ci`` carries them), else ``node_modules/`` of the source tree.
+    When they are missing the map page says so and the log names the folder.
 ``MAX_CONTENT_LENGTH``, ``UPLOAD_MAX_UNZIPPED``, ``UPLOAD_MAX_RATIO``, ``UPLOAD_MAX_ENTRIES``
     Upload limits: request size (413 beyond it), total uncompressed size of a zip, compression ratio, entries.
 ``UPLOAD_LOCK_TIMEOUT_S``
@@ -38,7 +44,21 @@ from werkzeug.exceptions import HTTPException
 from ictgis import IctgisError
 
 logger = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent  # the source tree when run from it (site-packages once installed)
+
+
+def default_vendor_dir() -> Path:
+    """Folder of Leaflet and jQuery: ``static/vendor`` of the installed package, else the source tree's npm folder."""
+    shipped = PACKAGE / "static" / "vendor"
+    return shipped if shipped.is_dir() else ROOT / "node_modules"
+
+
+def default_scenarios_dir() -> Path:
+    """Folder of the scenario files: the examples shipped in the installed package, else the source tree's ones."""
+    source = ROOT / "scenarios"
+    shipped = PACKAGE / "scenarios"
+    return shipped if shipped.is_dir() else source
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -61,8 +81,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.config.from_mapping(
         DATA_DIR=str(default_data_dir()),
-        VENDOR_DIR=str(ROOT / "node_modules"),
-        SCENARIOS_DIR=str(ROOT / "scenarios"),
+        VENDOR_DIR=str(default_vendor_dir()),
+        SCENARIOS_DIR=str(default_scenarios_dir()),
         TILES_URL=None,
         TILES_ATTRIBUTION="",
         PUBLIC_VIEW=True,
@@ -98,6 +118,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(scenarios.bp)
     app.register_blueprint(uploads.bp)
     _install_error_handlers(app)
+    missing = maps.missing_vendor_files(app.config["VENDOR_DIR"])
+    if missing:
+        logger.error("the map page cannot draw: %s missing in VENDOR_DIR %s (from a source tree run `npm ci`; a "
+                     "wheel must be built after `npm ci`)", ", ".join(missing), app.config["VENDOR_DIR"])
     return app
 
 

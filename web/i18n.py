@@ -94,6 +94,12 @@ TEXT: dict[str, dict[str, str]] = {
     "error": {"vi": "Lỗi", "en": "Error"},
     "back_to_map": {"vi": "Về bản đồ", "en": "Back to the map"},
     "by": {"vi": "bởi", "en": "by"},
+    "vendor_missing": {"vi": "Thiếu thư viện bản đồ (Leaflet, jQuery) trên máy chủ: bản đồ không hiển thị được. "
+                             "Quản trị viên: chạy `npm ci` trong thư mục mã nguồn, hoặc cài gói được đóng sau "
+                             "`npm ci`.",
+                       "en": "The map libraries (Leaflet, jQuery) are missing on the server: the map cannot be drawn. "
+                             "Administrator: run `npm ci` in the source folder, or install a package built after "
+                             "`npm ci`."},
 }
 
 

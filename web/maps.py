@@ -22,9 +22,16 @@ VENDOR_FILES = {
     "leaflet": "leaflet/dist",
     "jquery": "jquery/dist",
 }
+#: The vendor files the pages load (checked at start and on the map page).
+VENDOR_REQUIRED = ("leaflet/dist/leaflet.js", "leaflet/dist/leaflet.css", "jquery/dist/jquery.min.js")
 NAV_MARK = "<!--ictgis-nav-->"
 _vendor_cache: dict[str, tuple[float, bytes, str]] = {}
 _vendor_lock = threading.Lock()
+
+
+def missing_vendor_files(vendor_dir: str | Path) -> list[str]:
+    """Return the files of `VENDOR_REQUIRED` missing in `vendor_dir` (empty when the map can draw)."""
+    return [name for name in VENDOR_REQUIRED if not (Path(vendor_dir) / name).is_file()]
 
 
 def _static_url(filename: str) -> str:
@@ -76,6 +83,9 @@ def index():
     tiles = current_app.config.get("TILES_URL") or ""
     page = data.memo(f"page:{lang}:{tiles}", lambda: _build_page(lang))
     nav = render_template("map_nav.html")
+    missing = missing_vendor_files(current_app.config["VENDOR_DIR"])
+    if missing:
+        nav += render_template("vendor_missing.html", missing=missing)
     return Response(page.replace(NAV_MARK, nav, 1), mimetype="text/html")
 
 
@@ -93,6 +103,9 @@ def vendor(package: str, filename: str):
     if package not in VENDOR_FILES:
         abort(404)
     root = Path(current_app.config["VENDOR_DIR"]) / VENDOR_FILES[package]
+    if not root.is_dir():
+        abort(404, description=f"{package} is not installed with the web map: run `npm ci` in the source tree "
+                               "(or install a package built after it)")
     path = safe_join(str(root), filename)
     if path is None or not Path(path).is_file():
         abort(404)

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 def _web():
     try:
-        import web
+        import ictgis_web as web
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise click.ClickException(f"the web map needs the 'web' extra: pip install 'ictgis[web]' ({exc})") from exc
     return web
@@ -44,7 +44,7 @@ def serve(data_dir: Path | None, host: str, port: int, threads: int, instance: P
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise click.ClickException(f"the web map needs the 'web' extra: pip install 'ictgis[web]' ({exc})") from exc
     web = _web()
-    from web.startup import InstanceBusyError, claim_instance, sweep
+    from ictgis_web.startup import InstanceBusyError, claim_instance, sweep
 
     app = web.create_app({"DATA_DIR": str(data_dir) if data_dir else None,
                           "INSTANCE_PATH": str(instance.resolve()) if instance else None})
@@ -80,7 +80,7 @@ def serve(data_dir: Path | None, host: str, port: int, threads: int, instance: P
 
 
 def _store(instance: Path | None):
-    from web.users import UserStore
+    from ictgis_web.users import UserStore
 
     if instance is None:
         instance = Path(_web().create_app().instance_path)

@@ -1,0 +1,191 @@
+"""Rasters as PNG images for web maps and Google Earth: warp to EPSG:3857 or 4326, colour by classes, encode.
+
+One helper for every image the project draws (the coverage overlay of the web map, the KMZ of ``ictgis
+coverage``, the hillshade basemap). The PNG is written by rasterio's PNG driver (GDAL) through a ``MemoryFile``:
+no plotting library is needed.
+
+- `warp` reprojects a grid to a north-up grid in another CRS, at most ``max_px`` pixels on its longest side;
+- `classify` turns values into an RGBA image by classes (lower bounds, best first);
+- `encode_png` encodes 1–4 bands of bytes (grey, grey + alpha, RGB, RGBA);
+- `latlon_bounds` gives the ``[[south, west], [north, east]]`` of a warped grid, as Leaflet wants them;
+- `classed_png` does the four at once.
+
+Examples
+--------
+>>> import numpy as np
+>>> from affine import Affine
+>>> values = np.array([[-75.0, -95.0], [-130.0, np.nan]], dtype="float32")
+>>> png, bounds = classed_png(values, transform=Affine(90, 0, 500_000, 0, -90, 2_400_000), crs="EPSG:9205",
+...                           classes=[(-80.0, (0, 104, 55, 210)), (-100.0, (102, 189, 99, 190))])
+>>> png[1:4]
+b'PNG'
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["classed_png", "classify", "encode_png", "latlon_bounds", "warp"]
+
+
+def _rio_crs(crs: object):
+    """Return a rasterio CRS from an EPSG string, a rasterio CRS or a pyproj CRS (through WKT2, never proj4/WKT1)."""
+    from rasterio.crs import CRS
+
+    if isinstance(crs, CRS):
+        return crs
+    if hasattr(crs, "to_wkt"):
+        return CRS.from_user_input(crs.to_wkt())
+    return CRS.from_user_input(crs)
+
+
+def warp(values: np.ndarray, *, transform, crs: object, dst_crs: object = "EPSG:3857", max_px: int = 1600,
+         resampling: str = "max") -> tuple[np.ndarray, object]:
+    """Reproject a grid to a north-up grid in `dst_crs`, at most `max_px` pixels on the longer side of the source.
+
+    Parameters
+    ----------
+    values
+        2-D grid; NaN is nodata (it stays NaN, and so do cells outside the source).
+    transform
+        Affine transform of `values` (north-up).
+    crs
+        CRS of `values` (EPSG code, rasterio or pyproj CRS).
+    dst_crs
+        Target CRS: ``EPSG:3857`` for Leaflet, ``EPSG:4326`` for KML.
+    max_px
+        The source is shrunk by ``max(rows, cols) / max_px`` when larger.
+    resampling
+        A `rasterio.enums.Resampling` name (``max`` keeps the best value of the cells a pixel covers).
+
+    Returns
+    -------
+    tuple
+        ``(float32 grid, affine transform)`` in `dst_crs`.
+    """
+    from rasterio.enums import Resampling
+    from rasterio.warp import calculate_default_transform, reproject
+
+    rows, cols = values.shape
+    src_crs, dst_crs = _rio_crs(crs), _rio_crs(dst_crs)
+    west, north = transform.c, transform.f
+    east, south = west + cols * transform.a, north + rows * transform.e
+    scale = max(1.0, max(rows, cols) / max_px)
+    dst_transform, width, height = calculate_default_transform(
+        src_crs, dst_crs, cols, rows, west, south, east, north,
+        dst_width=int(cols / scale), dst_height=int(rows / scale))
+    warped = np.full((height, width), np.nan, dtype=np.float32)
+    reproject(np.asarray(values, dtype=np.float32), warped, src_transform=transform, src_crs=src_crs,
+              dst_transform=dst_transform, dst_crs=dst_crs, src_nodata=np.nan, dst_nodata=np.nan,
+              resampling=Resampling[resampling])
+    return warped, dst_transform
+
+
+def classify(values: np.ndarray, classes: Sequence[tuple[float, tuple[int, int, int, int]]]) -> np.ndarray:
+    """RGBA image of `values` by classes; transparent below the last class and where NaN.
+
+    Parameters
+    ----------
+    values
+        2-D grid.
+    classes
+        ``(lower bound, (r, g, b, a))`` pairs, highest bound first: a cell takes the colour of the first class
+        whose lower bound it reaches.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows, cols, 4)`` uint8.
+    """
+    img = np.zeros((*values.shape, 4), dtype=np.uint8)
+    filled = np.zeros(values.shape, dtype=bool)
+    value = np.nan_to_num(values, nan=-np.inf)
+    for lower, color in classes:
+        m = (value >= lower) & ~filled
+        img[m] = color
+        filled |= m
+    return img
+
+
+def encode_png(bands: np.ndarray) -> bytes:
+    """Encode an image of bytes as a PNG with rasterio's PNG driver (in memory).
+
+    Parameters
+    ----------
+    bands
+        ``(bands, rows, cols)`` in rasterio's order — 1 band grey, 2 grey + alpha, 3 RGB, 4 RGBA — or one band as
+        ``(rows, cols)``; values 0–255 (cast to uint8). An image held as ``(rows, cols, 4)`` (as `classify` returns
+        it) goes through ``numpy.moveaxis(image, 2, 0)``.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+
+    Raises
+    ------
+    ValueError
+        If the array is not 2-D or has not 1–4 bands.
+    """
+    import rasterio
+    from rasterio.io import MemoryFile
+
+    bands = np.asarray(bands)
+    if bands.ndim == 2:
+        bands = bands[np.newaxis]
+    if bands.ndim != 3 or not 1 <= bands.shape[0] <= 4:
+        raise ValueError(f"expected (bands, rows, cols) with 1 to 4 bands, or (rows, cols); got {bands.shape}")
+    bands = np.ascontiguousarray(bands, dtype=np.uint8)
+    count, height, width = bands.shape
+    with warnings.catch_warnings(), MemoryFile() as mem:
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with mem.open(driver="PNG", width=width, height=height, count=count, dtype="uint8") as png:
+            png.write(bands)
+        return mem.read()
+
+
+def latlon_bounds(transform, width: int, height: int, crs: object) -> list[list[float]]:
+    """``[[south, west], [north, east]]`` in degrees (6 decimals) of a north-up grid.
+
+    Parameters
+    ----------
+    transform
+        Affine transform of the grid.
+    width, height
+        Grid size in pixels.
+    crs
+        CRS of the grid.
+    """
+    from rasterio.warp import transform_bounds
+
+    west, north = transform.c, transform.f
+    east, south = west + width * transform.a, north + height * transform.e
+    w, s, e, n = transform_bounds(_rio_crs(crs), _rio_crs("EPSG:4326"), west, south, east, north)
+    return [[round(s, 6), round(w, 6)], [round(n, 6), round(e, 6)]]
+
+
+def classed_png(values: np.ndarray, *, transform, crs: object,
+                classes: Sequence[tuple[float, tuple[int, int, int, int]]], dst_crs: object = "EPSG:3857",
+                max_px: int = 1600, resampling: str = "max") -> tuple[bytes, list[list[float]]]:
+    """Warp a grid to `dst_crs`, colour it by classes and encode it as a PNG.
+
+    Parameters
+    ----------
+    values, transform, crs, dst_crs, max_px, resampling
+        As in `warp`.
+    classes
+        As in `classify`.
+
+    Returns
+    -------
+    tuple
+        ``(png bytes, [[south, west], [north, east]])``; the bounds are in degrees whatever `dst_crs` is.
+    """
+    warped, dst_transform = warp(values, transform=transform, crs=crs, dst_crs=dst_crs, max_px=max_px,
+                                 resampling=resampling)
+    height, width = warped.shape
+    png = encode_png(np.moveaxis(classify(warped, classes), 2, 0))
+    return png, latlon_bounds(dst_transform, width, height, dst_crs)
