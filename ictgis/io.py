@@ -22,6 +22,7 @@ import logging
 import unicodedata
 import warnings
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -686,7 +687,32 @@ def commune_topology(communes: gpd.GeoDataFrame, *, min_area_m2: float = 1.0) ->
 
 
 def write_layer(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None) -> Path:
-    """Write a layer atomically (to a temporary name, then moved into place), UTF-8, format from the suffix."""
+    """Write a layer atomically (to a temporary name, then moved into place), UTF-8, format from the suffix.
+
+    The file is replaced as a whole: to put several layers into one GeoPackage, use `write_layers`.
+    """
+    return write_layers({layer: frame}, path)
+
+
+def write_layers(frames: Mapping[str | None, gpd.GeoDataFrame], path: str | Path) -> Path:
+    """Write layers into one file atomically (a GeoPackage holds them all; other formats take one layer).
+
+    Parameters
+    ----------
+    frames
+        Layer name → frame, written in this order (a None name takes the format's default).
+    path
+        Output file; its suffix gives the format (``.gpkg``, ``.shp``, ``.geojson``, ``.fgb``, ``.kml``).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    LayerError
+        For an unknown suffix, or several layers for a single-layer format.
+    """
     import os
     import tempfile
 
@@ -695,17 +721,22 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | None 
               ".kml": "KML", ".json": "GeoJSON"}.get(path.suffix.lower())
     if driver is None:
         raise LayerError(f"{path.name}: unknown output format", [Problem(path.name, "unknown output format")])
-    out = frame.copy()
-    for column in out.columns:
-        if str(out[column].dtype) == "boolean":
-            out[column] = out[column].astype("Int64") if driver == "ESRI Shapefile" else out[column].astype(object)
+    if len(frames) > 1 and driver != "GPKG":
+        raise LayerError(f"{path.name}: {driver} holds one layer", [Problem(path.name, "one layer per file")])
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".tmp-") as tmp:
         tmp_path = Path(tmp) / path.name
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            kw = {"SPATIAL_INDEX": "NO"} if driver == "FlatGeobuf" else {}
-            out.to_file(tmp_path, driver=driver, layer=layer, engine="pyogrio", encoding="UTF-8", **kw)
+        for i, (layer, frame) in enumerate(frames.items()):
+            out = frame.copy()
+            for column in out.columns:
+                if str(out[column].dtype) == "boolean":
+                    out[column] = (out[column].astype("Int64") if driver == "ESRI Shapefile"
+                                   else out[column].astype(object))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                kw = {"SPATIAL_INDEX": "NO"} if driver == "FlatGeobuf" else {}
+                out.to_file(tmp_path, driver=driver, layer=layer, engine="pyogrio", encoding="UTF-8",
+                            mode="a" if i else "w", **kw)
         for part in Path(tmp).iterdir():
             os.replace(part, path.parent / part.name)
     return path

@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pyogrio
 import pytest
 from click.testing import CliRunner
 
@@ -129,6 +130,10 @@ def test_run_changes_copies_only_and_reports(good, tiny_dir, tmp_path):
     names = {p.name for p in out.iterdir()}
     assert {"indicators_before.json", "indicators_after.json", "delta.csv", "costs.csv", "costs.json",
             "scenario.xlsx", "layers.gpkg", "summary.json", "manifest.json"} <= names
+    # every changed layer is in the one GeoPackage (it used to keep only the last one written)
+    listed = {name for name, _ in pyogrio.list_layers(out / "layers.gpkg")}
+    assert listed == set(json.loads((out / "summary.json").read_text(encoding="utf-8"))["changed_layers"])
+    assert {"bts_sites", "post_offices"} <= listed
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["base"]["files"] == before_files
     assert "geopandas" in manifest["versions"]

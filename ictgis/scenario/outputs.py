@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import __version__, settings
 from .._files import atomic_dir
-from ..io import Dataset, write_layer
+from ..io import Dataset, write_layers
 from ..sheets import write_csv
 from .model import PARAMETERS, Scenario
 
@@ -114,9 +114,9 @@ def write_outputs(sc: Scenario, out_dir: Path, *, base, work, before, after, del
         write_csv(costs, tmp / "costs.csv")
         _json(tmp / "costs.json", costs.to_dict(orient="records"))
         write_xlsx(tmp / "scenario.xlsx", sc, delta, costs)
-        for name in sorted(changed):
-            if name in work.layers:
-                write_layer(work[name], tmp / "layers.gpkg", layer=name)
+        layers = {name: work[name] for name in sorted(changed) if name in work.layers}
+        if layers:  # every changed layer in the one GeoPackage
+            write_layers(layers, tmp / "layers.gpkg")
         if after_coverage is not None:  # the "after" 4G coverage, for Google Earth
             from ..coverage import write_kmz
 
