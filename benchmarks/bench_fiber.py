@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from networkx.algorithms.approximation import steiner_tree as nx_steiner_tree
 
 from ictgis.network import WGraph, synthetic_road_graph
-from ictgis.steiner import SteinerTree, _mst_prune, _tree, mehlhorn_tree, select_within_budget, steiner_tree
+from ictgis.steiner import SteinerTree, mehlhorn_tree, mst_prune, select_within_budget, steiner_tree, tree_from_edges
 
 PEER = 'networkx.algorithms.approximation.steiner_tree(method="mehlhorn")'
 
@@ -142,7 +142,7 @@ def steiner_tree_mip(graph: WGraph, terminals: Sequence[int] | np.ndarray, *, ti
     """
     terms = np.unique(np.asarray(terminals, dtype=np.int64))
     if len(terms) <= 1:
-        return MipResult(_tree(graph, [], terms), 0.0, True)
+        return MipResult(tree_from_edges(graph, [], terms), 0.0, True)
     u, v, w, paths = _reduce(graph, set(terms.tolist()))
     nodes = np.unique(np.r_[u, v, terms])
     loc = {x: i for i, x in enumerate(nodes.tolist())}
@@ -190,7 +190,7 @@ def steiner_tree_mip(graph: WGraph, terminals: Sequence[int] | np.ndarray, *, ti
                                    mip_rel_gap=mip_rel_gap)
     used = np.flatnonzero(x[:n_arc] > 0.5) % m
     edges = [e for i in np.unique(used).tolist() for e in paths[i]]
-    return MipResult(_tree(graph, edges, terms), bound, optimal)
+    return MipResult(tree_from_edges(graph, edges, terms), bound, optimal)
 
 
 def budget_tree_mip(graph: WGraph, root: int, prize: dict[int, float], node_cost: dict[int, float], budget: float, *,
@@ -246,8 +246,8 @@ def budget_tree_mip(graph: WGraph, root: int, prize: dict[int, float], node_cost
     edges = np.asarray([e for i in np.unique(used).tolist() for e in paths[i]], dtype=np.int64).reshape(-1, 2)
     terms = np.r_[root, selected].astype(np.int64)
     if len(edges):  # arcs chosen without flow (slack budget) are dropped
-        edges = _mst_prune(graph, np.unique(np.r_[edges.ravel(), terms]), terms)
-    return MipResult(_tree(graph, edges, terms), -bound, optimal, selected)
+        edges = mst_prune(graph, np.unique(np.r_[edges.ravel(), terms]), terms)
+    return MipResult(tree_from_edges(graph, edges, terms), -bound, optimal, selected)
 
 
 # ------------------------------------------------------------------------------------------------ comparisons

@@ -61,11 +61,11 @@ from .network import ComponentReport, RoadNetwork, WGraph, attach_fiber, build_n
 from .steiner import (
     BudgetSelection,
     SteinerTree,
-    _leaf_savings,
-    _mst_prune,
-    _weighted,
+    leaf_savings,
+    mst_prune,
     select_within_budget,
     steiner_tree,
+    weighted_tree,
 )
 
 logger = logging.getLogger(__name__)
@@ -392,7 +392,7 @@ class FiberPlan:
         self._step("shared plan (Steiner tree) for every reachable village")
         full = self._full_tree(graph, node[reach], base_w)
         shared = np.zeros(len(table))
-        shared[reach] = _leaf_savings(graph, full, node[reach], graph.source)
+        shared[reach] = leaf_savings(graph, full, node[reach], graph.source)
         table["cost_shared_vnd"] = np.where(reach, shared + eq, np.nan)
         table["cost_per_household_vnd"] = table["cost_shared_vnd"] / table["households"].where(
             table["households"] > 0)
@@ -542,7 +542,7 @@ class FiberPlan:
         tree = steiner_tree(shifted, np.unique(np.r_[terms, base.nodes]))
         # Keep every edge of the budget tree (nearly free here, so the spanning tree takes them all).
         nodes_all = np.unique(np.r_[tree.edges.ravel(), base.edges.ravel(), terms])
-        return _weighted(graph, SteinerTree(_mst_prune(shifted, nodes_all, terms), 0.0, terms))
+        return weighted_tree(graph, SteinerTree(mst_prune(shifted, nodes_all, terms), 0.0, terms))
 
     def _summary(self, table: pd.DataFrame, budget_vnd: float | None) -> dict:
         reach = table["reachable"].astype(bool)

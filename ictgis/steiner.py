@@ -73,7 +73,8 @@ class SteinerTree:
         return np.unique(np.r_[self.edges.ravel(), self.terminals]) if len(self.edges) else np.unique(self.terminals)
 
 
-def _tree(graph: WGraph, edges: np.ndarray | list, terminals: np.ndarray) -> SteinerTree:
+def tree_from_edges(graph: WGraph, edges: np.ndarray | list, terminals: np.ndarray) -> SteinerTree:
+    """Return the tree of `edges` (pairs of node indices) with its weight summed from `graph`."""
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     weight = float(graph.weight(edges[:, 0], edges[:, 1]).sum()) if len(edges) else 0.0
     return SteinerTree(edges=edges, weight=weight, terminals=terminals)
@@ -89,7 +90,7 @@ def mehlhorn_tree(graph: WGraph, terminals: Sequence[int] | np.ndarray) -> Stein
     """
     terms = np.unique(np.asarray(terminals, dtype=np.int64))
     if len(terms) <= 1:
-        return _tree(graph, [], terms)
+        return tree_from_edges(graph, [], terms)
     d, pred, src = csgraph.dijkstra(graph.matrix, indices=terms, min_only=True, return_predecessors=True)
     eu, ev, ew = graph.undirected_edges()
     su, sv = src[eu], src[ev]
@@ -118,10 +119,10 @@ def mehlhorn_tree(graph: WGraph, terminals: Sequence[int] | np.ndarray) -> Stein
                 path_edges.append((int(pred[z]), z))
                 z = int(pred[z])
     nodes = np.unique(np.asarray(path_edges, dtype=np.int64))
-    return _tree(graph, _mst_prune(graph, nodes, terms), terms)
+    return tree_from_edges(graph, mst_prune(graph, nodes, terms), terms)
 
 
-def _mst_prune(graph: WGraph, nodes: np.ndarray, terminals: np.ndarray) -> np.ndarray:
+def mst_prune(graph: WGraph, nodes: np.ndarray, terminals: np.ndarray) -> np.ndarray:
     """Minimum spanning tree of the subgraph induced by `nodes`, then non-terminal leaves pruned."""
     nodes = np.unique(nodes)
     loc = np.full(graph.n, -1, dtype=np.int64)
@@ -238,7 +239,7 @@ def _node_insertion(graph: WGraph, tree: SteinerTree, *, max_passes: int = 4) ->
 
     def score(extra: set[int]) -> SteinerTree:
         t = mehlhorn_tree(graph, np.r_[terms, np.fromiter(extra, np.int64, len(extra))])
-        return _tree(graph, _mst_prune(graph, t.nodes, terms), terms)
+        return tree_from_edges(graph, mst_prune(graph, t.nodes, terms), terms)
 
     def branchings(t: SteinerTree) -> set[int]:
         deg = np.bincount(t.edges.ravel(), minlength=graph.n)
@@ -540,11 +541,11 @@ def _exchange_round(graph: WGraph, tree: SteinerTree, *, seeds: np.ndarray | Non
     logger.debug("exchange round: %d improving key paths, %d applied", len(cands), len(drop))
     keep_e = ~np.isin(ks.edge_kp, drop)
     nodes = np.unique(np.r_[tree.edges[keep_e].ravel(), np.asarray(add, dtype=np.int64).ravel(), terms])
-    edges = _mst_prune(graph, nodes, terms)
+    edges = mst_prune(graph, nodes, terms)
     if len(edges) != len(np.unique(edges)) - 1:  # not connected: should not happen
         logger.warning("exchange round produced a forest; round discarded")
         return None
-    new = _tree(graph, edges, terms)
+    new = tree_from_edges(graph, edges, terms)
     if not new.weight < tree.weight - 1e-9 * max(1.0, tree.weight):
         return None
     changed = np.unique(np.r_[np.asarray(add, dtype=np.int64).ravel(), tree.edges[~keep_e].ravel()])
@@ -660,7 +661,7 @@ def select_within_budget(graph: WGraph, root: int, nodes: np.ndarray, prize: np.
     tried: set[tuple[str, int]] = set()
     moves = 0
     while moves < max_moves:
-        saving = _leaf_savings(graph, best.tree, nodes[best.order], root) + node_cost[best.order]
+        saving = leaf_savings(graph, best.tree, nodes[best.order], root) + node_cost[best.order]
         worst = [i for _, i in sorted(zip((prize[best.order] / np.maximum(saving, 1e-9)).tolist(), best.order,
                                           strict=True))]
         chosen = set(best.order)
@@ -753,12 +754,13 @@ def _greedy(graph: WGraph, root: int, nodes: np.ndarray, prize: np.ndarray, node
     order = [i for i in order if i not in excluded]
     tree = SteinerTree(edges=np.asarray(edges, dtype=np.int64).reshape(-1, 2), weight=0.0,
                        terminals=np.r_[root, nodes[order]].astype(np.int64))
-    tree = _weighted(graph, tree)
+    tree = weighted_tree(graph, tree)
     return BudgetSelection(order=order, tree=tree, cost=tree.weight + float(node_cost[order].sum()),
                            prize=float(prize[order].sum()))
 
 
-def _weighted(graph: WGraph, tree: SteinerTree) -> SteinerTree:
+def weighted_tree(graph: WGraph, tree: SteinerTree) -> SteinerTree:
+    """Return `tree` with each undirected edge once and its weight summed from `graph`."""
     e = np.unique(np.sort(tree.edges, axis=1), axis=0) if len(tree.edges) else tree.edges
     w = float(graph.weight(e[:, 0], e[:, 1]).sum()) if len(e) else 0.0
     return SteinerTree(edges=e, weight=w, terminals=tree.terminals)
@@ -780,7 +782,7 @@ def _reoptimise(graph: WGraph, root: int, nodes: np.ndarray, prize: np.ndarray, 
     return refill if refill.prize >= better.prize and refill.cost <= budget + 1e-6 else better
 
 
-def _leaf_savings(graph: WGraph, tree: SteinerTree, term_nodes: np.ndarray, root: int) -> np.ndarray:
+def leaf_savings(graph: WGraph, tree: SteinerTree, term_nodes: np.ndarray, root: int) -> np.ndarray:
     """Weight saved by removing each terminal from a tree (its dangling branch; 0 for inner terminals)."""
     adj: dict[int, dict[int, float]] = {}
     if len(tree.edges):
