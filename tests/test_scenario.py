@@ -341,3 +341,31 @@ def test_a_new_intervention_type_is_one_declaration(tmp_path, tiny_dir, monkeypa
                  "good.yaml")
     result = scenario.run(good, tmp_path / "out")
     assert result.costs.set_index("item").loc["survey", "capex_vnd"] == 3000
+
+
+def test_a_new_module_in_the_interventions_package_is_a_new_type(tmp_path, monkeypatch):
+    """Adding an intervention type is one module: the registry finds every module that declares INTERVENTION."""
+    import sys
+
+    from ictgis.scenario import interventions, registry
+
+    declare = ("from ictgis.scenario._base import Intervention, Outcome\n"
+               "INTERVENTION = Intervention({name!r}, {{'villages': int}}, lambda ds, spec, ctx: Outcome(),\n"
+               "                            order=35)\n")
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "survey.py").write_text(declare.format(name="survey"), encoding="utf-8")
+    (extra / "helpers.py").write_text("VALUE = 1  # a module without a declaration is not a type\n", encoding="utf-8")
+    for name in ("survey", "helpers", "power2"):
+        monkeypatch.delitem(sys.modules, f"{interventions.__name__}.{name}", raising=False)
+    shipped = list(interventions.__path__)
+    monkeypatch.setattr(interventions, "__path__", [*shipped, str(extra)])
+    found = registry.discover(interventions.__path__, interventions.__name__)
+    assert list(found) == ["power", "upgrade_sites", "retire", "survey", "add_sites", "post_offices", "fiber",
+                           "project"]
+    assert list(registry.discover(shipped, interventions.__name__)) == list(scenario.INTERVENTIONS)
+    (extra / "power2.py").write_text(declare.format(name="power"), encoding="utf-8")
+    with pytest.raises(ValueError, match="declared twice"):
+        registry.discover(interventions.__path__, interventions.__name__)
+    for name in ("survey", "helpers", "power2"):
+        sys.modules.pop(f"{interventions.__name__}.{name}", None)

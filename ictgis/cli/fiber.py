@@ -57,7 +57,7 @@ def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd,
     model = fib.CostModel.from_usd(usd_to_vnd=usd_to_vnd, installation=installation)
     kwargs = {} if max_offroad_m is None else {"max_offroad_m": max_offroad_m}
     if with_coverage:
-        from ..scenario.fiber import villages_without_4g
+        from ..scenario.interventions.fiber import villages_without_4g
 
         progress("4G coverage for the double-gap score")
         no_4g = villages_without_4g(ds, None)

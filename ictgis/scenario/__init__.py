@@ -46,8 +46,8 @@ from ._base import (
     select_sites,
     select_villages,
 )
-from .add_sites import OPTIMIZE_KEYS
 from .comparison import compare
+from .interventions.add_sites import OPTIMIZE_KEYS
 from .model import PARAMETERS, TOP_KEYS, Scenario, read, rebased
 from .outputs import LABELS_VI, changes
 from .registry import INTERVENTIONS

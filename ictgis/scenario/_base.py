@@ -176,6 +176,8 @@ class Intervention:
     check_base
         ``check_base(chk, path, spec, ids)``: checks against the base data beyond the kinds' own (e.g. new ids
         that must not exist yet).
+    order
+        Place in the table of types (`ictgis.scenario.registry`): messages and the JSON Schema list types by it.
     """
 
     name: str
@@ -184,6 +186,7 @@ class Intervention:
     required: tuple[str, ...] = ()
     check: Callable[[Checker, tuple, dict], None] | None = None
     check_base: Callable[[Checker, tuple, dict, BaseIds], None] | None = None
+    order: int = 100
 
     def __post_init__(self) -> None:
         self.keys = {**self.keys, "label": str}

@@ -1,19 +1,48 @@
-"""The one table of intervention types: adding a type is one module declaring an `Intervention` and one line here.
+"""The one table of intervention types, found in `ictgis.scenario.interventions`: adding a type is one module there.
 
-The order is the order of ``known:`` lists in messages and of the variants in the JSON Schema.
+Every module of `ictgis.scenario.interventions` that defines ``INTERVENTION`` (an `Intervention`) is registered; the
+table is ordered by each declaration's ``order``, which is the order of ``known:`` lists in messages and of the
+variants in the JSON Schema (``scenarios/scenario.schema.json`` is generated from it: ``ictgis scenario schema``).
 """
 
 from __future__ import annotations
 
-from . import add_sites, fiber, post_offices, power, project, retire, upgrade_sites
+import importlib
+import pkgutil
+from collections.abc import Iterable
+
+from . import interventions
 from ._base import Intervention
 
-INTERVENTIONS: dict[str, Intervention] = {i.name: i for i in (
-    power.INTERVENTION,
-    upgrade_sites.INTERVENTION,
-    retire.INTERVENTION,
-    add_sites.INTERVENTION,
-    post_offices.INTERVENTION,
-    fiber.INTERVENTION,
-    project.INTERVENTION,
-)}
+
+def discover(paths: Iterable[str], package: str) -> dict[str, Intervention]:
+    """Return the interventions declared by the modules of a package, by ``type:`` name, in their ``order``.
+
+    Parameters
+    ----------
+    paths
+        The package's ``__path__``.
+    package
+        Its dotted name.
+
+    Raises
+    ------
+    ValueError
+        When two modules declare the same type.
+    """
+    found: list[Intervention] = []
+    for info in pkgutil.iter_modules(list(paths)):
+        if info.name.startswith("_"):
+            continue
+        declared = getattr(importlib.import_module(f"{package}.{info.name}"), "INTERVENTION", None)
+        if isinstance(declared, Intervention):
+            found.append(declared)
+    table: dict[str, Intervention] = {}
+    for item in sorted(found, key=lambda i: (i.order, i.name)):
+        if item.name in table:
+            raise ValueError(f"intervention type {item.name!r} is declared twice")
+        table[item.name] = item
+    return table
+
+
+INTERVENTIONS: dict[str, Intervention] = discover(interventions.__path__, interventions.__name__)

@@ -8,9 +8,9 @@
 
 from __future__ import annotations
 
-from ..io import Dataset
-from ..layers import TECHNOLOGIES, parse_tech
-from ._base import SITE_SELECTION, Context, Intervention, Outcome, need_layer, select_sites
+from ...io import Dataset
+from ...layers import TECHNOLOGIES, parse_tech
+from .._base import SITE_SELECTION, Context, Intervention, Outcome, need_layer, select_sites
 
 
 def apply_retire(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
@@ -31,4 +31,5 @@ def apply_retire(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
 
 
 INTERVENTION = Intervention("retire", {"technology": ("2G", "3G", "4G", "5G"), "sites": SITE_SELECTION}, apply_retire,
-                            required=("technology",))
+                            required=("technology",),
+                            order=30)

@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
-from ..io import Dataset
-from ._base import SITE_SELECTION, Context, CostLine, Intervention, Outcome, need_layer, select_sites
+from ...io import Dataset
+from .._base import SITE_SELECTION, Context, CostLine, Intervention, Outcome, need_layer, select_sites
 
 
 def apply_power(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
@@ -36,4 +36,5 @@ def apply_power(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     return out
 
 
-INTERVENTION = Intervention("power", {"to": ("solar", "grid"), "sites": SITE_SELECTION}, apply_power)
+INTERVENTION = Intervention("power", {"to": ("solar", "grid"), "sites": SITE_SELECTION}, apply_power,
+                            order=10)

@@ -22,12 +22,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .. import settings
-from .._errors import ScenarioError
-from ..io import Dataset, assign_commune
-from ..layers import parse_tech
-from ._base import Context, CostLine, Intervention, Outcome, need_layer, site_point
-from .fields import BaseIds, Checker, Options
+from ... import settings
+from ..._errors import ScenarioError
+from ...io import Dataset, assign_commune
+from ...layers import parse_tech
+from .._base import Context, CostLine, Intervention, Outcome, need_layer, site_point
+from ..fields import BaseIds, Checker, Options
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def apply_add_sites(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
 
 def apply_optimize(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     """Choose and add new sites by maximal covering; `spec` is the ``optimize`` mapping."""
-    from .. import coverage, siting
+    from ... import coverage, siting
 
     technology = str(spec.get("technology", "4G")).upper()
     threshold = ctx.params.get("rsrp_threshold_dbm")
@@ -159,4 +159,4 @@ INTERVENTION = Intervention(
     "add_sites",
     {"sites": list, "optimize": Options(OPTIMIZE_KEYS, needs=("n_sites", "budget_vnd", "cover_all"),
                                         needs_text="n_sites, budget_vnd or cover_all: true")},
-    apply_add_sites, check=check, check_base=check_base)
+    apply_add_sites, check=check, check_base=check_base, order=40)

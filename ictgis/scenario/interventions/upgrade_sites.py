@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
-from ..io import Dataset
-from ..layers import TECHNOLOGIES, parse_tech
-from ._base import SITE_SELECTION, Context, CostLine, Intervention, Outcome, need_layer, select_sites
-from .fields import Checker
+from ...io import Dataset
+from ...layers import TECHNOLOGIES, parse_tech
+from .._base import SITE_SELECTION, Context, CostLine, Intervention, Outcome, need_layer, select_sites
+from ..fields import Checker
 
 
 def apply_upgrade_sites(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
@@ -50,4 +50,5 @@ def check(chk: Checker, path: tuple, spec: dict) -> None:
 
 
 INTERVENTION = Intervention("upgrade_sites", {"add": list, "sites": SITE_SELECTION, "band_mhz": float},
-                            apply_upgrade_sites, required=("add",), check=check)
+                            apply_upgrade_sites, required=("add",), check=check,
+                            order=20)

@@ -17,9 +17,9 @@ import logging
 import geopandas as gpd
 import pandas as pd
 
-from ..io import Dataset
-from ._base import VILLAGE_WHERE, Context, CostLine, Intervention, Outcome, select_villages
-from .fields import BaseIds, Checker, Filter
+from ...io import Dataset
+from .._base import VILLAGE_WHERE, Context, CostLine, Intervention, Outcome, select_villages
+from ..fields import BaseIds, Checker, Filter
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ def villages_without_4g(ds: Dataset, threshold_dbm: float | None) -> pd.Series |
     """Villages without 4G (for the double-gap score), by the coverage model when the data allow it."""
     if ds.dem_path is None or ds.get("bts_sites") is None:
         return None
-    from .. import coverage
-    from .._errors import LayerError
+    from ... import coverage
+    from ..._errors import LayerError
 
     try:
         result = coverage.compute(ds, technology="4G", threshold_dbm=threshold_dbm, progress=lambda f, m: None)
@@ -40,7 +40,7 @@ def villages_without_4g(ds: Dataset, threshold_dbm: float | None) -> pd.Series |
 
 def apply_fiber(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     """Connect villages to fiber; see the module docstring."""
-    from ..fiber import CostModel, FiberPlan
+    from ...fiber import CostModel, FiberPlan
 
     villages = ds["villages"]
     gaps = ~villages["fiber"].astype("boolean").fillna(False).astype(bool)
@@ -109,4 +109,4 @@ INTERVENTION = Intervention(
     "fiber",
     {"villages": ("all_gaps",), "ids": list, "where": Filter(frozenset(VILLAGE_WHERE), "village"),
      "budget_vnd": float, "installation": ("aerial", "underground")},
-    apply_fiber, check=check, check_base=check_base)
+    apply_fiber, check=check, check_base=check_base, order=60)

@@ -12,9 +12,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..io import Dataset
-from ._base import Context, CostLine, Intervention, Outcome, need_layer, site_point
-from .fields import Checker
+from ...io import Dataset
+from .._base import Context, CostLine, Intervention, Outcome, need_layer, site_point
+from ..fields import Checker
 
 
 def apply_post_offices(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
@@ -39,7 +39,7 @@ def apply_post_offices(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
                      "commune": None, "geometry": site_point(point, ds)})
     new = gpd.GeoDataFrame(rows, geometry="geometry", crs=po.crs) if rows else None
     if new is not None:
-        from ..io import assign_commune
+        from ...io import assign_commune
 
         missing = new["commune"].isna()
         if missing.any():
@@ -62,4 +62,5 @@ def check(chk: Checker, path: tuple, spec: dict) -> None:
 
 
 INTERVENTION = Intervention("post_offices", {"add": ("missing_bdvhx",), "points": list}, apply_post_offices,
-                            check=check)
+                            check=check,
+                            order=50)

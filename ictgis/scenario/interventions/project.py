@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from ..io import Dataset
-from ._base import Context, CostLine, Intervention, Outcome
+from ...io import Dataset
+from .._base import Context, CostLine, Intervention, Outcome
 
 
 def apply_project(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
@@ -25,4 +25,5 @@ def apply_project(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
 
 INTERVENTION = Intervention("project", {"name": str, "capex_vnd": float, "opex_vnd_per_year": float,
                                         "start_year": int, "years": int}, apply_project,
-                            required=("name", "capex_vnd"))
+                            required=("name", "capex_vnd"),
+                            order=70)
