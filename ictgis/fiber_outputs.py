@@ -15,47 +15,14 @@ import pandas as pd
 import pyogrio
 
 from ._files import atomic_dir
-from .sheets import append_row, write_csv
+from .labels import FIBER_SUMMARY, VILLAGE_RANKING
+from .sheets import Cell, Sheet, frame_sheet, write_csv, write_workbook
 
 if TYPE_CHECKING:
     from .fiber import FiberPlan
 
-VI_HEADERS: dict[str, str] = {
-    "rank": "Thứ tự ưu tiên",
-    "id": "Mã thôn",
-    "name": "Tên thôn, bản",
-    "commune": "Mã xã",
-    "households": "Số hộ",
-    "population": "Số dân",
-    "score": "Điểm ưu tiên",
-    "selected": "Trong ngân sách",
-    "phase": "Giai đoạn",
-    "reachable": "Kết nối được",
-    "cost_alone_vnd": "Chi phí kết nối riêng (đồng)",
-    "cost_shared_vnd": "Chi phí tăng thêm trong phương án chung (đồng)",
-    "cost_per_household_vnd": "Chi phí tăng thêm mỗi hộ (đồng)",
-    "route_length_m": "Chiều dài tuyến riêng (m)",
-    "onroad_m": "Theo đường giao thông (m)",
-    "offroad_m": "Ngoài đường giao thông (m)",
-    "no_4g": "Chưa có 4G",
-    "poor": "Thôn nghèo, ĐBKK",
-    "minority": "Thôn đồng bào DTTS",
-    "school": "Có trường học",
-    "health": "Có trạm y tế",
-    "gap_reason": "Lý do đưa vào danh sách",
-    "reason_vi": "Lý do không kết nối được",
-    "pts_households": "Điểm: số hộ",
-    "pts_population": "Điểm: số dân",
-    "pts_cost_alone": "Điểm: chi phí riêng",
-    "pts_cost_shared": "Điểm: chi phí tăng thêm",
-    "pts_cost_per_household": "Điểm: chi phí mỗi hộ",
-    "pts_double_gap": "Điểm: thiếu cả 4G",
-    "pts_poor": "Điểm: thôn nghèo",
-    "pts_minority": "Điểm: DTTS",
-    "pts_school": "Điểm: trường học",
-    "pts_health": "Điểm: trạm y tế",
-}
-"""Columns of the ranked table and their Vietnamese headers, in output order."""
+#: Columns of the ranked table and their Vietnamese headers, in output order (from `ictgis.labels.VILLAGE_RANKING`).
+VI_HEADERS: dict[str, str] = {col: lab.heading() for col, lab in VILLAGE_RANKING.items()}
 GAP_REASON_VI = {"no_fiber": "chưa có cáp quang", "far_from_fiber": "xa tuyến cáp quang"}
 BOOL_COLUMNS = ("selected", "reachable", "no_4g", "poor", "minority", "school", "health")
 
@@ -82,51 +49,26 @@ def ranked_table(villages: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+#: Number formats of the ranked table's columns, by column key (money and counts whole, metres to 0.1 m).
+RANKED_FORMATS: dict[str, str] = {
+    **{col: "#,##0" for col in VILLAGE_RANKING if col.endswith("_vnd") or col in ("households", "population")},
+    **{col: "#,##0.0" for col in VILLAGE_RANKING if col.endswith("_m")},
+    **{col: "0.000" for col in VILLAGE_RANKING if col == "score" or col.startswith("pts_")},
+}
+
+
 def write_xlsx(table: pd.DataFrame, path: Path, summary: dict) -> None:
     """Write the ranked table and a summary sheet, with readable widths, a frozen header and number formats."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Thôn chưa có cáp quang"
-    append_row(ws, list(table.columns))
-    for row in table.itertuples(index=False):
-        append_row(ws, row)
-    for j, col in enumerate(table.columns, start=1):
-        cell = ws.cell(row=1, column=j)
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        fmt = "#,##0" if "(đồng)" in col or col in ("Số hộ", "Số dân") else (
-            "#,##0.0" if "(m)" in col else ("0.000" if col.startswith("Điểm") else None))
-        width = max([len(str(col)) // 2 + 2, *(len(str(v)) + 2 for v in table[col].head(200))])
-        ws.column_dimensions[get_column_letter(j)].width = min(max(width, 8), 45)
-        if fmt:
-            for r in range(2, len(table) + 2):
-                ws.cell(row=r, column=j).number_format = fmt
-    ws.row_dimensions[1].height = 45
-    ws.freeze_panes = "D2"
-    ws.auto_filter.ref = ws.dimensions
-    s = wb.create_sheet("Tóm tắt")
-    rows = [("Số thôn chưa có cáp quang", summary["villages_without_fiber"]),
-            ("Số thôn kết nối được", summary["villages_reachable"]),
-            ("Số thôn không kết nối được", summary["villages_unreachable"]),
-            ("Ngân sách (đồng)", summary["budget_vnd"]),
-            ("Số thôn được kết nối", summary["villages_connected"]),
-            ("Số hộ được kết nối", summary["households_connected"]),
-            ("Chiều dài tuyến (km)", summary["route_km"]),
-            ("Chi phí (đồng)", summary["cost_vnd"]),
-            ("Phương án đầy đủ: chiều dài (km)", summary["full_plan"]["route_km"]),
-            ("Phương án đầy đủ: chi phí (đồng)", summary["full_plan"]["cost_vnd"]),
-            ("Nếu kéo riêng từng thôn: chiều dài (km)", summary["separate_routes"]["route_km"]),
-            ("Nếu kéo riêng từng thôn: chi phí (đồng)", summary["separate_routes"]["cost_vnd"])]
-    for label, value in rows:
-        append_row(s, [label, value])
-        s.cell(row=s.max_row, column=2).number_format = "#,##0.0" if "(km)" in label else "#,##0"
-    s.column_dimensions["A"].width = 45
-    s.column_dimensions["B"].width = 22
-    wb.save(path)
+    formats = {VI_HEADERS[col]: fmt for col, fmt in RANKED_FORMATS.items()}
+    ranked = frame_sheet(table, "Thôn chưa có cáp quang", formats=formats, widths=(8, 45), wrap_header=True,
+                         freeze="D2", autofilter=True)
+    rows = []
+    for key, lab in FIBER_SUMMARY.items():
+        value = summary
+        for part in key.split("."):
+            value = value[part]
+        rows.append([lab.heading(), Cell(value, "#,##0.0" if lab.unit == "km" else "#,##0")])
+    write_workbook(path, [ranked, Sheet("Tóm tắt", rows=rows, column_widths=(45, 22), freeze=None)])
 
 
 def write_outputs(plan: FiberPlan, out_dir: str | Path) -> Path:

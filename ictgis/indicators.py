@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import admin, postal
+from . import admin, labels, postal
 from ._errors import LayerError, Problem
 from .io import Dataset
 from .layers import parse_tech
@@ -279,43 +279,15 @@ def _records(table: pd.DataFrame) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------ presentation
-INDICATOR_ROWS: tuple[tuple[str, str, str, str], ...] = (
-    ("postal.service_points", "Bưu chính", "Số điểm phục vụ bưu chính", "điểm"),
-    ("postal.service_radius_km", "Bưu chính", "Bán kính phục vụ bình quân", "km"),
-    ("postal.people_per_point", "Bưu chính", "Số dân phục vụ bình quân trên một điểm", "người/điểm"),
-    ("postal.xa_total", "Bưu chính", "Tổng số xã", "xã"),
-    ("postal.xa_with_cultural_post_office", "Bưu chính", "Số xã có điểm Bưu điện văn hóa xã", "xã"),
-    ("postal.xa_with_cultural_post_office_pct", "Bưu chính", "Tỷ lệ xã có điểm BĐVHX", "%"),
-    ("mobile.bts_sites", "Viễn thông di động", "Tổng số trạm BTS", "trạm"),
-    ("mobile.sites_3g", "Viễn thông di động", "Số trạm BTS 3G", "trạm"),
-    ("mobile.sites_4g", "Viễn thông di động", "Số trạm BTS 4G", "trạm"),
-    ("mobile.sites_diesel", "Viễn thông di động", "Số trạm BTS chạy máy phát diesel", "trạm"),
-    ("mobile.operators", "Viễn thông di động", "Số doanh nghiệp viễn thông", "doanh nghiệp"),
-    ("mobile.populated_area_4g_pct", "Viễn thông di động", "Tỷ lệ vùng dân cư được phủ sóng 4G", "%"),
-    ("mobile.populated_area_3g_pct", "Viễn thông di động", "Tỷ lệ vùng dân cư được phủ sóng 3G", "%"),
-    ("fiber.villages", "Băng rộng cố định", "Tổng số thôn, bản", "thôn, bản"),
-    ("fiber.villages_with_fiber", "Băng rộng cố định", "Số thôn, bản có cáp quang", "thôn, bản"),
-    ("fiber.villages_without_fiber", "Băng rộng cố định", "Số thôn, bản chưa có băng rộng cố định", "thôn, bản"),
-    ("fiber.villages_fiber_pct", "Băng rộng cố định", "Tỷ lệ thôn, bản có cáp quang", "%"),
-    ("broadcast.units_total", "Truyền thanh cơ sở", "Tổng số đơn vị hành chính cấp xã", "đơn vị"),
-    ("broadcast.units_with_radio", "Truyền thanh cơ sở", "Số đơn vị có đài truyền thanh", "đơn vị"),
-    ("broadcast.units_with_radio_pct", "Truyền thanh cơ sở", "Tỷ lệ đơn vị có đài truyền thanh", "%"),
+#: The indicators of the department's table, in order (labels, units and groups: `ictgis.labels.INDICATORS`).
+TABLE_INDICATORS: tuple[str, ...] = (
+    "postal.service_points", "postal.service_radius_km", "postal.people_per_point", "postal.xa_total",
+    "postal.xa_with_cultural_post_office", "postal.xa_with_cultural_post_office_pct", "mobile.bts_sites",
+    "mobile.sites_3g", "mobile.sites_4g", "mobile.sites_diesel", "mobile.operators", "mobile.populated_area_4g_pct",
+    "mobile.populated_area_3g_pct", "fiber.villages", "fiber.villages_with_fiber", "fiber.villages_without_fiber",
+    "fiber.villages_fiber_pct", "broadcast.units_total", "broadcast.units_with_radio",
+    "broadcast.units_with_radio_pct",
 )
-
-INDICATOR_LABELS_EN = {
-    "postal.service_points": "Postal service points", "postal.service_radius_km": "Average service radius",
-    "postal.people_per_point": "People per service point", "postal.xa_total": "Xã (rural communes)",
-    "postal.xa_with_cultural_post_office": "Xã with a commune cultural post office (BĐVHX)",
-    "postal.xa_with_cultural_post_office_pct": "Share of xã with a BĐVHX", "mobile.bts_sites": "BTS sites",
-    "mobile.sites_3g": "Sites with 3G", "mobile.sites_4g": "Sites with 4G", "mobile.sites_diesel": "Sites on diesel",
-    "mobile.operators": "Operators", "mobile.populated_area_4g_pct": "Populated area covered by 4G",
-    "mobile.populated_area_3g_pct": "Populated area covered by 3G", "fiber.villages": "Villages",
-    "fiber.villages_with_fiber": "Villages with fiber",
-    "fiber.villages_without_fiber": "Villages without fixed broadband",
-    "fiber.villages_fiber_pct": "Share of villages with fiber", "broadcast.units_total": "Commune-level units",
-    "broadcast.units_with_radio": "Units with a radio station",
-    "broadcast.units_with_radio_pct": "Share of units with a radio station",
-}
 
 
 def lookup(result: dict, key: str):
@@ -331,11 +303,9 @@ def lookup(result: dict, key: str):
 def as_rows(result: dict, *, lang: str = "vi") -> list[tuple[str, str, object, str]]:
     """Return (group, label, value, unit) rows of the indicator table, in Vietnamese or English."""
     rows = []
-    for key, group, label, unit in INDICATOR_ROWS:
-        value = lookup(result, key)
-        if lang == "en":
-            label = INDICATOR_LABELS_EN.get(key, label)
-        rows.append((group, label, value, unit))
+    for key in TABLE_INDICATORS:
+        lab = labels.INDICATORS[key]
+        rows.append((labels.GROUPS[lab.group], lab.text(lang), lookup(result, key), lab.unit))
     return rows
 
 
@@ -354,45 +324,25 @@ def format_table(result: dict, *, lang: str = "vi") -> str:
     return "\n".join(lines)
 
 
-COMMUNE_HEADERS_VI = {
-    "code": "Mã ĐVHC", "name": "Tên", "kind": "Loại", "district": "Huyện", "area_km2": "Diện tích (km²)",
-    "population": "Dân số", "post_points": "Số điểm bưu chính", "bdvhx": "Điểm BĐVHX",
-    "postal_radius_km": "Bán kính phục vụ (km)", "people_per_point": "Số dân/điểm",
-    "postal_norms_failed": "Chưa đạt chuẩn QCVN 1:2008", "bts_sites": "Trạm BTS", "sites_4g": "Trạm 4G",
-    "villages": "Số thôn, bản", "villages_fiber": "Thôn, bản có cáp quang",
-    "villages_fiber_pct": "Tỷ lệ thôn có cáp quang (%)", "radio": "Có đài truyền thanh", "units": "Số ĐVHC",
-}
+#: Column widths of the indicator workbook: as wide as the text, within (min, max) characters.
+XLSX_WIDTHS = (10, 60)
 
 
 def write_xlsx(result: dict, path: str | Path) -> Path:
     """Write the indicator table (one row per indicator) and the breakdowns to a Vietnamese XLSX, atomically."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     from ._files import atomic_path
-    from .sheets import append_row
+    from .sheets import Sheet, write_workbook
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Chỉ tiêu"
-    append_row(ws, ["Nhóm", "Chỉ tiêu", "Giá trị", "Đơn vị"])
-    for group, label, value, unit in as_rows(result):
-        append_row(ws, [group, label, value, unit])
+    sheets = [Sheet("Chỉ tiêu", header=[labels.HEADINGS[k].vi for k in ("group", "indicator", "value", "unit")],
+                    rows=as_rows(result), widths=XLSX_WIDTHS)]
     for sheet_name, records in (("Theo xã", result.get("communes")), ("Theo huyện", result.get("districts"))):
         if not records:
             continue
-        sheet = wb.create_sheet(sheet_name)
         columns = list(records[0])
-        append_row(sheet, [COMMUNE_HEADERS_VI.get(c, c) for c in columns])
-        for rec in records:
-            append_row(sheet, [("Có" if v else "Không") if isinstance(v, bool) else v for v in rec.values()])
-    for sheet in wb.worksheets:
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for column in sheet.columns:
-            width = max(len(str(c.value)) if c.value is not None else 0 for c in column)
-            sheet.column_dimensions[column[0].column_letter].width = min(60, max(10, width + 2))
-        sheet.freeze_panes = "A2"
+        sheets.append(Sheet(sheet_name, header=[labels.FIELDS[c].heading() if c in labels.FIELDS else c
+                                                for c in columns],
+                            rows=[[("Có" if v else "Không") if isinstance(v, bool) else v for v in rec.values()]
+                                  for rec in records], widths=XLSX_WIDTHS))
     with atomic_path(path) as tmp:
-        wb.save(tmp)
+        write_workbook(tmp, sheets)
     return Path(path)

@@ -42,22 +42,25 @@ from ._files import atomic_path, write_text
 from .crs import to_crs
 from .indicators import site_technologies
 from .io import Dataset
-from .layers import fold
+from .labels import FIELDS, HEADINGS, Label
+from .layers import SCHEMAS, fold
 
 logger = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------------------------------ labels
-LABELS: dict[str, dict[str, str]] = {
+#: Layers the map names: Vietnamese names from the layer schemas, English ones here.
+LAYER_NAMES_EN: dict[str, str] = {
+    "communes": "Communes", "villages": "Villages", "bts_sites": "BTS sites", "fiber_routes": "Fiber routes",
+    "post_offices": "Post offices", "roads": "Roads", "districts": "Districts",
+}
+#: Layer attributes shown in popups (their labels: `ictgis.labels.FIELDS`).
+POPUP_FIELDS = ("population", "households", "fiber", "operator", "tech", "power", "kind", "code", "name", "district",
+                "commune", "height_m", "band_mhz", "install", "road_class", "area_km2", "radio")
+#: Words of the map itself: values of the layers' enumerations, status classes, controls.
+MAP_WORDS: dict[str, dict[str, str]] = {
     "vi": {
-        "communes": "Xã, phường, thị trấn", "villages": "Thôn, bản", "bts_sites": "Trạm BTS",
-        "fiber_routes": "Tuyến cáp quang", "post_offices": "Điểm bưu chính", "roads": "Đường giao thông",
-        "districts": "Huyện, thị xã, thành phố", "hillshade": "Địa hình (bóng đổ)", "tiles": "Bản đồ nền trực tuyến",
-        "population": "Dân số", "households": "Số hộ", "fiber": "Cáp quang", "g4": "Sóng 4G", "yes": "Có",
-        "no": "Chưa", "unknown": "Chưa rõ", "operator": "Nhà mạng", "tech": "Công nghệ", "best": "Công nghệ cao nhất",
-        "power": "Nguồn điện", "kind": "Loại", "code": "Mã", "name": "Tên", "district": "Huyện", "commune": "Xã",
-        "height_m": "Độ cao anten (m)", "band_mhz": "Băng tần (MHz)", "install": "Lắp đặt", "road_class": "Cấp đường",
-        "area_km2": "Diện tích (km²)", "radio": "Đài truyền thanh", "villages_n": "Số thôn, bản",
-        "post_points": "Số điểm bưu chính", "bts_n": "Số trạm BTS", "status": "Tình trạng",
+        "hillshade": "Địa hình (bóng đổ)", "tiles": "Bản đồ nền trực tuyến", "g4": "Sóng 4G", "yes": "Có",
+        "no": "Chưa", "unknown": "Chưa rõ", "best": "Công nghệ cao nhất", "status": "Tình trạng",
         "status_ok": "Có cáp quang", "status_no_fiber": "Chưa có cáp quang", "status_no_4g": "Chưa có sóng 4G",
         "status_both": "Chưa có cáp quang và 4G", "diesel_site": "Trạm chạy máy phát diesel",
         "grid": "Điện lưới", "diesel": "Máy phát diesel", "solar": "Năng lượng mặt trời",
@@ -66,30 +69,33 @@ LABELS: dict[str, dict[str, str]] = {
         "cap1": "Bưu cục cấp I", "cap2": "Bưu cục cấp II", "cap3": "Bưu cục cấp III", "kt1": "Bưu cục KT1",
         "large_cust": "Bưu cục khách hàng lớn", "letterbox": "Hộp thư công cộng", "bdvhx": "Điểm BĐVHX",
         "other": "Khác", "national": "Quốc lộ", "provincial": "Tỉnh lộ", "track": "Đường mòn",
-        "no_data": "Không có số liệu", "indicator": "Chỉ tiêu", "not_available": "chưa có",
+        "no_data": "Không có số liệu", "not_available": "chưa có",
         "village": "Thôn, bản",
     },
     "en": {
-        "communes": "Communes", "villages": "Villages", "bts_sites": "BTS sites", "fiber_routes": "Fiber routes",
-        "post_offices": "Post offices", "roads": "Roads", "districts": "Districts", "hillshade": "Terrain (hillshade)",
-        "tiles": "Online basemap", "population": "Population", "households": "Households", "fiber": "Fiber",
-        "g4": "4G signal", "yes": "Yes", "no": "No", "unknown": "Unknown", "operator": "Operator",
-        "tech": "Technologies", "best": "Best technology", "power": "Power", "kind": "Kind", "code": "Code",
-        "name": "Name", "district": "District", "commune": "Commune", "height_m": "Antenna height (m)",
-        "band_mhz": "Band (MHz)", "install": "Installation", "road_class": "Road class", "area_km2": "Area (km²)",
-        "radio": "Radio station", "villages_n": "Villages", "post_points": "Postal points", "bts_n": "BTS sites",
-        "status": "Status", "status_ok": "On fiber", "status_no_fiber": "No fiber", "status_no_4g": "No 4G",
-        "status_both": "No fiber and no 4G", "diesel_site": "Site on diesel generator", "grid": "Grid",
-        "diesel": "Diesel", "solar": "Solar", "backbone": "Backbone", "distribution": "Distribution",
-        "access": "Access", "aerial": "Aerial", "underground": "Underground", "xa": "Rural commune (xã)",
-        "phuong": "Ward (phường)", "thi_tran": "Town (thị trấn)", "cap1": "Post office class I",
-        "cap2": "Post office class II", "cap3": "Post office class III", "kt1": "KT1 post office",
-        "large_cust": "Large-customer post office", "letterbox": "Public letterbox",
-        "bdvhx": "Commune cultural post office (BĐVHX)", "other": "Other", "national": "National road",
-        "provincial": "Provincial road", "track": "Track", "no_data": "No data", "indicator": "Indicator",
+        "hillshade": "Terrain (hillshade)", "tiles": "Online basemap", "g4": "4G signal", "yes": "Yes", "no": "No",
+        "unknown": "Unknown", "best": "Best technology", "status": "Status", "status_ok": "On fiber",
+        "status_no_fiber": "No fiber", "status_no_4g": "No 4G", "status_both": "No fiber and no 4G",
+        "diesel_site": "Site on diesel generator", "grid": "Grid", "diesel": "Diesel", "solar": "Solar",
+        "backbone": "Backbone", "distribution": "Distribution", "access": "Access", "aerial": "Aerial",
+        "underground": "Underground", "xa": "Rural commune (xã)", "phuong": "Ward (phường)",
+        "thi_tran": "Town (thị trấn)", "cap1": "Post office class I", "cap2": "Post office class II",
+        "cap3": "Post office class III", "kt1": "KT1 post office", "large_cust": "Large-customer post office",
+        "letterbox": "Public letterbox", "bdvhx": "Commune cultural post office (BĐVHX)", "other": "Other",
+        "national": "National road", "provincial": "Provincial road", "track": "Track", "no_data": "No data",
         "not_available": "not available yet", "village": "Village",
     },
 }
+
+
+def _label_table(lang: str) -> dict[str, str]:
+    names = {k: (en if lang == "en" else SCHEMAS[k].label_vi) for k, en in LAYER_NAMES_EN.items()}
+    return (names | {k: FIELDS[k].heading(lang) for k in POPUP_FIELDS} | MAP_WORDS[lang]
+            | {"indicator": HEADINGS["indicator"].text(lang)})
+
+
+#: The map's label table by language: layer names, popup fields (`ictgis.labels.FIELDS`), `MAP_WORDS`.
+LABELS: dict[str, dict[str, str]] = {lang: _label_table(lang) for lang in ("vi", "en")}
 
 
 def labels(lang: str) -> dict[str, str]:
@@ -110,11 +116,8 @@ class Choropleth:
     Parameters
     ----------
     key
-        Property name in the commune GeoJSON (``ind_<key>``) and in the page's indicator selector.
-    label_vi, label_en
-        Selector and legend titles.
-    unit
-        Unit shown in the legend.
+        Property name in the commune GeoJSON (``ind_<key>``) and in the page's indicator selector; its selector and
+        legend title and unit are the column's label in `ictgis.labels.FIELDS` (`label_vi`, `label_en`, `unit`).
     source
         ``"record:<column>"`` of `ictgis.indicators.compute`'s per-commune records, a function
         ``(dataset, indicators) -> {code: value}``, or None: the values come from the caller's provider of the
@@ -130,17 +133,36 @@ class Choropleth:
     """
 
     key: str
-    label_vi: str
-    label_en: str
-    unit: str
     source: Source = None
     higher_is_better: bool = True
     decimals: int = 1
     edges: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.key not in FIELDS:
+            raise ValueError(f"{self.key}: no label in ictgis.labels.FIELDS")
         if len(self.edges) > 4 or any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
             raise ValueError(f"{self.key}: edges must be increasing, at most 4, got {self.edges}")
+
+    @property
+    def label(self) -> Label:
+        """The indicator's label (`ictgis.labels.FIELDS`)."""
+        return FIELDS[self.key]
+
+    @property
+    def label_vi(self) -> str:
+        """Vietnamese selector and legend title."""
+        return self.label.vi
+
+    @property
+    def label_en(self) -> str:
+        """English selector and legend title."""
+        return self.label.text("en")
+
+    @property
+    def unit(self) -> str:
+        """Unit shown in the legend."""
+        return self.label.unit
 
 
 @dataclass(frozen=True)
@@ -207,17 +229,15 @@ def _density(dataset: Dataset, result: dict) -> dict[str, float | None]:
 
 #: The commune indicators of the map, in the order of the page's selector (the first available is shown).
 CHOROPLETHS: dict[str, Choropleth] = {ind.key: ind for ind in (
-    Choropleth("villages_fiber_pct", "Tỷ lệ thôn, bản có cáp quang", "Villages on fiber", "%",
-               "record:villages_fiber_pct", edges=(50.0, 80.0, 95.0, 100.0)),
-    Choropleth("populated_area_4g_pct", "Tỷ lệ dân cư được phủ sóng 4G", "4G populated-area coverage", "%",
-               None, edges=(50.0, 80.0, 95.0, 100.0)),  # provided: the coverage of `ictgis.coverage.compute`
+    Choropleth("villages_fiber_pct", "record:villages_fiber_pct", edges=(50.0, 80.0, 95.0, 100.0)),
+    # provided: the coverage of `ictgis.coverage.compute`
+    Choropleth("populated_area_4g_pct", None, edges=(50.0, 80.0, 95.0, 100.0)),
     # QCVN 1:2008/BTTTT: R <= 3 km and <= 8,000 people per point (docs/sources.md §3.1)
-    Choropleth("postal_radius_km", "Bán kính phục vụ bưu chính", "Postal service radius", "km",
-               "record:postal_radius_km", higher_is_better=False, decimals=2, edges=(2.0, 3.0, 5.0, 8.0)),
-    Choropleth("people_per_point", "Số dân trên một điểm bưu chính", "People per postal point", "người",
-               "record:people_per_point", higher_is_better=False, decimals=0,
+    Choropleth("postal_radius_km", "record:postal_radius_km", higher_is_better=False, decimals=2,
+               edges=(2.0, 3.0, 5.0, 8.0)),
+    Choropleth("people_per_point", "record:people_per_point", higher_is_better=False, decimals=0,
                edges=(2_000.0, 4_000.0, 8_000.0, 16_000.0)),
-    Choropleth("density", "Mật độ dân số", "Population density", "người/km²", _density, decimals=1),
+    Choropleth("density", _density, decimals=1),
 )}
 #: The overlays of the map (their data: `MapProviders.overlays`).
 OVERLAYS: dict[str, Overlay] = {o.key: o for o in (

@@ -9,6 +9,10 @@ become live formulas when a planner opens an export in Excel or LibreOffice. One
   a leading ``'``, and every text cell is quoted (so a spreadsheet using ``;`` as separator cannot split a cell into
   a formula). Only text is touched: the number −5 stays −5; the text "-5" becomes "'-5".
 
+Every XLSX of ictgis is written by `write_workbook`: sheets (`Sheet`) of tables under a bold header, with number
+formats, column widths, frozen panes and filters; `write_xlsx` writes one table. Labels of the headers come from
+`ictgis.labels`.
+
 Example::
 
     >>> safe_text("@SUM(1)")
@@ -20,7 +24,8 @@ Example::
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +143,157 @@ def append_row(sheet, values: Iterable[Any]) -> None:
             cell.data_type = "s"
 
 
+@dataclass(frozen=True)
+class Cell:
+    """A cell value with its own number format (for a cell whose format differs from its column's)."""
+
+    value: Any
+    number_format: str | None = None
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet of a workbook: a table under a bold header row, as every XLSX of ictgis writes it.
+
+    Parameters
+    ----------
+    name
+        Sheet name (cut to the 31 characters XLSX allows).
+    header
+        Column headers (Vietnamese), written bold; empty: no header row.
+    rows
+        Data rows; a value may be a `Cell` to give it its own number format.
+    title
+        A line written above the header (e.g. the scenario's name), not bold.
+    formats
+        Number format of a column's data cells, by header (e.g. ``{"Số hộ": "#,##0"}``).
+    widths
+        ``(min, max)``: each column as wide as its longest text (+2, the first `WIDTH_SAMPLE_ROWS` rows), within
+        these bounds; None: the spreadsheet's default widths (or `column_widths`).
+    column_widths
+        Fixed widths from the first column on.
+    wrap_header
+        Wrap the header texts (tall header row, aligned at the top); a wrapped header counts half its length in
+        the column width.
+    freeze
+        Top-left cell of the scrolling part (``"A2"``: the header stays in view), or None.
+    autofilter
+        Filter buttons on the header.
+    """
+
+    name: str
+    header: Sequence[str] = ()
+    rows: Sequence[Sequence[Any]] = ()
+    title: str | None = None
+    formats: Mapping[str, str] = field(default_factory=dict)
+    widths: tuple[int, int] | None = None
+    column_widths: Sequence[float] = ()
+    wrap_header: bool = False
+    freeze: str | None = "A2"
+    autofilter: bool = False
+
+
+#: Rows read to size a column (`Sheet.widths`).
+WIDTH_SAMPLE_ROWS = 200
+#: Height of a wrapped header row, in points (three lines).
+WRAPPED_HEADER_HEIGHT = 45
+
+
+def frame_sheet(frame: pd.DataFrame, name: str, *, index: bool = False, **options: Any) -> Sheet:
+    """Return a `Sheet` of a table: its column names as header, one row per record (a geometry column left out).
+
+    Parameters
+    ----------
+    frame
+        The table; its column names are the headers (rename them to Vietnamese first).
+    name
+        Sheet name.
+    index
+        Also write the index as the first column (its name as header).
+    **options
+        Other `Sheet` fields (``formats``, ``widths``, ``freeze`` …).
+    """
+    frame = frame.drop(columns="geometry") if "geometry" in frame.columns else frame
+    if index:
+        frame = frame.reset_index()
+    return Sheet(name, header=[str(c) for c in frame.columns], rows=list(frame.itertuples(index=False)), **options)
+
+
+def write_workbook(path: str | Path, sheets: Sequence[Sheet]) -> Path:
+    """Write sheets of tables to an XLSX file, every text cell stored as text (never a formula).
+
+    This is the one XLSX writer of ictgis: every workbook goes through it.
+
+    Parameters
+    ----------
+    path
+        Output file (written as it is: wrap the call in `ictgis._files.atomic_path` for an atomic write).
+    sheets
+        The sheets, in order.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for spec in sheets:
+        ws = wb.create_sheet(spec.name[:31])
+        if spec.title is not None:
+            append_row(ws, [spec.title])
+        header_row = (2 if spec.title is not None else 1) if spec.header else None
+        if spec.header:
+            append_row(ws, spec.header)
+        first = 1 + (spec.title is not None) + bool(spec.header)  # first data row
+        formats: dict[tuple[int, int], str] = {}
+        for i, row in enumerate(spec.rows):
+            values = list(row)
+            for j, v in enumerate(values):
+                if isinstance(v, Cell):
+                    if v.number_format:
+                        formats[first + i, j + 1] = v.number_format
+                    values[j] = v.value
+            append_row(ws, values)
+        last = first + len(spec.rows) - 1
+        for j, col in enumerate(spec.header, start=1):
+            if col in spec.formats:
+                for r in range(first, last + 1):
+                    ws.cell(row=r, column=j).number_format = spec.formats[col]
+        for (r, j), fmt in formats.items():
+            ws.cell(row=r, column=j).number_format = fmt
+        if header_row is not None:
+            for cell in ws[header_row]:
+                cell.font = Font(bold=True)
+                if spec.wrap_header:
+                    cell.alignment = Alignment(wrap_text=True, vertical="top")
+            if spec.wrap_header:
+                ws.row_dimensions[header_row].height = WRAPPED_HEADER_HEIGHT
+        if spec.widths is not None:
+            low, high = spec.widths
+            for column in ws.iter_cols(max_row=min(ws.max_row, first + WIDTH_SAMPLE_ROWS - 1)):
+                width = max(_text_width(c.value, halve=spec.wrap_header and c.row == header_row) for c in column)
+                ws.column_dimensions[get_column_letter(column[0].column)].width = min(high, max(low, width))
+        for j, width in enumerate(spec.column_widths, start=1):
+            ws.column_dimensions[get_column_letter(j)].width = width
+        if spec.freeze:
+            ws.freeze_panes = spec.freeze
+        if spec.autofilter:
+            ws.auto_filter.ref = ws.dimensions
+    wb.save(path)
+    return Path(path)
+
+
+def _text_width(value: Any, *, halve: bool) -> int:
+    if value is None:
+        return 0
+    n = len(str(value))
+    return n // 2 + 2 if halve else n + 2
+
+
 def write_xlsx(frame: pd.DataFrame, path: str | Path, *, sheet_name: str, index: bool = False) -> Path:
     """Write one table to an XLSX file (bold header, frozen first row), text cells as text.
 
@@ -156,20 +312,4 @@ def write_xlsx(frame: pd.DataFrame, path: str | Path, *, sheet_name: str, index:
     -------
     pathlib.Path
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    frame = frame.drop(columns="geometry") if "geometry" in frame.columns else frame
-    if index:
-        frame = frame.reset_index()
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet_name[:31]
-    append_row(ws, [str(c) for c in frame.columns])
-    for row in frame.itertuples(index=False):
-        append_row(ws, row)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    ws.freeze_panes = "A2"
-    wb.save(path)
-    return Path(path)
+    return write_workbook(path, [frame_sheet(frame, sheet_name, index=index)])

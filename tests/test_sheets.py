@@ -87,6 +87,41 @@ def test_xlsx_text_is_text_numbers_are_numbers(tmp_path):
     assert found[-1.5] == ["n"]
 
 
+def test_workbook_sheets_keep_their_layout(tmp_path):
+    """The one writer: title, bold (wrapped) header, column and cell number formats, widths, frozen panes, filter."""
+    ranked = sheets.Sheet("Xếp hạng — một tên dài hơn ba mươi mốt ký tự", header=["Tên", "Chi phí (đồng)"],
+                          rows=[[LINK, 1_234_567.0], ["Bản Mển", None]], formats={"Chi phí (đồng)": "#,##0"},
+                          widths=(8, 45), wrap_header=True, freeze="B2", autofilter=True)
+    summary = sheets.Sheet("Tóm tắt", title="Kịch bản: thử", header=["Chỉ tiêu", "Sau"],
+                           rows=[["Chiều dài (km)", sheets.Cell(12.5, "#,##0.0")], ["Số trạm", 1500]],
+                           column_widths=(45, 22), freeze=None)
+    path = sheets.write_workbook(tmp_path / "w.xlsx", [ranked, summary])
+    assert_text_cells(path, LINK)
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Xếp hạng — một tên dài hơn ba m", "Tóm tắt"]
+    ws, ts = wb.worksheets
+    assert [c.value for c in ws[1]] == ["Tên", "Chi phí (đồng)"] and all(c.font.b and c.alignment.wrap_text
+                                                                          for c in ws[1])
+    assert ws.row_dimensions[1].height == sheets.WRAPPED_HEADER_HEIGHT
+    assert ws["B2"].value == 1_234_567 and ws["B2"].number_format == ws["B3"].number_format == "#,##0"
+    assert ws["A2"].number_format == "General"
+    assert ws.column_dimensions["A"].width == len(LINK) + 2
+    assert ws.column_dimensions["B"].width == len("1234567.0") + 2  # the wrapped header counts half: 14 // 2 + 2
+    assert ws.freeze_panes == "B2" and ws.auto_filter.ref == "A1:B3"
+    assert ts["A1"].value == "Kịch bản: thử" and not ts["A1"].font.b and ts["A2"].font.b and not ts["A3"].font.b
+    assert ts["B3"].number_format == "#,##0.0" and ts["B4"].number_format == "General"
+    assert ts.column_dimensions["A"].width == 45 and ts.column_dimensions["B"].width == 22
+    assert ts.freeze_panes is None and ts.auto_filter.ref is None
+
+
+def test_one_xlsx_writer():
+    """Every XLSX is written by ictgis.sheets.write_workbook: no other module builds a workbook."""
+    root = Path(__file__).resolve().parents[1]
+    writers = [p.relative_to(root).as_posix() for d in ("ictgis", "web") for p in (root / d).rglob("*.py")
+               if any(w in p.read_text(encoding="utf-8") for w in ("Workbook(", "import Workbook", "to_excel("))]
+    assert writers == ["ictgis/sheets.py"]
+
+
 def test_indicators_xlsx(evil_dir, tmp_path):
     xlsx = tmp_path / "chi_tieu.xlsx"
     run("indicators", evil_dir, "--xlsx", xlsx)

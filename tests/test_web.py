@@ -454,6 +454,52 @@ def start_planner_run(make_app, runner, *, isolation="thread"):
     return app, client, run_id
 
 
+RICH_BEFORE = {"postal": {"service_points": 3, "service_radius_km": 4.25, "xa_total": 4},
+               "mobile": {"sites_4g": 2, "sites_5g": None, "operators": 3},
+               "fiber": {"villages": 10, "villages_fiber_pct": 70.0, "route_km": None}}
+RICH_AFTER = {"postal": {"service_points": 4, "service_radius_km": 3.5, "xa_total": 4},
+              "mobile": {"sites_4g": 5, "sites_5g": 1, "operators": 3},
+              "fiber": {"villages": 10, "villages_fiber_pct": 100.0, "route_km": 12.5}}
+
+
+def rich_runner(path, out_dir, progress, **_options):
+    """A test double of ictgis.scenario.run writing indicators of both lists (the department's table, the key ones)."""
+    Path(out_dir).mkdir()
+    (Path(out_dir) / "indicators_before.json").write_text(json.dumps(RICH_BEFORE))
+    (Path(out_dir) / "indicators_after.json").write_text(json.dumps(RICH_AFTER))
+    return {"name": Path(path).stem}
+
+
+def test_run_page_before_after_rows_are_the_delta_table(make_app):
+    """The run page's before/after table shows the rows of scenario.delta_table (KEY_INDICATORS), labelled."""
+    import html as html_mod
+
+    import pandas as pd
+
+    from ictgis import labels
+    from ictgis import scenario as sc
+    from ictgis_web.scenarios import before_after
+
+    app, client, run_id = start_planner_run(make_app, rich_runner)
+    record = app.extensions["ictgis_jobs"].wait(run_id)
+    assert record["status"] == "done", record
+    expected = [tuple(None if pd.isna(v) else v for v in row)
+                for row in sc.delta_table(RICH_BEFORE, RICH_AFTER).itertuples(index=False)]
+    with app.test_request_context("/"):
+        rows = before_after(record)
+    assert [(r["key"], r["before"], r["after"], r["delta"]) for r in rows] == expected
+    assert [r["key"] for r in rows] == ["postal.service_points", "postal.service_radius_km", "mobile.sites_4g",
+                                        "mobile.sites_5g", "fiber.villages_fiber_pct", "fiber.route_km"]
+    page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
+    table = page[page.index('id="before-after"'):page.index("</table>", page.index('id="before-after"'))]
+    assert table.count("<tr>") == len(rows) + 1
+    for r in rows:
+        assert html_mod.escape(labels.label(r["key"]).vi) in table
+    assert html_mod.escape(labels.INDICATORS["postal.xa_total"].vi) not in table  # not a key indicator
+    english = client.get(f"/scenarios/runs/{run_id}?lang=en").get_data(as_text=True)
+    assert "Average service radius" in english and "Sites with 5G" in english
+
+
 def test_scenario_runner_is_the_scenario_module():
     import ictgis.scenario as sc
     from ictgis_web.jobs import scenario_runner
@@ -681,9 +727,11 @@ def test_choropleth_edges_follow_the_norms_and_are_checked():
     assert maps.CHOROPLETHS["people_per_point"].edges[2] == 8_000.0
     assert maps.CHOROPLETHS["villages_fiber_pct"].edges[-1] == 100.0  # 100 % has a class of its own
     with pytest.raises(ValueError, match="increasing"):
-        maps.Choropleth("x", "x", "x", "%", "record:x", edges=(80.0, 50.0))
+        maps.Choropleth("density", "record:density", edges=(80.0, 50.0))
     with pytest.raises(ValueError, match="at most 4"):
-        maps.Choropleth("x", "x", "x", "%", "record:x", edges=(1.0, 2.0, 3.0, 4.0, 5.0))
+        maps.Choropleth("density", "record:density", edges=(1.0, 2.0, 3.0, 4.0, 5.0))
+    with pytest.raises(ValueError, match="no label"):  # its title comes from the one catalogue of labels
+        maps.Choropleth("x", "record:x")
 
 
 # ------------------------------------------------------------------------------------ runs in worker processes

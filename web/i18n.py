@@ -1,10 +1,21 @@
-"""Words of the web pages in Vietnamese (default) and English; the language follows ``?lang=`` and the session."""
+"""Words of the web pages in Vietnamese (default) and English; the language follows ``?lang=`` and the session.
+
+Names of indicators, table columns and costs are not words of the pages: they come from the one catalogue of labels,
+`ictgis.labels` (table headers and cost names through `TEXT`, columns through the template function ``field``).
+"""
 
 from __future__ import annotations
 
 from flask import Flask, g, request, session
 
+from ictgis.labels import COSTS, FIELDS, HEADINGS, Label
+
 LANGS = ("vi", "en")
+
+
+def _both(label: Label) -> dict[str, str]:
+    return {"vi": label.vi, "en": label.text("en")}
+
 
 TEXT: dict[str, dict[str, str]] = {
     "title": {"vi": "Bản đồ hạ tầng thông tin và truyền thông — tỉnh Điện Biên",
@@ -27,19 +38,7 @@ TEXT: dict[str, dict[str, str]] = {
     "search": {"vi": "Tìm thôn, bản, xã…", "en": "Find a village or commune…"},
     "no_match": {"vi": "Không tìm thấy", "en": "No match"},
     "colour_by": {"vi": "Tô màu xã theo", "en": "Colour communes by"},
-    "group": {"vi": "Nhóm", "en": "Group"},
-    "indicator": {"vi": "Chỉ tiêu", "en": "Indicator"},
-    "value": {"vi": "Giá trị", "en": "Value"},
-    "unit": {"vi": "Đơn vị", "en": "Unit"},
     "per_commune": {"vi": "Theo xã, phường, thị trấn", "en": "Per commune"},
-    "commune": {"vi": "Xã", "en": "Commune"},
-    "district": {"vi": "Huyện", "en": "District"},
-    "population": {"vi": "Dân số", "en": "Population"},
-    "villages": {"vi": "Thôn, bản", "en": "Villages"},
-    "fiber_pct": {"vi": "% thôn có cáp quang", "en": "% villages on fiber"},
-    "post_points": {"vi": "Điểm bưu chính", "en": "Postal points"},
-    "radius": {"vi": "Bán kính phục vụ (km)", "en": "Service radius (km)"},
-    "bts": {"vi": "Trạm BTS", "en": "BTS sites"},
     "scenario_files": {"vi": "Các tệp kịch bản", "en": "Scenario files"},
     "no_scenarios": {"vi": "Chưa có tệp kịch bản nào trong thư mục scenarios/.",
                      "en": "No scenario files in scenarios/ yet."},
@@ -58,12 +57,6 @@ TEXT: dict[str, dict[str, str]] = {
     "changes_map": {"vi": "Bản đồ thay đổi", "en": "Map of changes"},
     "total": {"vi": "Tổng cộng", "en": "Total"},
     "cost_item": {"vi": "Hạng mục", "en": "Item"},
-    "capex": {"vi": "Vốn đầu tư", "en": "Capital cost"},
-    "opex": {"vi": "Chi phí vận hành/năm", "en": "Operating cost/year"},
-    "npv": {"vi": "Giá trị hiện tại", "en": "Net present cost"},
-    "before": {"vi": "Trước", "en": "Before"},
-    "after": {"vi": "Sau", "en": "After"},
-    "change": {"vi": "Thay đổi", "en": "Change"},
     "compare": {"vi": "So sánh", "en": "Compare"},
     "compare_runs": {"vi": "So sánh hai lần chạy", "en": "Compare two runs"},
     "queued": {"vi": "đang chờ", "en": "queued"},
@@ -100,6 +93,9 @@ TEXT: dict[str, dict[str, str]] = {
                        "en": "The map libraries (Leaflet, jQuery) are missing on the server: the map cannot be drawn. "
                              "Administrator: run `npm ci` in the source folder, or install a package built after "
                              "`npm ci`."},
+    # from the catalogue of labels
+    **{key: _both(label) for key, label in HEADINGS.items()},
+    "capex": _both(COSTS["capex_vnd"]), "opex": _both(COSTS["opex_vnd_per_year"]), "npv": _both(COSTS["npv_vnd"]),
 }
 
 
@@ -122,6 +118,12 @@ def t(key: str) -> str:
     return entry.get(g.get("lang", "vi"), entry["vi"])
 
 
+def field(key: str) -> str:
+    """Return the header of a table column (`ictgis.labels.FIELDS`) in the request's language."""
+    label = FIELDS.get(key)
+    return label.heading(g.get("lang", "vi")) if label is not None else key
+
+
 def _set_lang() -> None:
     g.lang = current_lang()
 
@@ -130,4 +132,5 @@ def install(app: Flask) -> None:
     """Register the language selection and the ``t`` template function."""
     app.before_request(_set_lang)
     app.jinja_env.globals["t"] = t
+    app.jinja_env.globals["field"] = field
     app.jinja_env.globals["lang"] = lambda: g.get("lang", "vi")

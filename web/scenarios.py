@@ -25,7 +25,7 @@ from flask import (
     url_for,
 )
 
-from ictgis import IctgisError, ScenarioError, indicators, yamlfile
+from ictgis import IctgisError, ScenarioError, indicators, labels, yamlfile
 
 from . import data, jobs
 from .auth import login_required
@@ -182,7 +182,11 @@ def cost_rows(record: dict) -> list[dict]:
 
 
 def before_after(record: dict) -> list[dict]:
-    """Rows of key indicators before and after a finished run, from its ``indicators_*.json`` outputs."""
+    """Rows of key indicators before and after a finished run, from its ``indicators_*.json`` outputs.
+
+    The indicators of ``ictgis.scenario.delta_rows`` (`KEY_INDICATORS`, as the run's delta table), labelled from
+    `ictgis.labels`.
+    """
     folder = jobs.runner().run_dir(record["id"])
     if folder is None or record["status"] != "done":
         return []
@@ -190,13 +194,14 @@ def before_after(record: dict) -> list[dict]:
     after = _load_json(folder / "out", "indicators_after.json")
     if before is None or after is None:
         return []
+    from ictgis.scenario import delta_rows
+
+    lang = g.get("lang", "vi")
     rows = []
-    for key, group, label_vi, unit in indicators.INDICATOR_ROWS:
-        b, a = indicators.lookup(before, key), indicators.lookup(after, key)
-        label = indicators.INDICATOR_LABELS_EN.get(key, label_vi) if g.get("lang") == "en" else label_vi
-        delta = round(a - b, 2) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
-        rows.append({"key": key, "group": group, "label": label, "unit": unit, "before": b, "after": a,
-                     "delta": delta})
+    for row in delta_rows(before, after):
+        lab = labels.label(row["indicator"])
+        rows.append({"key": row["indicator"], "group": labels.GROUPS.get(lab.group, ""), "label": lab.text(lang),
+                     "unit": lab.unit, "before": row["before"], "after": row["after"], "delta": row["change"]})
     return rows
 
 
@@ -250,8 +255,8 @@ def compare():
         folder = jobs.runner().run_dir(rec["id"])
         results.append(_load_json(folder / "out", "indicators_after.json") if rec["status"] == "done" else None)
     rows = []
-    for key, _group, label_vi, unit in indicators.INDICATOR_ROWS:
-        label = indicators.INDICATOR_LABELS_EN.get(key, label_vi) if g.get("lang") == "en" else label_vi
-        rows.append({"label": label, "unit": unit,
+    for key in indicators.TABLE_INDICATORS:
+        lab = labels.INDICATORS[key]
+        rows.append({"label": lab.text(g.get("lang", "vi")), "unit": lab.unit,
                      "values": [indicators.lookup(r, key) if r else None for r in results]})
     return render_template("compare.html", runs=records, rows=rows, complete=all(r is not None for r in results))

@@ -67,6 +67,7 @@ def compare_cmd(run_dirs: tuple[Path, ...], csv_file: Path | None, xlsx_file: Pa
     """Show key indicators and costs of finished runs side by side."""
     from .. import scenario as sc
     from .._files import atomic_path
+    from ..labels import label
     from ..sheets import write_csv, write_xlsx
 
     table = sc.compare(list(run_dirs))
@@ -76,5 +77,5 @@ def compare_cmd(run_dirs: tuple[Path, ...], csv_file: Path | None, xlsx_file: Pa
             write_csv(table, tmp, index=True)
     if xlsx_file:
         with atomic_path(xlsx_file) as tmp:
-            labels = {k: sc.LABELS_VI.get(k, k) for k in table.index}
-            write_xlsx(table.rename(index=labels), tmp, sheet_name="So sánh", index=True)
+            headings = {k: label(k).heading() for k in table.index}
+            write_xlsx(table.rename(index=headings), tmp, sheet_name="So sánh", index=True)

@@ -49,9 +49,18 @@ from ._base import (
 from .comparison import compare
 from .interventions.add_sites import OPTIMIZE_KEYS
 from .model import PARAMETERS, TOP_KEYS, Scenario, read, rebased
-from .outputs import LABELS_VI, changes
+from .outputs import changes
 from .registry import INTERVENTIONS
-from .runner import KEY_INDICATORS, RunResult, compute_indicators, cost_frame, delta_table, measure, run
+from .runner import (
+    KEY_INDICATORS,
+    RunResult,
+    compute_indicators,
+    cost_frame,
+    delta_rows,
+    delta_table,
+    measure,
+    run,
+)
 from .schema import json_schema
 
 #: Keys each intervention type must have.
@@ -60,8 +69,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {name: i.required for name, i in INTERVEN
 APPLY = {name: i.apply for name, i in INTERVENTIONS.items()}
 
 __all__ = [
-    "APPLY", "INTERVENTIONS", "KEY_INDICATORS", "LABELS_VI", "OPTIMIZE_KEYS", "PARAMETERS",
+    "APPLY", "INTERVENTIONS", "KEY_INDICATORS", "OPTIMIZE_KEYS", "PARAMETERS",
     "REQUIRED", "SITE_SELECTION", "SITE_WHERE", "TOP_KEYS", "VILLAGE_WHERE", "Context", "CostLine", "Intervention",
-    "Outcome", "RunResult", "Scenario", "changes", "compare", "compute_indicators", "cost_frame", "delta_table",
+    "Outcome", "RunResult", "Scenario", "changes", "compare", "compute_indicators", "cost_frame", "delta_rows",
+    "delta_table",
     "json_schema", "measure", "read", "rebased", "run", "select_sites", "select_villages",
 ]

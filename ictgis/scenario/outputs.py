@@ -18,7 +18,8 @@ import pandas as pd
 from .. import __version__, settings
 from .._files import atomic_dir
 from ..io import Dataset, write_layers
-from ..sheets import write_csv
+from ..labels import COSTS, HEADINGS, label
+from ..sheets import Cell, Sheet, write_csv, write_workbook, xlsx_value
 from .model import PARAMETERS, Scenario
 
 
@@ -141,50 +142,29 @@ def write_outputs(sc: Scenario, out_dir: Path, *, base, work, before, after, del
         _json(tmp / "manifest.json", manifest)  # written last: its presence marks a finished run
 
 
-LABELS_VI = {
-    "postal.service_points": "Số điểm phục vụ bưu chính", "postal.service_radius_km": "Bán kính phục vụ (km)",
-    "postal.people_per_point": "Số dân/điểm phục vụ", "postal.xa_with_cultural_post_office": "Số xã có BĐVHX",
-    "postal.xa_with_cultural_post_office_pct": "Tỷ lệ xã có BĐVHX (%)", "mobile.bts_sites": "Số trạm BTS",
-    "mobile.sites_3g": "Trạm 3G", "mobile.sites_4g": "Trạm 4G", "mobile.sites_5g": "Trạm 5G",
-    "mobile.sites_diesel": "Trạm chạy diesel", "mobile.sites_solar": "Trạm năng lượng mặt trời",
-    "mobile.populated_area_4g_pct": "Vùng dân cư được phủ sóng 4G (%)",
-    "mobile.populated_area_3g_pct": "Vùng dân cư được phủ sóng 3G (%)",
-    "mobile.villages_covered_4g": "Thôn, bản có sóng 4G", "fiber.villages_with_fiber": "Thôn, bản có cáp quang",
-    "fiber.villages_without_fiber": "Thôn, bản chưa có băng rộng cố định",
-    "fiber.villages_fiber_pct": "Tỷ lệ thôn, bản có cáp quang (%)", "fiber.route_km": "Chiều dài tuyến cáp (km)",
-    "broadcast.units_with_radio": "Số đơn vị có đài truyền thanh",
-}
+#: Column widths of the scenario workbook: as wide as the text, within (min, max) characters.
+XLSX_WIDTHS = (12, 60)
+
+
+def _thousands(value):
+    """Return `value` for a cell: a number of 1,000 or more with thousands separators, others as they are."""
+    value = xlsx_value(value)
+    if isinstance(value, (int, float)) and abs(value) >= 1000:
+        return Cell(value, "#,##0")
+    return value
 
 
 def write_xlsx(path: Path, sc: Scenario, delta: pd.DataFrame, costs: pd.DataFrame) -> None:
     """Write the Vietnamese workbook of a run: key indicators (Chỉ tiêu) and costs (Chi phí)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    from ..sheets import append_row
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Chỉ tiêu"
-    append_row(ws, [f"Kịch bản: {sc.name}"])
-    append_row(ws, ["Chỉ tiêu", "Trước", "Sau", "Thay đổi"])
-    for row in delta.itertuples(index=False):
-        append_row(ws, [LABELS_VI.get(row.indicator, row.indicator), row.before, row.after, row.change])
-    cs = wb.create_sheet("Chi phí")
-    append_row(cs, ["Hạng mục đầu tư", "Nội dung", "Số lượng", "Vốn đầu tư (VNĐ)", "Chi phí vận hành/năm (VNĐ)",
-                    "Giá trị hiện tại (VNĐ)"])
-    for row in costs.itertuples(index=False):
-        append_row(cs, [("TỔNG" if row.intervention == "TOTAL" else row.intervention), row.item,
-                        None if pd.isna(row.quantity) else row.quantity, row.capex_vnd, row.opex_vnd_per_year,
-                        row.npv_vnd])
-    for sheet in wb.worksheets:
-        for cell in sheet[1 if sheet is cs else 2]:
-            cell.font = Font(bold=True)
-        for column in sheet.columns:
-            width = max(len(str(c.value)) if c.value is not None else 0 for c in column)
-            sheet.column_dimensions[column[0].column_letter].width = min(60, max(12, width + 2))
-        for row in sheet.iter_rows():
-            for cell in row:
-                if isinstance(cell.value, (int, float)) and abs(cell.value) >= 1000:
-                    cell.number_format = "#,##0"
-    wb.save(path)
+    header = [HEADINGS[k].vi for k in ("indicator", "before", "after", "change")]
+    rows = [[label(row.indicator).heading(), *map(_thousands, (row.before, row.after, row.change))]
+            for row in delta.itertuples(index=False)]
+    key_sheet = Sheet("Chỉ tiêu", title=f"Kịch bản: {sc.name}", header=header, rows=rows, widths=XLSX_WIDTHS,
+                       freeze=None)
+    cost_rows = [[("TỔNG" if row.intervention == "TOTAL" else row.intervention), row.item,
+                  _thousands(None if pd.isna(row.quantity) else row.quantity),
+                  *map(_thousands, (row.capex_vnd, row.opex_vnd_per_year, row.npv_vnd))]
+                 for row in costs.itertuples(index=False)]
+    cost_sheet = Sheet("Chi phí", header=[COSTS[c].heading() for c in costs.columns], rows=cost_rows,
+                       widths=XLSX_WIDTHS, freeze=None)
+    write_workbook(path, [key_sheet, cost_sheet])

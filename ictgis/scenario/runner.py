@@ -144,8 +144,12 @@ def run(scenario: Scenario | str | Path, out_dir: str | Path, *, force: bool = F
     return RunResult(out_dir=out_dir, before=before, after=after, delta=delta, costs=cost_table, notes=notes)
 
 
-def delta_table(before: dict, after: dict, keys: tuple[str, ...] = KEY_INDICATORS) -> pd.DataFrame:
-    """Before/after/change of the key indicators (None where unavailable)."""
+def delta_rows(before: dict, after: dict, keys: tuple[str, ...] = KEY_INDICATORS) -> list[dict]:
+    """Before/after/change of the key indicators, one dict per indicator available before or after.
+
+    Keys of each row: ``indicator``, ``before``, ``after``, ``change`` (None where unavailable). The web run page
+    and `delta_table` show these rows.
+    """
     rows = []
     for key in keys:
         b, a = indicators.lookup(before, key), indicators.lookup(after, key)
@@ -153,7 +157,12 @@ def delta_table(before: dict, after: dict, keys: tuple[str, ...] = KEY_INDICATOR
             continue
         d = None if (b is None or a is None) else round(a - b, 2)
         rows.append({"indicator": key, "before": b, "after": a, "change": d})
-    return pd.DataFrame(rows, columns=["indicator", "before", "after", "change"])
+    return rows
+
+
+def delta_table(before: dict, after: dict, keys: tuple[str, ...] = KEY_INDICATORS) -> pd.DataFrame:
+    """Before/after/change of the key indicators (None where unavailable); the rows of `delta_rows`."""
+    return pd.DataFrame(delta_rows(before, after, keys), columns=["indicator", "before", "after", "change"])
 
 
 def cost_frame(lines: list[CostLine], *, params: dict) -> pd.DataFrame:
