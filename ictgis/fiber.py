@@ -1,9 +1,14 @@
 """Fiber gaps: least-cost routes from the existing network, a shared plan under a budget, a priority ranking.
 
-Villages without fiber are routed along the road network (`ictgis.network`) from the existing fiber routes. Each
-gets its own least-cost route; together they get a *shared plan* (a Steiner tree rooted in the existing network,
-where trenches and cables are shared); under a budget, the villages that maximise households connected are chosen;
-and every gap village gets a priority score whose components are columns, so a planner can explain the order.
+Villages without fiber are routed along the road network (`ictgis.network`) from the existing fiber routes — or,
+when the data has no fiber_routes layer, from a layer of *points of presence* (district exchanges, OLTs: `read_pops`,
+``ictgis fiber --pops FILE``), or from both. Every route and point joins the road network: where no road passes
+within ``fiber_tolerance_m`` it gets a costed off-road connector to the nearest road, with a warning beyond
+``fiber_warn_m``. The summary states the source (``existing_fiber.source``) and, when no village can be reached,
+why (``no_village_reached``). Each village gets its own least-cost route; together they get a *shared plan* (a
+Steiner tree rooted in the existing network, where trenches and cables are shared); under a budget, the villages
+that maximise households connected are chosen; and every gap village gets a priority score whose components are
+columns, so a planner can explain the order.
 
 Cost defaults
 -------------
@@ -57,7 +62,8 @@ from scipy.sparse import csgraph
 
 from . import settings
 from ._errors import LayerError, Problem
-from .network import ComponentReport, RoadNetwork, WGraph, attach_fiber, build_network
+from .layers import Field, LayerSchema
+from .network import ComponentReport, RoadNetwork, WGraph, attach_sources, build_network
 from .steiner import (
     BudgetSelection,
     SteinerTree,
@@ -85,6 +91,16 @@ MAX_OFFROAD_M: float = 5000.0
 """Villages farther than this from every road (and every fiber route) are reported unreachable."""
 FIBER_TOLERANCE_M: float = 50.0
 """A fiber route this close to a road can be tapped there."""
+FIBER_WARN_M: float = 100.0
+"""A fiber route or point of presence farther than this from every road is joined by a connector with a warning."""
+POPS_SCHEMA = LayerSchema(
+    name="pops", geometry="Point", id_field="id", label_vi="Điểm truy nhập (PoP)",
+    description="Points of presence of the existing fiber network (district exchanges, OLTs …) to route from.",
+    fields=(Field("id", "str", True, "Point id", aliases=("ma", "ma_diem", "ma_tram", "pop_id")),
+            Field("name", "str", False, "Name", aliases=("ten", "ten_diem", "ten_tram")),
+            Field("kind", "str", False, "Kind (exchange, OLT …)", aliases=("loai",)),
+            Field("operator", "str", False, "Owner", aliases=("nha_mang", "doanh_ngh"))))
+"""Schema of a file of points of presence (`read_pops`, through `ictgis.io.read_layer`)."""
 HOUSEHOLD_SIZE: float = 616_500 / 144_396
 """People per household (≈ 4.27), to estimate households when a village layer has only population.
 
@@ -275,6 +291,12 @@ class FiberPlan:
         The road network with villages attached and the existing fiber as sources.
     components : ComponentReport
         Connected components of that network.
+    fiber_attachment : pandas.DataFrame
+        One row per existing fiber route and point of presence: ``id``, ``layer`` (fiber_routes or pops),
+        ``taps``, ``connector_m`` (off-road connector to the nearest road; 0 when tapped), ``far`` (beyond
+        ``fiber_warn_m``).
+    warnings : list of str
+        What the plan warned about (routes far from the roads, no village reached and why).
     villages : geopandas.GeoDataFrame
         One row per gap village, best first: route and cost columns, score components, ``rank``, ``selected``,
         ``phase``, and for unreachable ones ``reason`` / ``reason_vi``.
@@ -289,18 +311,25 @@ class FiberPlan:
         JSON-ready totals.
     """
 
-    def __init__(self, roads: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, fiber_routes: gpd.GeoDataFrame, *,
-                 communes: gpd.GeoDataFrame | None = None, dem_path: object = None,
+    def __init__(self, roads: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, fiber_routes: gpd.GeoDataFrame | None,
+                 *, pops: gpd.GeoDataFrame | None = None, routes_name: str | None = None,
+                 pops_name: str | None = None, communes: gpd.GeoDataFrame | None = None, dem_path: object = None,
                  cost_model: CostModel | None = None, installation: str | None = None,
                  weights: Mapping[str, float] | str | None = None, no_4g: pd.Series | str | None = None,
                  gap_distance_m: float | None = None, max_offroad_m: float = MAX_OFFROAD_M,
-                 fiber_tolerance_m: float = FIBER_TOLERANCE_M, snap_tolerance_m: float = 10.0,
-                 progress: ProgressFn | None = None) -> None:
-        _check_layers(roads, villages, fiber_routes, gap_distance_m=gap_distance_m, no_4g=no_4g)
+                 fiber_tolerance_m: float = FIBER_TOLERANCE_M, fiber_warn_m: float = FIBER_WARN_M,
+                 snap_tolerance_m: float = 10.0, progress: ProgressFn | None = None) -> None:
+        _check_layers(roads, villages, fiber_routes, gap_distance_m=gap_distance_m, no_4g=no_4g, pops=pops)
         crs = roads.crs
         self.roads = roads
         self.villages_in = villages if villages.crs == crs else villages.to_crs(crs)
-        self.fiber_routes = fiber_routes if fiber_routes.crs == crs else fiber_routes.to_crs(crs)
+        self.fiber_routes = (None if fiber_routes is None else
+                             fiber_routes if fiber_routes.crs == crs else fiber_routes.to_crs(crs))
+        self.pops = None if pops is None else pops if pops.crs == crs else pops.to_crs(crs)
+        self.routes_name = routes_name
+        self.pops_name = pops_name
+        self.existing = _existing_fiber(self.fiber_routes, self.pops, crs)
+        self.fiber_warn_m = float(fiber_warn_m)
         self.communes = communes if communes is None or communes.crs == crs else communes.to_crs(crs)
         self.dem_path = dem_path
         model = cost_model or CostModel()
@@ -314,6 +343,8 @@ class FiberPlan:
         self.progress = progress
         self.network: RoadNetwork | None = None
         self.components: ComponentReport | None = None
+        self.fiber_attachment: pd.DataFrame | None = None
+        self.warnings: list[str] = []
         self.villages: gpd.GeoDataFrame | None = None
         self.routes: gpd.GeoDataFrame | None = None
         self.plan: gpd.GeoDataFrame | None = None
@@ -324,17 +355,24 @@ class FiberPlan:
     def from_dataset(cls, ds, **kwargs) -> FiberPlan:
         """Plan from a `ictgis.io.Dataset` (roads, villages, fiber_routes, communes and the DEM); options as `__init__`.
 
+        Give ``pops=`` (`read_pops`) to route from points of presence, with or without a fiber_routes layer.
+
         Raises
         ------
         LayerError
-            When roads, villages or fiber_routes are missing or lack needed columns.
+            When roads or villages are missing, when there is neither fiber_routes nor `pops`, or when a layer lacks
+            needed columns.
         """
+        from pathlib import Path
+
         kwargs.setdefault("communes", ds.get("communes"))
         kwargs.setdefault("dem_path", ds.dem_path)
+        source = getattr(ds, "sources", {}).get("fiber_routes")
+        kwargs.setdefault("routes_name", Path(source).name if source else None)
         return cls(ds.get("roads"), ds.get("villages"), ds.get("fiber_routes"), **kwargs)
 
     @classmethod
-    def from_layers(cls, roads: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, fiber_routes: gpd.GeoDataFrame,
+    def from_layers(cls, roads: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, fiber_routes: gpd.GeoDataFrame | None,
                     **kwargs) -> FiberPlan:
         """Plan from layers in one projected CRS (villages and routes are reprojected to the roads' CRS)."""
         return cls(roads, villages, fiber_routes, **kwargs)
@@ -369,7 +407,9 @@ class FiberPlan:
         pts = shapely.point_on_surface(gaps.geometry.to_numpy())
         net, att = net.attach_points(pts, max_distance_m=self.max_offroad_m)
         node = att.node.copy()
-        net = attach_fiber(net, self.fiber_routes, tolerance_m=self.fiber_tolerance_m)
+        self._step(self.source_statement())
+        net, report = attach_sources(net, self.existing.geometry, tolerance_m=self.fiber_tolerance_m)
+        self.fiber_attachment = self._attachment_report(report)
         net, node, drop_m = self._drops(net, pts, node)
         self.network = net
         self.components = net.components()
@@ -410,9 +450,67 @@ class FiberPlan:
         self.routes = routes
         self.plan = _segments(net, graph, full, node, table, rank_of, base_w, installation=model.installation)
         self.selection = selection
-        self.summary = self._summary(table, budget_vnd)
+        why = self._why_none_reached(table) if len(table) and not reach.any() else None
+        if why:
+            self._warn(why)
+        self.summary = self._summary(table, budget_vnd, why)
         self._step("done")
         return self
+
+    def source_statement(self, *, lang: str = "en") -> str:
+        """Say where routes start, e.g. ``routing from 10 points of presence in pops.csv; no fiber_routes layer``."""
+        vi = lang == "vi"
+        parts = []
+        if self.fiber_routes is not None:
+            n = len(self.fiber_routes)
+            where = f" {'trong' if vi else 'in'} {self.routes_name}" if self.routes_name else ""
+            what = "tuyến cáp quang hiện có" if vi else "existing fiber route" + ("" if n == 1 else "s")
+            parts.append(f"{n} {what}{where}")
+        if self.pops is not None:
+            where = f" {'trong' if vi else 'in'} {self.pops_name}" if self.pops_name else ""
+            n = len(self.pops)
+            what = "điểm truy nhập (PoP)" if vi else "point" + ("" if n == 1 else "s") + " of presence"
+            parts.append(f"{n} {what}{where}")
+        text = ("định tuyến từ " if vi else "routing from ") + (" và " if vi else " and ").join(parts)
+        if self.fiber_routes is None:
+            text += "; không có lớp fiber_routes" if vi else "; no fiber_routes layer"
+        return text
+
+    def _warn(self, message: str) -> None:
+        logger.warning("fiber: %s", message)
+        self.warnings.append(message)
+
+    def _attachment_report(self, report: pd.DataFrame) -> pd.DataFrame:
+        out = pd.DataFrame({"id": self.existing["id"].to_numpy(), "layer": self.existing["layer"].to_numpy(),
+                            "taps": report["taps"].to_numpy(), "connector_m": report["connector_m"].to_numpy()})
+        out["far"] = out["connector_m"] > self.fiber_warn_m
+        what = {"fiber_routes": "fiber route", "pops": "point of presence"}
+        for r in out[out["far"]].itertuples():
+            self._warn(f"{what[r.layer]} {r.id} lies {r.connector_m:,.0f} m from the nearest road (more than "
+                       f"{self.fiber_warn_m:g} m): joined to it by an off-road connector of that length")
+        return out
+
+    def _why_none_reached(self, table: pd.DataFrame) -> str:
+        """Say why no village without fiber can be reached."""
+        n = len(table)
+        codes = table["reason_code"].value_counts()
+        km = self.max_offroad_m / 1000
+        if (self.fiber_attachment["connector_m"].notna()).sum() == 0:
+            return (f"none of the {n} villages without fiber can be reached: no existing fiber route or point of "
+                    f"presence is attached to the road network ({self.source_statement()}; the layer has no usable "
+                    "geometry)")
+        reasons = []
+        if codes.get("no_road", 0):
+            reasons.append(f"{codes['no_road']} lie farther than {km:g} km from every road and fiber route")
+        if codes.get("no_fiber_on_component", 0):
+            labels = self.components.labels
+            with_fiber = sorted({int(labels[x]) for x in self.network.sources.node.tolist() if x < len(labels)})
+            on = table.loc[table["reason_code"] == "no_fiber_on_component", "node"].to_numpy()
+            village_parts = sorted({int(labels[x]) for x in on.tolist() if 0 <= x < len(labels)})
+            reasons.append(f"{codes['no_fiber_on_component']} lie on road network components "
+                           f"{', '.join(map(str, village_parts))} while the existing fiber joins components "
+                           f"{', '.join(map(str, with_fiber))}")
+        return f"none of the {n} villages without fiber can be reached: " + "; ".join(reasons)
 
     # -------------------------------------------------------------------------------------------- steps
     def _gap_villages(self) -> gpd.GeoDataFrame:
@@ -427,7 +525,8 @@ class FiberPlan:
             gap |= nofiber
             why[nofiber] = "no_fiber"
         if self.gap_distance_m is not None:
-            lines = self.fiber_routes.geometry.to_numpy()
+            lines = self.existing.geometry.to_numpy()
+            lines = lines[~(shapely.is_missing(lines) | shapely.is_empty(lines))] if len(lines) else lines
             d = (np.full(len(v), np.inf) if len(lines) == 0 else
                  shapely.STRtree(lines).query_nearest(v.geometry.to_numpy(), return_distance=True,
                                                       all_matches=False)[1])
@@ -452,7 +551,8 @@ class FiberPlan:
                ) -> tuple[RoadNetwork, np.ndarray, np.ndarray]:
         """Villages within reach of a fiber route get a direct off-road drop to it (a source link)."""
         drop_m = np.full(len(pts), np.nan)
-        lines = self.fiber_routes.geometry.to_numpy()
+        lines = self.existing.geometry.to_numpy()
+        lines = lines[~(shapely.is_missing(lines) | shapely.is_empty(lines))] if len(lines) else lines
         if len(lines) == 0 or len(pts) == 0:
             return net, node, drop_m
         (vi, fi), dist = shapely.STRtree(lines).query_nearest(pts, max_distance=self.max_offroad_m,
@@ -485,6 +585,10 @@ class FiberPlan:
             if nd < 0:
                 row.update(reason_code="no_road", reason=f"no road and no fiber route within {km:g} km",
                            reason_vi=f"không có đường giao thông và tuyến cáp quang trong phạm vi {km:g} km")
+            elif not len(net.sources):
+                row.update(reason_code="no_fiber_source",
+                           reason="no existing fiber route or point of presence to route from",
+                           reason_vi="không có tuyến cáp quang hiện có hay điểm truy nhập (PoP) để định tuyến")
             elif not np.isfinite(dist[nd]):
                 c = int(labels[nd]) if nd < len(labels) else -1
                 info = comp_table.loc[c] if c in comp_table.index else None
@@ -544,7 +648,7 @@ class FiberPlan:
         nodes_all = np.unique(np.r_[tree.edges.ravel(), base.edges.ravel(), terms])
         return weighted_tree(graph, SteinerTree(mst_prune(shifted, nodes_all, terms), 0.0, terms))
 
-    def _summary(self, table: pd.DataFrame, budget_vnd: float | None) -> dict:
+    def _summary(self, table: pd.DataFrame, budget_vnd: float | None, why: str | None) -> dict:
         reach = table["reachable"].astype(bool)
         eq = self.cost_model.equipment_vnd
         plan = self.plan
@@ -576,14 +680,73 @@ class FiberPlan:
                                 "cost_vnd": round(float(table["cost_alone_vnd"].sum(skipna=True)))},
             "unreachable": [{"id": str(r.id), "name": str(getattr(r, "name", "")), "reason_code": r.reason_code,
                              "reason": r.reason, "reason_vi": r.reason_vi} for r in unreachable.itertuples()],
+            "no_village_reached": why,
+            "existing_fiber": self._existing_summary(),
+            "warnings": list(self.warnings),
             "gap_reasons": {str(k): int(v) for k, v in table["gap_reason"].value_counts().items()},
             "network": {"nodes": net.n_nodes, "edges": len(net.edges),
                         "road_km": round(float(net.edges.length_m[net.edges.kind == "road"].sum()) / 1000, 3),
-                        "fiber_taps": int((net.sources.kind == "tap").sum()), **self.components.to_dict()},
+                        "fiber_taps": int((net.sources.kind == "tap").sum()),
+                        "fiber_connectors": int((net.sources.kind == "connector").sum()),
+                        **self.components.to_dict()},
             "cost_model": self.cost_model.to_dict(),
             "weights": self.weights,
             "crs": str(self.roads.crs.to_string()) if self.roads.crs is not None else None,
         }
+
+
+    def _existing_summary(self) -> dict:
+        att = self.fiber_attachment
+        far = att[att["far"]]
+        return {"source": self.source_statement(), "source_vi": self.source_statement(lang="vi"),
+                "routes": None if self.fiber_routes is None else len(self.fiber_routes),
+                "points_of_presence": None if self.pops is None else len(self.pops),
+                "tapped": int((att["taps"] > 0).sum()),
+                "joined_by_connector": int(((att["taps"] == 0) & att["connector_m"].notna()).sum()),
+                "warn_beyond_m": self.fiber_warn_m,
+                "far_from_road": [{"id": str(r.id), "layer": r.layer, "connector_m": round(float(r.connector_m), 1)}
+                                  for r in far.itertuples()]}
+
+
+def read_pops(path, *, crs: object = None, layer: str | None = None, working: object = None) -> gpd.GeoDataFrame:
+    """Read a file of points of presence (`POPS_SCHEMA`: ``id``, optional ``name``, ``kind``, ``operator``).
+
+    Parameters
+    ----------
+    path
+        Point file (Shapefile, GeoPackage, GeoJSON, CSV with x/y or lon/lat …).
+    crs
+        CRS to assume when the file has none.
+    layer
+        Layer inside a GeoPackage.
+    working
+        Working CRS (default: the province's).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+
+    Raises
+    ------
+    LayerError
+        When the file is missing, empty or does not fit the schema (file, row, column named).
+    """
+    from . import io
+
+    return io.read_layer(path, POPS_SCHEMA, crs=crs, layer=layer, working=working)
+
+
+def _existing_fiber(routes: gpd.GeoDataFrame | None, pops: gpd.GeoDataFrame | None, crs) -> gpd.GeoDataFrame:
+    """One frame of the existing fiber: routes then points of presence, with ``id`` and ``layer``."""
+    frames = []
+    for name, frame in (("fiber_routes", routes), ("pops", pops)):
+        if frame is None:
+            continue
+        ids = (frame["id"].astype(str).to_numpy() if "id" in frame
+               else np.array([f"{name}#{i + 1}" for i in range(len(frame))], dtype=object))
+        frames.append(pd.DataFrame({"id": ids, "layer": name, "geometry": frame.geometry.to_numpy()}))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"id": [], "layer": [], "geometry": []})
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
 
 
 def planned_routes(ds) -> gpd.GeoDataFrame | None:
@@ -634,7 +797,7 @@ def _align_no_4g(no_4g: pd.Series | str | None, villages: gpd.GeoDataFrame) -> p
     return s.reindex(villages.index).astype("boolean")
 
 
-def _check_layers(roads, villages, fiber_routes, *, gap_distance_m, no_4g) -> None:
+def _check_layers(roads, villages, fiber_routes, *, gap_distance_m, no_4g, pops=None) -> None:
     problems = []
     if roads is None or len(roads) == 0:
         problems.append(Problem("roads", "layer is missing or empty: fiber routes follow the road network"))
@@ -651,8 +814,9 @@ def _check_layers(roads, villages, fiber_routes, *, gap_distance_m, no_4g) -> No
                                     "fiber, or give a distance to the nearest fiber route", column="fiber"))
         if isinstance(no_4g, str) and no_4g not in cols:
             problems.append(Problem("villages", f"has no column {no_4g!r} for the 4G gap", column=no_4g))
-    if fiber_routes is None:
-        problems.append(Problem("fiber_routes", "layer is missing: routes start from the existing fiber network"))
+    if fiber_routes is None and pops is None:
+        problems.append(Problem("fiber_routes", "layer is missing: routes start from the existing fiber network "
+                                "(or give a file of points of presence, ictgis fiber --pops FILE)"))
     if problems:
         raise LayerError("cannot plan fiber routes", problems)
 

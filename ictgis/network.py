@@ -6,7 +6,9 @@ keep their geometry, length (metres, in the layer's projected CRS), road class, 
 commune kind when communes are given), mean absolute grade (from the DEM when given) and a cost. Points (villages)
 attach to the nearest point of the network, splitting the edge there, through an off-road connector; existing fiber
 becomes zero-cost *sources*: road nodes along a fiber route, and the points where a route ends on, crosses or runs
-along a road. Disconnected parts are reported (`ComponentReport`), never silently ignored.
+along a road. A route (or point of presence) no road passes near joins the nearest road by a costed off-road
+connector, as villages do (`attach_sources`). Disconnected parts are reported (`ComponentReport`), never silently
+ignored.
 
 Computation runs on symmetric CSR arrays (`WGraph`, with one extra node, the *super-source*, linked to every
 source): multi-source Dijkstra with ``scipy.sparse.csgraph``. Steiner trees and budget selection on these graphs
@@ -222,7 +224,8 @@ class RoadNetwork:
         offroad), ``road_class``, ``setting``, ``grade``, ``geometry``.
     sources
         Links from the existing fiber network (the super-source) to nodes: ``node``, ``cost``, ``length_m``,
-        ``kind`` (tap: zero-cost point on a fiber route; drop: off-road cable straight to a route), ``geometry``.
+        ``kind`` (tap: zero-cost point on a fiber route; connector: off-road cable from a route no road passes
+        near to the nearest road; drop: off-road cable from a village straight to a route), ``geometry``.
     cost_per_m
         Cost function the edge costs came from (None: cost = length).
     """
@@ -651,52 +654,142 @@ def _grades(geoms: np.ndarray, dem_path: object, crs: object, sample_m: float | 
 
 
 def attach_fiber(net: RoadNetwork, fiber_routes: gpd.GeoDataFrame, *, tolerance_m: float = 50.0,
-                 sample_m: float = 500.0) -> RoadNetwork:
-    """Make existing fiber routes zero-cost sources of `net`.
-
-    Road nodes within `tolerance_m` of a route become sources, and so do the points where a route ends near a road,
-    crosses one, or runs along one (sampled every `sample_m`); edges are split there.
+                 sample_m: float = 500.0, connect: bool = True) -> RoadNetwork:
+    """Make existing fiber routes zero-cost sources of `net` (`attach_sources` without its report).
 
     Parameters
     ----------
     net
         The road network.
     fiber_routes
-        Existing fiber lines in the network's CRS.
+        Existing fiber lines (or points of presence) in the network's CRS.
     tolerance_m
         How close a route must run to a road to be tapped there.
     sample_m
         Spacing of the points sampled along routes.
+    connect
+        Join a route that no road passes within `tolerance_m` by an off-road connector to the nearest road.
 
     Returns
     -------
     RoadNetwork
-        A new network with ``tap`` sources.
+        A new network with ``tap`` (and ``connector``) sources.
     """
-    lines = fiber_routes.geometry.to_numpy() if len(fiber_routes) else np.zeros(0, dtype=object)
-    lines = lines[~(shapely.is_missing(lines) | shapely.is_empty(lines))] if len(lines) else lines
-    if len(lines) == 0:
-        return net
-    parts = shapely.get_parts(lines)
-    ends = np.r_[shapely.get_point(parts, 0), shapely.get_point(parts, -1)]
-    road_union = net.edges.geometry.to_numpy()[(net.edges.kind == "road").to_numpy()]
-    ri, fi = shapely.STRtree(parts).query(road_union, predicate="intersects")
+    geoms = fiber_routes.geometry.to_numpy() if len(fiber_routes) else np.zeros(0, dtype=object)
+    return attach_sources(net, geoms, tolerance_m=tolerance_m, sample_m=sample_m, connect=connect)[0]
+
+
+def attach_sources(net: RoadNetwork, geoms: np.ndarray | Sequence[shapely.Geometry] | gpd.GeoSeries, *,
+                   tolerance_m: float = 50.0, sample_m: float = 500.0, connect: bool = True
+                   ) -> tuple[RoadNetwork, pd.DataFrame]:
+    """Make existing fiber — routes (lines) or points of presence — sources of `net`, each one attached.
+
+    Road nodes within `tolerance_m` of a route become zero-cost ``tap`` sources, and so do the points where a route
+    ends near a road, crosses one, or runs along one (sampled every `sample_m`), and points of presence within
+    `tolerance_m` of a road; edges are split there. A route or point no road passes within `tolerance_m` of is
+    joined, as villages are, by costed off-road ``connector`` sources: the shortest line from it to the nearest road,
+    plus one from each of its ends and sample points that lie within `tolerance_m` of that shortest distance (a
+    route beside a road joins it all along); cost per metre of an ``offroad`` edge under ``net.cost_per_m``.
+
+    Parameters
+    ----------
+    net
+        The road network.
+    geoms
+        Line or point geometries of the existing fiber network, in the network's CRS.
+    tolerance_m
+        How close a route must run to a road to be tapped there.
+    sample_m
+        Spacing of the points sampled along routes.
+    connect
+        Join sources without a tap by an off-road connector (False: they stay unattached).
+
+    Returns
+    -------
+    tuple[RoadNetwork, pandas.DataFrame]
+        A new network with ``tap`` and ``connector`` sources, and one row per geometry: ``taps`` (number of tap
+        nodes), ``connector_m`` (length of its connector; 0 when tapped, NaN when empty or not connected) and
+        ``node`` (road node its shortest connector joins, -1 when none).
+    """
+    geoms = np.asarray(getattr(geoms, "values", geoms), dtype=object)
+    report = pd.DataFrame({"taps": np.zeros(len(geoms), np.int64), "connector_m": np.full(len(geoms), np.nan),
+                           "node": np.full(len(geoms), -1, np.int64)})
+    valid = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms))) if len(geoms) else geoms
+    if len(valid) == 0 or len(net.edges) == 0:
+        return net, report
+    parts, part_of = shapely.get_parts(geoms[valid], return_index=True)
+    owner = valid[part_of]
+    is_line = np.isin(shapely.get_type_id(parts), (1, 2))
+    lparts, lowner = parts[is_line], owner[is_line]
+    ends = np.r_[shapely.get_point(lparts, 0), shapely.get_point(lparts, -1), parts[~is_line]]
+    end_owner = np.r_[lowner, lowner, owner[~is_line]]
+    road_edges = net.edges.geometry.to_numpy()[(net.edges.kind == "road").to_numpy()]
+    ri, fi = shapely.STRtree(lparts).query(road_edges, predicate="intersects")
     # Where a route crosses a road (overlaps are covered by the nodes along them and the route's ends).
-    crossings = shapely.get_parts(shapely.intersection(road_union[ri], parts[fi]))
-    crossings = crossings[shapely.get_type_id(crossings) == 0] if len(crossings) else crossings
-    lengths = shapely.length(parts)
+    crossings, cross_of = (shapely.get_parts(shapely.intersection(road_edges[ri], lparts[fi]), return_index=True)
+                           if len(ri) else (np.zeros(0, dtype=object), np.zeros(0, np.int64)))
+    point_like = shapely.get_type_id(crossings) == 0
+    crossings, cross_owner = crossings[point_like], lowner[fi[cross_of[point_like]]]
+    lengths = shapely.length(lparts)
     counts = np.floor(lengths / sample_m).astype(np.int64)
-    owner = np.repeat(np.arange(len(parts)), counts)
+    sample_of = np.repeat(np.arange(len(lparts)), counts)
     along = (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + 0.5) * sample_m
-    samples = shapely.line_interpolate_point(parts[owner], along) if len(owner) else np.zeros(0, dtype=object)
+    samples = (shapely.line_interpolate_point(lparts[sample_of], along) if len(sample_of)
+               else np.zeros(0, dtype=object))
     pts = np.r_[ends, crossings, samples]
+    pts_owner = np.r_[end_owner, cross_owner, lowner[sample_of]]
     net2, att = net.attach_points(pts, max_distance_m=tolerance_m, connector=False)
-    node_pts = shapely.points(net2.node_xy)
-    ni, _ = shapely.STRtree(parts).query(node_pts, predicate="dwithin", distance=tolerance_m)
-    taps = np.unique(np.r_[ni, att.node[att.node >= 0]])
-    taps = taps[np.isin(taps, np.r_[net2.edges.u.to_numpy(), net2.edges.v.to_numpy()])]
+    on_edges = np.zeros(net2.n_nodes, dtype=bool)
+    on_edges[np.r_[net2.edges.u.to_numpy(), net2.edges.v.to_numpy()]] = True
+    ni, pi = shapely.STRtree(parts).query(shapely.points(net2.node_xy), predicate="dwithin", distance=tolerance_m)
+    hit = att.node >= 0
+    tap_node = np.r_[ni, att.node[hit]]
+    tap_owner = np.r_[owner[pi], pts_owner[hit]]
+    keep = on_edges[tap_node]
+    tap_node, tap_owner = tap_node[keep], tap_owner[keep]
+    pairs = np.unique(np.c_[tap_owner, tap_node], axis=0) if len(tap_node) else np.zeros((0, 2), np.int64)
+    report["taps"] = np.bincount(pairs[:, 0], minlength=len(geoms)).astype(np.int64)
+    taps = np.unique(tap_node)
+    report.loc[report.index[valid][report["taps"].to_numpy()[valid] > 0], "connector_m"] = 0.0
+    net2 = net2.with_sources(taps, kind="tap")
     logger.info("existing fiber: %d tap nodes on the road network", len(taps))
-    return net2.with_sources(taps, kind="tap")
+    loose = valid[report["taps"].to_numpy()[valid] == 0]
+    if not connect or len(loose) == 0:
+        return net2, report
+    # Connectors from the route's nearest point to the road, and from its ends and samples as close as that
+    # (within the tolerance): a route running beside a road is joined along it, not only at one end.
+    roads_now = net2.edges.geometry.to_numpy()[(net2.edges.kind == "road").to_numpy()]
+    tree = shapely.STRtree(roads_now)
+    (si, ei), dist = tree.query_nearest(geoms[loose], return_distance=True, all_matches=False)
+    nearest = shapely.get_point(shapely.shortest_line(geoms[loose][si], roads_now[ei]), 0)
+    cand = np.isin(pts_owner, loose)
+    (ci, cj), cdist = tree.query_nearest(pts[cand], return_distance=True, all_matches=False)
+    c_owner = pts_owner[cand][ci]
+    d_min = pd.Series(dist, index=loose[si]).groupby(level=0).min()
+    close = cdist <= d_min.reindex(c_owner).to_numpy() + tolerance_m
+    starts = np.r_[nearest, pts[cand][ci][close]]
+    start_owner = np.r_[loose[si], c_owner[close]]
+    (_, ek), sdist = tree.query_nearest(starts, return_distance=True, all_matches=False)
+    lines = shapely.shortest_line(starts, roads_now[ek])
+    key = np.c_[start_owner, np.round(shapely.get_coordinates(shapely.get_point(lines, -1)), 1)]
+    _, first = np.unique(key, axis=0, return_index=True)
+    first = np.sort(first)
+    lines, sdist, start_owner = lines[first], sdist[first], start_owner[first]
+    net3, att2 = net2.attach_points(shapely.get_point(lines, -1), max_distance_m=max(1.0, NODE_TOLERANCE_M),
+                                    connector=False)
+    ok = att2.node >= 0
+    src = start_owner[ok]
+    attrs = pd.DataFrame({"kind": "offroad", "road_class": "offroad", "setting": "rural", "grade": 0.0},
+                         index=range(int(ok.sum())))
+    cost = sdist[ok] * _cost_per_m(net.cost_per_m, attrs)
+    best = pd.DataFrame({"src": src, "d": sdist[ok], "node": att2.node[ok]}).sort_values(["src", "d"],
+                                                                                        kind="stable")
+    best = best.drop_duplicates("src")
+    report.loc[best.src.to_numpy(), "connector_m"] = best.d.to_numpy()
+    report.loc[best.src.to_numpy(), "node"] = best.node.to_numpy()
+    logger.info("existing fiber: %d routes or points joined by %d off-road connectors", len(best), int(ok.sum()))
+    return net3.with_sources(att2.node[ok], cost=cost, length_m=sdist[ok], kind="connector",
+                             geometry=lines[ok]), report
 
 
 def synthetic_road_graph(n_nodes: int, *, seed: int = 0, keep: float = 0.7, cell_m: float = 500.0

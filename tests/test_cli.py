@@ -82,3 +82,33 @@ def test_postal_command(tiny_dir, tmp_path):
     assert summary["villages_beyond_threshold"] >= 2
     assert {p.name for p in out.iterdir()} == {"postal_communes.csv", "postal_villages.csv", "postal_villages.xlsx",
                                                "postal_summary.json"}
+
+
+def test_postal_kinds_unknown_exit_2_listing_the_valid_ones(tiny_dir, tmp_path):
+    for args in (["indicators", str(tiny_dir), "--postal-kinds", "cap4"],
+                 ["postal", str(tiny_dir), "--out", str(tmp_path / "p"), "--kinds", "cap4"]):
+        result = run(*args)
+        assert result.exit_code == 2, result.output
+        assert "'cap4'" in result.output and "bdvhx (Điểm BĐVHX)" in result.output
+    assert not (tmp_path / "p").exists()
+
+
+def test_postal_kinds_in_vietnamese(tiny_dir):
+    result = run("indicators", str(tiny_dir), "--json", "--postal-kinds", "Điểm BĐVHX,CAP1")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["postal"]["service_points"] == 2 and data["postal"]["kinds_counted"] == ["bdvhx", "cap1"]
+
+
+def test_postal_prints_no_none_and_whole_people(tiny_dir, tmp_path):
+    out = tmp_path / "postal"
+    result = run("postal", str(tiny_dir), "--out", str(out), "--kinds", "kt1")
+    assert result.exit_code == 0, result.output
+    assert "None" not in result.output and "no service point of the counted kinds" in result.output
+    result = run("postal", str(tiny_dir), "--out", str(out))
+    assert "3 service points, radius 3.26 km, 7,667 people per point" in result.output
+    communes = (out / "postal_communes.csv").read_text(encoding="utf-8-sig")
+    assert ",7000," in communes and "7000.0" not in communes
+    villages = (out / "postal_villages.csv").read_text(encoding="utf-8-sig").splitlines()
+    header = villages[0].replace('"', "").split(",")
+    assert {"distance_km", "distance_by", "reason", "reason_vi"} <= set(header)

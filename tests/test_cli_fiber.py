@@ -70,3 +70,27 @@ def test_missing_roads_layer_exits_2(tmp_path: Path):
 def test_bad_options_exit_2(tiny_dir: Path, tmp_path: Path, args):
     r = run(tiny_dir, "--out", tmp_path / "out", *args)
     assert r.exit_code == 2
+
+
+def test_routes_from_points_of_presence_when_there_is_no_fiber_routes_layer(tmp_path: Path):
+    layers = tiny_layers()
+    del layers["fiber_routes"]
+    data = write_layers(tmp_path / "nofiber", layers)
+    r = run(data, "--out", tmp_path / "refused", "--no-coverage")
+    assert r.exit_code == 2 and "--pops" in r.output and not (tmp_path / "refused").exists()
+    x0, y0 = 500_000.0, 2_360_000.0
+    pops = tmp_path / "pops.csv"  # the exchange 300 m off QL279, an OLT on the commune road
+    pops.write_text(f"ma,ten,x,y\nPOP1,Tổng đài Điện Biên Phủ,{x0 + 2000},{y0 + 1500}\n"
+                    f"POP2,OLT Nà Tấu,{x0 + 1200},{y0 + 8000}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    r = run(data, "--out", out, "--no-coverage", "--pops", pops, "--crs", "EPSG:9205")
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["existing_fiber"]["source"] == "routing from 2 points of presence in pops.csv; no fiber_routes layer"
+    assert summary["existing_fiber"]["far_from_road"] == [{"id": "POP1", "layer": "pops", "connector_m": 300.0}]
+    assert summary["villages_reachable"] == 2  # V10 is more than 5 km from every road
+    assert "routing from 2 points of presence in pops.csv" in r.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"ten,x,y\nA,{x0 + 100},{y0 + 1000}\n", encoding="utf-8")
+    r = run(data, "--out", tmp_path / "out2", "--no-coverage", "--pops", bad, "--crs", "EPSG:9205")
+    assert r.exit_code == 2 and "bad.csv, column id: required attribute 'id'" in r.output

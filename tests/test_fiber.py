@@ -244,3 +244,87 @@ def test_demo_every_gap_village_routed_or_explained(demo_dir):
     s = plan.summary
     assert s["cost_vnd"] <= 20e9 and s["villages_connected"] > 0
     assert s["full_plan"]["route_km"] < s["separate_routes"]["route_km"]
+
+
+# ------------------------------------------------------------------------------------------------ existing fiber
+@pytest.fixture()
+def road_only():
+    """One national road; seven villages beside it, more than 5 km from the fiber route's end."""
+    roads = gpd.GeoDataFrame({"road_class": ["national"]}, geometry=[line((0, 0), (20000, 0))], crs=CRS)
+    villages = gpd.GeoDataFrame({
+        "id": [f"V{i}" for i in range(7)], "name": [f"Bản {i}" for i in range(7)], "commune": ["03124"] * 7,
+        "population": [500] * 7, "households": [100] * 7, "fiber": [False] * 7},
+        geometry=[point(8000 + 1000 * i, 100) for i in range(7)], crs=CRS)
+    return roads, villages
+
+
+def fiber_at(offset_m: float) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"id": ["F1"]}, geometry=[line((0, offset_m), (2000, offset_m))], crs=CRS)
+
+
+def test_route_200_m_off_the_road_is_attached_and_warned(road_only, caplog):
+    roads, villages = road_only
+    with caplog.at_level("WARNING", logger="ictgis.fiber"):
+        plan = FiberPlan.from_layers(roads, villages, fiber_at(200)).solve()
+    s = plan.summary
+    assert s["villages_reachable"] == 7 and s["no_village_reached"] is None
+    v = plan.villages.set_index("id")
+    # the route runs 200 m beside the road: joined from its end nearest the villages (x = 2 km)
+    assert v.loc["V0", "route_cost_vnd"] == pytest.approx(200 * OFFROAD + 6000 * NATIONAL + 100 * OFFROAD)
+    assert v.loc["V0", "offroad_m"] == pytest.approx(300)
+    ef = s["existing_fiber"]
+    assert ef["joined_by_connector"] == 1 and ef["tapped"] == 0
+    assert ef["far_from_road"] == [{"id": "F1", "layer": "fiber_routes", "connector_m": 200.0}]
+    assert any("F1" in w and "200 m" in w for w in s["warnings"])
+    assert "fiber route F1 lies 200 m from the nearest road" in caplog.text
+    # the plan's segments carry the connector
+    assert plan.plan["length_m"].sum() == pytest.approx(200 + 12000 + 7 * 100)
+
+
+def test_warning_distance_is_an_option(road_only, caplog):
+    roads, villages = road_only
+    with caplog.at_level("WARNING", logger="ictgis.fiber"):
+        plan = FiberPlan.from_layers(roads, villages, fiber_at(200), fiber_warn_m=500).solve()
+    assert plan.summary["villages_reachable"] == 7
+    assert plan.summary["warnings"] == [] and "lies" not in caplog.text
+    near = FiberPlan.from_layers(roads, villages, fiber_at(30)).solve()  # within the 50 m tolerance: tapped
+    assert near.summary["existing_fiber"]["tapped"] == 1 and near.summary["warnings"] == []
+    assert near.villages.set_index("id").loc["V0", "offroad_m"] == pytest.approx(100)
+
+
+def test_no_village_reached_says_why(road_only, hand, caplog):
+    roads, villages = road_only
+    empty = gpd.GeoDataFrame({"id": []}, geometry=[], crs=CRS)
+    with caplog.at_level("WARNING", logger="ictgis.fiber"):
+        plan = FiberPlan.from_layers(roads, villages, empty).solve()
+    why = plan.summary["no_village_reached"]
+    assert "none of the 7 villages" in why and "no existing fiber route or point of presence is attached" in why
+    assert set(plan.villages["reason_code"]) == {"no_fiber_source"}
+    assert why in caplog.text
+    # villages on an island road, the fiber on another component far away
+    h_roads, h_villages, h_fiber = hand
+    island = h_villages[h_villages.id == "C"]
+    plan = FiberPlan.from_layers(h_roads, island, h_fiber).solve()
+    why = plan.summary["no_village_reached"]
+    assert "1 lie on road network components 1 while the existing fiber joins components 0" in why
+    assert plan.summary["warnings"][-1] == why
+
+
+def test_routing_from_points_of_presence_without_fiber_routes(road_only):
+    roads, villages = road_only
+    pops = gpd.GeoDataFrame({"id": ["POP1", "POP2"], "name": ["Tổng đài huyện", "OLT xã"]},
+                            geometry=[point(0, 20), point(20000, 300)], crs=CRS)
+    plan = FiberPlan.from_layers(roads, villages, None, pops=pops, pops_name="pops.csv").solve()
+    s = plan.summary
+    assert s["villages_reachable"] == 7
+    assert s["existing_fiber"]["source"] == "routing from 2 points of presence in pops.csv; no fiber_routes layer"
+    assert s["existing_fiber"]["points_of_presence"] == 2 and s["existing_fiber"]["routes"] is None
+    assert s["existing_fiber"]["far_from_road"] == [{"id": "POP2", "layer": "pops", "connector_m": 300.0}]
+    v = plan.villages.set_index("id")
+    assert v.loc["V0", "route_cost_vnd"] == pytest.approx(8000 * NATIONAL + 100 * OFFROAD)  # from POP1's tap
+    assert v.loc["V6", "route_cost_vnd"] == pytest.approx(300 * OFFROAD + 6000 * NATIONAL + 100 * OFFROAD)
+    both = FiberPlan.from_layers(roads, villages, fiber_at(0), pops=pops, routes_name="fiber_routes.shp").solve()
+    assert both.summary["existing_fiber"]["source"] == ("routing from 1 existing fiber route in fiber_routes.shp "
+                                                        "and 2 points of presence")
+    with pytest.raises(LayerError, match="--pops"):
+        FiberPlan.from_layers(roads, villages, None)

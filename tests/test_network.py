@@ -10,7 +10,7 @@ from networkx.algorithms.approximation import steiner_tree as nx_steiner_tree
 from scipy.sparse import csgraph
 
 from ictgis._errors import CRSError, LayerError
-from ictgis.network import WGraph, attach_fiber, build_network, synthetic_road_graph
+from ictgis.network import WGraph, attach_fiber, attach_sources, build_network, synthetic_road_graph
 from ictgis.steiner import mehlhorn_tree, steiner_tree
 
 CRS = "EPSG:9205"
@@ -235,3 +235,22 @@ def test_synthetic_graph_is_deterministic_and_connected():
     assert (a.matrix != b.matrix).nnz == 0
     assert csgraph.connected_components(a.matrix)[0] == 1
     assert len(xy) == a.n
+
+
+def test_route_off_the_road_joins_it_by_a_costed_connector():
+    net = build_network(roads([(0, 0), (5000, 0)]), cost_per_m=lambda a: (a["kind"] == "offroad") * 9.0 + 1.0)
+    fiber = [shapely.LineString([(X0 + 1000, Y0 + 200), (X0 + 3000, Y0 + 200)]), shapely.Point(X0 + 4000, Y0 + 30),
+             shapely.Point(X0 + 4500, Y0 - 700), None]
+    net2, report = attach_sources(net, fiber, tolerance_m=50)
+    assert report["taps"].tolist()[1] >= 1 and report["connector_m"].tolist()[1] == 0  # the point near the road
+    assert report["taps"].tolist()[0] == 0 and report["connector_m"].tolist()[0] == pytest.approx(200)
+    assert report["connector_m"].tolist()[2] == pytest.approx(700)
+    assert np.isnan(report["connector_m"].tolist()[3]) and report["node"].tolist()[3] == -1
+    conn = net2.sources[net2.sources.kind == "connector"]
+    # the route beside the road joins it from its ends and its samples (every 500 m from 250 m), the point once
+    assert sorted(conn.length_m.round(3)) == [200] * 6 + [700]
+    assert sorted(conn.cost.round(3)) == [2000] * 6 + [7000]  # 10 per off-road metre
+    assert sorted(tuple(np.round(net2.node_xy[n] - (X0, Y0))) for n in conn.node) == [
+        (x, 0.0) for x in (1000.0, 1250.0, 1750.0, 2250.0, 2750.0, 3000.0, 4500.0)]
+    assert net2.edges.length_m.sum() == pytest.approx(5000.0)  # the road was split, not lengthened
+    assert attach_sources(net, fiber, tolerance_m=50, connect=False)[0].sources.kind.eq("tap").all()

@@ -35,3 +35,21 @@ def fraction_progress(label: str) -> Iterator[Callable[[float, str], None]]:
                 done[0] += step
 
         yield progress
+
+
+def postal_kinds_option(text: str | None) -> tuple[str, ...] | None:
+    """Parse a comma-separated list of post office kinds (`ictgis.postal.parse_kinds`) for a command option.
+
+    Raises
+    ------
+    click.BadParameter
+        For an unknown kind, listing the valid ones (exit code 2).
+    """
+    from ..postal import parse_kinds
+
+    if text is None:
+        return None
+    try:
+        return parse_kinds(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None

@@ -5,6 +5,10 @@ into place at the end, so a half-finished run never looks finished): ``routes.gp
 segments with length, cost, the villages each serves, rank and phase; ``village_routes``: each village's own
 least-cost route), ``villages_ranked.csv`` and ``villages_ranked.xlsx`` (Vietnamese headers, best first) and
 ``summary.json``.
+
+Routes start from the ``fiber_routes`` layer of DATA_DIR; with ``--pops FILE`` (points of presence: district
+exchanges, OLTs — a point file with an ``id``) they start from those points too, and a data folder without
+fiber_routes is then accepted. The summary says which (``existing_fiber.source``).
 """
 
 from __future__ import annotations
@@ -32,10 +36,15 @@ from ._options import CRS_OPTION, DATA_DIR, load_dataset
 @click.option("--gap-distance-m", type=float, default=None, help="Also treat villages farther than this from every "
               "fiber route as without fiber.")
 @click.option("--max-offroad-m", type=float, default=None, help="Farthest off-road connector (default 5000).")
+@click.option("--pops", "pops_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Points of presence to route from (district exchanges, OLTs …: a point file with an id), "
+              "with or instead of the fiber_routes layer.")
+@click.option("--fiber-warn-m", type=float, default=None, help="Warn about each fiber route or point of presence "
+              "farther than this from every road (default 100; it is joined by an off-road connector).")
 @click.option("--coverage/--no-coverage", "with_coverage", default=True, show_default=True,
               help="Compute 4G coverage (needs the DEM and BTS sites) to score villages lacking both fiber and 4G.")
 def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd, gap_distance_m,
-          max_offroad_m, with_coverage) -> None:
+          max_offroad_m, pops_file, fiber_warn_m, with_coverage) -> None:
     """Route fiber to the villages of DATA_DIR without it; write a plan, a ranking and a summary to OUT."""
     from .. import fiber as fib
     from .. import fiber_outputs
@@ -56,6 +65,11 @@ def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd,
         ds = load_dataset(data_dir, crs)
     model = fib.CostModel.from_usd(usd_to_vnd=usd_to_vnd, installation=installation)
     kwargs = {} if max_offroad_m is None else {"max_offroad_m": max_offroad_m}
+    if fiber_warn_m is not None:
+        kwargs["fiber_warn_m"] = fiber_warn_m
+    if pops_file is not None:
+        kwargs["pops"] = fib.read_pops(pops_file, crs=crs, working=ds.crs)
+        kwargs["pops_name"] = pops_file.name
     if with_coverage:
         from ..scenario.interventions.fiber import villages_without_4g
 
@@ -73,3 +87,5 @@ def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd,
                f"{s['villages_unreachable']} unreachable; connected {s['villages_connected']} villages, "
                f"{s['households_connected']:,} households, {s['route_km']:.1f} km, {s['cost_vnd']:,.0f} VND "
                f"→ {out_dir}")
+    if s["no_village_reached"]:
+        click.echo(f"Warning: {s['no_village_reached']}", err=True)

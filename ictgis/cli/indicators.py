@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, load_dataset
+from ._options import CRS_OPTION, DATA_DIR, load_dataset, postal_kinds_option
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 @click.option("--structure", type=click.Choice(["2019", "2025"]), default="2019", show_default=True,
               help="Administrative structure: 2019 (10 districts, 129 units) or 2025 (45 communes).")
 @click.option("--postal-kinds", default=None, help="Post office kinds counted as service points, comma-separated "
-              "(default all).")
+              "(default all): cap1, cap2, cap3, kt1, large_cust, letterbox, bdvhx, other, or their Vietnamese labels.")
 @click.option("--area-km2", type=float, default=None, help="Official province area for the service radius.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full JSON contract.")
 @click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -33,10 +33,14 @@ def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, 
 
     from .. import indicators as ind
 
+    try:
+        kinds = postal_kinds_option(postal_kinds)
+    except click.BadParameter as exc:
+        exc.param_hint = "--postal-kinds"
+        raise
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = load_dataset(data_dir, crs)
-    kinds = tuple(k.strip() for k in postal_kinds.split(",") if k.strip()) if postal_kinds else None
     result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2)
     if with_coverage:
         from .. import coverage
