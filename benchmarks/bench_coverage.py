@@ -73,7 +73,8 @@ def child(args: argparse.Namespace) -> int:
 
     from ictgis import coverage, io, terrain
 
-    code = hashlib.sha1(Path(coverage.__file__).read_bytes()).hexdigest()[:12]  # others may edit it meanwhile
+    sources = sorted(Path(coverage.__file__).parent.glob("*.py"))  # the package's modules
+    code = hashlib.sha1(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]  # others may edit them meanwhile
     ds = io.load(args.data)
     radius = args.radius_m or None
     t0 = time.perf_counter()
@@ -231,7 +232,7 @@ def default_radii(ds, sites) -> np.ndarray:
     from ictgis import coverage, radio, settings
 
     params = radio.site_parameters(sites, TECH)
-    env = coverage._site_environment(sites, ds["communes"])
+    env = coverage.site_environment(sites, ds["communes"])
     a_coef, b_coef = np.empty(len(sites)), np.empty(len(sites))
     for name in sorted(set(env)):
         m = env == name
