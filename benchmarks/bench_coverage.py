@@ -233,11 +233,8 @@ def default_radii(ds, sites) -> np.ndarray:
 
     params = radio.site_parameters(sites, TECH)
     env = coverage.site_environment(sites, ds["communes"])
-    a_coef, b_coef = np.empty(len(sites)), np.empty(len(sites))
-    for name in sorted(set(env)):
-        m = env == name
-        a, b = radio.hata_coefficients(params.frequency_mhz[m], params.height_m[m], RX_HEIGHT_M, environment=name)
-        a_coef[m], b_coef[m] = np.asarray(a) + radio.CALIBRATION_DB.get(name, 0.0), b
+    a_coef, b_coef = coverage.loss_coefficients(params, env, rx_height_m=RX_HEIGHT_M,
+                                                calibration_db=radio.CALIBRATION_DB)
     ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
     reach = 10 ** ((ref - (settings.rsrp_threshold_dbm - coverage.RADIUS_MARGIN_DB) - a_coef) / b_coef)
     return np.clip(reach * 1000.0, 1000.0, coverage.MAX_RADIUS_M)

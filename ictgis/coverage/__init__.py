@@ -13,12 +13,12 @@ threshold (default −110 dBm) from the best site of the technology, any operato
 share of villages is given beside it. The uncovered villages (lõm sóng) are listed with their best signal and their
 nearest site.
 
-One module per job: :mod:`~ictgis.coverage.model` (the `CoverageResult`, the sites of a technology and their
-environment, the radius rules), :mod:`~ictgis.coverage.best_server` (`compute`, the village and commune tables and
-the summary) on the numba kernels of :mod:`~ictgis.coverage.kernels`, :mod:`~ictgis.coverage.matrix`
-(`coverage_matrix`, site × village coverage for choosing sites), :mod:`~ictgis.coverage.indicators`
-(`populated_area_coverage`) and :mod:`~ictgis.coverage.outputs` (GeoTIFFs, tables, summary JSON, KMZ, PNG
-overlays). Every public name is importable from ``ictgis.coverage``.
+One module per job: :mod:`~ictgis.coverage.model` (the `CoverageResult`, the sites of a technology, their
+environment and path-loss coefficients, the radius rules), :mod:`~ictgis.coverage.best_server` (`compute`, the
+village and commune tables and the summary) on the numba kernels of :mod:`~ictgis.coverage.kernels`,
+:mod:`~ictgis.coverage.matrix` (`coverage_matrix`, site × village coverage for choosing sites),
+:mod:`~ictgis.coverage.indicators` (`populated_area_coverage`) and :mod:`~ictgis.coverage.outputs` (GeoTIFFs,
+tables, summary JSON, KMZ, PNG overlays). Every public name is importable from ``ictgis.coverage``.
 """
 
 from __future__ import annotations
@@ -27,11 +27,19 @@ from ..constants import DEFAULT_K_FACTOR
 from .best_server import compute
 from .indicators import CoverageIndicators, coverage_indicators, populated_area_coverage
 from .matrix import coverage_matrix
-from .model import ENV_BY_KIND, MAX_RADIUS_M, RADIUS_MARGIN_DB, CoverageResult, site_environment, sites_of
+from .model import (
+    ENV_BY_KIND,
+    MAX_RADIUS_M,
+    RADIUS_MARGIN_DB,
+    CoverageResult,
+    loss_coefficients,
+    site_environment,
+    sites_of,
+)
 from .outputs import NO_SIGNAL_DBM, RSRP_CLASSES, colorize, overlay_png, write, write_kmz
 
 __all__ = [
     "DEFAULT_K_FACTOR", "ENV_BY_KIND", "MAX_RADIUS_M", "NO_SIGNAL_DBM", "RADIUS_MARGIN_DB", "RSRP_CLASSES",
     "CoverageIndicators", "CoverageResult", "colorize", "compute", "coverage_indicators", "coverage_matrix",
-    "overlay_png", "populated_area_coverage", "site_environment", "sites_of", "write", "write_kmz",
+    "loss_coefficients", "overlay_png", "populated_area_coverage", "site_environment", "sites_of", "write", "write_kmz",
 ]

@@ -22,7 +22,7 @@ from ..constants import DEFAULT_K_FACTOR, SPEED_OF_LIGHT_M_PER_US
 from ..io import Dataset
 from ..terrain import PARALLEL_LOCK, Dem, read_dem
 from .kernels import best_server_kernel, block_minima, log_distance_table, merge_best, new_best, share_best
-from .model import MAX_RADIUS_M, RADIUS_MARGIN_DB, CoverageResult, site_environment, sites_of
+from .model import MAX_RADIUS_M, RADIUS_MARGIN_DB, CoverageResult, loss_coefficients, site_environment, sites_of
 
 __all__ = ["compute"]
 
@@ -85,13 +85,7 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     env = np.array([environment] * len(sites), dtype=object) if environment else \
         site_environment(sites, ds["communes"])
     calib = dict(radio.CALIBRATION_DB) | dict(calibration_db or {})
-    a_coef = np.empty(len(sites))
-    b_coef = np.empty(len(sites))
-    for name in sorted(set(env)):
-        m = env == name
-        a, b = radio.hata_coefficients(params.frequency_mhz[m], params.height_m[m], rx_height_m, environment=name)
-        a_coef[m] = np.asarray(a) + calib.get(name, 0.0)
-        b_coef[m] = b
+    a_coef, b_coef = loss_coefficients(params, env, rx_height_m=rx_height_m, calibration_db=calib)
     ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
     fspl_c = 32.45 + 20.0 * np.log10(params.frequency_mhz)
     if radius_m is None:

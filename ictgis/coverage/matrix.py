@@ -15,7 +15,7 @@ from ..constants import DEFAULT_K_FACTOR, SPEED_OF_LIGHT_M_PER_US
 from ..io import Dataset, assign_commune
 from ..terrain import PARALLEL_LOCK, Dem, read_dem
 from .kernels import pair_rsrp
-from .model import MAX_RADIUS_M, site_environment
+from .model import MAX_RADIUS_M, loss_coefficients, site_environment
 
 __all__ = ["coverage_matrix"]
 
@@ -62,12 +62,7 @@ def coverage_matrix(ds: Dataset, sites: gpd.GeoDataFrame, targets: gpd.GeoDataFr
     params = radio.site_parameters(frame, technology)
     env = np.array([environment] * len(frame), dtype=object) if environment else \
         site_environment(frame, ds["communes"])
-    a_coef, b_coef = np.empty(len(frame)), np.empty(len(frame))
-    for name in sorted(set(env)):
-        m = env == name
-        a, b = radio.hata_coefficients(params.frequency_mhz[m], params.height_m[m], rx_height_m, environment=name)
-        a_coef[m] = np.asarray(a) + radio.CALIBRATION_DB.get(name, 0.0)
-        b_coef[m] = b
+    a_coef, b_coef = loss_coefficients(params, env, rx_height_m=rx_height_m, calibration_db=radio.CALIBRATION_DB)
     ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
     reach = 10 ** ((ref - threshold - a_coef) / b_coef) * 1000.0
     reach = np.minimum(reach, max_distance_m) if max_distance_m else np.minimum(reach, MAX_RADIUS_M)

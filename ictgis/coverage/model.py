@@ -1,7 +1,8 @@
-"""What every coverage step shares: the result type, the sites of a technology and their Hata environment.
+"""What every coverage step shares: the result type, the sites of a technology, their Hata environment and loss.
 
-The radius rules (`RADIUS_MARGIN_DB`, `MAX_RADIUS_M`) are read by :func:`ictgis.coverage.compute` and
-:func:`ictgis.coverage.coverage_matrix`; the outputs (:mod:`ictgis.coverage.outputs`) take a `CoverageResult`.
+The path-loss coefficients (`loss_coefficients`) and the radius rules (`RADIUS_MARGIN_DB`, `MAX_RADIUS_M`) are
+read by :func:`ictgis.coverage.compute` and :func:`ictgis.coverage.coverage_matrix`; the outputs
+(:mod:`ictgis.coverage.outputs`) take a `CoverageResult`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .. import settings
+from .. import radio, settings
 from .._errors import LayerError, Problem
 from ..io import Dataset
 from ..layers import parse_tech
 from ..terrain import Dem
 
-__all__ = ["ENV_BY_KIND", "MAX_RADIUS_M", "RADIUS_MARGIN_DB", "CoverageResult", "site_environment", "sites_of"]
+__all__ = [
+    "ENV_BY_KIND", "MAX_RADIUS_M", "RADIUS_MARGIN_DB", "CoverageResult", "loss_coefficients", "site_environment",
+    "sites_of",
+]
 
 #: Hata environment of a site by the kind of its commune (``settings.environment_of_commune_kind``).
 ENV_BY_KIND = settings.environment_of_commune_kind
@@ -61,6 +65,36 @@ def site_environment(sites: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> np.
     kinds = communes.set_index("code")["kind"] if "kind" in communes else pd.Series(dtype=object)
     codes = sites["commune"] if "commune" in sites else pd.Series([None] * len(sites), index=sites.index)
     return np.array([ENV_BY_KIND.get(kinds.get(c), "rural") for c in codes], dtype=object)
+
+
+def loss_coefficients(params: radio.SiteParameters, environments: np.ndarray, *, rx_height_m: float,
+                      calibration_db: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Return each site's Hata coefficients (A, B), the loss being A + B·log10(d_km), calibration included.
+
+    Parameters
+    ----------
+    params
+        The sites' radio values (`ictgis.radio.site_parameters`): frequency and antenna height per site.
+    environments
+        Hata environment of each site (`site_environment`).
+    rx_height_m
+        Receiver height above ground.
+    calibration_db
+        Offset added to A per environment (dB; an environment not listed gets 0).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        A (dB) and B (dB per decade of distance), one float per site. The free-space floor is not included.
+    """
+    a_coef = np.empty(len(environments))
+    b_coef = np.empty(len(environments))
+    for name in sorted(set(environments)):
+        m = environments == name
+        a, b = radio.hata_coefficients(params.frequency_mhz[m], params.height_m[m], rx_height_m, environment=name)
+        a_coef[m] = np.asarray(a) + calibration_db.get(name, 0.0)
+        b_coef[m] = b
+    return a_coef, b_coef
 
 
 def sites_of(ds: Dataset, technology: str, *, operator: str | None = None) -> gpd.GeoDataFrame:
