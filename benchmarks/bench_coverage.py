@@ -73,7 +73,8 @@ def child(args: argparse.Namespace) -> int:
 
     from ictgis import coverage, io, terrain
 
-    code = hashlib.sha1(Path(coverage.__file__).read_bytes()).hexdigest()[:12]  # others may edit it meanwhile
+    sources = sorted(Path(coverage.__file__).parent.glob("*.py"))  # the package's modules
+    code = hashlib.sha1(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]  # others may edit them meanwhile
     ds = io.load(args.data)
     radius = args.radius_m or None
     t0 = time.perf_counter()
@@ -231,12 +232,9 @@ def default_radii(ds, sites) -> np.ndarray:
     from ictgis import coverage, radio, settings
 
     params = radio.site_parameters(sites, TECH)
-    env = coverage._site_environment(sites, ds["communes"])
-    a_coef, b_coef = np.empty(len(sites)), np.empty(len(sites))
-    for name in sorted(set(env)):
-        m = env == name
-        a, b = radio.hata_coefficients(params.frequency_mhz[m], params.height_m[m], RX_HEIGHT_M, environment=name)
-        a_coef[m], b_coef[m] = np.asarray(a) + radio.CALIBRATION_DB.get(name, 0.0), b
+    env = coverage.site_environment(sites, ds["communes"])
+    a_coef, b_coef = coverage.loss_coefficients(params, env, rx_height_m=RX_HEIGHT_M,
+                                                calibration_db=radio.CALIBRATION_DB)
     ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
     reach = 10 ** ((ref - (settings.rsrp_threshold_dbm - coverage.RADIUS_MARGIN_DB) - a_coef) / b_coef)
     return np.clip(reach * 1000.0, 1000.0, coverage.MAX_RADIUS_M)

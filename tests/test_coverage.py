@@ -221,3 +221,24 @@ def test_result_does_not_depend_on_threads_nor_site_order(tmp_path):
     np.testing.assert_array_equal(flipped.rsrp_dbm, first.rsrp_dbm)
     served = np.array(flipped.site_ids)[flipped.server[flipped.server >= 0]]
     assert "S3B" in served and "S3" not in served
+
+
+def test_package_exports_its_names_and_its_kernels_keep_numba_caching():
+    import importlib
+    import inspect
+
+    from numba.core.caching import FunctionCache
+    from numba.core.registry import CPUDispatcher
+
+    from ictgis.coverage import kernels
+
+    modules = ("best_server", "indicators", "kernels", "matrix", "model", "outputs")
+    for name in coverage.__all__:
+        assert hasattr(coverage, name), name
+    assert inspect.isfunction(coverage.compute)  # the function, not a module of that name
+    for module in modules:  # each module's names resolve in the package, none shadows a module
+        assert hasattr(importlib.import_module(f"ictgis.coverage.{module}"), "__all__")
+        assert not set(importlib.import_module(f"ictgis.coverage.{module}").__all__) & set(modules)
+    dispatchers = [getattr(kernels, n) for n in kernels.__all__ if isinstance(getattr(kernels, n), CPUDispatcher)]
+    assert len(dispatchers) == len(kernels.__all__) - 1  # all but the `take` intrinsic
+    assert all(isinstance(d._cache, FunctionCache) for d in dispatchers)  # cache=True

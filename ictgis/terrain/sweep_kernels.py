@@ -37,7 +37,7 @@ def _ray_half(cell_size_m, half):
 _NO_LIMIT = np.full(1, 1 << 40, np.int64)
 
 
-#: Side of the blocks of the best-server pruning minima (cells, as a power of two; see `coverage._block_minima`).
+#: Side of the blocks of the best-server pruning minima (cells, as a power of two; see `coverage.kernels.block_minima`).
 BLOCK_SHIFT = 3
 
 

@@ -1,0 +1,210 @@
+"""Best-server coverage of one technology over the DEM (`compute`) and its village and commune tables.
+
+The Python side of :mod:`ictgis.coverage.kernels`: the site parameters and path-loss coefficients, the order and
+passes of the sweeps, the batches of kernel launches under ``ictgis.terrain.PARALLEL_LOCK``, then the tables and
+the summary of a :class:`~ictgis.coverage.model.CoverageResult`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import geopandas as gpd
+import numba
+import numpy as np
+import pandas as pd
+
+from .. import radio, settings
+from .._errors import LayerError, Problem
+from ..constants import DEFAULT_K_FACTOR, SPEED_OF_LIGHT_M_PER_US
+from ..io import Dataset
+from ..terrain import PARALLEL_LOCK, Dem, read_dem
+from .kernels import best_server_kernel, block_minima, log_distance_table, merge_best, new_best, share_best
+from .model import MAX_RADIUS_M, RADIUS_MARGIN_DB, CoverageResult, loss_coefficients, site_environment, sites_of
+
+__all__ = ["compute"]
+
+logger = logging.getLogger(__name__)
+
+#: Outer radii of the passes over the sites before the last (see `compute`; the result does not depend on them).
+_PASSES_M = (4_000.0,)
+
+#: Sites per kernel launch (the pruning arrays are refreshed between launches; progress is reported).
+_BATCH = 64
+
+
+def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None = None,
+            threshold_dbm: float | None = None, operator: str | None = None, radius_m: float | None = None,
+            environment: str | None = None, calibration_db: dict | None = None, k_factor: float = DEFAULT_K_FACTOR,
+            rx_height_m: float = 1.5, dem: Dem | None = None,
+            progress: Callable[[float, str], None] | None = None) -> CoverageResult:
+    """Compute best-server coverage of a technology over the DEM.
+
+    Parameters
+    ----------
+    ds
+        Dataset with `bts_sites`, `communes`, a DEM and optionally `villages`.
+    technology
+        "2G", "3G", "4G" or "5G".
+    resolution_m
+        Cell size to compute on (the DEM is resampled, and a message says so, when it differs).
+    threshold_dbm
+        Coverage threshold (default ``settings.rsrp_threshold_dbm``, −110 dBm).
+    operator
+        Only this operator's sites (default: all operators, best server wins).
+    radius_m
+        Sweep radius of every site; default: where the site's signal without terrain loss falls
+        `RADIUS_MARGIN_DB` below the threshold, capped at 20 km.
+    environment
+        Hata environment for every site; default by the site's commune kind (urban/suburban/rural).
+    calibration_db
+        Offset added to the path loss per environment (default ``radio.CALIBRATION_DB``).
+    k_factor
+        Effective earth-radius factor.
+    rx_height_m
+        Receiver height above ground.
+    dem
+        A DEM already read (skips reading ``ds.dem_path``).
+    progress
+        Called with (fraction, message) between batches of sites.
+
+    Returns
+    -------
+    CoverageResult
+    """
+    threshold = settings.rsrp_threshold_dbm if threshold_dbm is None else float(threshold_dbm)
+    report = progress or (lambda f, m: logger.info("%3.0f%% %s", 100 * f, m))
+    if dem is None:
+        if ds.dem_path is None:
+            raise LayerError("coverage needs a DEM (dem.tif in the data folder)", [Problem("dem.tif", "not found")])
+        dem = read_dem(ds.dem_path, resolution_m=resolution_m)
+    sites = sites_of(ds, technology, operator=operator)
+    params = radio.site_parameters(sites, technology)
+    env = np.array([environment] * len(sites), dtype=object) if environment else \
+        site_environment(sites, ds["communes"])
+    calib = dict(radio.CALIBRATION_DB) | dict(calibration_db or {})
+    a_coef, b_coef = loss_coefficients(params, env, rx_height_m=rx_height_m, calibration_db=calib)
+    ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
+    fspl_c = 32.45 + 20.0 * np.log10(params.frequency_mhz)
+    if radius_m is None:
+        # distance where the unobstructed signal reaches threshold − margin (Hata is monotonic in d)
+        reach = 10 ** ((ref - (threshold - RADIUS_MARGIN_DB) - a_coef) / b_coef)
+        radii = np.clip(reach * 1000.0, 1000.0, MAX_RADIUS_M)
+    else:
+        radii = np.full(len(sites), float(radius_m))
+    xs, ys = sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()
+    rows, cols = dem.cell_of(xs, ys)
+    inside = (rows >= 0) & (rows < dem.shape[0]) & (cols >= 0) & (cols < dem.shape[1])
+    inside[inside] &= ~np.isnan(dem.elevation[rows[inside], cols[inside]])
+    if not inside.all():
+        logger.warning("%d sites lie outside the DEM or on nodata and are left out", int((~inside).sum()))
+    idx = np.flatnonzero(inside)
+    # Strongest first (unobstructed reach), so that later sites are pruned more; and in passes: every site out to
+    # _PASSES_M[0] first, where it is usually the best server, then on to the next radius, where most cells are
+    # then pruned (the sweep's values do not depend on its radius, so passes only change the work).
+    strength = (ref - a_coef) / b_coef
+    idx = idx[np.argsort(-strength[idx], kind="stable")]
+    lams = SPEED_OF_LIGHT_M_PER_US / params.frequency_mhz  # c / f with f in MHz → metres
+    n_threads = max(1, numba.get_num_threads())
+    with PARALLEL_LOCK:
+        best, server = new_best(n_threads, *dem.shape)
+    log_d = log_distance_table(dem.resolution_m, float(radii.max()))
+    t0, t = dem.transform, time.perf_counter()
+    batch = max(n_threads, _BATCH)
+    bounds = [np.zeros(len(radii))] + [np.minimum(radii, r) for r in _PASSES_M] + [radii]
+    passes = len(bounds) - 1
+    for pas in range(passes):
+        inner, outer = bounds[pas], bounds[pas + 1]
+        todo = idx[outer[idx] > inner[idx]]
+        for start in range(0, len(todo), batch):
+            chunk = todo[start:start + batch]
+            with PARALLEL_LOCK:  # one parallel launch at a time per process (numba's workqueue is not thread-safe)
+                block_min = block_minima(best, dem.elevation)
+                best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[chunk], ys[chunk],
+                                   params.height_m[chunk], rx_height_m, outer[chunk], lams[chunk], k_factor,
+                                   a_coef[chunk], b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32),
+                                   best, server, n_threads, inner[chunk], log_d, block_min)
+            done = (pas + (start + len(chunk)) / len(todo)) / passes
+            report(0.95 * done, f"{technology}: pass {pas + 1}/{passes}, {start + len(chunk)}/{len(todo)} sites")
+        if pas < passes - 1 and n_threads > 1:
+            with PARALLEL_LOCK:
+                share_best(best, server)
+    with PARALLEL_LOCK:
+        rsrp, srv = merge_best(best, server)
+    del best, server
+    elapsed = time.perf_counter() - t
+    site_ids = sites["id"].astype(str).tolist()
+    villages, communes = _tables(ds, dem, rsrp, srv, site_ids, sites, threshold)
+    summary = _summary(technology, threshold, dem, villages, sites, env, calib, radii, elapsed, operator, k_factor)
+    report(1.0, f"{technology}: {summary['populated_area_pct']} % of the village population covered")
+    return CoverageResult(technology=technology.upper(), threshold_dbm=threshold, dem=dem, rsrp_dbm=rsrp,
+                          server=srv, site_ids=site_ids, villages=villages, communes=communes, summary=summary)
+
+
+def _tables(ds, dem, rsrp, srv, site_ids, sites, threshold) -> tuple[pd.DataFrame, pd.DataFrame]:
+    villages = ds.get("villages")
+    communes = ds["communes"]
+    if villages is None:
+        return pd.DataFrame(), pd.DataFrame()
+    rows, cols = dem.cell_of(villages.geometry.x.to_numpy(), villages.geometry.y.to_numpy())
+    ok = (rows >= 0) & (rows < dem.shape[0]) & (cols >= 0) & (cols < dem.shape[1])
+    value = np.full(len(villages), np.nan)
+    serving = np.full(len(villages), -1)
+    value[ok] = rsrp[rows[ok], cols[ok]]
+    serving[ok] = srv[rows[ok], cols[ok]]
+    near = gpd.sjoin_nearest(villages[[villages.geometry.name]], sites[["id", sites.geometry.name]], how="left",
+                             distance_col="_d")
+    near = near[~near.index.duplicated(keep="first")].reindex(villages.index)
+    table = pd.DataFrame({
+        "id": villages["id"].to_numpy(), "name": villages["name"].to_numpy(),
+        "commune": villages["commune"].to_numpy(),
+        "population": villages["population"].astype("Float64").fillna(0).to_numpy(dtype=float),
+        "rsrp_dbm": np.round(value, 1),
+        "serving_site": [site_ids[s] if s >= 0 else None for s in serving],
+        "covered": np.nan_to_num(value, nan=-np.inf) >= threshold,
+        "nearest_site": near["id"].to_numpy(), "nearest_site_km": np.round(near["_d"].to_numpy() / 1000.0, 2)})
+    grouped = table.groupby("commune")
+    per = pd.DataFrame({"villages": grouped.size(), "villages_covered": grouped["covered"].sum(),
+                        "population": grouped["population"].sum(),
+                        "population_covered": grouped.apply(lambda g: g.loc[g["covered"], "population"].sum(),
+                                                            include_groups=False)})
+    per = per.reindex(communes["code"].to_numpy()).fillna(0)
+    per.insert(0, "name", communes["name"].to_numpy())
+    if "district" in communes:
+        per.insert(1, "district", communes["district"].to_numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per["populated_area_pct"] = np.round(100.0 * per["population_covered"] / per["population"], 1)
+        per["villages_pct"] = np.round(100.0 * per["villages_covered"] / per["villages"], 1)
+    per.index.name = "code"
+    for column in ("villages", "villages_covered", "population", "population_covered"):
+        per[column] = per[column].astype(int)
+    return table, per.reset_index()
+
+
+def _summary(technology, threshold, dem, villages, sites, env, calib, radii, elapsed, operator, k_factor) -> dict:
+    out = {"technology": technology.upper(), "threshold_dbm": threshold, "operator": operator or "all",
+           "resolution_m": dem.resolution_m, "grid": list(dem.shape), "sites": len(sites),
+           "compute_s": round(elapsed, 2),
+           "model": {"path_loss": "Okumura-Hata / COST-231 Hata + knife-edge J(v) of the dominant obstacle "
+                                  "(ITU-R P.526), free-space floor",
+                     "environments": {k: int((env == k).sum()) for k in sorted(set(env))},
+                     "calibration_db": calib, "k_factor": round(k_factor, 4),
+                     "radius_m": {"min": float(radii.min()), "max": float(radii.max())}}}
+    if villages is None or len(villages) == 0:
+        return out | {"populated_area_pct": None, "villages_total": None, "villages_covered": None,
+                      "population_covered": None}
+    pop = villages["population"].sum()
+    covered = villages.loc[villages["covered"], "population"].sum()
+    lom = villages[~villages["covered"]].sort_values("population", ascending=False)
+    return out | {
+        "populated_area_pct": round(100.0 * covered / pop, 1) if pop else None,
+        "villages_total": len(villages), "villages_covered": int(villages["covered"].sum()),
+        "villages_covered_pct": round(100.0 * villages["covered"].mean(), 1),
+        "population_total": int(pop), "population_covered": int(covered),
+        "uncovered_villages": [{"id": r.id, "name": r.name, "commune": r.commune, "population": int(r.population),
+                                "best_rsrp_dbm": None if pd.isna(r.rsrp_dbm) else float(r.rsrp_dbm),
+                                "nearest_site": r.nearest_site, "nearest_site_km": float(r.nearest_site_km)}
+                               for r in lom.itertuples(index=False)],
+    }

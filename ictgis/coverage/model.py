@@ -1,0 +1,113 @@
+"""What every coverage step shares: the result type, the sites of a technology, their Hata environment and loss.
+
+The path-loss coefficients (`loss_coefficients`) and the radius rules (`RADIUS_MARGIN_DB`, `MAX_RADIUS_M`) are
+read by :func:`ictgis.coverage.compute` and :func:`ictgis.coverage.coverage_matrix`; the outputs
+(:mod:`ictgis.coverage.outputs`) take a `CoverageResult`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .. import radio, settings
+from .._errors import LayerError, Problem
+from ..io import Dataset
+from ..layers import parse_tech
+from ..terrain import Dem
+
+__all__ = [
+    "ENV_BY_KIND", "MAX_RADIUS_M", "RADIUS_MARGIN_DB", "CoverageResult", "loss_coefficients", "site_environment",
+    "sites_of",
+]
+
+#: Hata environment of a site by the kind of its commune (``settings.environment_of_commune_kind``).
+ENV_BY_KIND = settings.environment_of_commune_kind
+#: Sites are swept out to where their signal, without any terrain loss, falls this far below the threshold
+#: (so weak-signal areas are mapped too), capped at `MAX_RADIUS_M`.
+RADIUS_MARGIN_DB = 5.0
+MAX_RADIUS_M = 20_000.0
+
+
+@dataclass
+class CoverageResult:
+    """Best-server coverage of one technology and what it means for villages and communes."""
+
+    technology: str
+    threshold_dbm: float
+    dem: Dem
+    rsrp_dbm: np.ndarray  # float32, NaN where no site reaches
+    server: np.ndarray  # int32 index into site_ids, -1 where none
+    site_ids: list[str]
+    villages: pd.DataFrame
+    communes: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+
+
+def site_environment(sites: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> np.ndarray:
+    """Return the Hata environment of each site: that of its commune's kind (`ENV_BY_KIND`), "rural" otherwise.
+
+    Parameters
+    ----------
+    sites
+        Sites with an optional `commune` column (commune codes).
+    communes
+        Communes with `code` and an optional `kind` (``phuong``, ``thi_tran``, ``xa``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of environment names ("urban", "suburban", "rural"), one per site, in the order of `sites`.
+    """
+    kinds = communes.set_index("code")["kind"] if "kind" in communes else pd.Series(dtype=object)
+    codes = sites["commune"] if "commune" in sites else pd.Series([None] * len(sites), index=sites.index)
+    return np.array([ENV_BY_KIND.get(kinds.get(c), "rural") for c in codes], dtype=object)
+
+
+def loss_coefficients(params: radio.SiteParameters, environments: np.ndarray, *, rx_height_m: float,
+                      calibration_db: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Return each site's Hata coefficients (A, B), the loss being A + B·log10(d_km), calibration included.
+
+    Parameters
+    ----------
+    params
+        The sites' radio values (`ictgis.radio.site_parameters`): frequency and antenna height per site.
+    environments
+        Hata environment of each site (`site_environment`).
+    rx_height_m
+        Receiver height above ground.
+    calibration_db
+        Offset added to A per environment (dB; an environment not listed gets 0).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        A (dB) and B (dB per decade of distance), one float per site. The free-space floor is not included.
+    """
+    a_coef = np.empty(len(environments))
+    b_coef = np.empty(len(environments))
+    for name in sorted(set(environments)):
+        m = environments == name
+        a, b = radio.hata_coefficients(params.frequency_mhz[m], params.height_m[m], rx_height_m, environment=name)
+        a_coef[m] = np.asarray(a) + calibration_db.get(name, 0.0)
+        b_coef[m] = b
+    return a_coef, b_coef
+
+
+def sites_of(ds: Dataset, technology: str, *, operator: str | None = None) -> gpd.GeoDataFrame:
+    """Return the BTS sites carrying a technology (and operator), raising LayerError when there are none."""
+    bts = ds.get("bts_sites")
+    if bts is None:
+        raise LayerError("coverage needs the bts_sites layer", [Problem("bts_sites", "layer not found")])
+    tech = technology.upper()
+    mask = np.array([tech in parse_tech(t) for t in bts["tech"]], dtype=bool)
+    if operator:
+        mask &= (bts["operator"].astype(str).str.casefold() == operator.casefold()).to_numpy()
+    sites = bts[mask]
+    if sites.empty:
+        raise LayerError(f"no {tech} sites" + (f" of {operator}" if operator else ""),
+                         [Problem("bts_sites", f"no site lists {tech} in its tech column")])
+    return sites
