@@ -129,11 +129,11 @@ def pad_codes(frame: pd.DataFrame, schema: LayerSchema, collector: Collector, *,
     for spec in schema.fields:
         if not spec.code_width or spec.name not in out:
             continue
-        texts = out[spec.name].map(code_text)
+        texts = pd.Series([code_text(v) for v in out[spec.name].tolist()], index=out.index, dtype=object)
         short = texts.map(lambda v, w=spec.code_width: isinstance(v, str) and v.isdigit() and len(v) < w)
         if short.any():
             first = texts[short].iloc[0]
-            collector.note(f"{label}: {int(short.sum())} {spec.name} codes had lost their leading zeros (Excel "
+            collector.note(f"{label}: {int(short.sum())} {spec.name} values had lost their leading zeros (Excel "
                            f"stores codes as numbers): {first} → {first.zfill(spec.code_width)}, padded to "
                            f"{spec.code_width} digits")
             texts = texts.where(~short, texts[short].map(lambda v, w=spec.code_width: v.zfill(w)))
@@ -147,11 +147,11 @@ def fill_village_ids(frame: pd.DataFrame, collector: Collector, *, label: str) -
     Rows without a commune code keep no id (the missing commune is reported by the schema check).
     """
     out = frame.copy()
-    ids = out["id"].map(code_text).tolist() if "id" in out else [None] * len(out)
-    missing = [i for i, v in enumerate(ids) if v is None]
+    ids = [code_text(v) for v in out["id"].tolist()] if "id" in out else [None] * len(out)
+    missing = [i for i, v in enumerate(ids) if is_blank(v)]
     if not missing or "commune" not in out:
         return out
-    taken = {str(v) for v in ids if v is not None}
+    taken = {str(v) for v in ids if not is_blank(v)}
     counter: dict[str, int] = defaultdict(int)
     communes = out["commune"].tolist()
     given = []

@@ -560,8 +560,9 @@ def _derive_commune_fields(frame: gpd.GeoDataFrame, collector: Collector, *, lab
     unknown = sum(is_blank(k) for k in kinds)
     if unknown:
         collector.note(f"{label}: {unknown} of {len(out)} communes have no kind (xã, phường, thị trấn): their names "
-                       "have no Xã/Phường/Thị trấn prefix and their codes are not in the GSO list, so counts by kind "
-                       "leave them out; add a kind column or `set:`/`values:` for kind in layers.yaml / "
+                       "have no Xã/Phường/Thị trấn prefix and neither their codes nor their names are in the GSO "
+                       "list, so counts by kind leave them out; add a kind column or `set:`/`values:` for kind in "
+                       "layers.yaml / "
                        f"{unknown} xã/phường chưa rõ loại")
     if "kind" in out or any(not is_blank(k) for k in kinds):
         out["kind"] = pd.Series([None if is_blank(k) else k for k in kinds], index=out.index, dtype=object)

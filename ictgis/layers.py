@@ -237,7 +237,8 @@ def fold(text: str) -> str:
 
 # Enum values accepted in Vietnamese, keyed by "field@layer" then by schema value. Matching folds case, diacritics,
 # Unicode form and spaces (`fold`), so "QUỐC LỘ", "quốc lộ" and "Quoc lo" are one term. The road classes follow the
-# road law (Luật Đường bộ 2024, Điều 8: quốc lộ, đường tỉnh, đường huyện, đường xã, đường thôn …) and the older
+# road law's classification (Luật Đường bộ 2024, 35/2024/QH15: quốc lộ, đường tỉnh, đường huyện, đường xã, đường
+# thôn …) and the older
 # names (tỉnh lộ, huyện lộ); urban and special-purpose roads (đường đô thị, đường chuyên dùng) have no class here:
 # map them with `values:` in layers.yaml.
 VALUE_TERMS: dict[str, dict[str, tuple[str, ...]]] = {

@@ -10,9 +10,12 @@ A department's lists usually live in Excel. Excel writes CSV in several ways, al
 
 The encoding is taken from the byte-order mark, else UTF-8 when the bytes are valid UTF-8, else the legacy
 Vietnamese encoding the text spells best in (`ictgis.encoding.detect`), else Windows-1258. An ``encoding:`` in
-layers.yaml overrides the guess. XLSX sheets are read with openpyxl (the first sheet, or the one named); the header
-is the first row that fills at least half as many cells as the fullest of the first rows (title rows above it are
-skipped). Every cell comes back as text (``""`` when empty); numbers keep their digits (``3160``, ``21.385``).
+layers.yaml overrides the guess (a legacy one only for text that is not UTF: the folder-wide ``encoding: tcvn3``
+of old DBFs leaves a "CSV UTF-8" alone).
+
+XLSX sheets are read with openpyxl (the first sheet, or the one named); the header is the first row that fills at
+least half as many cells as the fullest of the first rows (title rows above it are skipped). Every cell comes back
+as text (``""`` when empty); numbers keep their digits (``3160``, ``21.385``).
 """
 
 from __future__ import annotations
@@ -147,7 +150,13 @@ def _read_csv(path: Path, *, encoding: str | None, collector: Collector, label: 
     if encoding and forced is None:
         collector.add(label, f"unknown encoding {encoding!r} (known: {', '.join(CSV_ENCODINGS)})", column="encoding")
         return None
-    enc = forced or _guess_encoding(data)
+    guessed = _guess_encoding(data)
+    enc = forced or guessed
+    if forced in _LEGACY and guessed not in _LEGACY and not data.isascii():
+        # `encoding: tcvn3` in layers.yaml is usually meant for old DBFs: a CSV with a BOM or valid UTF-8 letters
+        # (which legacy bytes practically never are) is read as what it is
+        logger.info("%s: %s stated, but the text is %s", label, forced, guessed)
+        enc = guessed
     try:
         text = _decode(data, enc)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -180,6 +189,7 @@ def _read_csv(path: Path, *, encoding: str | None, collector: Collector, label: 
     return Table(frame=frame, encoding=enc, separator=separator, decimal_comma=separator == ";")
 
 
+_LEGACY = ("cp1258", "tcvn3", "vni", "latin1")
 _ENCODING_LABELS = {"cp1258": "Windows-1258 (ANSI)", "tcvn3": "TCVN3 (ABC)", "vni": "VNI-Windows",
                     "latin1": "Latin-1"}
 
