@@ -408,7 +408,8 @@ def _rename_fields(frame: gpd.GeoDataFrame, schema: LayerSchema, explicit: dict,
             names = tuple(n for name in names for n in (name, f"{name}_vn"))
         found = list(dict.fromkeys(by_fold[n] for n in names if n in by_fold and by_fold[n] not in rename))
         if found:
-            src = max(found, key=lambda c: _column_score(frame[c], vietnamese=spec.vietnamese))
+            src = found[0] if len(found) == 1 else \
+                max(found, key=lambda c: _column_score(frame[c], vietnamese=spec.vietnamese))
             rename[src] = spec.name
             taken.add(spec.name)
     keep = {c: rename[c] for c in columns if c in rename}
