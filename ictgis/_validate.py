@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 
 from ._errors import LayerError, Problem, RepairWarning
-from .layers import FALSE_WORDS, TRUE_WORDS, VALUE_ALIASES, LayerSchema, fold, parse_tech
+from .layers import FALSE_WORDS, TRUE_WORDS, VALUE_ALIASES, VALUE_TERMS, LayerSchema, fold, parse_tech
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def check_attributes(frame: gpd.GeoDataFrame, schema: LayerSchema, *, file: str,
             except ValueError as exc:
                 bad += 1
                 if bad <= MAX_LISTED_PER_KIND:
-                    expected = _expected(spec)
+                    expected = _expected(spec, schema.name)
                     detail = f" ({exc})" if str(exc) else ""
                     collector.add(file, f"{spec.name} is {value!r}, expected {expected}{detail}", row=i + 1,
                                   column=spec.name, feature_id=fid)
@@ -163,11 +163,15 @@ def check_attributes(frame: gpd.GeoDataFrame, schema: LayerSchema, *, file: str,
     return out
 
 
-def _expected(spec) -> str:
+def _expected(spec, layer: str) -> str:
     if spec.name == "tech":
         return "technologies from 2G, 3G, 4G, 5G separated by commas"
     if spec.dtype == "enum":
-        return "one of " + ", ".join(spec.values)
+        terms = VALUE_TERMS.get(f"{spec.name}@{layer}", {})
+        words = [w for v in spec.values for w in terms.get(v, ())[:2] if not w.isascii()]
+        vietnamese = f" or in Vietnamese {', '.join(words)}" if words else ""
+        return (f"one of {', '.join(spec.values)}{vietnamese} (other values: map them with `values:` in "
+                "layers.yaml)")
     return {"int": "a whole number ≥ 0", "float": "a number", "bool": "yes/no (1/0, Có/Không)",
             "str": "text"}.get(spec.dtype, spec.dtype)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 
@@ -17,7 +18,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ._errors import LayerError, Problem
-from .layers import fold
+from .layers import fold, split_commune_name
 
 logger = logging.getLogger(__name__)
 
@@ -110,35 +111,82 @@ def match_gso_codes(communes: gpd.GeoDataFrame, *, district_column: str = "distr
     geopandas.GeoDataFrame
         A copy with `code` (GSO) and `source_code` (the code it had).
     """
-    from .layers import split_commune_name
-
-    table = units()
-
-    def key(district: str, name: str) -> tuple[str, str]:
-        bare = fold(split_commune_name(name)[0])
-        bare = NAME_VARIANTS.get(bare, bare)
-        dist = fold(district)
-        for prefix in ("thanh pho ", "thi xa ", "huyen "):
-            dist = dist.removeprefix(prefix)
-        return dist, bare
-
-    lookup = {key(d, n): c for d, n, c in zip(table["district"], table["name"], table["code"], strict=True)}
-    # Some units moved between districts (four from Điện Biên to TP Điện Biên Phủ in 2022): fall back to the
-    # name alone when it is unique in the province.
-    by_name: dict[str, list[str]] = {}
-    for k, c in lookup.items():
-        by_name.setdefault(k[1], []).append(c)
     out = communes.copy()
     out["source_code"] = out.get("code", None)
-    matched = []
-    for d, n in zip(out[district_column], out["name"], strict=True):
-        k = key(str(d), str(n))
-        code = lookup.get(k)
-        if code is None and len(by_name.get(k[1], [])) == 1:
-            code = by_name[k[1]][0]
-        matched.append(code)
+    matched = _codes_by_name(out["name"], out[district_column])
     out["code"] = matched
     missing = [n for n, c in zip(out["name"], matched, strict=True) if c is None]
     if missing:
         logger.warning("no GSO code for %d communes: %s", len(missing), ", ".join(map(str, missing)))
     return out
+
+
+def _name_key(district: str, name: str) -> tuple[str, str]:
+    bare = fold(split_commune_name(name)[0])
+    bare = NAME_VARIANTS.get(bare, bare)
+    dist = fold(district)
+    for prefix in ("thanh pho ", "thi xa ", "huyen "):
+        dist = dist.removeprefix(prefix)
+    return dist, bare
+
+
+def _codes_by_name(names: Iterable[object], districts: Iterable[object] | None) -> list[str | None]:
+    """GSO code of each (district, name), or of the name alone when it is unique in the list; else None."""
+    table = units()
+    lookup = {_name_key(d, n): c for d, n, c in zip(table["district"], table["name"], table["code"], strict=True)}
+    # Some units moved between districts (four from Điện Biên to TP Điện Biên Phủ in 2022): fall back to the
+    # name alone when it is unique in the province.
+    by_name: dict[str, list[str]] = {}
+    for k, c in lookup.items():
+        by_name.setdefault(k[1], []).append(c)
+    names = list(names)
+    districts = [""] * len(names) if districts is None else list(districts)
+    matched: list[str | None] = []
+    for d, n in zip(districts, names, strict=True):
+        if not isinstance(n, str) or not n.strip():
+            matched.append(None)
+            continue
+        k = _name_key(str(d) if isinstance(d, str) else "", n)
+        code = lookup.get(k)
+        if code is None and len(by_name.get(k[1], [])) == 1:
+            code = by_name[k[1]][0]
+        matched.append(code)
+    return matched
+
+
+def kinds_from_gso(codes: Iterable[object], *, names: Iterable[object] | None = None,
+                   districts: Iterable[object] | None = None) -> list[str | None]:
+    """Return the kind (xa, phuong, thi_tran) of each unit from the official GSO list the package ships.
+
+    A unit is found by its GSO code; failing that, when `names` are given and at least half of them are names of
+    the list (the file is of this province), by district and name as in `match_gso_codes`.
+
+    Parameters
+    ----------
+    codes
+        Commune codes (5-digit GSO codes; others match nothing).
+    names
+        Commune names, with or without their prefix.
+    districts
+        District names beside `names`.
+
+    Returns
+    -------
+    list
+        The kind of each unit, None where it is not in the list.
+
+    Examples
+    --------
+    >>> kinds_from_gso(["03124", "03316", "99999"])
+    ['phuong', 'xa', None]
+    """
+    table = units()
+    by_code = dict(zip(table["code"], table["kind"], strict=True))
+    out = [by_code.get(c) if isinstance(c, str) else None for c in codes]
+    if names is None or all(k is not None for k in out):
+        return out
+    names = list(names)
+    by_name = _codes_by_name(names, districts)
+    if 2 * sum(c is not None for c in by_name) < len(names):
+        return out
+    return [k if k is not None else by_code.get(c) if c else None for k, c in zip(out, by_name, strict=True)]

@@ -2,16 +2,31 @@
 
 A data folder holds one file per layer, named after it (``communes.shp``, ``villages.geojson`` …), in any of:
 Shapefile (also zipped), GeoPackage (a file per layer, or one file with a layer per name), GeoJSON, FlatGeobuf,
-KML, or CSV with lon/lat or x/y columns; plus an optional ``dem.tif``. An optional mapping file ``layers.yaml``
-maps other file and field names onto the schema::
+KML or KMZ (Google Earth, with its ExtendedData; every folder is read), or a table with lon/lat or x/y columns:
+CSV as Excel saves it (UTF-8 with or without BOM, UTF-16, Windows-1258 "ANSI", ``;`` and decimal commas) or an
+XLSX sheet (`ictgis.tables`); plus an optional ``dem.tif``. An optional mapping file ``layers.yaml`` maps other
+file names, field names and values onto the schema, so nobody edits a source file::
 
     crs: EPSG:9205            # for files without a CRS (and CSV x/y columns)
-    encoding: tcvn3           # legacy text encoding of DBFs without .cpg (auto-detected when absent)
+    encoding: tcvn3           # text encoding of DBFs without .cpg and of CSVs (guessed when absent)
     area_km2: 9541.25         # official province area for the postal service radius (optional)
     layers:
       communes:
         file: ranh_gioi_xa.shp
         fields: {code: MA_XA, name: TEN_XA, population: DAN_SO}
+        join: {file: dan_so_2024.xlsx, fields: {population: DAN_SO_2024}}   # a table joined on the code
+      roads:
+        file: duong_chinh.geojson
+        fields: {road_class: LOAI}
+        values: {road_class: {"Quốc Gia": national, "Cấp Tỉnh": provincial}}
+      post_offices:
+        file: buu_cuc.xlsx
+        layer: Sheet1         # the sheet of a workbook (the layer of a GeoPackage)
+        set: {kind: cap3}     # a constant for every row
+
+Values are matched without regard to case, diacritics' Unicode form and surrounding spaces; the built-in
+Vietnamese terms (`ictgis.layers.VALUE_TERMS`) apply to values no mapping names. GSO codes that lost their leading
+zero in Excel (``3160``) get it back, with a warning; villages without an id get ``<commune code>-<n>``.
 
 Inputs are never modified. Every problem found in any layer is collected and raised once as a `LayerError`.
 """
@@ -34,23 +49,35 @@ import shapely
 import yaml
 from pyproj import CRS
 
-from . import settings, yamlfile
+from . import admin, settings, tables, yamlfile
 from ._errors import LayerError, Problem
 from ._validate import Collector, check_attributes, check_geometries, check_unique
+from .attributes import (
+    apply_constants,
+    apply_values,
+    check_join,
+    check_values_and_set,
+    decimal_numbers,
+    fill_village_ids,
+    is_blank,
+    join_table,
+    pad_codes,
+)
 from .crs import looks_like_degrees, looks_swapped, parse_crs, to_crs, working_crs
 from .layers import DEM_NAMES, LAYER_NAMES, SCHEMAS, LayerSchema, fold, split_commune_name
 
 logger = logging.getLogger(__name__)
 
-VECTOR_SUFFIXES = (".shp", ".zip", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".csv")
+VECTOR_SUFFIXES = (".shp", ".zip", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".kmz", ".csv", ".xlsx", ".xlsm",
+                   ".xls")
 MAPPING_NAMES = ("layers.yaml", "layers.yml")
-LON_NAMES = ("lon", "long", "lng", "longitude", "kinh do", "kinhdo")
-LAT_NAMES = ("lat", "latitude", "vi do", "vido")
-X_NAMES = ("x", "east", "easting", "toa do x", "toado x")
-Y_NAMES = ("y", "north", "northing", "toa do y", "toado y")
 MAPPING_KEYS = {"crs", "encoding", "area_km2", "layers", "province"}
-LAYER_KEYS = {"file", "layer", "fields", "crs", "encoding"}
-ENCODINGS = ("utf-8", "tcvn3", "vni", "cp1258", "latin1")
+LAYER_KEYS = {"file", "layer", "fields", "crs", "encoding", "values", "set", "join"}
+ENCODINGS = tables.CSV_ENCODINGS
+DBF_ENCODINGS = ("utf-8", "tcvn3", "vni", "cp1258", "latin1")
+# Columns the LIBKML driver adds to every KML layer; dropped when empty so they never stand for a schema attribute.
+KML_STANDARD_COLUMNS = ("id", "Name", "description", "timestamp", "begin", "end", "altitudeMode", "tessellate",
+                        "extrude", "visibility", "drawOrder", "icon", "snippet")
 
 
 @dataclass
@@ -174,13 +201,19 @@ def read_mapping(data_dir: Path, collector: Collector) -> dict:
             for key in set(fields) - known:
                 collector.add(path.name, f"'{key}' is not an attribute of {lname} (known: {', '.join(sorted(known))})",
                               column=f"layers.{lname}.fields.{key}")
-    for key in ("encoding",):
-        value = mapping.get(key)
-        if value is not None and str(value).lower() not in ENCODINGS:
-            collector.add(path.name, f"unknown encoding {value!r} (known: {', '.join(ENCODINGS)})", column=key)
+        if lname in SCHEMAS:
+            check_values_and_set(spec, SCHEMAS[lname], collector, file=path.name)
+            check_join(spec, SCHEMAS[lname], collector, file=path.name)
+        _check_encoding(spec.get("encoding"), collector, file=path.name, column=f"layers.{lname}.encoding")
+    _check_encoding(mapping.get("encoding"), collector, file=path.name, column="encoding")
     mapping["layers"] = layers
     mapping["_path"] = path.name
     return mapping
+
+
+def _check_encoding(value: object, collector: Collector, *, file: str, column: str) -> None:
+    if value is not None and tables.normalize_encoding(value) is None:
+        collector.add(file, f"unknown encoding {value!r} (known: {', '.join(ENCODINGS)})", column=column)
 
 
 # ------------------------------------------------------------------------------------------- finding files
@@ -257,46 +290,32 @@ def _read_vector(path: Path, layer: str | None, collector: Collector, *, label: 
         # and DBFs without .cpg may hold TCVN3/VNI/UTF-8 bytes.
         read_kw["encoding"] = "latin1"
     try:
-        frame = pyogrio.read_dataframe(target, layer=layer, **read_kw)
+        if suffix in (".kml", ".kmz") and layer is None:
+            frame = _read_kml(target)
+        else:
+            frame = pyogrio.read_dataframe(target, layer=layer, **read_kw)
     except Exception as exc:  # pyogrio raises several kinds for unreadable files
         collector.add(label, f"cannot be read: {exc}")
         return None, None
     return frame, (declared if suffix == ".shp" else "UTF-8")
 
 
-def _read_csv(path: Path, collector: Collector, *, label: str, crs: object) -> gpd.GeoDataFrame | None:
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        collector.add(label, f"cannot be read as UTF-8 CSV: {exc}")
-        return None
-    folded = {fold(c): c for c in table.columns}
-    pair = None
-    for xs, ys, geographic in ((LON_NAMES, LAT_NAMES, True), (X_NAMES, Y_NAMES, False)):
-        xcol = next((folded[n] for n in xs if n in folded), None)
-        ycol = next((folded[n] for n in ys if n in folded), None)
-        if xcol and ycol:
-            pair = (xcol, ycol, geographic)
-            break
-    if pair is None:
-        collector.add(label, "a CSV layer needs lon/lat or x/y columns")
-        return None
-    xcol, ycol, geographic = pair
-    xs = pd.to_numeric(table[xcol].str.replace(",", ".", regex=False), errors="coerce")
-    ys = pd.to_numeric(table[ycol].str.replace(",", ".", regex=False), errors="coerce")
-    for i in np.flatnonzero((xs.isna() | ys.isna()).to_numpy()):
-        collector.add(label, f"coordinates {table[xcol].iloc[i]!r}, {table[ycol].iloc[i]!r} are not numbers",
-                      row=int(i) + 1, column=f"{xcol}/{ycol}")
-    if geographic:
-        layer_crs = CRS.from_epsg(4326)
-    elif crs is not None:
-        layer_crs = parse_crs(crs)
-    else:
-        layer_crs = None
-    geoms = shapely.points(xs.to_numpy(dtype=float, na_value=np.nan), ys.to_numpy(dtype=float, na_value=np.nan))
-    geoms = np.where(xs.isna() | ys.isna(), None, geoms)
-    attrs = table.drop(columns=[xcol, ycol])
-    return gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, crs=layer_crs), crs=layer_crs)
+def _read_kml(target: str) -> gpd.GeoDataFrame:
+    """Read every folder (layer) of a KML/KMZ into one frame, 2-D, without LIBKML's empty standard columns.
+
+    Google Earth keeps attributes in ExtendedData (``<Data>`` or ``<SchemaData>``); GDAL's LIBKML driver reads
+    both as columns.
+    """
+    names = [str(n) for n, _ in pyogrio.list_layers(target)]
+    parts = [pyogrio.read_dataframe(target, layer=n) for n in names] or [pyogrio.read_dataframe(target)]
+    parts = [p for p in parts if len(p)] or parts[:1]
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    frame = gpd.GeoDataFrame(frame, geometry=frame.geometry.name, crs=parts[0].crs)
+    empty = [c for c in KML_STANDARD_COLUMNS if c in frame and frame[c].map(is_blank).all()]
+    frame = frame.drop(columns=empty)
+    if frame.geometry.has_z.any():
+        frame = frame.set_geometry(shapely.force_2d(frame.geometry.values))
+    return frame
 
 
 def _decode_text(frame: gpd.GeoDataFrame, declared: str | None, forced: str | None, collector: Collector,
@@ -361,8 +380,14 @@ def _fix(value: str, enc: str) -> str:
 
 def _rename_fields(frame: gpd.GeoDataFrame, schema: LayerSchema, explicit: dict, collector: Collector,
                    *, label: str, mapping_file: str | None) -> gpd.GeoDataFrame:
-    """Rename file fields to schema names: mapping file first, then built-in aliases, then exact names."""
-    columns = [c for c in frame.columns if c != frame.geometry.name]
+    """Rename file fields to schema names: mapping file first, then the schema names and built-in aliases.
+
+    Of several columns matching an attribute, an empty one (a KML's ``Name`` when the names are in ``TEN_XA``) is
+    never taken while another has values, and for Vietnamese text (`Field.vietnamese`) the column with Vietnamese
+    letters wins (``commune_vn`` over an ASCII ``commune``); otherwise the schema name, then the aliases in order.
+    """
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    columns = [c for c in frame.columns if c != geometry]
     by_fold = {}
     for c in columns:
         by_fold.setdefault(fold(c).replace(" ", "_"), c)
@@ -378,12 +403,15 @@ def _rename_fields(frame: gpd.GeoDataFrame, schema: LayerSchema, explicit: dict,
     for spec in schema.fields:
         if spec.name in taken:
             continue
-        for candidate in (spec.name, *spec.aliases):
-            src = by_fold.get(candidate)
-            if src is not None and src not in rename:
-                rename[src] = spec.name
-                taken.add(spec.name)
-                break
+        names = (spec.name, *spec.aliases)
+        if spec.vietnamese:
+            names = tuple(n for name in names for n in (name, f"{name}_vn"))
+        found = list(dict.fromkeys(by_fold[n] for n in names if n in by_fold and by_fold[n] not in rename))
+        if found:
+            src = found[0] if len(found) == 1 else \
+                max(found, key=lambda c: _column_score(frame[c], vietnamese=spec.vietnamese))
+            rename[src] = spec.name
+            taken.add(spec.name)
     keep = {c: rename[c] for c in columns if c in rename}
     extra = [c for c in columns if c not in rename and fold(c).replace(" ", "_") not in {f.name for f in schema.fields}]
     # A field that has a schema name but is not the one mapped onto it (e.g. an ASCII `district` beside the
@@ -391,19 +419,30 @@ def _rename_fields(frame: gpd.GeoDataFrame, schema: LayerSchema, explicit: dict,
     shadowed = [c for c in columns if c not in rename and c in set(keep.values())]
     out = frame.drop(columns=shadowed).rename(columns=keep)
     # Keep unmapped fields (users' own attributes), but never let them shadow schema names.
-    out = out[[*keep.values(), *extra, frame.geometry.name]]
+    out = out[[*keep.values(), *extra, *([geometry] if geometry else [])]]
     return out
+
+
+def _column_score(values: pd.Series, *, vietnamese: bool) -> tuple[bool, int]:
+    """Rank a candidate column: has values at all, then (for text) how many values have Vietnamese letters."""
+    filled = ~values.map(is_blank)
+    if not vietnamese:
+        return bool(filled.any()), 0
+    letters = values[filled].map(lambda v: isinstance(v, str) and not v.isascii())
+    return bool(filled.any()), int(letters.sum())
 
 
 def read_layer(path: str | Path, schema: str | LayerSchema, *, fields: dict | None = None, crs: object = None,
                encoding: str | None = None, layer: str | None = None, working: object = None,
-               collector: Collector | None = None) -> gpd.GeoDataFrame | None:
-    """Read one layer file, map its fields onto the schema, check it and bring it to the working CRS.
+               collector: Collector | None = None, values: dict | None = None, constants: dict | None = None,
+               join: dict | None = None, mapping_file: str | None = None) -> gpd.GeoDataFrame | None:
+    """Read one layer file, map its fields and values onto the schema, check it and bring it to the working CRS.
 
     Parameters
     ----------
     path
-        The file (Shapefile, zipped Shapefile, GeoPackage, GeoJSON, FlatGeobuf, KML or CSV).
+        The file (Shapefile, zipped Shapefile, GeoPackage, GeoJSON, FlatGeobuf, KML/KMZ, or a CSV or XLSX table
+        with lon/lat or x/y columns).
     schema
         Name of a layer of the data folder (``communes``, ``villages`` …), or the schema of another point, line or
         polygon file (e.g. `ictgis.siting.CANDIDATES_SCHEMA`, `ictgis.terrain.OBSERVERS_SCHEMA`).
@@ -412,53 +451,88 @@ def read_layer(path: str | Path, schema: str | LayerSchema, *, fields: dict | No
     crs
         CRS to assume when the file has none.
     encoding
-        Legacy text encoding of a DBF without .cpg (tcvn3, vni, cp1258); auto-detected when None.
+        Text encoding of a DBF without .cpg (tcvn3, vni, cp1258) or of a CSV (also utf-8, utf-16); guessed when
+        None.
     layer
-        Layer inside a GeoPackage.
+        Layer inside a GeoPackage, or sheet of a workbook.
     working
         Working CRS (default: the province's).
     collector
         Collects problems; when None, problems are raised at once as a LayerError.
+    values
+        Attribute → {file value: schema value}, as ``values:`` in layers.yaml.
+    constants
+        Attribute → the value of every row, as ``set:`` in layers.yaml.
+    join
+        A table joined onto the layer, as ``join:`` in layers.yaml (``file``, ``sheet``, ``on``, ``fields``).
+    mapping_file
+        Name of the mapping file these settings come from, for messages.
 
     Returns
     -------
     geopandas.GeoDataFrame or None
         The layer, or None when a collector was given and the file could not be read at all.
+
+    Examples
+    --------
+    >>> roads = read_layer("duong.geojson", "roads", fields={"road_class": "LOAI"},
+    ...                    values={"road_class": {"Quốc Gia": "national"}})  # doctest: +SKIP
     """
     own = collector is None
     collector = collector or Collector()
     path = Path(path)
     schema = SCHEMAS[schema] if isinstance(schema, str) else schema
     label = path.name if layer is None or path.suffix.lower() != ".gpkg" else f"{path.name}:{layer}"
+    decimal_comma = False
     if not path.exists():
         collector.add(label, f"file not found for layer {schema.name}")
         frame = None
-    elif path.suffix.lower() == ".csv":
-        frame, declared = _read_csv(path, collector, label=label, crs=crs), "UTF-8"
+    elif path.suffix.lower() in tables.TABLE_SUFFIXES:
+        table = tables.read_table(path, encoding=encoding, sheet=layer, collector=collector, label=label)
+        frame = None if table is None else tables.points_from_table(table, crs=crs, collector=collector,
+                                                                      label=label)
+        decimal_comma = table is not None and table.decimal_comma
+        declared = "UTF-8"
     else:
         frame, declared = _read_vector(path, layer, collector, label=label)
     if frame is not None:
         frame = _prepare(frame, schema, declared=declared, fields=fields or {}, crs=crs, encoding=encoding,
-                         working=working, collector=collector, label=label)
+                         working=working, collector=collector, label=label, values=values, constants=constants,
+                         join=join, decimal_comma=decimal_comma, base=path.parent, mapping_file=mapping_file)
     if own:
         collector.raise_if_any(label)
     return frame
 
 
-def _prepare(frame, schema, *, declared, fields, crs, encoding, working, collector, label):
+def _prepare(frame, schema, *, declared, fields, crs, encoding, working, collector, label, values=None,
+             constants=None, join=None, decimal_comma=False, base=None, mapping_file=None):
     if frame.empty:
         collector.add(label, f"the {schema.name} layer is empty")
         return None
     frame = frame.reset_index(drop=True)
-    frame = _decode_text(frame, declared, encoding, collector, label=label)
-    frame = _rename_fields(frame, schema, fields, collector, label=label, mapping_file=None)
+    legacy = tables.normalize_encoding(encoding) if encoding else None
+    legacy = "utf-8" if legacy == "utf-8-sig" else legacy if legacy in DBF_ENCODINGS else None
+    frame = _decode_text(frame, declared, legacy, collector, label=label)
+    frame = _rename_fields(frame, schema, fields, collector, label=label, mapping_file=mapping_file)
+    if join:
+        frame = join_table(frame, schema, join, collector, base=base or Path("."), label=label, encoding=encoding,
+                           rename=lambda t, s, f, lb: _rename_fields(t, s, f, collector, label=lb,
+                                                                     mapping_file=mapping_file))
+    if values:
+        frame = apply_values(frame, schema, values, collector, label=label, mapping_file=mapping_file)
+    if constants:
+        frame = apply_constants(frame, constants, label=label)
+    if decimal_comma:
+        frame = decimal_numbers(frame, schema)
+    frame = pad_codes(frame, schema, collector, label=label)
+    if schema.name == "villages":
+        frame = fill_village_ids(frame, collector, label=label)
     if schema.name == "communes":
-        frame = _derive_commune_fields(frame)
+        frame = _derive_commune_fields(frame, collector, label=label)
     frame = check_attributes(frame, schema, file=label, collector=collector)
     if schema.id_field:
         check_unique(frame, schema.id_field, file=label, collector=collector)
     if schema.name == "communes" and "code" in frame:
-        frame["code"] = frame["code"].map(_pad_code)
         odd = [c for c in frame["code"].dropna() if not (len(c) == 5 and c.isdigit())]
         if odd:
             collector.note(f"{label}: {len(odd)} commune codes are not GSO 5-digit codes (e.g. {odd[0]!r}); "
@@ -467,23 +541,32 @@ def _prepare(frame, schema, *, declared, fields, crs, encoding, working, collect
     return _to_working(frame, crs=crs, working=working, collector=collector, label=label)
 
 
-def _pad_code(value):
-    if isinstance(value, str) and value.isdigit() and len(value) < 5:
-        return value.zfill(5)
-    return value
-
-
-def _derive_commune_fields(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _derive_commune_fields(frame: gpd.GeoDataFrame, collector: Collector, *, label: str) -> gpd.GeoDataFrame:
+    """Split the kind off prefixed names; take the kind of bare names from the GSO list; say when none is known."""
     out = frame.copy()
-    if "name" in out:
-        split = [split_commune_name(v) if isinstance(v, str) else (v, None) for v in out["name"]]
-        kinds = [k for _, k in split]
-        out["name"] = [n for n, _ in split]
-        if "kind" not in out and any(kinds):
-            out["kind"] = kinds
-        elif "kind" in out:
-            out["kind"] = [k if (k is not None and not (isinstance(k, float) and np.isnan(k))) else d
-                           for k, d in zip(out["kind"], kinds, strict=True)]
+    if "name" not in out:
+        return out
+    split = [split_commune_name(v) if isinstance(v, str) else (v, None) for v in out["name"]]
+    out["name"] = [n for n, _ in split]
+    given = out["kind"].tolist() if "kind" in out else [None] * len(out)
+    kinds = [d if is_blank(k) else k for k, d in zip(given, (k for _, k in split), strict=True)]
+    if any(is_blank(k) for k in kinds):
+        codes = out["code"].tolist() if "code" in out else [None] * len(out)
+        districts = out["district"].tolist() if "district" in out else None
+        listed = admin.kinds_from_gso(codes, names=out["name"].tolist(), districts=districts)
+        filled = [g if is_blank(k) and g else None for k, g in zip(kinds, listed, strict=True)]
+        if any(filled):
+            logger.info("%s: kind of %d communes taken from the GSO list", label, sum(map(bool, filled)))
+        kinds = [f or k for k, f in zip(kinds, filled, strict=True)]
+    unknown = sum(is_blank(k) for k in kinds)
+    if unknown:
+        collector.note(f"{label}: {unknown} of {len(out)} communes have no kind (xã, phường, thị trấn): their names "
+                       "have no Xã/Phường/Thị trấn prefix and neither their codes nor their names are in the GSO "
+                       "list, so counts by kind leave them out; add a kind column or `set:`/`values:` for kind in "
+                       "layers.yaml / "
+                       f"{unknown} xã/phường chưa rõ loại")
+    if "kind" in out or any(not is_blank(k) for k in kinds):
+        out["kind"] = pd.Series([None if is_blank(k) else k for k in kinds], index=out.index, dtype=object)
     return out
 
 
@@ -567,7 +650,8 @@ def load(data_dir: str | Path | None = None, *, crs: object = None, province_cod
         spec = mapping.get("layers", {}).get(lname) or {}
         frame = read_layer(path, lname, fields=spec.get("fields"), crs=spec.get("crs") or default_crs,
                            encoding=spec.get("encoding") or mapping.get("encoding"), layer=gpkg_layer,
-                           working=working, collector=collector)
+                           working=working, collector=collector, values=spec.get("values"),
+                           constants=spec.get("set"), join=spec.get("join"), mapping_file=mapping.get("_path"))
         if frame is not None:
             layers[lname] = frame
     topology = None

@@ -32,6 +32,12 @@ class Field:
         Allowed values of an enum.
     aliases
         Other field names accepted for it on read (compared case-insensitively, without diacritics).
+    vietnamese
+        Human-readable text: each name and alias also matches ``<name>_vn``, and of several matching columns the
+        one holding Vietnamese letters is taken (``commune_vn`` over an ASCII ``commune``).
+    code_width
+        Digits of a fixed-width GSO code (5 for communes, 3 for districts): shorter all-digit values lost their
+        leading zeros in Excel and are padded back (with a warning).
     """
 
     name: str
@@ -40,6 +46,8 @@ class Field:
     description: str = ""
     values: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    vietnamese: bool = False
+    code_width: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,14 +92,15 @@ COMMUNES = LayerSchema(
     label_vi="Xã, phường, thị trấn",
     description="Commune-level units (xã, phường, thị trấn) of the province.",
     fields=(
-        Field("code", "str", True, "GSO 5-digit commune code", aliases=("ma_xa", "maxa", "ma_dvhc", "commune_id")),
+        Field("code", "str", True, "GSO 5-digit commune code", aliases=("ma_xa", "maxa", "ma_dvhc", "commune_id"),
+              code_width=5),
         Field("name", "str", True, "Commune name, without or with its prefix (Xã, Phường, Thị trấn)",
-              aliases=("ten_xa", "tenxa", "ten_dvhc", "ten", "commune")),
+              aliases=("ten_xa", "tenxa", "ten_dvhc", "ten", "commune"), vietnamese=True),
         Field("population", "int", True, "Population (people)", aliases=("dan_so", "danso", "pop", "total")),
         Field("households", "int", False, "Households", aliases=("so_ho", "soho", "ho_gd")),
         Field("district", "str", False, "District name (derived from a district-name field)",
-              aliases=("ten_huyen", "tenhuyen", "huyen")),
-        Field("dist_code", "str", False, "GSO 3-digit district code", aliases=("ma_huyen", "mahuyen")),
+              aliases=("ten_huyen", "tenhuyen", "huyen"), vietnamese=True),
+        Field("dist_code", "str", False, "GSO 3-digit district code", aliases=("ma_huyen", "mahuyen"), code_width=3),
         Field("kind", "enum", False, "xa, phuong or thi_tran (derived from the name's prefix)", COMMUNE_KINDS,
               aliases=("loai", "cap", "loai_dvhc")),
         Field("radio", "bool", False, "Has a commune radio station", aliases=("dai_tt", "dai_truyen", "co_dai")),
@@ -106,8 +115,8 @@ VILLAGES = LayerSchema(
     description="Villages (thôn, bản, tổ dân phố): one point at the village centre or cultural house.",
     fields=(
         Field("id", "str", True, "Village id, unique in the province", aliases=("ma_thon", "mathon")),
-        Field("name", "str", True, "Village name", aliases=("ten_thon", "tenthon", "ten_ban", "ten")),
-        Field("commune", "str", True, "GSO code of its commune", aliases=("ma_xa", "maxa")),
+        Field("name", "str", True, "Village name", aliases=("ten_thon", "tenthon", "ten_ban", "ten"), vietnamese=True),
+        Field("commune", "str", True, "GSO code of its commune", aliases=("ma_xa", "maxa"), code_width=5),
         Field("population", "int", True, "Population (people)", aliases=("dan_so", "danso", "pop")),
         Field("households", "int", False, "Households", aliases=("so_ho", "soho")),
         Field("fiber", "bool", False, "Reached by fixed broadband (fiber)", aliases=("cap_quang", "co_cap_qua")),
@@ -137,7 +146,7 @@ BTS_SITES = LayerSchema(
         Field("power", "enum", False, "Power source: grid, diesel or solar", POWER_SOURCES,
               aliases=("nguon_dien", "nguon")),
         Field("commune", "str", False, "GSO code of its commune (derived by location when absent)",
-              aliases=("ma_xa",)),
+              aliases=("ma_xa",), code_width=5),
     ),
 )
 
@@ -164,12 +173,12 @@ POST_OFFICES = LayerSchema(
     description="Postal service points (the department's kinds: docs/sources.md §1.2).",
     fields=(
         Field("id", "str", True, "Service point id", aliases=("ma_bc", "ma_diem")),
-        Field("name", "str", False, "Name", aliases=("ten_bc", "ten_diem", "ten")),
+        Field("name", "str", False, "Name", aliases=("ten_bc", "ten_diem", "ten"), vietnamese=True),
         Field("kind", "enum", True,
               "cap1, cap2, cap3 (bưu cục cấp I/II/III), kt1, large_cust, letterbox, bdvhx (điểm BĐVHX) or other",
               POST_OFFICE_KINDS, aliases=("loai", "loai_diem")),
         Field("commune", "str", False, "GSO code of its commune (derived by location when absent)",
-              aliases=("ma_xa",)),
+              aliases=("ma_xa",), code_width=5),
     ),
 )
 
@@ -183,7 +192,7 @@ ROADS = LayerSchema(
         Field("id", "str", False, "Road segment id"),
         Field("road_class", "enum", False, "national, provincial, district, commune or track", ROAD_CLASSES,
               aliases=("cap_duong", "loai_duong", "class")),
-        Field("name", "str", False, "Road name or number (QL279 …)", aliases=("ten_duong", "ten")),
+        Field("name", "str", False, "Road name or number (QL279 …)", aliases=("ten_duong", "ten"), vietnamese=True),
     ),
 )
 
@@ -194,8 +203,8 @@ DISTRICTS = LayerSchema(
     label_vi="Huyện, thị xã, thành phố",
     description="District-level units (before the 2025 reform).",
     fields=(
-        Field("code", "str", True, "GSO 3-digit district code", aliases=("ma_huyen", "level2_id")),
-        Field("name", "str", True, "District name", aliases=("ten_huyen", "ten")),
+        Field("code", "str", True, "GSO 3-digit district code", aliases=("ma_huyen", "level2_id"), code_width=3),
+        Field("name", "str", True, "District name", aliases=("ten_huyen", "ten"), vietnamese=True),
     ),
 )
 
@@ -204,34 +213,6 @@ SCHEMAS: dict[str, LayerSchema] = {
 }
 LAYER_NAMES: tuple[str, ...] = tuple(SCHEMAS)
 DEM_NAMES: tuple[str, ...] = ("dem.tif", "dem.tiff")
-
-# Enum values accepted in Vietnamese or in other spellings, keyed by field then by folded text.
-VALUE_ALIASES: dict[str, dict[str, str]] = {
-    "kind@communes": {"xa": "xa", "phuong": "phuong", "thi tran": "thi_tran", "thi_tran": "thi_tran",
-                      "tt": "thi_tran", "p": "phuong", "x": "xa"},
-    "kind@post_offices": {
-        "cap1": "cap1", "cap i": "cap1", "buu cuc cap i": "cap1", "buu cuc cap 1": "cap1", "bc1": "cap1",
-        "cap2": "cap2", "cap ii": "cap2", "buu cuc cap ii": "cap2", "buu cuc cap 2": "cap2", "bc2": "cap2",
-        "cap3": "cap3", "cap iii": "cap3", "buu cuc cap iii": "cap3", "buu cuc cap 3": "cap3", "bc3": "cap3",
-        "kt1": "kt1", "buu cuc kt1": "kt1", "large_cust": "large_cust", "khach hang lon": "large_cust",
-        "buu cuc khach hang lon": "large_cust", "letterbox": "letterbox", "hop thu": "letterbox",
-        "hom thu": "letterbox", "thung thu": "letterbox", "hop thu cong cong": "letterbox",
-        "bdvhx": "bdvhx", "diem bdvhx": "bdvhx", "buu dien van hoa xa": "bdvhx",
-        "diem buu dien van hoa xa": "bdvhx", "other": "other", "khac": "other",
-    },
-    "power@bts_sites": {"grid": "grid", "luoi": "grid", "dien luoi": "grid", "diesel": "diesel",
-                        "may no": "diesel", "may phat": "diesel", "solar": "solar", "mat troi": "solar",
-                        "nang luong mat troi": "solar"},
-    "kind@fiber_routes": {"backbone": "backbone", "truc": "backbone", "distribution": "distribution",
-                          "phan phoi": "distribution", "access": "access", "truy nhap": "access"},
-    "install@fiber_routes": {"aerial": "aerial", "treo": "aerial", "cap treo": "aerial",
-                             "underground": "underground", "ngam": "underground", "cap ngam": "underground"},
-    "road_class@roads": {"national": "national", "quoc lo": "national", "ql": "national",
-                         "provincial": "provincial", "tinh lo": "provincial", "dt": "provincial",
-                         "district": "district", "huyen lo": "district", "dh": "district",
-                         "commune": "commune", "xa lo": "commune", "duong xa": "commune",
-                         "track": "track", "duong mon": "track", "duong dat": "track"},
-}
 
 TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "co", "x", "c"})
 FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "khong", "k", ""})
@@ -252,6 +233,72 @@ def fold(text: str) -> str:
     for ch in "_-./":
         text = text.replace(ch, " ")
     return " ".join(text.split())
+
+
+# Enum values accepted in Vietnamese, keyed by "field@layer" then by schema value. Matching folds case, diacritics,
+# Unicode form and spaces (`fold`), so "QUỐC LỘ", "quốc lộ" and "Quoc lo" are one term. The road classes follow the
+# road law's classification (Luật Đường bộ 2024, 35/2024/QH15: quốc lộ, đường tỉnh, đường huyện, đường xã, đường
+# thôn …) and the older
+# names (tỉnh lộ, huyện lộ); urban and special-purpose roads (đường đô thị, đường chuyên dùng) have no class here:
+# map them with `values:` in layers.yaml.
+VALUE_TERMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "kind@communes": {"xa": ("Xã", "X"), "phuong": ("Phường", "P"), "thi_tran": ("Thị trấn", "TT")},
+    "kind@post_offices": {
+        "cap1": ("Bưu cục cấp I", "Bưu cục cấp 1", "Cấp I", "BC1"),
+        "cap2": ("Bưu cục cấp II", "Bưu cục cấp 2", "Cấp II", "BC2"),
+        "cap3": ("Bưu cục cấp III", "Bưu cục cấp 3", "Cấp III", "BC3"),
+        "kt1": ("Bưu cục KT1",),
+        "large_cust": ("Bưu cục khách hàng lớn", "Khách hàng lớn"),
+        "letterbox": ("Hộp thư công cộng", "Hộp thư", "Hòm thư", "Thùng thư"),
+        "bdvhx": ("Điểm Bưu điện văn hóa xã", "Bưu điện văn hóa xã", "Điểm BĐVHX", "BĐVHX"),
+        "other": ("Khác",),
+    },
+    "power@bts_sites": {"grid": ("Điện lưới", "Lưới"), "diesel": ("Máy nổ", "Máy phát"),
+                        "solar": ("Năng lượng mặt trời", "Mặt trời", "Pin mặt trời")},
+    "kind@fiber_routes": {"backbone": ("Trục", "Cáp trục"), "distribution": ("Phân phối",),
+                          "access": ("Truy nhập", "Truy cập")},
+    "install@fiber_routes": {"aerial": ("Treo", "Cáp treo"), "underground": ("Ngầm", "Cáp ngầm")},
+    "road_class@roads": {
+        "national": ("Quốc lộ", "Đường quốc lộ", "Quốc gia", "Đường quốc gia", "Cấp quốc gia", "Đường cao tốc",
+                     "Cao tốc", "QL"),
+        "provincial": ("Đường tỉnh", "Tỉnh lộ", "Cấp tỉnh", "ĐT", "TL"),
+        "district": ("Đường huyện", "Huyện lộ", "Cấp huyện", "ĐH"),
+        "commune": ("Đường xã", "Xã lộ", "Cấp xã", "Đường liên xã", "Liên xã", "Hương lộ", "ĐX"),
+        "track": ("Đường thôn", "Đường bản", "Đường thôn bản", "Đường thôn, bản", "Đường liên thôn",
+                  "Đường liên bản", "Đường nội đồng", "Đường dân sinh", "Đường mòn", "Đường đất"),
+    },
+}
+
+
+def _value_aliases() -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for key, terms in VALUE_TERMS.items():
+        table = out.setdefault(key, {})
+        for value, words in terms.items():
+            table[fold(value)] = value
+            table[value] = value
+            for word in words:
+                table[fold(word)] = value
+    return out
+
+
+# Folded term → schema value, per "field@layer" (built from VALUE_TERMS).
+VALUE_ALIASES: dict[str, dict[str, str]] = _value_aliases()
+
+
+def enum_value(value: object, spec: Field, layer: str) -> str | None:
+    """Return the schema value an enum cell means (built-in Vietnamese terms included), or None.
+
+    Examples
+    --------
+    >>> enum_value("  QUỐC LỘ ", ROADS.field("road_class"), "roads")
+    'national'
+    >>> enum_value("Đường đô thị", ROADS.field("road_class"), "roads") is None
+    True
+    """
+    word = fold(str(value))
+    mapped = VALUE_ALIASES.get(f"{spec.name}@{layer}", {}).get(word, word.replace(" ", "_"))
+    return mapped if mapped in spec.values else None
 
 
 # Exact (diacritic-sensitive) prefixes: "Xá Tổng" and "Xa Dung" are names, not "Xã …".
