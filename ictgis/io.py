@@ -489,6 +489,10 @@ def _derive_commune_fields(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _to_working(frame, *, crs, working, collector, label):
     target = parse_crs(working) if working is not None else working_crs()
+    from . import crs_fit  # the coordinates must fit the CRS and lie near the province (issue 12)
+
+    if not crs_fit.check_layer(frame, stated=crs, working=target, label=label, collector=collector):
+        return frame
     if frame.crs is None:
         if crs is None:
             collector.add(label, "the layer has no CRS (no .prj): state one with --crs or `crs:` in layers.yaml")
