@@ -10,11 +10,11 @@ is brought to the working CRS, `check_layer` compares its coordinates with its C
   the coordinates look like and suggests the CRS that puts them inside, found by reading the same numbers in the
   working zone, VN-2000 / UTM 48N (EPSG:3405), WGS 84 (EPSG:4326), VN-2000 geographic (EPSG:4756) and the other
   VN-2000 TM-3 zones;
-- polygons enclosing no area are an error;
 - a stated CRS (``--crs``, ``crs:`` in layers.yaml) that disagrees with the file's own (.prj) is a `CRSWarning`
   naming both: the file's CRS is used.
 
-The checks run on the raw coordinates, so they never need a transformation that may fail.
+The checks run on the raw coordinates, so they never need a transformation that may fail. (Polygons of no area are
+refused by `ictgis._validate.check_geometries`; a province area of 0, NaN or infinity by `ictgis.indicators`.)
 """
 
 from __future__ import annotations
@@ -353,10 +353,4 @@ def check_layer(frame: gpd.GeoDataFrame, *, stated: object, working: object, lab
                 break
             collector.add(label, f"lies about {dist[i]:.0f} km outside the {extent}", row=int(rows[i]) + 1,
                           column="geometry")
-    polygonal = np.isin(types, (3, 6))
-    if polygonal.any() and possible.all():
-        area = float(np.sum(shapely.area(geoms[rows][polygonal])))
-        if not (math.isfinite(area) and area > 0):
-            collector.add(label, f"the polygons enclose no area (total {area:g} in {crs_label(crs)} units): "
-                          "check the coordinates and the CRS", column="geometry")
     return len(collector.problems) == problems
