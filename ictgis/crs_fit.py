@@ -10,8 +10,8 @@ is brought to the working CRS, `check_layer` compares its coordinates with its C
   the coordinates look like and suggests the CRS that puts them inside, found by reading the same numbers in the
   working zone, VN-2000 / UTM 48N (EPSG:3405), WGS 84 (EPSG:4326), VN-2000 geographic (EPSG:4756) and the other
   VN-2000 TM-3 zones;
-- a stated CRS (``--crs``, ``crs:`` in layers.yaml) that disagrees with the file's own (.prj) is a `CRSWarning`
-  naming both: the file's CRS is used.
+- a stated CRS (``--crs``, ``crs:`` in layers.yaml) that disagrees with the file's own (.prj, GeoPackage) is a
+  `CRSWarning` naming both: the file's CRS is used. (Not for the WGS 84 that lon/lat CSV, GeoJSON and KML imply.)
 
 The checks run on the raw coordinates, so they never need a transformation that may fail. (Polygons of no area are
 refused by `ictgis._validate.check_geometries`; a province area of 0, NaN or infinity by `ictgis.indicators`.)
@@ -228,7 +228,10 @@ def _remedy(suggestions: list[Suggestion], *, declared_by_file: bool, label: str
     best = suggestions[0].code
     if declared_by_file:
         stem = label.split(":")[0]
-        if stem.lower().endswith(".shp"):
+        if stem.lower().endswith(".csv"):
+            fix = (f"columns named lon/lat are read in EPSG:4326: name them x and y and set crs: {best} in "
+                   f"layers.yaml or --crs {best}")
+        elif stem.lower().endswith(".shp"):
             fix = (f"the file's CRS is wrong: delete {Path(stem).with_suffix('.prj').name} and set crs: {best} in "
                    f"layers.yaml or --crs {best}")
         else:
@@ -261,6 +264,15 @@ def _what_is_wrong(crs: CRS, bounds: tuple[float, float, float, float], lon: np.
     return f"{coords} read in {label} {where}"
 
 
+def _implicit_wgs84(label: str, crs: CRS) -> bool:
+    """Tell whether the format implies the CRS rather than the file declaring it: WGS 84 of CSV, GeoJSON, KML.
+
+    A stated CRS is for files without one, so it is no news that these ignore it.
+    """
+    suffix = Path(label.split(":")[0]).suffix.lower()
+    return suffix == ".csv" or (suffix in (".geojson", ".json", ".kml") and crs.to_epsg() == 4326)
+
+
 def check_layer(frame: gpd.GeoDataFrame, *, stated: object, working: object, label: str, collector: Collector,
                 extent: Extent | None = None) -> bool:
     """Check that a layer's coordinates fit its CRS and lie near the province; record problems.
@@ -291,7 +303,8 @@ def check_layer(frame: gpd.GeoDataFrame, *, stated: object, working: object, lab
     except CRSError:
         return True  # the caller raises its own error for an unusable CRS value
     file_crs = CRS(frame.crs) if frame.crs is not None else None
-    if file_crs is not None and stated_crs is not None and not same_crs(file_crs, stated_crs):
+    if (file_crs is not None and stated_crs is not None and not same_crs(file_crs, stated_crs)
+            and not _implicit_wgs84(label, file_crs)):
         message = (f"{label}: the file declares {crs_label(file_crs)} but {crs_label(stated_crs)} is stated "
                    "(--crs or crs: in layers.yaml); the file's own CRS is used")
         logger.warning(message)
@@ -326,7 +339,8 @@ def check_layer(frame: gpd.GeoDataFrame, *, stated: object, working: object, lab
             bounds = (float(np.min(pick[:, 0])), float(np.min(pick[:, 1])), float(np.max(pick[:, 2])),
                       float(np.max(pick[:, 3])))
         wrong = _what_is_wrong(crs, bounds, lon, lat, extent)
-        source = "its file" if file_crs is not None else "--crs or crs: in layers.yaml"
+        source = ("--crs or crs: in layers.yaml" if file_crs is None else "its lon/lat column names"
+                  if label.lower().endswith(".csv") else "its file")
         ok = finite & np.isfinite(cx) & np.isfinite(cy)
         suggestions = suggest_crs(cx[ok], cy[ok], working=working, extent=extent, exclude=crs) if ok.any() else []
         tried = f"EPSG:{parse_crs(working).to_epsg()}, EPSG:3405, EPSG:4326, EPSG:4756 or the other VN-2000 zones"

@@ -18,6 +18,7 @@ import shapely
 from affine import Affine
 from click.testing import CliRunner
 from conftest import X0, Y0, tiny_layers, write_layers
+from pyproj import CRS
 
 from ictgis import CRSError, CRSWarning, LayerError, crs_fit, indicators, io
 from ictgis.cli import main
@@ -81,6 +82,25 @@ def test_utm_data_with_a_wrong_prj_suggests_3405_and_deleting_the_prj(tmp_path):
     assert "km outside the area of use of EPSG:9205" in text
     assert "the CRS (from its file) does not fit" in text
     assert "delete communes.prj and set crs: EPSG:3405 in layers.yaml" in text
+
+
+def test_metres_in_lon_lat_columns_of_a_csv(tmp_path):
+    layers = tiny_layers()
+    folder = write_layers(tmp_path / "d", {"communes": layers["communes"]})
+    table = layers["villages"].drop(columns="geometry")
+    table["lon"], table["lat"] = layers["villages"].geometry.x, layers["villages"].geometry.y
+    table.to_csv(folder / "villages.csv", index=False)
+    (folder / "layers.yaml").write_text("crs: EPSG:9205\n", encoding="utf-8")  # for x/y columns: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CRSWarning)
+        with pytest.raises(LayerError) as exc:
+            io.load(folder)
+    (text,) = problems_of(exc)
+    assert text.startswith("villages.csv: coordinates x 501100..509100, y 2361100..2369100 are metres, but EPSG:4326")
+    assert "the CRS (from its lon/lat column names)" in text
+    assert "name them x and y and set crs: EPSG:9205 in layers.yaml" in text
+    table.rename(columns={"lon": "x", "lat": "y"}).to_csv(folder / "villages.csv", index=False)
+    assert len(io.load(folder)["villages"]) == 10
 
 
 def test_degrees_declared_as_metres_would_give_no_area(tmp_path):
@@ -256,7 +276,16 @@ def test_real_communes_with_the_right_crs_stay_valid(real_metre_dir, shared_dir,
     result = validate(real_metre_dir, "--crs", "EPSG:9205")
     assert result.exit_code == 0, result.output
     assert "130 features" in result.output and "overlapping pairs" in result.output
-    # the GeoJSON declares EPSG:4326 itself: a wrong --crs is named in a warning and not used
+    # a .prj in metres and a crs: in degrees: the .prj is used, the warning names both
+    shutil.copytree(real_metre_dir, tmp_path / "prj")
+    (tmp_path / "prj" / "xa.prj").write_text(CRS.from_epsg(9205).to_wkt("WKT1_ESRI"), encoding="ascii")
+    with (tmp_path / "prj" / "layers.yaml").open("a", encoding="utf-8") as f:
+        f.write("crs: EPSG:4326\n")
+    result = validate(tmp_path / "prj")
+    assert result.exit_code == 0, result.output
+    assert ("warning: xa.shp: the file declares EPSG:9205 (VN-2000 / TM-3 103-00) but EPSG:4326 (WGS 84) is "
+            "stated") in result.output
+    # GeoJSON is WGS 84 by definition: --crs (for files without a CRS) does not apply, and that is no news
     folder = tmp_path / "geojson"
     folder.mkdir()
     shutil.copy(shared_dir / "communes_2019.geojson", folder)
@@ -266,5 +295,4 @@ def test_real_communes_with_the_right_crs_stay_valid(real_metre_dir, shared_dir,
         encoding="utf-8")
     result = validate(folder, "--crs", "EPSG:9205")
     assert result.exit_code == 0, result.output
-    assert ("warning: communes_2019.geojson: the file declares EPSG:4326 (WGS 84) but EPSG:9205 "
-            "(VN-2000 / TM-3 103-00) is stated") in result.output
+    assert "130 features" in result.output and "is stated" not in result.output
