@@ -73,3 +73,7 @@ class ScenarioError(IctgisError, ValueError):
 
 class RepairWarning(UserWarning):
     """ictgis repaired something in the input (an invalid geometry, mis-decoded text)."""
+
+
+class CRSWarning(UserWarning):
+    """A stated CRS disagrees with the one a file declares (the file's own CRS is used)."""

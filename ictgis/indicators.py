@@ -98,6 +98,7 @@ def compute(dataset: Dataset, *, structure: str = "2019", postal_kinds: tuple[st
     communes = dataset["communes"]
     polygon_area = float(communes.geometry.area.sum() / 1e6)
     area = area_km2 if area_km2 is not None else (dataset.area_km2 or polygon_area)
+    _check_area(polygon_area, area, dataset)
     population = float(communes["population"].astype("Float64").sum())
     households = float(communes["households"].astype("Float64").sum()) if "households" in communes \
         and communes["households"].notna().all() else None
@@ -135,6 +136,23 @@ def compute(dataset: Dataset, *, structure: str = "2019", postal_kinds: tuple[st
     result["communes"] = _records(table)
     result["districts"] = _records(_by_district(table)) if "district" in table else None
     return result
+
+
+def _check_area(polygon_area: float, area: object, dataset: Dataset) -> None:
+    """Refuse a province area of 0, NaN or infinity: it is never a true figure, always a CRS or data problem."""
+    source = Path(dataset.sources.get("communes", "communes")).name
+    if not (math.isfinite(polygon_area) and polygon_area > 0):
+        raise LayerError(f"{source}: the commune polygons cover {polygon_area} km²", [Problem(
+            source, f"the commune polygons cover {polygon_area} km² in {dataset.crs.name}: their coordinates do "
+            "not fit the CRS (run `ictgis validate`, which suggests the right one)", column="geometry")])
+    try:
+        value = float(area)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise LayerError(f"the province area is {area!r} km²", [Problem(
+            "area_km2", f"the province area is {area!r} km²: expected a positive number (--area-km2 or area_km2: "
+            "in layers.yaml)")])
 
 
 def _n_districts(communes: gpd.GeoDataFrame) -> int | None:

@@ -471,7 +471,8 @@ def read_layer(path: str | Path, schema: str | LayerSchema, *, fields: dict | No
     Returns
     -------
     geopandas.GeoDataFrame or None
-        The layer, or None when a collector was given and the file could not be read at all.
+        The layer, or None when a collector was given and the file could not be read at all (or its coordinates
+        do not fit its CRS).
 
     Examples
     --------
@@ -572,6 +573,10 @@ def _derive_commune_fields(frame: gpd.GeoDataFrame, collector: Collector, *, lab
 
 def _to_working(frame, *, crs, working, collector, label):
     target = parse_crs(working) if working is not None else working_crs()
+    from . import crs_fit  # the coordinates must fit the CRS and lie near the province (issue 12)
+
+    if not crs_fit.check_layer(frame, stated=crs, working=target, label=label, collector=collector):
+        return None  # unusable: kept out of the cross-layer checks
     if frame.crs is None:
         if crs is None:
             collector.add(label, "the layer has no CRS (no .prj): state one with --crs or `crs:` in layers.yaml")

@@ -16,6 +16,12 @@ province_area_km2 : float
     Official area of the province, used by the postal service radius when asked for (9,541.25 km²).
 province_tolerance_m : float
     How far outside the commune polygons a point may lie before it counts as outside the province.
+province_extent_margin_m : float
+    How far outside the area of use of the province's working CRS (EPSG:9205: 102.14–103.99 °E, 20.89–22.82 °N) a
+    layer may reach before its CRS is called wrong (:mod:`ictgis.crs_fit`; 20 km).
+dem_max_resolution_m : float
+    DEM cells coarser than this (100 m) make ``ictgis validate`` warn that coverage computed on it is too coarse
+    to trust in the province's valleys.
 postal_kinds_counted : tuple[str, ...] or None
     Which post office kinds count as service points; None counts all (the department's figure of 168).
 postal_max_radius_km, postal_max_people_per_point : float
@@ -46,6 +52,8 @@ vn2000_crs: str = "EPSG:4756"
 vn2000_to_wgs84: str = "EPSG:6960"
 province_area_km2: float = 9541.25
 province_tolerance_m: float = 2000.0
+province_extent_margin_m: float = 20_000.0
+dem_max_resolution_m: float = 100.0
 postal_kinds_counted: tuple[str, ...] | None = None
 postal_max_radius_km: float = 3.0
 postal_max_people_per_point: float = 8000.0

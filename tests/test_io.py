@@ -261,7 +261,9 @@ def test_degrees_in_a_projected_crs(tmp_path):
     v.to_file(folder / "villages.shp", engine="pyogrio")
     with pytest.raises(LayerError) as exc:
         io.load(folder)
-    assert any("villages.shp: coordinates look like degrees" in p for p in problems_of(exc))
+    text = [p for p in problems_of(exc) if p.startswith("villages.shp: coordinates x 103.0")]
+    assert len(text) == 1 and "look like degrees, but EPSG:9205 (VN-2000 / TM-3 103-00) is in metres" in text[0]
+    assert "EPSG:4326 puts the data inside the province" in text[0]
 
 
 def test_overlaps_and_gaps_are_reported_not_cleaned(tmp_path):

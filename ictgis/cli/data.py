@@ -15,12 +15,13 @@ from ._options import CRS_OPTION, DATA_DIR, load_dataset
 @CRS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def validate(data_dir: Path | None, crs: str | None, as_json: bool) -> None:
-    """Check every layer of DATA_DIR; print 'valid' or one list of every problem."""
+    """Check every layer and the DEM of DATA_DIR; print 'valid' or one list of every problem."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = load_dataset(data_dir, crs)
+        dem_warnings = _check_dem(ds)
     counts = {name: len(frame) for name, frame in ds.layers.items()}
     topology = ds.topology
     if as_json:
@@ -28,17 +29,28 @@ def validate(data_dir: Path | None, crs: str | None, as_json: bool) -> None:
             "overlaps": topology.overlaps, "overlap_area_km2": round(topology.overlap_area_km2, 3),
             "gaps": topology.gaps, "gap_area_km2": round(topology.gap_area_km2, 3)}
         report = {"valid": True, "layers": counts, "dem": str(ds.dem_path) if ds.dem_path else None,
-                  "notes": ds.notes, "topology": topo}
+                  "notes": ds.notes, "warnings": dem_warnings, "topology": topo}
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
     click.echo(f"valid: {ds.data_dir}")
     for name, n in counts.items():
         click.echo(f"  {name:<13} {n:>6} features  ({Path(ds.sources[name]).name})")
     click.echo(f"  {'dem':<13} {'yes' if ds.dem_path else 'none'}")
-    for note in ds.notes:
-        click.echo(f"  repaired: {note}")
+    for note in [*ds.notes, *dem_warnings]:
+        click.echo(f"  warning: {note}")
     if topology is not None:
         click.echo(f"  {topology}")
+
+
+def _check_dem(ds) -> list[str]:
+    """Check the DEM of a dataset like ``ictgis coverage`` reads it: CRS, cell size, cover of the communes."""
+    if ds.dem_path is None:
+        return []
+    from ..terrain.dem import check_dem
+
+    communes = ds.get("communes")
+    bounds = tuple(float(v) for v in communes.total_bounds) if communes is not None else None
+    return check_dem(ds.dem_path, province_bounds=bounds, province_crs=ds.crs)
 
 
 @click.command()

@@ -11,7 +11,7 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS
 
-from .._errors import CRSError, LayerError
+from .._errors import CRSError, LayerError, Problem
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +169,88 @@ def read_dem(path: str | Path, *, resolution_m: float | None = None) -> Dem:
         logger.info("resampled DEM %s from %.2f m to %.2f m cells (%s): %d × %d → %d × %d", path.name, native,
                     resolution_m, method.name, src.height, src.width, rows, cols)
         return Dem(out, dst_t, crs, resolution_m)
+
+
+def check_dem(path: str | Path, *, max_resolution_m: float | None = None,
+              province_bounds: tuple[float, float, float, float] | None = None, province_crs: object = None
+              ) -> list[str]:
+    """Check a DEM file without reading its cells: CRS, cell size, and whether it covers the province.
+
+    Parameters
+    ----------
+    path
+        The DEM (GeoTIFF or any raster GDAL reads).
+    max_resolution_m
+        Cells coarser than this give a warning (default ``settings.dem_max_resolution_m``, 100 m).
+    province_bounds, province_crs
+        Bounds of the commune polygons and their CRS; when given, a DEM that misses them is an error and one that
+        covers only part of them a warning.
+
+    Returns
+    -------
+    list of str
+        Warnings, each naming the file.
+
+    Raises
+    ------
+    CRSError
+        If the DEM has no CRS or a geographic one (the error `read_dem` gives, naming the file).
+    LayerError
+        If the file cannot be read, or lies wholly outside the province.
+    """
+    import rasterio
+
+    from .. import settings
+    from ..crs import transformer
+
+    path = Path(path)
+    limit = settings.dem_max_resolution_m if max_resolution_m is None else float(max_resolution_m)
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise LayerError(f"cannot read the DEM {path}: {exc}") from None
+    with src:
+        crs = _pyproj_crs(src.crs)
+        if crs is None:
+            raise CRSError(f"{path.name} has no CRS: assign one (e.g. gdal_edit.py -a_srs EPSG:9205 {path.name})")
+        if not crs.is_projected:
+            try:
+                Dem(np.zeros((1, 1), np.float32), Affine(1, 0, 0, 0, -1, 0), crs, 1.0)  # raises the CRSError
+            except CRSError as exc:
+                raise CRSError(f"{path.name}: {exc}") from None
+        unit_m = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+        t = src.transform
+        cell_m = max(abs(t.a), abs(t.e)) * unit_m
+        left, bottom, right, top = src.bounds
+    warnings_: list[str] = []
+    if cell_m > limit:
+        warnings_.append(f"{path.name}: cells of {cell_m:.0f} m are coarser than {limit:.0f} m: coverage computed "
+                         "on it will be too coarse to trust (valleys and ridges narrower than a cell vanish); use a "
+                         "30 m DEM (e.g. SRTM 1 arc-second) reprojected to the province's grid")
+    if province_bounds is not None:
+        xs = np.array([left, right, right, left, (left + right) / 2, (left + right) / 2, left, right])
+        ys = np.array([bottom, bottom, top, top, bottom, top, (bottom + top) / 2, (bottom + top) / 2])
+        target = CRS.from_user_input(province_crs) if province_crs is not None else crs
+        with np.errstate(all="ignore"):
+            px, py = transformer(crs, target).transform(xs, ys, errcheck=False)
+        px, py = np.asarray(px, dtype=float), np.asarray(py, dtype=float)
+        minx, miny, maxx, maxy = province_bounds
+        if not (np.isfinite(px).all() and np.isfinite(py).all()):
+            share = 0.0
+        else:
+            w = max(0.0, min(maxx, px.max()) - max(minx, px.min()))
+            h = max(0.0, min(maxy, py.max()) - max(miny, py.min()))
+            share = w * h / max((maxx - minx) * (maxy - miny), 1e-9)
+        if share <= 0:
+            raise LayerError(f"{path.name}: the DEM does not cover the province", [Problem(
+                path.name, f"the DEM ({crs.name}: x {left:.0f}..{right:.0f}, y {bottom:.0f}..{top:.0f}) does not "
+                "overlap the commune polygons: its CRS or georeferencing is wrong")])
+        if share < 0.99:
+            warnings_.append(f"{path.name}: the DEM covers only {share:.0%} of the province's extent: coverage "
+                             "is computed on the DEM only")
+    for message in warnings_:
+        logger.warning(message)
+    return warnings_
 
 
 def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float | None, dtype: str | np.dtype,
