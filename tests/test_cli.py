@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 from click.testing import CliRunner
 from conftest import tiny_layers, write_layers
 
+from ictgis import LayerError, Problem
+from ictgis._errors import MAX_SHOWN_PROBLEMS
 from ictgis.cli import main
 
 
@@ -82,3 +86,38 @@ def test_postal_command(tiny_dir, tmp_path):
     assert summary["villages_beyond_threshold"] >= 2
     assert {p.name for p in out.iterdir()} == {"postal_communes.csv", "postal_villages.csv", "postal_villages.xlsx",
                                                "postal_summary.json"}
+
+
+def test_a_long_problem_list_ends_with_and_n_more(tmp_path):
+    layers = tiny_layers()
+    villages = pd.concat([layers["villages"]] * 3, ignore_index=True)
+    villages["id"] = [f"V{i:02d}" for i in range(len(villages))]
+    villages["population"] = villages["population"].astype(object)
+    villages.loc[:14, "population"] = "nhiều"  # 15 rows
+    villages.loc[15:, "commune"] = "00000"  # 15 rows
+    folder = write_layers(tmp_path / "d", {"communes": layers["communes"], "villages": villages})
+    result = CliRunner().invoke(main, ["validate", str(folder)])
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert sum(line.startswith("  - ") for line in lines) == MAX_SHOWN_PROBLEMS
+    more = re.fullmatch(r"  … and 10 more \(all in (.+)\)", lines[-1])
+    assert more, lines[-1]
+    listed = Path(more.group(1)).read_text(encoding="utf-8").splitlines()
+    Path(more.group(1)).unlink()
+    assert sum(line.startswith("  - ") for line in listed) == 30
+    # --json lists every problem
+    as_json = CliRunner().invoke(main, ["validate", str(folder), "--json"])
+    assert as_json.exit_code == 2
+    report = json.loads(as_json.stdout)
+    assert report["valid"] is False and len(report["problems"]) == 30
+    assert report["problems"][0] == {"file": "villages.shp", "row": 1, "column": "population", "id": "V00",
+                                     "message": "population is 'nhiều', expected a whole number ≥ 0"}
+
+
+def test_an_error_keeps_every_problem():
+    problems = [Problem("f.shp", "bad", row=i + 1) for i in range(45)]
+    exc = LayerError("45 problems in f:", problems)
+    assert len(exc.problems) == 45
+    assert str(exc).splitlines()[-1] == "  … and 25 more" and len(str(exc).splitlines()) == 22
+    assert len(exc.describe().splitlines()) == 46
+

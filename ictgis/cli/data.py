@@ -13,14 +13,26 @@ from ._options import CRS_OPTION, DATA_DIR, load_dataset
 @click.command()
 @DATA_DIR
 @CRS_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def validate(data_dir: Path | None, crs: str | None, as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (every problem, exit 2 if any).")
+@click.pass_context
+def validate(ctx: click.Context, data_dir: Path | None, crs: str | None, as_json: bool) -> None:
     """Check every layer of DATA_DIR; print 'valid' or one list of every problem."""
     import warnings
 
+    from .._errors import IctgisError
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds = load_dataset(data_dir, crs)
+        try:
+            ds = load_dataset(data_dir, crs)
+        except IctgisError as exc:
+            if not as_json:
+                raise
+            problems = [{"file": p.file, "row": p.row, "column": p.column, "id": p.feature_id,
+                         "message": p.message} for p in exc.problems]
+            click.echo(json.dumps({"valid": False, "error": exc.summary, "problems": problems},
+                                  ensure_ascii=False, indent=2))
+            ctx.exit(2)
     counts = {name: len(frame) for name, frame in ds.layers.items()}
     topology = ds.topology
     if as_json:
