@@ -36,7 +36,7 @@ from pyproj import CRS
 
 from . import settings, yamlfile
 from ._errors import LayerError, Problem
-from ._validate import Collector, check_attributes, check_geometries, check_unique
+from ._validate import Collector, check_attributes, check_geometries, check_gso_codes, check_unique
 from .crs import looks_like_degrees, looks_swapped, parse_crs, to_crs, working_crs
 from .layers import DEM_NAMES, LAYER_NAMES, SCHEMAS, LayerSchema, fold, split_commune_name
 
@@ -459,10 +459,7 @@ def _prepare(frame, schema, *, declared, fields, crs, encoding, working, collect
         check_unique(frame, schema.id_field, file=label, collector=collector)
     if schema.name == "communes" and "code" in frame:
         frame["code"] = frame["code"].map(_pad_code)
-        odd = [c for c in frame["code"].dropna() if not (len(c) == 5 and c.isdigit())]
-        if odd:
-            collector.note(f"{label}: {len(odd)} commune codes are not GSO 5-digit codes (e.g. {odd[0]!r}); "
-                           "the 2025 structure and official lists join on GSO codes")
+        check_gso_codes(frame, file=label, collector=collector)
     frame = check_geometries(frame, schema, file=label, collector=collector)
     return _to_working(frame, crs=crs, working=working, collector=collector, label=label)
 

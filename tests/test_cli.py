@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
+import shapely
 from click.testing import CliRunner
-from conftest import tiny_layers, write_layers
+from conftest import X0, Y0, tiny_layers, write_layers
 
 from ictgis import LayerError, Problem
 from ictgis._errors import MAX_SHOWN_PROBLEMS
@@ -120,4 +122,60 @@ def test_an_error_keeps_every_problem():
     assert len(exc.problems) == 45
     assert str(exc).splitlines()[-1] == "  … and 25 more" and len(str(exc).splitlines()) == 22
     assert len(exc.describe().splitlines()) == 46
+
+
+def test_missing_codes_are_one_problem_naming_match_codes(tmp_path):
+    communes = tiny_layers()["communes"]
+    communes["code"] = [None, "03127", None, None]
+    folder = write_layers(tmp_path / "d", {"communes": communes})
+    result = run("validate", str(folder))
+    assert result.exit_code == 2
+    assert ("communes.shp, column code: 3 of 4 communes have no code (rows 1, 3, 4); codes are not GSO 5-digit "
+            "commune codes: run `ictgis match-codes communes.shp --out communes_gso.shp`") in result.output
+    assert "missing value" not in result.output
+
+
+def test_other_codes_name_match_codes_once(tmp_path):
+    communes = tiny_layers()["communes"]
+    communes["code"] = ["3020101", "3020102", "3020103", "3020104"]
+    folder = write_layers(tmp_path / "d", {"communes": communes}, suffix=".geojson")
+    result = run("validate", str(folder))
+    assert result.exit_code == 0
+    assert result.output.count("match-codes") == 1
+    assert ("codes are not GSO 5-digit commune codes (4 of 4, e.g. '3020101'): run `ictgis match-codes "
+            "communes.geojson --out communes_gso.geojson`") in result.output
+    merged = CliRunner().invoke(main, ["indicators", str(folder), "--structure", "2025"])
+    assert merged.exit_code == 2
+    assert merged.output.count("match-codes") == 1 and "communes.geojson, column code:" in merged.output
+
+
+def test_match_codes_writes_gso_codes_and_lists_what_it_cannot_match(tmp_path):
+    communes = gpd.GeoDataFrame(
+        {"MA": ["3021101", "3021102", "3021103", "3021104"],
+         "TEN": ["Xã Xá Lông", "Xã Huổi Lèng", "Xã Không Có", "Phường Him Lam"],  # Xá Lông: GSO spells Sa Lông
+         "HUYEN": ["Huyện Mường Chà", "Huyện Mường Chà", "Huyện Mường Chà", "Thành phố Điện Biên Phủ"]},
+        geometry=[shapely.box(X0 + i * 1000, Y0, X0 + i * 1000 + 1000, Y0 + 1000) for i in range(4)], crs=9205)
+    source = tmp_path / "xa.shp"
+    communes.to_file(source, engine="pyogrio")
+    out = tmp_path / "xa_gso.gpkg"
+    result = run("match-codes", str(source), "--out", str(out), "--field", "code=MA", "--field", "name=TEN",
+                 "--field", "district=HUYEN")
+    assert result.exit_code == 2
+    assert "matched 3 of 4 communes of xa.shp" in result.output
+    assert "  - row 3: Không Có (Huyện Mường Chà), code 3021103" in result.output
+    assert "add the GSO code in `code`" in result.output
+    written = gpd.read_file(out)
+    assert written["code"].fillna("").tolist() == ["03197", "03196", "", "03127"]
+    assert written["source_code"].tolist() == ["3021101", "3021102", "3021103", "3021104"]
+    # a code added by hand is kept when the file is matched again, and so are the original codes
+    written.loc[2, "code"] = "03190"
+    fixed = tmp_path / "xa_fixed.gpkg"
+    written.to_file(fixed)
+    again = run("match-codes", str(fixed), "--out", str(tmp_path / "xa_done.gpkg"))
+    assert again.exit_code == 0, again.output
+    assert "matched 4 of 4 communes" in again.output
+    done = gpd.read_file(tmp_path / "xa_done.gpkg")
+    assert done["code"].tolist() == ["03197", "03196", "03190", "03127"]
+    assert done["source_code"].tolist() == ["3021101", "3021102", "3021103", "3021104"]
+    assert run("match-codes", str(fixed), "--out", str(fixed)).exit_code == 2  # never the input
 

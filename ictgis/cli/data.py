@@ -48,7 +48,7 @@ def validate(ctx: click.Context, data_dir: Path | None, crs: str | None, as_json
         click.echo(f"  {name:<13} {n:>6} features  ({Path(ds.sources[name]).name})")
     click.echo(f"  {'dem':<13} {'yes' if ds.dem_path else 'none'}")
     for note in ds.notes:
-        click.echo(f"  repaired: {note}")
+        click.echo(f"  note: {note}")
     if topology is not None:
         click.echo(f"  {topology}")
 
