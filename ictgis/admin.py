@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 
@@ -161,3 +162,24 @@ def match_gso_codes(communes: gpd.GeoDataFrame, *, district_column: str = "distr
         logger.warning("no GSO code for %d communes: %s", len(missing), ", ".join(map(str, missing)))
     return out
 
+
+def missing_units(codes: Iterable[object]) -> pd.DataFrame | None:
+    """Return the units of the official list whose GSO code is not among `codes`.
+
+    Parameters
+    ----------
+    codes
+        The commune codes of a file.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Rows of :func:`units` missing from `codes`; None when fewer than half of `codes` are GSO codes of the list
+        (codes of another numbering or another province: nothing can be said).
+    """
+    given = {str(c) for c in codes if c is not None and not (isinstance(c, float) and c != c)}
+    table = units()
+    known = given & set(table["code"])
+    if not given or len(known) < len(given) / 2:
+        return None
+    return table[~table["code"].isin(known)].reset_index(drop=True)

@@ -45,6 +45,15 @@ def test_aggregate_2025_says_once_how_to_get_gso_codes(tiny):
         "match-codes xa.shp --out xa_gso.shp`; the 2025 structure is joined on GSO codes"]
 
 
+def test_missing_units_against_the_official_list():
+    codes = list(admin.units()["code"])
+    assert admin.missing_units(codes).empty
+    missing = admin.missing_units([c for c in codes if c not in ("03262", "03124")] + ["99999"])
+    assert sorted(missing["code"]) == ["03124", "03262"]
+    assert admin.missing_units(["3020101", "3020102", "03124"]) is None  # mostly another numbering: no claim
+    assert admin.missing_units([]) is None
+
+
 def test_match_gso_codes_by_district_code_or_name_alone():
     frame = gpd.GeoDataFrame({"name": ["Xã Mùn Chung", "Phường Him Lam", "Huổi Lếch"],
                               "dist_code": ["099", "094", "096"]}, geometry=[None] * 3)

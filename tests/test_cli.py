@@ -13,7 +13,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from click.testing import CliRunner
-from conftest import X0, Y0, tiny_layers, write_layers
+from conftest import X0, Y0, gso_grid, tiny_layers, write_layers
 
 from ictgis import LayerError, Problem
 from ictgis._errors import MAX_SHOWN_PROBLEMS
@@ -179,3 +179,13 @@ def test_match_codes_writes_gso_codes_and_lists_what_it_cannot_match(tmp_path):
     assert done["source_code"].tolist() == ["3021101", "3021102", "3021103", "3021104"]
     assert run("match-codes", str(fixed), "--out", str(fixed)).exit_code == 2  # never the input
 
+
+def test_a_missing_unit_is_reported_and_clean_not_offered(tmp_path):
+    folder = write_layers(tmp_path / "d", {"communes": gso_grid(drop=("03262",))})
+    result = run("validate", str(folder))
+    assert result.exit_code == 0, result.output
+    assert "- a gap clean cannot fill: Mùn Chung (03262) is missing: 4.0 km² hole" in result.output
+    assert "ictgis clean" not in result.output
+    cleaned = CliRunner().invoke(main, ["clean", str(folder), "--out", str(tmp_path / "c.gpkg")])
+    assert cleaned.exit_code == 0
+    assert "1 gap left as it is:\n  - Mùn Chung (03262) is missing: 4.0 km² hole" in cleaned.output

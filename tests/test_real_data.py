@@ -5,6 +5,7 @@ Skipped when ../shared is absent. The file is read where it is or copied to a te
 
 from __future__ import annotations
 
+import re
 import shutil
 import warnings
 
@@ -106,3 +107,16 @@ def test_match_codes_command_on_real_polygons(gso_file):
     assert written["source_code"].str.fullmatch(r"\d{7}").all()
     assert written["population"].sum() == 598_856
 
+
+def test_clean_names_a_missing_real_commune(gso_file, tmp_path):
+    written = gpd.read_file(gso_file[0])
+    folder = tmp_path / "d"
+    folder.mkdir()
+    # without Tà Lèng (not in the GSO list) and without Chà Cang (03166, inside Nậm Pồ)
+    written[written["code"].notna() & (written["code"] != "03166")].to_file(folder / "communes.gpkg")
+    result = CliRunner().invoke(main, ["clean", str(folder), "--out", str(tmp_path / "clean.gpkg")])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"  - Chà Cang \(03166\) is missing: 10\d\.\d km² hole\n", result.output), result.output
+    assert re.search(r"  - 15\.\d km² hole between .* is larger than the 5 km² sliver limit \(no unit of the GSO list "
+                     r"is missing around it\); if it belongs to them, `--max-gap-km2 16`", result.output)
+    assert "2 gaps left as they are" in result.output
