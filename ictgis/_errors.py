@@ -40,17 +40,45 @@ class Problem:
         return f"{where}: {self.message}"
 
 
+MAX_SHOWN_PROBLEMS = 20
+"""How many problems an error's text lists before "… and N more" (`IctgisError.problems` keeps them all)."""
+
+
 class IctgisError(Exception):
-    """Root of every error ictgis raises on purpose."""
+    """Root of every error ictgis raises on purpose.
+
+    Parameters
+    ----------
+    message
+        One line saying what failed.
+    problems
+        Every problem found. The error's text lists the first `MAX_SHOWN_PROBLEMS` and then "… and N more";
+        `problems` keeps them all (the web app and ``ictgis validate --json`` show every one).
+    """
 
     http_status = 500
 
     def __init__(self, message: str, problems: list[Problem] | None = None):
         self.problems = list(problems or [])
-        if self.problems:
-            lines = "\n".join(f"  - {p}" for p in self.problems)
-            message = f"{message}\n{lines}"
-        super().__init__(message)
+        self.summary = message
+        super().__init__(self.describe(limit=MAX_SHOWN_PROBLEMS))
+
+    def describe(self, *, limit: int | None = None, all_in: str | None = None) -> str:
+        """Return the message and the problems, one per line, at most `limit` of them.
+
+        Parameters
+        ----------
+        limit
+            Problems listed before "… and N more"; None lists all.
+        all_in
+            Where the whole list can be read (a file name), added to the "… and N more" line.
+        """
+        shown = self.problems if limit is None else self.problems[:limit]
+        lines = [self.summary, *(f"  - {p}" for p in shown)]
+        rest = len(self.problems) - len(shown)
+        if rest > 0:
+            lines.append(f"  … and {rest} more" + (f" (all in {all_in})" if all_in else ""))
+        return "\n".join(lines)
 
 
 class LayerError(IctgisError, ValueError):

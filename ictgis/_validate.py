@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 import unicodedata
 import warnings
 from dataclasses import dataclass, field
@@ -282,3 +283,55 @@ def _keep_family(geom, allowed: tuple[str, ...]):
         merged = shapely.union_all(parts)
         return merged if merged.geom_type in allowed else None
     return None
+
+
+def match_codes_hint(file: str, *, detail: str = "") -> str:
+    """Return the advice for commune codes that are not GSO codes: the ``ictgis match-codes`` command on `file`.
+
+    Parameters
+    ----------
+    file
+        The communes file (or its label ``file.gpkg:layer``).
+    detail
+        Said in brackets after "codes are not GSO 5-digit commune codes" (how many, an example).
+
+    Examples
+    --------
+    >>> match_codes_hint("xa.geojson")
+    'codes are not GSO 5-digit commune codes: run `ictgis match-codes xa.geojson --out xa_gso.geojson`'
+    """
+    name = file.split(":")[0]  # a GeoPackage label "file.gpkg:layer"
+    stem, _, suffix = name.rpartition(".")
+    suffix = suffix.lower() if stem and suffix.lower() in ("shp", "gpkg", "geojson", "fgb") else "gpkg"
+    out = f"{stem or name}_gso.{suffix}"
+    detail = f" ({detail})" if detail else ""
+    return f"codes are not GSO 5-digit commune codes{detail}: run `ictgis match-codes {shlex.quote(name)} --out " \
+           f"{shlex.quote(out)}`"
+
+
+def check_gso_codes(frame: gpd.GeoDataFrame, *, file: str, collector: Collector) -> None:
+    """Check that commune codes are GSO 5-digit codes; say once per file how to get them (``ictgis match-codes``).
+
+    Missing codes are one problem for the file (replacing the row-by-row "missing value" problems of `code`);
+    codes of another numbering (7-digit census ids …) are a note: the 2019 indicators work with any unique codes,
+    while the 2025 structure and the official lists join on GSO codes.
+    """
+    if "code" not in frame:
+        return
+    codes = frame["code"].tolist()
+    missing = [i + 1 for i, c in enumerate(codes) if _is_missing(c)]
+    if missing:
+        collector.problems[:] = [p for p in collector.problems if not (
+            p.file == file and p.column == "code" and p.message == "missing value")]
+        rows = ", ".join(map(str, missing[:MAX_LISTED_PER_KIND]))
+        rows = f"row {rows}" if len(missing) == 1 else f"rows {rows}" + (" …" * (len(missing) > MAX_LISTED_PER_KIND))
+        matched = "source_code" in frame or "source_cod" in frame  # written by match-codes: names did not match
+        advice = ("they matched no unit of the official list: add each GSO code in `code` by hand, or correct "
+                  "the name and run `ictgis match-codes` again") if matched else match_codes_hint(file)
+        collector.add(file, f"{len(missing)} of {len(codes)} communes have no code ({rows}); {advice}",
+                      column="code")
+    odd = [c for c in codes if not _is_missing(c) and not (len(str(c)) == 5 and str(c).isdigit())]
+    if odd:
+        detail = f"{len(odd)} of {len(codes)}, e.g. {odd[0]!r}"
+        collector.note(f"{file}: {match_codes_hint(file, detail=detail)}; the 2025 structure and the official "
+                       "lists join on GSO codes")

@@ -18,6 +18,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ._errors import LayerError, Problem
+from ._validate import match_codes_hint
 from .layers import fold, split_commune_name
 
 logger = logging.getLogger(__name__)
@@ -47,13 +48,15 @@ def code_2025(item: int) -> str:
     return f"NQ1661-{int(item):02d}"
 
 
-def aggregate_2025(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def aggregate_2025(communes: gpd.GeoDataFrame, *, file: str = "communes") -> gpd.GeoDataFrame:
     """Dissolve pre-2025 communes into the 45 communes of the 2025 structure.
 
     Parameters
     ----------
     communes
         Commune layer with GSO `code`, and optionally `population`, `households`, `radio`.
+    file
+        Name of the communes file, for error messages.
 
     Returns
     -------
@@ -69,9 +72,15 @@ def aggregate_2025(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     table = units().set_index("code")
     unknown = [(i, c) for i, c in enumerate(communes["code"]) if c not in table.index]
     if unknown:
-        problems = [Problem("communes", f"code {c!r} is not a GSO code of the official list; the 2025 structure "
-                            "is joined on codes (see ictgis.admin.match_gso_codes)", row=i + 1, column="code")
-                    for i, c in unknown[:30]]
+        other = [c for _, c in unknown if not (isinstance(c, str) and len(c) == 5 and c.isdigit())]
+        problems = []
+        if other:  # another numbering, or no code: one problem for the file, with the command that fixes it
+            detail = f"{len(other)} of {len(communes)}, e.g. {other[0]!r}"
+            problems.append(Problem(file, f"{match_codes_hint(file, detail=detail)}; the 2025 structure is joined on "
+                                    "GSO codes", column="code"))
+        problems += [Problem(file, f"code {c!r} is not in the official list of the province's units; the 2025 "
+                             "structure is joined on GSO codes", row=i + 1, column="code")
+                     for i, c in unknown if c not in other]
         raise LayerError("cannot aggregate to the 2025 structure:", problems)
     frame = communes.copy()
     frame["_item"] = frame["code"].map(table["nq1661_item"])
@@ -104,7 +113,9 @@ def match_gso_codes(communes: gpd.GeoDataFrame, *, district_column: str = "distr
     """Give communes from another source their GSO codes, matching district and folded name.
 
     Names are compared without diacritics, prefixes and case, with the known spelling variants
-    (Lếch/Lếnh, Pu/Phu Luông, Xá/Sa Lông). Units that match nothing keep `code` None and are logged.
+    (Lếch/Lếnh, Pu/Phu Luông, Xá/Sa Lông). Without a `district_column`, the GSO district code `dist_code` is used,
+    or else the name alone where it is unique in the province. Units that match nothing keep `code` None and are
+    logged (``ictgis match-codes`` lists them with their rows).
 
     Returns
     -------
@@ -113,7 +124,15 @@ def match_gso_codes(communes: gpd.GeoDataFrame, *, district_column: str = "distr
     """
     out = communes.copy()
     out["source_code"] = out.get("code", None)
-    matched = _codes_by_name(out["name"], out[district_column])
+    if district_column in out:
+        districts = out[district_column].tolist()
+    elif "dist_code" in out:  # the GSO district code instead of its name
+        table = units()
+        names = dict(zip(table["dist_code"], table["district"], strict=True))
+        districts = [names.get(str(c), "") for c in out["dist_code"]]
+    else:  # no district: the name alone, when it is unique in the province
+        districts = None
+    matched = _codes_by_name(out["name"], districts)
     out["code"] = matched
     missing = [n for n, c in zip(out["name"], matched, strict=True) if c is None]
     if missing:
@@ -190,3 +209,25 @@ def kinds_from_gso(codes: Iterable[object], *, names: Iterable[object] | None = 
     if 2 * sum(c is not None for c in by_name) < len(names):
         return out
     return [k if k is not None else by_code.get(c) if c else None for k, c in zip(out, by_name, strict=True)]
+
+
+def missing_units(codes: Iterable[object]) -> pd.DataFrame | None:
+    """Return the units of the official list whose GSO code is not among `codes`.
+
+    Parameters
+    ----------
+    codes
+        The commune codes of a file.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Rows of :func:`units` missing from `codes`; None when fewer than half of `codes` are GSO codes of the list
+        (codes of another numbering or another province: nothing can be said).
+    """
+    given = {str(c) for c in codes if c is not None and not (isinstance(c, float) and c != c)}
+    table = units()
+    known = given & set(table["code"])
+    if not given or len(known) < len(given) / 2:
+        return None
+    return table[~table["code"].isin(known)].reset_index(drop=True)

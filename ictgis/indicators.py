@@ -47,7 +47,7 @@ def _units(dataset: Dataset, structure: str) -> tuple[gpd.GeoDataFrame, pd.Serie
     if structure != "2025":
         raise LayerError(f"unknown structure {structure!r}",
                          [Problem("--structure", "expected one of " + ", ".join(admin.STRUCTURES))])
-    merged = admin.aggregate_2025(communes)
+    merged = admin.aggregate_2025(communes, file=Path(dataset.sources.get("communes", "communes")).name)
     old_to_new = {}
     for code, olds in zip(merged["code"], merged["old_codes"], strict=True):
         for old in olds.split(","):

@@ -51,7 +51,7 @@ from pyproj import CRS
 
 from . import admin, settings, tables, yamlfile
 from ._errors import LayerError, Problem
-from ._validate import Collector, check_attributes, check_geometries, check_unique
+from ._validate import Collector, check_attributes, check_geometries, check_gso_codes, check_unique
 from .attributes import (
     apply_constants,
     apply_values,
@@ -63,6 +63,7 @@ from .attributes import (
     join_table,
     pad_codes,
 )
+from .cleaning import diagnose_holes
 from .crs import looks_like_degrees, looks_swapped, parse_crs, to_crs, working_crs
 from .layers import DEM_NAMES, LAYER_NAMES, SCHEMAS, LayerSchema, fold, split_commune_name
 
@@ -89,6 +90,8 @@ class TopologyReport:
     gaps: int = 0
     gap_area_km2: float = 0.0
     overlap_pairs: list[tuple[str, str, float]] = field(default_factory=list)
+    unfillable: list[str] = field(default_factory=list)
+    """Why `ictgis clean` cannot fill some gaps, one reason per gap (e.g. a unit missing from the file)."""
 
     @property
     def clean(self) -> bool:
@@ -98,8 +101,14 @@ class TopologyReport:
     def __str__(self) -> str:
         if self.clean:
             return "commune polygons: no overlaps, no gaps"
-        return (f"commune polygons: {self.overlaps} overlapping pairs ({self.overlap_area_km2:.2f} km²), "
-                f"{self.gaps} gaps ({self.gap_area_km2:.2f} km²); `ictgis clean` fixes them")
+        text = (f"commune polygons: {self.overlaps} overlapping pairs ({self.overlap_area_km2:.2f} km²), "
+                f"{self.gaps} gaps ({self.gap_area_km2:.2f} km²)")
+        fillable = self.gaps - len(self.unfillable)
+        fixes = [w for w, n in (("the overlaps", self.overlaps),
+                                ("the gaps" if not self.unfillable else f"{fillable} of the gaps", fillable)) if n]
+        if fixes:
+            text += f"; `ictgis clean` fixes {' and '.join(fixes)}"
+        return "\n".join([text, *(f"    - a gap clean cannot fill: {reason}" for reason in self.unfillable)])
 
 
 @dataclass
@@ -534,10 +543,7 @@ def _prepare(frame, schema, *, declared, fields, crs, encoding, working, collect
     if schema.id_field:
         check_unique(frame, schema.id_field, file=label, collector=collector)
     if schema.name == "communes" and "code" in frame:
-        odd = [c for c in frame["code"].dropna() if not (len(c) == 5 and c.isdigit())]
-        if odd:
-            collector.note(f"{label}: {len(odd)} commune codes are not GSO 5-digit codes (e.g. {odd[0]!r}); "
-                           "the 2025 structure and official lists join on GSO codes")
+        check_gso_codes(frame, file=label, collector=collector)
     frame = check_geometries(frame, schema, file=label, collector=collector)
     return _to_working(frame, crs=crs, working=working, collector=collector, label=label)
 
@@ -771,6 +777,8 @@ def commune_topology(communes: gpd.GeoDataFrame, *, min_area_m2: float = 1.0) ->
     hole_areas = np.array([h.area for h in holes])
     big = hole_areas > min_area_m2
     report.gaps = int(big.sum())
+    verdicts = diagnose_holes(communes, [h for h, b in zip(holes, big, strict=True) if b])
+    report.unfillable = [str(v.reason) for v in verdicts if not v.fillable]
     report.gap_area_km2 = float(hole_areas[big].sum() / 1e6) if len(hole_areas) else 0.0
     return report
 

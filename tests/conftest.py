@@ -93,6 +93,21 @@ def tiny_layers() -> dict[str, gpd.GeoDataFrame]:
             "post_offices": post, "roads": roads}
 
 
+def gso_grid(*, cell_m: float = 2 * KM, drop: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
+    """All 129 units of the official list as square communes on a 13-column grid, ordered by district.
+
+    Units in `drop` (GSO codes) leave their square empty: a hole the size of a commune.
+    """
+    from ictgis import admin
+
+    units = admin.units().sort_values(["dist_code", "code"]).reset_index(drop=True)
+    cells = [shapely.box(X0 + (i % 13) * cell_m, Y0 + (i // 13) * cell_m, X0 + (i % 13 + 1) * cell_m,
+                         Y0 + (i // 13 + 1) * cell_m) for i in range(len(units))]
+    frame = gpd.GeoDataFrame({"code": units["code"], "name": units["name"], "district": units["district"],
+                              "kind": units["kind"], "population": 1000}, geometry=cells, crs="EPSG:9205")
+    return frame[~frame["code"].isin(drop)].reset_index(drop=True)
+
+
 def write_layers(folder: Path, layers: dict[str, gpd.GeoDataFrame], *, suffix: str = ".shp") -> Path:
     """Write layers one file each, named after the layer."""
     folder.mkdir(parents=True, exist_ok=True)

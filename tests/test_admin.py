@@ -28,8 +28,38 @@ def test_aggregate_2025_dissolves_and_sums(tiny):
 def test_aggregate_2025_joins_on_codes_only(tiny):
     communes = tiny["communes"].copy()
     communes.loc[0, "code"] = "12345"
-    with pytest.raises(LayerError, match="cannot aggregate"):
+    with pytest.raises(LayerError, match="cannot aggregate") as info:
         admin.aggregate_2025(communes)
+    assert [str(p) for p in info.value.problems] == [
+        "communes row 1, column code: code '12345' is not in the official list of the province's units; the 2025 "
+        "structure is joined on GSO codes"]
+
+
+def test_aggregate_2025_says_once_how_to_get_gso_codes(tiny):
+    communes = tiny["communes"].copy()
+    communes["code"] = ["3020101", "3020102", None, "03127"]
+    with pytest.raises(LayerError) as info:
+        admin.aggregate_2025(communes, file="xa.shp")
+    assert [str(p) for p in info.value.problems] == [
+        "xa.shp, column code: codes are not GSO 5-digit commune codes (3 of 4, e.g. '3020101'): run `ictgis "
+        "match-codes xa.shp --out xa_gso.shp`; the 2025 structure is joined on GSO codes"]
+
+
+def test_missing_units_against_the_official_list():
+    codes = list(admin.units()["code"])
+    assert admin.missing_units(codes).empty
+    missing = admin.missing_units([c for c in codes if c not in ("03262", "03124")] + ["99999"])
+    assert sorted(missing["code"]) == ["03124", "03262"]
+    assert admin.missing_units(["3020101", "3020102", "03124"]) is None  # mostly another numbering: no claim
+    assert admin.missing_units([]) is None
+
+
+def test_match_gso_codes_by_district_code_or_name_alone():
+    frame = gpd.GeoDataFrame({"name": ["Xã Mùn Chung", "Phường Him Lam", "Huổi Lếch"],
+                              "dist_code": ["099", "094", "096"]}, geometry=[None] * 3)
+    assert admin.match_gso_codes(frame)["code"].tolist() == ["03262", "03127", "03177"]
+    alone = admin.match_gso_codes(frame.drop(columns="dist_code"))
+    assert alone["code"].tolist() == ["03262", "03127", "03177"]  # each name is unique in the province
 
 
 def test_whole_province_aggregates_to_45(tmp_path):

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import geopandas as gpd
+import pandas as pd
+import shapely
 from click.testing import CliRunner
-from conftest import tiny_layers, write_layers
+from conftest import X0, Y0, gso_grid, tiny_layers, write_layers
 
+from ictgis import LayerError, Problem
+from ictgis._errors import MAX_SHOWN_PROBLEMS
 from ictgis.cli import main
 
 
@@ -112,3 +118,104 @@ def test_postal_prints_no_none_and_whole_people(tiny_dir, tmp_path):
     villages = (out / "postal_villages.csv").read_text(encoding="utf-8-sig").splitlines()
     header = villages[0].replace('"', "").split(",")
     assert {"distance_km", "distance_by", "reason", "reason_vi"} <= set(header)
+
+
+def test_a_long_problem_list_ends_with_and_n_more(tmp_path):
+    layers = tiny_layers()
+    villages = pd.concat([layers["villages"]] * 3, ignore_index=True)
+    villages["id"] = [f"V{i:02d}" for i in range(len(villages))]
+    villages["population"] = villages["population"].astype(object)
+    villages.loc[:14, "population"] = "nhiều"  # 15 rows
+    villages.loc[15:, "commune"] = "00000"  # 15 rows
+    folder = write_layers(tmp_path / "d", {"communes": layers["communes"], "villages": villages})
+    result = CliRunner().invoke(main, ["validate", str(folder)])
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert sum(line.startswith("  - ") for line in lines) == MAX_SHOWN_PROBLEMS
+    more = re.fullmatch(r"  … and 10 more \(all in (.+)\)", lines[-1])
+    assert more, lines[-1]
+    listed = Path(more.group(1)).read_text(encoding="utf-8").splitlines()
+    Path(more.group(1)).unlink()
+    assert sum(line.startswith("  - ") for line in listed) == 30
+    # --json lists every problem
+    as_json = CliRunner().invoke(main, ["validate", str(folder), "--json"])
+    assert as_json.exit_code == 2
+    report = json.loads(as_json.stdout)
+    assert report["valid"] is False and len(report["problems"]) == 30
+    assert report["problems"][0] == {"file": "villages.shp", "row": 1, "column": "population", "id": "V00",
+                                     "message": "population is 'nhiều', expected a whole number ≥ 0"}
+
+
+def test_an_error_keeps_every_problem():
+    problems = [Problem("f.shp", "bad", row=i + 1) for i in range(45)]
+    exc = LayerError("45 problems in f:", problems)
+    assert len(exc.problems) == 45
+    assert str(exc).splitlines()[-1] == "  … and 25 more" and len(str(exc).splitlines()) == 22
+    assert len(exc.describe().splitlines()) == 46
+
+
+def test_missing_codes_are_one_problem_naming_match_codes(tmp_path):
+    communes = tiny_layers()["communes"]
+    communes["code"] = [None, "03127", None, None]
+    folder = write_layers(tmp_path / "d", {"communes": communes})
+    result = run("validate", str(folder))
+    assert result.exit_code == 2
+    assert ("communes.shp, column code: 3 of 4 communes have no code (rows 1, 3, 4); codes are not GSO 5-digit "
+            "commune codes: run `ictgis match-codes communes.shp --out communes_gso.shp`") in result.output
+    assert "missing value" not in result.output
+
+
+def test_other_codes_name_match_codes_once(tmp_path):
+    communes = tiny_layers()["communes"]
+    communes["code"] = ["3020101", "3020102", "3020103", "3020104"]
+    folder = write_layers(tmp_path / "d", {"communes": communes}, suffix=".geojson")
+    result = run("validate", str(folder))
+    assert result.exit_code == 0
+    assert result.output.count("match-codes") == 1
+    assert ("codes are not GSO 5-digit commune codes (4 of 4, e.g. '3020101'): run `ictgis match-codes "
+            "communes.geojson --out communes_gso.geojson`") in result.output
+    merged = CliRunner().invoke(main, ["indicators", str(folder), "--structure", "2025"])
+    assert merged.exit_code == 2
+    assert merged.output.count("match-codes") == 1 and "communes.geojson, column code:" in merged.output
+
+
+def test_match_codes_writes_gso_codes_and_lists_what_it_cannot_match(tmp_path):
+    communes = gpd.GeoDataFrame(
+        {"MA": ["3021101", "3021102", "3021103", "3021104"],
+         "TEN": ["Xã Xá Lông", "Xã Huổi Lèng", "Xã Không Có", "Phường Him Lam"],  # Xá Lông: GSO spells Sa Lông
+         "HUYEN": ["Huyện Mường Chà", "Huyện Mường Chà", "Huyện Mường Chà", "Thành phố Điện Biên Phủ"]},
+        geometry=[shapely.box(X0 + i * 1000, Y0, X0 + i * 1000 + 1000, Y0 + 1000) for i in range(4)], crs=9205)
+    source = tmp_path / "xa.shp"
+    communes.to_file(source, engine="pyogrio")
+    out = tmp_path / "xa_gso.gpkg"
+    result = run("match-codes", str(source), "--out", str(out), "--field", "code=MA", "--field", "name=TEN",
+                 "--field", "district=HUYEN")
+    assert result.exit_code == 2
+    assert "matched 3 of 4 communes of xa.shp" in result.output
+    assert "  - row 3: Không Có (Huyện Mường Chà), code 3021103" in result.output
+    assert "add the GSO code in `code`" in result.output
+    written = gpd.read_file(out)
+    assert written["code"].fillna("").tolist() == ["03197", "03196", "", "03127"]
+    assert written["source_code"].tolist() == ["3021101", "3021102", "3021103", "3021104"]
+    # a code added by hand is kept when the file is matched again, and so are the original codes
+    written.loc[2, "code"] = "03190"
+    fixed = tmp_path / "xa_fixed.gpkg"
+    written.to_file(fixed)
+    again = run("match-codes", str(fixed), "--out", str(tmp_path / "xa_done.gpkg"))
+    assert again.exit_code == 0, again.output
+    assert "matched 4 of 4 communes" in again.output
+    done = gpd.read_file(tmp_path / "xa_done.gpkg")
+    assert done["code"].tolist() == ["03197", "03196", "03190", "03127"]
+    assert done["source_code"].tolist() == ["3021101", "3021102", "3021103", "3021104"]
+    assert run("match-codes", str(fixed), "--out", str(fixed)).exit_code == 2  # never the input
+
+
+def test_a_missing_unit_is_reported_and_clean_not_offered(tmp_path):
+    folder = write_layers(tmp_path / "d", {"communes": gso_grid(drop=("03262",))})
+    result = run("validate", str(folder))
+    assert result.exit_code == 0, result.output
+    assert "- a gap clean cannot fill: Mùn Chung (03262) is missing: 4.0 km² hole" in result.output
+    assert "ictgis clean" not in result.output
+    cleaned = CliRunner().invoke(main, ["clean", str(folder), "--out", str(tmp_path / "c.gpkg")])
+    assert cleaned.exit_code == 0
+    assert "1 gap left as it is:\n  - Mùn Chung (03262) is missing: 4.0 km² hole" in cleaned.output

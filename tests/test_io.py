@@ -370,3 +370,15 @@ def test_utf8_dbf_without_cpg_is_read_as_utf8(tmp_path):
     (folder / "communes.cpg").unlink()
     ds = io.load(folder)
     assert ds["communes"]["name"].tolist() == ["Noong Bua", "Him Lam", "Nà Tấu", "Mường Phăng"]
+
+
+def test_missing_codes_are_one_problem_for_the_file(tmp_path):
+    communes = tiny_layers()["communes"]
+    communes["code"] = [None, "03127", "03316", "03325"]
+    path = tmp_path / "all.gpkg"
+    communes.to_file(path, layer="communes")
+    with pytest.raises(LayerError) as info:
+        io.read_layer(path, "communes", layer="communes")
+    assert [str(p) for p in info.value.problems] == [
+        "all.gpkg:communes, column code: 1 of 4 communes have no code (row 1); codes are not GSO 5-digit commune "
+        "codes: run `ictgis match-codes all.gpkg --out all_gso.gpkg`"]

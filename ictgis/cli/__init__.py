@@ -15,8 +15,8 @@ import sys
 import click
 
 from .. import __version__
-from .._errors import IctgisError
-from . import coverage, data, fiber, indicators, postal, radio, scenario, terrain, web
+from .._errors import MAX_SHOWN_PROBLEMS, IctgisError
+from . import codes, coverage, data, fiber, indicators, postal, radio, scenario, terrain, web
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +31,27 @@ class IctgisGroup(click.Group):
         except IctgisError as exc:
             if ctx.obj and ctx.obj.get("verbose", 0) > 0:
                 logger.exception("error")
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {error_text(exc)}", err=True)
             ctx.exit(2)
+
+
+def error_text(exc: IctgisError) -> str:
+    """Return an error's message with its first problems; a long list is written whole to a text file it names.
+
+    The file (``ictgis-problems-*.txt`` in the temporary folder) lists every problem, one per line.
+    """
+    if len(exc.problems) <= MAX_SHOWN_PROBLEMS:
+        return str(exc)
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", prefix="ictgis-problems-", suffix=".txt",
+                                         delete=False) as out:
+            out.write(exc.describe() + "\n")
+    except OSError:
+        logger.debug("cannot write the list of problems", exc_info=True)
+        return str(exc)
+    return exc.describe(limit=MAX_SHOWN_PROBLEMS, all_in=out.name)
 
 
 def _configure_logging(verbose: int, quiet: int) -> None:
@@ -55,5 +74,6 @@ def main(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 for _command in (data.validate, indicators.indicators, data.demo, data.clean, coverage.coverage, fiber.fiber,
-                 postal.postal, radio.profile_command, scenario.scenario, terrain.viewshed, web.serve, web.user):
+                 postal.postal, radio.profile_command, scenario.scenario, terrain.viewshed, web.serve, web.user,
+                 codes.match_codes):
     main.add_command(_command)

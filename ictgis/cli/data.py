@@ -13,21 +13,34 @@ from ._options import CRS_OPTION, DATA_DIR, load_dataset
 @click.command()
 @DATA_DIR
 @CRS_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def validate(data_dir: Path | None, crs: str | None, as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (every problem, exit 2 if any).")
+@click.pass_context
+def validate(ctx: click.Context, data_dir: Path | None, crs: str | None, as_json: bool) -> None:
     """Check every layer and the DEM of DATA_DIR; print 'valid' or one list of every problem."""
     import warnings
 
+    from .._errors import IctgisError
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds = load_dataset(data_dir, crs)
+        try:
+            ds = load_dataset(data_dir, crs)
+        except IctgisError as exc:
+            if not as_json:
+                raise
+            problems = [{"file": p.file, "row": p.row, "column": p.column, "id": p.feature_id,
+                         "message": p.message} for p in exc.problems]
+            click.echo(json.dumps({"valid": False, "error": exc.summary, "problems": problems},
+                                  ensure_ascii=False, indent=2))
+            ctx.exit(2)
         dem_warnings = _check_dem(ds)
     counts = {name: len(frame) for name, frame in ds.layers.items()}
     topology = ds.topology
     if as_json:
         topo = None if topology is None else {
             "overlaps": topology.overlaps, "overlap_area_km2": round(topology.overlap_area_km2, 3),
-            "gaps": topology.gaps, "gap_area_km2": round(topology.gap_area_km2, 3)}
+            "gaps": topology.gaps, "gap_area_km2": round(topology.gap_area_km2, 3),
+            "gaps_clean_cannot_fill": topology.unfillable}
         report = {"valid": True, "layers": counts, "dem": str(ds.dem_path) if ds.dem_path else None,
                   "notes": ds.notes, "warnings": dem_warnings, "topology": topo}
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
@@ -76,7 +89,7 @@ def demo(out_dir: Path, seed: int, dem_resolution_m: float, communes_file: Path 
 @CRS_OPTION
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Cleaned commune layer to write (.shp, .gpkg, .geojson); never the input file.")
-@click.option("--max-gap-km2", type=float, default=5.0, show_default=True, help="Largest hole treated as a sliver.")
+@click.option("--max-gap-km2", type=float, default=None, help="Largest hole treated as a sliver [default: 5].")
 def clean(data_dir, crs, out_file, max_gap_km2) -> None:
     """Remove overlaps and fill sliver gaps between commune polygons; write the result to OUT."""
     import warnings
@@ -90,8 +103,16 @@ def clean(data_dir, crs, out_file, max_gap_km2) -> None:
     source = Path(ds.sources["communes"]).resolve()
     if out_file.resolve() == source:
         raise LayerError("refusing to overwrite the input", [Problem(out_file.name, "choose another --out")])
-    cleaned, report = cleaning.clean_communes(ds["communes"], max_gap_km2=max_gap_km2)
+    limit = cleaning.MAX_GAP_KM2 if max_gap_km2 is None else max_gap_km2
+    cleaned, report = cleaning.clean_communes(ds["communes"], max_gap_km2=limit)
     io.write_layer(cleaned, out_file)
-    click.echo(f"{ds.topology}\nremoved {report.overlaps_removed_km2:.2f} km² of overlaps, filled "
+    topo = ds.topology
+    click.echo(f"commune polygons: {topo.overlaps} overlapping pairs ({topo.overlap_area_km2:.2f} km²), {topo.gaps} "
+               f"gaps ({topo.gap_area_km2:.2f} km²)\nremoved {report.overlaps_removed_km2:.2f} km² of overlaps, filled "
                f"{report.gaps_filled} gaps ({report.gaps_filled_km2:.2f} km²), {report.gaps_left} left; "
                f"wrote {out_file}")
+    if report.holes_left:
+        many = report.gaps_left > 1
+        click.echo(f"{report.gaps_left} gap{'s' if many else ''} left as {'they are' if many else 'it is'}:", err=True)
+        for reason in report.holes_left:
+            click.echo(f"  - {reason}", err=True)
