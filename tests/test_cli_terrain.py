@@ -88,7 +88,7 @@ def test_sites_vector_layer_is_reprojected(dem_file, tmp_path):
 
 @pytest.mark.parametrize(("csv", "messages"), [
     ("id,x,y\nA,1,2\nB,{x},{y}\n", ["row 1 (id A)", "outside the DEM"]),
-    ("id,a,b\nA,{x},{y}\n", ["sites.csv: a CSV layer needs lon/lat or x/y columns"]),
+    ("id,a,b\nA,{x},{y}\n", ["sites.csv: a table layer needs lon/lat or x/y columns"]),
     ("x,y\n{x},{y}\n", ["required attribute 'id'"]),
     ("id,x,y\nA,{x},{y}\nA,{x},{y}\nB/1,{x},{y}\n", ["row 2 (id A), column id: duplicate id 'A' (first at row 1)",
                                                        "row 3, column id: id 'B/1' cannot name a file"]),
