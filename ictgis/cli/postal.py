@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR
+from ._options import CRS_OPTION, DATA_DIR, load_dataset
 
 
 @click.command()
@@ -21,16 +21,12 @@ from ._options import CRS_OPTION, DATA_DIR
 @click.option("--max-people", type=float, default=None, help="Norm: people per point (default 8,000).")
 def postal(data_dir, crs, out_dir, kinds, threshold_km, max_radius_km, max_people) -> None:
     """Service radius and people per point per commune (QCVN 1:2008 norms) and each village's distance to post."""
-    import warnings
-
-    from .. import indicators, io
+    from .. import indicators
     from .. import postal as postal_mod
     from .._files import atomic_path
     from ..sheets import write_csv, write_xlsx
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = io.load(data_dir, crs=crs)
+    ds = load_dataset(data_dir, crs)
     po = ds.get("post_offices")
     if po is None:
         from .._errors import LayerError, Problem

@@ -115,6 +115,8 @@ def run(scenario: Scenario | str | Path, out_dir: str | Path, *, force: bool = F
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         base = load(sc.base)
+    for note in base.notes:  # repairs made on reading the base (their RepairWarnings are silenced above)
+        logger.warning("%s: %s", sc.base, note)
     params = dict(sc.parameters)
     work = base.copy()
     report(0.1, "indicators before")
