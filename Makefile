@@ -37,8 +37,10 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# ruff on everything; mypy (default checks, configured in pyproject.toml) on the engine.
 lint: install
 	$(BIN)/ruff check ictgis web tests $(wildcard benchmarks)
+	$(BIN)/python -m mypy ictgis
 
 bench: install
 	@for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

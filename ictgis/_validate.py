@@ -43,8 +43,8 @@ class Collector:
         self.problems.append(Problem(file=file, message=message, row=row, column=column, feature_id=fid))
 
     def note(self, message: str) -> None:
-        """Record a repair made to the input (reported as a warning)."""
-        logger.warning(message)
+        """Record a repair made to the input (reported as a `RepairWarning`, which callers show or log)."""
+        logger.debug(message)
         warnings.warn(message, RepairWarning, stacklevel=3)
         self.notes.append(message)
 

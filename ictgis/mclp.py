@@ -87,13 +87,19 @@ class MaximalCovering:
         self._reset()
 
     def _reset(self) -> None:
-        self.chosen, self.chosen_ids, self.marginal_gains = np.zeros(0, dtype=np.int64), [], np.zeros(0)
+        self.chosen: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.chosen_ids: list[str] = []
+        self.marginal_gains: np.ndarray = np.zeros(0)
         self.objective, self.villages_covered, self.cost_vnd = 0.0, np.zeros(0, dtype=np.int64), float("nan")
         self.villages_covered_ids: list[str] = []
         self.lp_bound: float | None = None
         self.gap: float | None = None
-        self.greedy_objective, self.n_swaps, self.method, self.solve_time_s = 0.0, 0, None, 0.0
-        self.mip_objective = self.mip_status = self.mip_gap = self.mip_bound = None
+        self.greedy_objective, self.n_swaps, self.solve_time_s = 0.0, 0, 0.0
+        self.method: str | None = None
+        self.mip_objective: float | None = None
+        self.mip_status: str | None = None
+        self.mip_gap: float | None = None
+        self.mip_bound: float | None = None
 
     @classmethod
     def from_matrix(cls, coverage: sp.spmatrix | np.ndarray, weights: Sequence[float] | np.ndarray, *,
@@ -132,7 +138,7 @@ class MaximalCovering:
         n_c, n_v = a.shape
 
         def vector(name: str, values: object, n: int, what: str, dtype: type = float) -> np.ndarray:
-            out = np.asarray(values, dtype=dtype).ravel()
+            out: np.ndarray = np.asarray(values, dtype=dtype).ravel()
             if out.shape != (n,):
                 raise ValueError(f"{name} has {out.size} values for {n} {what}")
             if dtype is float and (not np.all(np.isfinite(out)) or (out < 0).any()):
@@ -223,10 +229,11 @@ class MaximalCovering:
         if method == "exact":
             mip = _solve_highs(self._a, self._w, k=k, costs=costs, budget=budget_vnd, integer=True,
                                time_limit_s=time_limit_s, mip_gap=mip_gap, start=chosen, required=True)
-            self.mip_objective, self.mip_status = mip["objective"], mip["status"]
-            self.mip_gap, self.mip_bound = mip["mip_gap"], mip["bound"]
-            if not np.isfinite(self.mip_gap) and abs(self.mip_bound - self.mip_objective) <= self._tol:
-                self.mip_gap = 0.0  # HiGHS reports an infinite relative gap at objective 0
+            assert mip is not None  # required=True: no HiGHS raises ImportError
+            objective, gap, bound = float(mip["objective"]), float(mip["mip_gap"]), float(mip["bound"])
+            if not np.isfinite(gap) and abs(bound - objective) <= self._tol:
+                gap = 0.0  # HiGHS reports an infinite relative gap at objective 0
+            self.mip_objective, self.mip_status, self.mip_gap, self.mip_bound = objective, mip["status"], gap, bound
             if mip["chosen"] is not None and self._value(mip["chosen"]) >= self._value(chosen) - self._tol:
                 chosen = mip["chosen"]
         self._finish(chosen)
@@ -234,7 +241,7 @@ class MaximalCovering:
         logger.info("%s", self.report())
         return self
 
-    def _value(self, chosen: Sequence[int]) -> float:
+    def _value(self, chosen: Sequence[int] | np.ndarray) -> float:
         if len(chosen) == 0:
             return 0.0
         hit = np.asarray(self._a[np.asarray(chosen)].sum(axis=0)).ravel() > 0
@@ -242,7 +249,7 @@ class MaximalCovering:
 
     def _greedy(self, *, k: int | None, budget: float | None) -> list[int]:
         chosen = _celf(self._a, self._w, k=k, costs=self.costs_vnd, budget=budget, tol=self._tol)
-        if budget is not None and self._a.shape[0]:
+        if budget is not None and self.costs_vnd is not None and self._a.shape[0]:
             # Knapsack safeguard: greedy by gain per cost can miss one expensive, big site.
             gains = self._a @ self._w
             gains[self.costs_vnd > budget] = -1.0
@@ -266,7 +273,7 @@ class MaximalCovering:
         for i in order.tolist():
             if k is not None and len(chosen) >= k:
                 break
-            if budget is not None:
+            if budget is not None and self.costs_vnd is not None:
                 if spent + self.costs_vnd[i] > budget * (1 + 1e-12):
                     continue
                 spent += self.costs_vnd[i]
@@ -316,7 +323,7 @@ class MaximalCovering:
                                    minlength=n_c * p).reshape(n_c, p)
                 delta = (a @ np.where(counts == 0, w, 0.0))[:, None] - lost[None, :] + both
                 delta[chosen, :] = -np.inf
-                if budget is not None:
+                if budget is not None and costs is not None:
                     room = budget - float(costs[chosen].sum()) + 1e-9 * max(budget, 1.0)
                     delta[(costs[:, None] - costs[chosen][None, :]) > room] = -np.inf
                 kk, pos = divmod(int(np.argmax(delta)), len(chosen))
@@ -385,16 +392,17 @@ def _celf(a: sp.csr_matrix, w: np.ndarray, *, k: int | None, costs: np.ndarray |
     free = w.copy()
     chosen: list[int] = []
     spent, slack = 0.0, 1e-9 * max(budget or 0.0, 1.0)
+    cost = np.zeros(a.shape[0]) if costs is None else costs  # a budget comes with costs (MaximalCovering.solve)
 
     def key(g: float, i: int) -> float:
-        return g / max(costs[i], 1e-9) if budget is not None else g
+        return g / max(cost[i], 1e-9) if budget is not None else g
 
     heap = [(-key(g, i), i, -1, g) for i, g in enumerate((a @ free).tolist()) if g > tol]
     heapq.heapify(heap)
     step = 0
     while heap and (k is None or len(chosen) < k):
         _, i, when, g = heap[0]
-        if budget is not None and costs[i] > budget - spent + slack:
+        if budget is not None and cost[i] > budget - spent + slack:
             heapq.heappop(heap)  # the remaining budget only shrinks
             continue
         if when == step:
@@ -426,7 +434,7 @@ def _refill(a: sp.csr_matrix, w: np.ndarray, chosen: Sequence[int], *, k: int | 
     while k is None or len(chosen) < k:
         gain = a @ free
         ok = (gain > tol) & ~banned
-        if budget is not None:
+        if budget is not None and costs is not None:
             ok &= costs <= budget - spent + 1e-9 * max(budget, 1.0)
             gain = gain / np.maximum(costs, 1e-9)
         if not ok.any():
@@ -442,10 +450,13 @@ def _refill(a: sp.csr_matrix, w: np.ndarray, chosen: Sequence[int], *, k: int | 
 
 def _build_order(a: sp.csr_matrix, w: np.ndarray, chosen: list[int]) -> tuple[list[int], list[float]]:
     """Order a set of sites greedily (largest marginal gain first) and return the gains."""
-    sub = a[chosen] if chosen else None
+    if not chosen:
+        return [], []
+    sub = a[chosen]
     free = w.copy()
     left = list(range(len(chosen)))
-    order, gains = [], []
+    order: list[int] = []
+    gains: list[float] = []
     while left:
         g = sub[left] @ free
         j = int(np.argmax(g))
@@ -494,14 +505,14 @@ def _solve_highs(a: sp.csr_matrix, w: np.ndarray, *, k: int | None, costs: np.nd
         logger.warning("highspy is not installed: no LP bound")
         return None
     useful = np.flatnonzero(np.diff(a.indptr) > 0)
-    if budget is not None:
+    if budget is not None and costs is not None:
         useful = useful[costs[useful] <= budget * (1 + 1e-12) + 1e-9]
     au = a[useful]
     n_x, n_y = au.shape
     # Column-wise: x_i has -1 in the rows of the villages it covers, then 1 (count row) and c_i (budget row);
     # y_j has a single 1 in its village row.
     extra = [(np.ones(n_x), float(k))] if k is not None else []
-    if budget is not None:
+    if budget is not None and costs is not None:
         extra.append((costs[useful].astype(float), float(budget)))
     n_e = len(extra)
     starts = np.r_[au.indptr + n_e * np.arange(n_x + 1), au.indptr[-1] + n_e * n_x + np.arange(1, n_y + 1)]

@@ -572,9 +572,10 @@ def link_parameters(technology: str, *, band_mhz: float | None = None, **overrid
     unknown = sorted(set(overrides) - allowed)
     if unknown:
         raise ValueError(f"unknown link parameter(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}")
+    changes: dict[str, Any] = dict(overrides)  # float fields only (technology is refused above)
     if band_mhz is not None:
-        overrides["frequency_mhz"] = float(band_mhz)
-    return dataclasses.replace(TECH_DEFAULTS[key], **overrides)
+        changes["frequency_mhz"] = float(band_mhz)
+    return dataclasses.replace(TECH_DEFAULTS[key], **changes)
 
 
 @dataclass(frozen=True, eq=False)

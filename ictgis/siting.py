@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -47,6 +48,9 @@ from . import settings
 from ._errors import CRSError, LayerError
 from .layers import Field, LayerSchema
 from .mclp import MaximalCovering, SitingProblem
+
+if TYPE_CHECKING:
+    from affine import Affine
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +115,7 @@ def site_cost_vnd(dist_road_m: np.ndarray | float, grid: np.ndarray | bool, *, u
     return (GREENFIELD_USD + backhaul + power) * rate
 
 
-def _read_dem(dem: object) -> tuple[np.ndarray, object, CRS | None]:
+def _read_dem(dem: object) -> tuple[np.ndarray, Affine, CRS | None]:
     """Return (elevation with NaN for no data, affine transform, CRS or None) from a path, tuple or object."""
     if isinstance(dem, (str, Path)):
         from .terrain import read_dem
@@ -247,7 +251,7 @@ def generate_candidates(dem: object, villages: gpd.GeoDataFrame, *, uncovered_ma
     cells = np.fromiter(picked, dtype=np.int64)
     kinds = np.array([picked[int(f)] for f in cells])
     crow, ccol = np.divmod(cells, ncol)
-    px, py = transform @ (ccol + 0.5, crow + 0.5)
+    px, py = transform @ (ccol + 0.5, crow + 0.5)  # type: ignore[operator]  # affine maps arrays; typed for floats
     elev = z[crow, ccol]
     xy = np.column_stack([px, py])
     tree = cKDTree(xy)
@@ -313,6 +317,7 @@ def read_candidates(path: str | Path, *, crs: object = None, layer: str | None =
         collector.add(path.name, "file not found for the candidate sites")
         collector.raise_if_any(path.name)
     frame = io.read_layer(path, CANDIDATES_SCHEMA, crs=crs, layer=layer)
+    assert frame is not None  # without a collector, read_layer raises instead of returning None
     out = frame.copy()
     nan = pd.Series(np.nan, index=out.index)
     grid = out["grid"].fillna(False).to_numpy(dtype=bool) if "grid" in out else np.zeros(len(out), dtype=bool)

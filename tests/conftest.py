@@ -6,6 +6,7 @@ import importlib.util
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -150,6 +151,23 @@ def demo_dir() -> Path:
     if not (DEMO_DIR / "communes.shp").exists():
         pytest.skip("the embedded demo has not been generated")
     return DEMO_DIR
+
+
+def stop_server(server) -> None:
+    """Stop a waitress server whose loop runs in another thread (``threading.Thread(target=server.run)``).
+
+    The listening socket is closed by the server's own loop, through its trigger: closed from this thread, the
+    loop's ``select`` fails with EBADF in the server thread (an unhandled thread exception).
+    """
+    closed = threading.Event()
+
+    def close() -> None:
+        server.close()
+        closed.set()
+
+    server.trigger.pull_trigger(close)
+    closed.wait(timeout=10)
+    server.task_dispatcher.shutdown()
 
 
 def copy_tree(src: Path, dst: Path) -> Path:

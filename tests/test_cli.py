@@ -78,6 +78,40 @@ def test_entry_point_prints_no_traceback(tmp_path):
     assert "not a folder of layers" in proc.stderr
 
 
+REPAIR = re.compile(r"Warning: communes\.shp row 1: invalid geometry \(Self-intersection.*\) repaired with make_valid")
+
+
+def bowtie_dir(folder: Path) -> Path:
+    """The tiny province whose first commune is a self-crossing 'bow tie' (repaired by make_valid on reading)."""
+    layers = tiny_layers()
+    x, y = X0, Y0
+    layers["communes"].loc[0, "geometry"] = shapely.Polygon(
+        [(x, y), (x + 5000, y + 5000), (x + 5000, y), (x, y + 5000), (x, y)])
+    return write_layers(folder, layers)
+
+
+def test_commands_print_each_data_repair_once_on_stderr(tmp_path):
+    folder = bowtie_dir(tmp_path / "d")
+    for args in (["indicators", str(folder)], ["postal", str(folder), "--out", str(tmp_path / "postal")]):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and REPAIR.fullmatch(lines[0]), (args, lines)
+        assert "invalid geometry" not in result.stdout
+
+
+def test_installed_command_prints_a_data_repair_as_one_line(tmp_path):
+    """A real process (logging configured by the command): one line, no second copy from the log or warnings."""
+    folder = bowtie_dir(tmp_path / "d")
+    exe = Path(sys.executable).parent / "ictgis"
+    proc = subprocess.run([str(exe if exe.exists() else shutil.which("ictgis")), "indicators", str(folder)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and REPAIR.fullmatch(lines[0]), lines
+    assert "BƯU CHÍNH" in proc.stdout
+
+
 def test_postal_command(tiny_dir, tmp_path):
     out = tmp_path / "postal"
     result = run("postal", str(tiny_dir), "--out", str(out), "--threshold-km", "3")

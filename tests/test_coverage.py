@@ -9,8 +9,8 @@ import zipfile
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
 from conftest import X0, Y0, tiny_layers, write_layers
-from rasterio.transform import from_origin
 
 from ictgis import coverage, io, radio
 from ictgis.terrain import read_dem, sweep
@@ -25,7 +25,7 @@ def write_dem(folder, *, ridge_m: float = 0.0):
     if ridge_m:
         col = int(5000 / CELL) + int(500 / CELL)
         elev[:, col - 1:col + 2] += ridge_m
-    transform = from_origin(X0 - 500, Y0 + 10_500, CELL, CELL)
+    transform = Affine(CELL, 0.0, X0 - 500, 0.0, -CELL, Y0 + 10_500)
     with rasterio.open(folder / "dem.tif", "w", driver="GTiff", width=n, height=n, count=1, dtype="float32",
                        crs="EPSG:9205", transform=transform, nodata=-32768) as dst:
         dst.write(elev, 1)

@@ -113,7 +113,7 @@ def test_map_page_resources_are_all_served(client, app):
         urls = {u for u in urls if not u.startswith("/vendor/")}
     assert any("hillshade" in u for u in urls)
     for url in urls:
-        assert client.get(url.replace("&amp;", "&")).status_code == 200, url
+        assert client.get(url.replace("&amp;", "&"), buffered=True).status_code == 200, url  # closes the file
 
 
 def test_english_switch_is_remembered(client):
@@ -536,7 +536,7 @@ def test_scenario_run_in_background(make_app):
     assert api["outputs"] == ["indicators_after.json", "indicators_before.json", "layers/villages.geojson"]
     page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
     assert "before-after" in page and "100.0" in page
-    dl = client.get(f"/scenarios/runs/{run_id}/files/layers/villages.geojson")
+    dl = client.get(f"/scenarios/runs/{run_id}/files/layers/villages.geojson", buffered=True)
     assert dl.status_code == 200 and "attachment" in dl.headers["Content-Disposition"]
     # a second run through the form, then compare
     form = client.post("/scenarios/plan-2022.yaml/run", data={"csrf_token": token(client)})
@@ -612,7 +612,7 @@ def test_upload_creates_versions_copy_on_write(client, app, data_dir):
     assert (v2 / "ictgis-version.json").exists()
     page = client.get("/data/").get_data(as_text=True)
     assert "thon_ban_2.geojson" in page
-    assert client.get("/data/versions/1/villages.geojson").status_code == 200
+    assert client.get("/data/versions/1/villages.geojson", buffered=True).status_code == 200
     assert client.get("/data/versions/1/ictgis-version.json").status_code == 404
 
 
@@ -712,10 +712,11 @@ def test_real_scenario_run_through_the_web(make_app, data_dir):
     assert "before-after" in page
     assert 'id="costs"' in page and "Đô thị thông minh" in page and "1,000,000,000" in page
     assert 'id="changes-map"' in page and "ictgis-changes.js" in page
-    changes = json.loads(client.get(f"/scenarios/runs/{run_id}/files/changes.geojson").get_data(as_text=True))
+    changes = json.loads(client.get(f"/scenarios/runs/{run_id}/files/changes.geojson", buffered=True)
+                         .get_data(as_text=True))
     kinds = {(f["properties"]["layer"], f["properties"]["change"]) for f in changes["features"]}
     assert kinds == {("bts_sites", "power"), ("post_offices", "added")}
-    after = client.get(f"/scenarios/runs/{run_id}/files/indicators_after.json")
+    after = client.get(f"/scenarios/runs/{run_id}/files/indicators_after.json", buffered=True)
     data = json.loads(after.get_data(as_text=True))
     assert data["mobile"]["sites_diesel"] == 0 and data["postal"]["xa_with_cultural_post_office"] == 2
 

@@ -15,6 +15,7 @@ import urllib.request
 from datetime import datetime, timezone
 
 import pytest
+from conftest import stop_server
 from test_web import make_data, token
 
 from ictgis_web import create_app
@@ -277,7 +278,7 @@ def test_map_answers_during_a_parallel_guessing_burst_on_waitress(make_app):
         for t in attackers:
             t.join()
     finally:
-        server.close()
+        stop_server(server)
     assert len(guesses) == 16 * 15
     assert set(anonymous) == {200} and len(anonymous) >= 2
     assert {s for s, _ in guesses} <= {401, 429}

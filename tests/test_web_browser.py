@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import DEMO_DIR
+from conftest import DEMO_DIR, stop_server
 from test_web import XSS, fake_runner, make_data, write_scenario
 
 from ictgis.layers import fold
@@ -67,7 +67,7 @@ def site(tmp_path_factory):
     UserStore(app.instance_path).add("planner1", "mat-khau-123", "planner")
     server, base = serve(app)
     yield {"base": base, "query": query, "expected": expected, "app": app, "demo": data == DEMO_DIR}
-    server.close()
+    stop_server(server)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def xss_site(tmp_path_factory):
                       "INSTANCE_PATH": str(tmp / "instance")})
     server, base = serve(app)
     yield {"base": base}
-    server.close()
+    stop_server(server)
 
 
 @pytest.fixture()

@@ -71,7 +71,7 @@ def test_version_metadata_is_never_served(make_app, path):
     login(client, app)
     villages = tiny_layers()["villages"].to_crs(4326).to_json().encode()
     assert _upload(client, villages, "thon_ban.geojson").status_code == 201
-    assert client.get("/data/versions/1/villages.geojson").status_code == 200
+    assert client.get("/data/versions/1/villages.geojson", buffered=True).status_code == 200
     resp = client.get(f"/data/versions/1/{path}")
     assert resp.status_code == 404
     assert '"uploaded_name"' not in resp.get_data(as_text=True)

@@ -230,6 +230,7 @@ def test_upload_while_another_process_holds_the_versions_is_a_clean_409(make_app
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+        holder.stdout.close()
     assert upload(client, villages_geojson(2), "thon.geojson").status_code == 201
     with lock.open() as fh:  # released after the upload: free for anyone
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -416,7 +417,8 @@ def test_runs_use_the_served_version_by_default_and_refuse_unknown_ones(make_app
     record = app.extensions["ictgis_jobs"].wait(run_id)
     assert record["status"] == "done" and record["dataset_version"] == 1
     assert record["dataset_folder"] == "datasets/1" and "options" not in record
-    options = json.loads(client.get(f"/scenarios/runs/{run_id}/files/options.json").get_data(as_text=True))
+    options = json.loads(client.get(f"/scenarios/runs/{run_id}/files/options.json", buffered=True)
+                         .get_data(as_text=True))
     assert Path(options["base"]) == Path(app.instance_path).resolve() / "datasets" / "1"
     assert options["base_info"] == {"dataset_version": 1, "dataset_folder": "datasets/1"}
     for bad in (7, -1, "abc", True, 1.5, [1]):
@@ -449,14 +451,14 @@ def test_real_runs_on_a_chosen_dataset_version(make_app, data_dir):
     for n, record in runs.items():
         assert record["status"] == "done", record
         assert record["dataset_version"] == n
-    manifests = {n: json.loads(client.get(f"/scenarios/runs/{r['id']}/files/manifest.json").get_data(as_text=True))
-                 for n, r in runs.items()}
+    manifests = {n: json.loads(client.get(f"/scenarios/runs/{r['id']}/files/manifest.json", buffered=True)
+                               .get_data(as_text=True)) for n, r in runs.items()}
     assert manifests[1]["base"]["dataset_version"] == 1 and manifests[1]["base"]["dataset_folder"] == "datasets/1"
     assert manifests[1]["base"]["folder"] == "1" and "villages.geojson" in manifests[1]["base"]["files"]
     assert manifests[0]["base"]["dataset_version"] == 0
     assert manifests[0]["base"]["dataset_folder"] == data_dir.name  # never an absolute server path
     assert "villages.shp" in manifests[0]["base"]["files"]
-    before = {n: json.loads(client.get(f"/scenarios/runs/{r['id']}/files/indicators_before.json")
+    before = {n: json.loads(client.get(f"/scenarios/runs/{r['id']}/files/indicators_before.json", buffered=True)
                             .get_data(as_text=True)) for n, r in runs.items()}
     assert before[1]["fiber"]["villages"] == 12 and before[0]["fiber"]["villages"] == 10
     # version 1 has the villages upload but not the later post office (version 2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import threading
 import warnings
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from cachetools import LRUCache
 from flask import current_app
 
 from ictgis import io
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 VERSION_FILE = "ictgis-version.json"
@@ -115,6 +118,8 @@ def dataset() -> io.Dataset:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 loaded = io.load(folder)
+            for note in loaded.notes:  # repairs made on reading (RepairWarning), for the server log
+                logger.warning("%s: %s", folder, note)
             _datasets.clear()
             _datasets[key] = loaded
         return _datasets[key]

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+from .._errors import RepairWarning
+
+if TYPE_CHECKING:
+    from ..io import Dataset
 
 DATA_DIR = click.argument("data_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
 """The optional DATA_DIR argument (default: the embedded demo)."""
@@ -15,11 +22,36 @@ CRS_OPTION = click.option("--crs", default=None, help="CRS of files that have no
 """The ``--crs`` option for files without a CRS."""
 
 
-def load_dataset(data_dir: Path | None, crs: str | None):
-    """Read and check the layers of `data_dir` (see :func:`ictgis.io.load`)."""
+@contextlib.contextmanager
+def data_warnings() -> Iterator[None]:
+    """Print each repair made to the input data (a `RepairWarning`) as one line on stderr, once.
+
+    The lines are printed when the block ends, also when it ends with an error. Other warnings are passed on
+    unchanged.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RepairWarning)
+        try:
+            yield
+        finally:
+            others = []
+            shown: set[str] = set()
+            for w in caught:
+                if not issubclass(w.category, RepairWarning):
+                    others.append(w)
+                elif str(w.message) not in shown:
+                    shown.add(str(w.message))
+                    click.echo(f"Warning: {w.message}", err=True)
+    for w in others:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+
+def load_dataset(data_dir: Path | None, crs: str | None) -> Dataset:
+    """Read and check the layers of `data_dir` (see :func:`ictgis.io.load`), printing the repairs made."""
     from .. import io
 
-    return io.load(data_dir, crs=crs)
+    with data_warnings():
+        return io.load(data_dir, crs=crs)
 
 
 @contextlib.contextmanager

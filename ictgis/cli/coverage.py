@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, fraction_progress
+from ._options import CRS_OPTION, DATA_DIR, fraction_progress, load_dataset
 
 
 @click.command()
@@ -24,14 +24,9 @@ from ._options import CRS_OPTION, DATA_DIR, fraction_progress
 @click.option("--no-kmz", is_flag=True, help="Skip the KMZ overlay.")
 def coverage(data_dir, crs, technology, out_dir, resolution_m, threshold_dbm, operator, radius_m, no_kmz) -> None:
     """Compute best-server coverage of a technology; write GeoTIFFs, tables, summary.json and a KMZ into OUT."""
-    import warnings
-
     from .. import coverage as cov
-    from .. import io
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = io.load(data_dir, crs=crs)
+    ds = load_dataset(data_dir, crs)
     with fraction_progress(f"{technology.upper()} coverage") as progress:
         result = cov.compute(ds, technology=technology.upper(), resolution_m=resolution_m,
                              threshold_dbm=threshold_dbm, operator=operator, radius_m=radius_m, progress=progress)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, load_dataset
+from ._options import CRS_OPTION, DATA_DIR, data_warnings, load_dataset
 
 
 @click.command()
@@ -17,23 +17,19 @@ from ._options import CRS_OPTION, DATA_DIR, load_dataset
 @click.pass_context
 def validate(ctx: click.Context, data_dir: Path | None, crs: str | None, as_json: bool) -> None:
     """Check every layer and the DEM of DATA_DIR; print 'valid' or one list of every problem."""
-    import warnings
-
     from .._errors import IctgisError
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            ds = load_dataset(data_dir, crs)
-        except IctgisError as exc:
-            if not as_json:
-                raise
-            problems = [{"file": p.file, "row": p.row, "column": p.column, "id": p.feature_id,
-                         "message": p.message} for p in exc.problems]
-            click.echo(json.dumps({"valid": False, "error": exc.summary, "problems": problems},
-                                  ensure_ascii=False, indent=2))
-            ctx.exit(2)
-        dem_warnings = _check_dem(ds)
+    try:
+        ds = load_dataset(data_dir, crs)
+    except IctgisError as exc:
+        if not as_json:
+            raise
+        problems = [{"file": p.file, "row": p.row, "column": p.column, "id": p.feature_id,
+                     "message": p.message} for p in exc.problems]
+        click.echo(json.dumps({"valid": False, "error": exc.summary, "problems": problems},
+                              ensure_ascii=False, indent=2))
+        ctx.exit(2)
+    dem_warnings = _check_dem(ds)
     counts = {name: len(frame) for name, frame in ds.layers.items()}
     topology = ds.topology
     if as_json:
@@ -79,7 +75,10 @@ def demo(out_dir: Path, seed: int, dem_resolution_m: float, communes_file: Path 
     from .. import demo as demo_mod
     from .. import io
 
-    communes = io.read_layer(communes_file, "communes", crs=crs) if communes_file else None
+    communes = None
+    if communes_file:
+        with data_warnings():
+            communes = io.read_layer(communes_file, "communes", crs=crs)
     path = demo_mod.write_demo(out_dir, seed=seed, dem_resolution_m=dem_resolution_m, communes=communes)
     click.echo(f"demo written to {path}")
 
@@ -92,14 +91,10 @@ def demo(out_dir: Path, seed: int, dem_resolution_m: float, communes_file: Path 
 @click.option("--max-gap-km2", type=float, default=None, help="Largest hole treated as a sliver [default: 5].")
 def clean(data_dir, crs, out_file, max_gap_km2) -> None:
     """Remove overlaps and fill sliver gaps between commune polygons; write the result to OUT."""
-    import warnings
-
     from .. import cleaning, io
     from .._errors import LayerError, Problem
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = load_dataset(data_dir, crs)
+    ds = load_dataset(data_dir, crs)
     source = Path(ds.sources["communes"]).resolve()
     if out_file.resolve() == source:
         raise LayerError("refusing to overwrite the input", [Problem(out_file.name, "choose another --out")])

@@ -14,7 +14,6 @@ fiber_routes is then accepted. The summary says which (``existing_fiber.source``
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
 import click
@@ -60,9 +59,7 @@ def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd,
         raise click.BadParameter(str(exc), param_hint="--weights") from None
     if budget_vnd is not None and budget_vnd < 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--budget-vnd")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = load_dataset(data_dir, crs)
+    ds = load_dataset(data_dir, crs)
     model = fib.CostModel.from_usd(usd_to_vnd=usd_to_vnd, installation=installation)
     kwargs = {} if max_offroad_m is None else {"max_offroad_m": max_offroad_m}
     if fiber_warn_m is not None:

@@ -29,8 +29,6 @@ logger = logging.getLogger(__name__)
               help="Also compute 3G/4G populated-area coverage from the DEM and the sites (takes seconds).")
 def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, lang, with_coverage) -> None:
     """Print the department's indicator table for DATA_DIR (default: the embedded demo)."""
-    import warnings
-
     from .. import indicators as ind
 
     try:
@@ -38,9 +36,7 @@ def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, 
     except click.BadParameter as exc:
         exc.param_hint = "--postal-kinds"
         raise
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = load_dataset(data_dir, crs)
+    ds = load_dataset(data_dir, crs)
     result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2)
     if with_coverage:
         from .. import coverage

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, postal_kinds_option
+from ._options import CRS_OPTION, DATA_DIR, load_dataset, postal_kinds_option
 
 
 @click.command()
@@ -23,21 +23,17 @@ from ._options import CRS_OPTION, DATA_DIR, postal_kinds_option
 @click.option("--max-people", type=float, default=None, help="Norm: people per point (default 8,000).")
 def postal(data_dir, crs, out_dir, kinds, threshold_km, max_radius_km, max_people) -> None:
     """Service radius and people per point per commune (QCVN 1:2008 norms) and each village's distance to post."""
-    import warnings
-
     try:
         chosen = postal_kinds_option(kinds)
     except click.BadParameter as exc:
         exc.param_hint = "--kinds"
         raise
-    from .. import indicators, io
+    from .. import indicators
     from .. import postal as postal_mod
     from .._files import atomic_path
     from ..sheets import write_csv, write_xlsx
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = io.load(data_dir, crs=crs)
+    ds = load_dataset(data_dir, crs)
     po = ds.get("post_offices")
     if po is None:
         from .._errors import LayerError, Problem

@@ -135,7 +135,7 @@ def synthetic_communes(units: pd.DataFrame, w: Work, terrain: Terrain, outline: 
     inside = grid.rasterize([outline]) == 1
     lab, n = ndimage.label(inside)
     inside = ndimage.binary_fill_holes(lab == 1 + np.argmax(np.bincount(lab.ravel())[1:])) if n > 1 else inside
-    src, dst, cost = _cost_edges(grid, w.z, inside, np.random.default_rng([w.rng.integers(1 << 30), 5]))
+    src, dst, cost = _cost_edges(grid, w.z, inside, np.random.default_rng([int(w.rng.integers(1 << 30)), 5]))
     per_cell = float(cost.mean())
     codes = list(DISTRICTS)
     anchors = nearest_cells(inside, grid, w.place([DISTRICTS[c][0] for c in codes]))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from affine import Affine
+from numpy.typing import ArrayLike
 from rasterio import features
 from scipy import ndimage
 from scipy.sparse import csr_matrix
@@ -46,7 +47,7 @@ class Grid:
         """Cell-centre y coordinates (north to south)."""
         return self.y1 - (np.arange(self.ny) + 0.5) * self.res
 
-    def centres(self, flat_index: np.ndarray) -> np.ndarray:
+    def centres(self, flat_index: ArrayLike) -> np.ndarray:
         """Cell-centre coordinates (n, 2) of flat cell indices."""
         r, c = np.divmod(np.asarray(flat_index), self.nx)
         return np.column_stack([self.x0 + (c + 0.5) * self.res, self.y1 - (r + 0.5) * self.res])
@@ -132,7 +133,8 @@ def grow_regions(n_cells: int, src: np.ndarray, dst: np.ndarray, weight: np.ndar
     owner = np.arange(len(seeds)) if owner is None else np.asarray(owner)
     k = len(target_cells)
     offsets = np.zeros(k)
-    best, best_err = None, np.inf
+    best: np.ndarray | None = None
+    best_err = np.inf
     for it in range(iterations + 1):
         virt_w = offsets[owner] - offsets.min() + 1.0
         graph = csr_matrix((np.concatenate([weight, virt_w]),
@@ -152,4 +154,6 @@ def grow_regions(n_cells: int, src: np.ndarray, dst: np.ndarray, weight: np.ndar
         if lower_bound is not None:  # no seed may be captured: off_s ≤ off_t + (lower bound of cost t → s)
             for _ in range(4):
                 offsets = np.minimum(offsets, (offsets[None, :] + lower_bound).min(axis=1))
+    if best is None:
+        raise ValueError(f"no iteration of {iterations} gave each of the {k} regions a cell")
     return best

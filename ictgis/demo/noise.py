@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 # Lattices of the noise fields cover this box (EPSG:9205 metres), whatever the province outline is.
@@ -54,7 +56,7 @@ class NoiseField:
         return np.einsum("pj,pj->p", wy @ self.values, wx)
 
 
-def warp_points(xy: np.ndarray, fields: list[tuple[NoiseField, NoiseField, float]]) -> np.ndarray:
+def warp_points(xy: np.ndarray, fields: Sequence[tuple[NoiseField, NoiseField, float]]) -> np.ndarray:
     """Return points (n, 2) displaced by pairs of noise fields (x field, y field, amplitude in metres)."""
     out = xy.copy()
     for fx, fy, amp in fields:

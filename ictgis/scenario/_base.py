@@ -21,7 +21,7 @@ from .. import settings
 from .._errors import ScenarioError
 from ..io import Dataset
 from ..layers import parse_tech
-from .fields import BaseIds, Checker, SiteSelection
+from .fields import BaseIds, Checker, FieldKind, SiteSelection
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class Intervention:
     """
 
     name: str
-    keys: dict[str, object]
+    keys: dict[str, FieldKind]
     apply: Callable[[Dataset, dict, Context], Outcome]
     required: tuple[str, ...] = ()
     check: Callable[[Checker, tuple, dict], None] | None = None

@@ -10,15 +10,16 @@ Schema of the kind, so the validator and the schema cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from .._errors import Problem
 
 if TYPE_CHECKING:
     from ..io import Dataset
 
-_JSON_TYPES = {str: {"type": "string"}, float: {"type": "number", "minimum": 0},
+_JSON_TYPES: dict[type, dict[str, object]] = {str: {"type": "string"}, float: {"type": "number", "minimum": 0},
                int: {"type": "integer", "minimum": 0}, bool: {"type": "boolean"},
                list: {"type": "array"}, dict: {"type": "object"}}
 
@@ -35,7 +36,8 @@ class Checker:
     """
 
     def __init__(self, file: str, lines: dict[tuple, int]):
-        self.file, self.lines, self.problems = file, lines, []
+        self.file, self.lines = file, lines
+        self.problems: list[Problem] = []
 
     def add(self, path: tuple, message: str) -> None:
         """Record a problem at a key path (placed on the line of its nearest known parent)."""
@@ -47,7 +49,7 @@ class Checker:
         self.problems.append(Problem(self.file, f"line {line}: {message}" if line else message,
                                      row=line, column=".".join(map(str, path)) or None))
 
-    def typed(self, path: tuple, value: object, kind: object) -> bool:
+    def typed(self, path: tuple, value: object, kind: type | tuple[object, ...]) -> bool:
         """Check a value against a Python type or a tuple of allowed values; record a problem when it is not."""
         if isinstance(kind, tuple):
             if value not in kind:
@@ -75,7 +77,8 @@ class BaseIds:
     """
 
     def __init__(self, dataset: Dataset):
-        self._dataset, self._ids = dataset, {}
+        self._dataset = dataset
+        self._ids: dict[str, set] = {}
 
     def __getitem__(self, layer: str) -> set:
         if layer not in self._ids:
@@ -101,6 +104,10 @@ class Kind:
         raise NotImplementedError
 
 
+FieldKind: TypeAlias = type | tuple | Kind
+"""What a scenario key holds: a Python type, a tuple of allowed values or a `Kind`."""
+
+
 @dataclass(frozen=True, eq=False)
 class Ids(Kind):
     """A list of feature ids of a base layer, each of which must exist there."""
@@ -112,7 +119,7 @@ class Ids(Kind):
         return chk.typed(path, value, list)
 
     def check_base(self, chk: Checker, path: tuple, value: object, ids: BaseIds) -> None:  # noqa: D102
-        for j, fid in enumerate(value or []):
+        for j, fid in enumerate(value if isinstance(value, list) else []):
             if str(fid) not in ids[self.layer]:
                 chk.add((*path, j), f"{self.what} id {fid!r} does not exist in the base data")
 
@@ -142,7 +149,7 @@ class Filter(Kind):
 class Options(Kind):
     """A mapping of options, each of its own kind, at least one of `needs` present (when given)."""
 
-    keys: dict[str, object]
+    keys: Mapping[str, FieldKind]
     needs: tuple[str, ...] = ()
     needs_text: str = ""
 
@@ -194,7 +201,7 @@ class SiteSelection(Kind):
                 "properties": {k: v.schema() for k, v in self.keys.items()}}
 
 
-def check_value(chk: Checker, path: tuple, value: object, kind: object) -> bool:
+def check_value(chk: Checker, path: tuple, value: object, kind: FieldKind) -> bool:
     """Check a value against its kind (numbers must not be negative); return whether it has the right type."""
     if isinstance(kind, Kind):
         return kind.check(chk, path, value)
@@ -204,7 +211,7 @@ def check_value(chk: Checker, path: tuple, value: object, kind: object) -> bool:
     return ok
 
 
-def kind_schema(kind: object) -> dict:
+def kind_schema(kind: FieldKind) -> dict:
     """Return the JSON Schema of a kind (numbers with minimum 0)."""
     if isinstance(kind, tuple):
         return {"enum": list(kind)}

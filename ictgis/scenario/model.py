@@ -110,7 +110,9 @@ def read(path: str | Path, *, check_base: bool = True, base: str | Path | None =
             elif chk.typed(("parameters", key), value, PARAMETERS[key]) and value < 0 and key != \
                     "rsrp_threshold_dbm":
                 chk.add(("parameters", key), f"{key} must not be negative")
-    items = data.get("interventions") if isinstance(data.get("interventions"), list) else []
+    items = data.get("interventions")
+    if not isinstance(items, list):
+        items = []
     for i, item in enumerate(items):
         _check_intervention(chk, ("interventions", i), item)
     if base is not None:
@@ -176,8 +178,9 @@ def _check_intervention(chk: Checker, path: tuple, item: object) -> None:
     if spec.check is not None:
         spec.check(chk, path, item)
     for key, value in item.items():
-        if isinstance(allowed.get(key), Kind):
-            allowed[key].check_entries(chk, (*path, key), value)
+        field_kind = allowed.get(key)
+        if isinstance(field_kind, Kind):
+            field_kind.check_entries(chk, (*path, key), value)
 
 
 def _check_against_base(scenario: Scenario, chk: Checker) -> None:
@@ -191,7 +194,7 @@ def _check_against_base(scenario: Scenario, chk: Checker) -> None:
     ids = BaseIds(base)
     for i, item in enumerate(scenario.interventions):
         path = ("interventions", i)
-        spec = INTERVENTIONS.get(item.get("type"))
+        spec = INTERVENTIONS.get(str(item.get("type")))
         if spec is None:
             continue
         for key, kind in spec.keys.items():

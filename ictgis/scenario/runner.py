@@ -114,11 +114,13 @@ def run(scenario: Scenario | str | Path, out_dir: str | Path, *, force: bool = F
     report(0.0, f"loading {sc.base}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        base = load(sc.base)
+        base_ds = load(sc.base)
+    for note in base_ds.notes:  # repairs made on reading the base (their RepairWarnings are silenced above)
+        logger.warning("%s: %s", sc.base, note)
     params = dict(sc.parameters)
-    work = base.copy()
+    work = base_ds.copy()
     report(0.1, "indicators before")
-    before, _ = measure(base, structure=sc.structure, params=params)
+    before, _ = measure(base_ds, structure=sc.structure, params=params)
     costs: list[CostLine] = []
     notes: list[str] = []
     changed: set[str] = set()
@@ -137,7 +139,7 @@ def run(scenario: Scenario | str | Path, out_dir: str | Path, *, force: bool = F
     delta = delta_table(before, after)
     cost_table = cost_frame(costs, params=params)
     report(0.9, f"writing {out_dir}")
-    write_outputs(sc, out_dir, base=base, work=work, before=before, after=after, delta=delta, costs=cost_table,
+    write_outputs(sc, out_dir, base=base_ds, work=work, before=before, after=after, delta=delta, costs=cost_table,
                   notes=notes, extras=extras, changed=changed, params=params, base_info=base_info,
                   after_coverage=after_coverage.get("4G"))
     report(1.0, "done")

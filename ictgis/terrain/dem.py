@@ -288,7 +288,7 @@ def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float
         array = np.where(np.isnan(array), nodata, array)
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(array.astype(dtype, copy=False), 1)
-        factors = []
+        factors: list[int] = []
         while overviews and max(array.shape) / 2 ** (len(factors) + 1) >= 256:
             factors.append(2 ** (len(factors) + 1))
         if factors:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._errors import LayerError
 from ..layers import Field, LayerSchema
 
 OBSERVERS_SCHEMA = LayerSchema(
@@ -56,6 +57,7 @@ def read_observers(path: str | Path, dem_crs: object, *, default_height_m: float
                           working=dem_crs, collector=collector)
     if frame is None or "id" not in frame or frame.crs is None:
         collector.raise_if_any(name)
+        raise LayerError(f"{name}: no observer layer could be read")
     ids = [str(v) if v is not None else "" for v in frame["id"]]
     for i, fid in enumerate(ids):
         if fid and not SAFE_ID.match(fid):

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._errors import LayerError, Problem
 from ..constants import REFRACTION_COEFF  # gdal_viewshed's -cc default (earth 7/6 larger): docs/sources.md §5
@@ -57,7 +58,7 @@ class ViewshedStack:
         return out
 
 
-def observer_cells(dem: Dem, xs: np.ndarray, ys: np.ndarray, *, ids: list | None = None,
+def observer_cells(dem: Dem, xs: ArrayLike, ys: ArrayLike, *, ids: list | None = None,
                    label: str = "observers") -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the observers' cells (`ids` and `label` name them in messages).
 
@@ -89,7 +90,7 @@ def observer_cells(dem: Dem, xs: np.ndarray, ys: np.ndarray, *, ids: list | None
     return rows, cols
 
 
-def viewshed_many(dem: Dem, xs: np.ndarray, ys: np.ndarray, heights_m: np.ndarray | float, *,
+def viewshed_many(dem: Dem, xs: ArrayLike, ys: ArrayLike, heights_m: ArrayLike, *,
                   target_height_m: float = 1.5, max_radius_m: float, refraction_coeff: float = REFRACTION_COEFF,
                   curvature: bool = True, ids: list | None = None) -> ViewshedStack:
     """Viewsheds of many observers at once (numba, parallel over observers).

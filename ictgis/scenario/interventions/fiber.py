@@ -57,10 +57,10 @@ def apply_fiber(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     plan = FiberPlan.from_dataset(work, cost_model=model,
                                   no_4g=villages_without_4g(ds, ctx.params.get("rsrp_threshold_dbm")))
     plan.solve(budget_vnd=spec.get("budget_vnd"))
-    table = plan.villages
+    table, segments = plan.villages, plan.plan
+    assert table is not None and segments is not None  # set by solve()
     connected = table.loc[table["selected"].astype(bool) & table["reachable"].astype(bool), "id"].tolist() \
         if spec.get("budget_vnd") is not None else table.loc[table["reachable"].astype(bool), "id"].tolist()
-    segments = plan.plan
     if spec.get("budget_vnd") is not None:
         segments = segments[segments["phase"] == 1]
     new_villages = villages.copy()
