@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import logging
 
-from ._errors import CRSError, CRSWarning, IctgisError, LayerError, Problem, RepairWarning, ScenarioError
+from ._errors import (
+    CRSError,
+    CRSWarning,
+    DataWarning,
+    IctgisError,
+    LayerError,
+    Problem,
+    RepairWarning,
+    ScenarioError,
+)
 
-__all__ = ["CRSError", "CRSWarning", "IctgisError", "LayerError", "Problem", "RepairWarning", "ScenarioError",
-           "__version__"]
+__all__ = ["CRSError", "CRSWarning", "DataWarning", "IctgisError", "LayerError", "Problem", "RepairWarning",
+           "ScenarioError", "__version__"]
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -99,9 +99,13 @@ class ScenarioError(IctgisError, ValueError):
     http_status = 400
 
 
-class RepairWarning(UserWarning):
+class DataWarning(UserWarning):
+    """Something about the input data the user should know (commands print each one as a line on stderr)."""
+
+
+class RepairWarning(DataWarning):
     """ictgis repaired something in the input (an invalid geometry, mis-decoded text)."""
 
 
-class CRSWarning(UserWarning):
+class CRSWarning(DataWarning):
     """A stated CRS disagrees with the one a file declares (the file's own CRS is used)."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .._errors import RepairWarning
+from .._errors import DataWarning
 
 if TYPE_CHECKING:
     from ..io import Dataset
@@ -24,20 +24,20 @@ CRS_OPTION = click.option("--crs", default=None, help="CRS of files that have no
 
 @contextlib.contextmanager
 def data_warnings() -> Iterator[None]:
-    """Print each repair made to the input data (a `RepairWarning`) as one line on stderr, once.
+    """Print each warning about the input data (a `DataWarning`: repairs, CRS notes) as one line on stderr, once.
 
     The lines are printed when the block ends, also when it ends with an error. Other warnings are passed on
     unchanged.
     """
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RepairWarning)
+        warnings.simplefilter("always", DataWarning)
         try:
             yield
         finally:
             others = []
             shown: set[str] = set()
             for w in caught:
-                if not issubclass(w.category, RepairWarning):
+                if not issubclass(w.category, DataWarning):
                     others.append(w)
                 elif str(w.message) not in shown:
                     shown.add(str(w.message))

@@ -45,8 +45,8 @@ def validate(ctx: click.Context, data_dir: Path | None, crs: str | None, as_json
     for name, n in counts.items():
         click.echo(f"  {name:<13} {n:>6} features  ({Path(ds.sources[name]).name})")
     click.echo(f"  {'dem':<13} {'yes' if ds.dem_path else 'none'}")
-    for note in [*ds.notes, *dem_warnings]:
-        click.echo(f"  warning: {note}")
+    for note in dem_warnings:  # the notes of the layers were printed as they were read (load_dataset)
+        click.echo(f"Warning: {note}", err=True)
     if topology is not None:
         click.echo(f"  {topology}")
 
