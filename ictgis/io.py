@@ -50,7 +50,7 @@ import yaml
 from pyproj import CRS
 
 from . import admin, settings, tables, yamlfile
-from ._errors import LayerError, Problem
+from ._errors import CRSError, LayerError, Problem
 from ._validate import Collector, check_attributes, check_geometries, check_gso_codes, check_unique
 from .attributes import (
     apply_constants,
@@ -214,10 +214,23 @@ def read_mapping(data_dir: Path, collector: Collector) -> dict:
             check_values_and_set(spec, SCHEMAS[lname], collector, file=path.name)
             check_join(spec, SCHEMAS[lname], collector, file=path.name)
         _check_encoding(spec.get("encoding"), collector, file=path.name, column=f"layers.{lname}.encoding")
+        _check_crs(spec.get("crs"), collector, file=path.name, column=f"layers.{lname}.crs")
     _check_encoding(mapping.get("encoding"), collector, file=path.name, column="encoding")
+    _check_crs(mapping.get("crs"), collector, file=path.name, column="crs")
     mapping["layers"] = layers
     mapping["_path"] = path.name
     return mapping
+
+
+def _check_crs(value: object, collector: Collector, *, file: str, column: str) -> None:
+    """Check a stated CRS, whether or not a file without its own CRS needs it."""
+    if value is None:
+        return
+    try:
+        parse_crs(value, source=file)
+    except CRSError as exc:
+        collector.add(file, f"{exc} (write it as EPSG:9205 for VN-2000 / TM-3 103-00, EPSG:4326 for WGS 84 …)",
+                      column=column)
 
 
 def _check_encoding(value: object, collector: Collector, *, file: str, column: str) -> None:
@@ -282,17 +295,26 @@ def _read_vector(path: Path, layer: str | None, collector: Collector, *, label: 
     declared = None
     read_kw: dict = {}
     if suffix == ".zip":
-        with zipfile.ZipFile(path) as zf:
-            shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
-            cpgs = {n.lower(): n for n in zf.namelist() if n.lower().endswith(".cpg")}
-            if len(shps) != 1:
-                collector.add(label, f"a zipped layer must hold exactly one .shp (found {len(shps)})")
-                return None, None
-            cpg = cpgs.get(shps[0][:-4].lower() + ".cpg")
-            declared = zf.read(cpg).decode("ascii", "replace").strip().upper() if cpg else None
+        try:
+            with zipfile.ZipFile(path) as zf:
+                shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
+                cpgs = {n.lower(): n for n in zf.namelist() if n.lower().endswith(".cpg")}
+                if len(shps) != 1:
+                    collector.add(label, f"a zipped layer must hold exactly one .shp (found {len(shps)})")
+                    return None, None
+                cpg = cpgs.get(shps[0][:-4].lower() + ".cpg")
+                declared = zf.read(cpg).decode("ascii", "replace").strip().upper() if cpg else None
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+            collector.add(label, f"is not a readable zip archive ({exc}): zip the shapefile's parts again "
+                          "(.shp, .shx, .dbf, .prj, .cpg) / tệp nén .zip bị hỏng, hãy nén lại")
+            return None, None
         target = f"/vsizip/{path}/{shps[0]}"
         suffix = ".shp"
     elif suffix == ".shp":
+        if not (path.with_suffix(".dbf").exists() or path.with_suffix(".DBF").exists()):
+            collector.add(label, f"the shapefile's .dbf part (its attributes) is missing beside {path.name}: copy "
+                          "every part (.shp, .shx, .dbf, .prj, .cpg) or zip them together / thiếu tệp .dbf")
+            return None, None
         declared = _dbf_encoding(path)
     if suffix == ".shp" and (declared is None or "1258" in declared or "UTF" not in declared):
         # Read bytes as Latin-1 and decode ourselves: GDAL's cp1258 reader truncates strings (STACK-NOTES),
@@ -304,9 +326,28 @@ def _read_vector(path: Path, layer: str | None, collector: Collector, *, label: 
         else:
             frame = pyogrio.read_dataframe(target, layer=layer, **read_kw)
     except Exception as exc:  # pyogrio raises several kinds for unreadable files
-        collector.add(label, f"cannot be read: {exc}")
+        collector.add(label, f"cannot be read: {_reading_advice(path, suffix, exc)}")
         return None, None
     return frame, (declared if suffix == ".shp" else "UTF-8")
+
+
+#: What to do when GDAL cannot read a file of a format (its own message names paths and options, not the fix).
+FORMAT_NAMES = {".shp": "Shapefile", ".gpkg": "GeoPackage", ".geojson": "GeoJSON", ".json": "GeoJSON",
+                ".fgb": "FlatGeobuf", ".kml": "KML", ".kmz": "KMZ"}
+
+
+def _reading_advice(path: Path, suffix: str, exc: Exception) -> str:
+    """GDAL's reason without the server's folders, plus what the user can do."""
+    reason = str(exc).replace(str(path.parent) + "/", "").split("; It might help", 1)[0].strip()
+    if suffix == ".shp":
+        missing = [side for side in (".shx", ".dbf") if not path.with_suffix(side).exists()
+                   and not path.with_suffix(side.upper()).exists()]
+        if missing:
+            return (f"the shapefile's {' and '.join(missing)} part is missing beside {path.name}: copy every part "
+                    "(.shp, .shx, .dbf, .prj, .cpg) or zip them together / thiếu tệp đi kèm của shapefile")
+    kind = FORMAT_NAMES.get(suffix, suffix)
+    return (f"{reason} — the file is not a readable {kind} (damaged, cut short, or another format renamed): "
+            f"export it again as {kind} / tệp hỏng hoặc sai định dạng, hãy xuất lại")
 
 
 def _read_kml(target: str) -> gpd.GeoDataFrame:

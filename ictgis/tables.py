@@ -21,6 +21,7 @@ as text (``""`` when empty); numbers keep their digits (``3160``, ``21.385``).
 from __future__ import annotations
 
 import codecs
+import csv
 import datetime as dt
 import io as _io
 import logging
@@ -178,6 +179,13 @@ def _read_csv(path: Path, *, encoding: str | None, collector: Collector, label: 
                             skipinitialspace=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         collector.add(label, f"cannot be read as a CSV table (separator {separator!r}): {exc}")
+        return None
+    header = next(csv.reader(_io.StringIO(text), delimiter=separator), [])
+    names = [unicodedata.normalize("NFC", str(c)).strip() for c in header]
+    twice = sorted({n for n in names if n and names.count(n) > 1})
+    if twice:  # pandas would read them as NAME and NAME.1: which one is meant cannot be known
+        collector.add(label, f"column {', '.join(repr(n) for n in twice)} appears more than once in the header: "
+                      "keep one, or rename the others", column=twice[0])
         return None
     frame.columns = [unicodedata.normalize("NFC", str(c)).strip() for c in frame.columns]
     frame = frame.map(lambda v: unicodedata.normalize("NFC", v) if isinstance(v, str) else v)
