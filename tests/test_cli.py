@@ -254,3 +254,20 @@ def test_a_missing_unit_is_reported_and_clean_not_offered(tmp_path):
     cleaned = CliRunner().invoke(main, ["clean", str(folder), "--out", str(tmp_path / "c.gpkg")])
     assert cleaned.exit_code == 0
     assert "1 gap left as it is:\n  - Mùn Chung (03262) is missing: 4.0 km² hole" in cleaned.output
+
+
+def test_scenario_commands_print_the_base_data_repairs(tmp_path):
+    """A base whose commune needed a repair: `scenario validate` and `scenario run` say so, once, as one line."""
+    layers = tiny_layers()
+    x0, y0 = X0, Y0
+    layers["communes"].loc[0, "geometry"] = shapely.Polygon(  # a bow tie: repaired with make_valid
+        [(x0, y0), (x0 + 5000, y0 + 5000), (x0 + 5000, y0), (x0, y0 + 5000), (x0, y0)])
+    base = write_layers(tmp_path / "base", layers)
+    file = tmp_path / "plan.yaml"
+    file.write_text(f"name: plan\nbase: {base.as_posix()}\ninterventions:\n"
+                    "  - {type: project, name: Dự án, capex_vnd: 1000}\n", encoding="utf-8")
+    for args in (["scenario", "validate", str(file)], ["scenario", "run", str(file), "--out", str(tmp_path / "o")]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        repaired = [line for line in result.output.splitlines() if line.startswith("Warning:") and "repaired" in line]
+        assert len(repaired) == 1, result.output

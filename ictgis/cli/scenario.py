@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._options import fraction_progress
+from ._options import data_warnings, fraction_progress
 
 
 @click.group()
@@ -20,7 +20,8 @@ def validate_cmd(file: Path) -> None:
     """Check a scenario FILE: every problem at once, with its line number."""
     from .. import scenario as sc
 
-    parsed = sc.read(file)
+    with data_warnings():  # repairs the base data needed
+        parsed = sc.read(file)
     click.echo(f"valid: {file} ({parsed.name}: {len(parsed.interventions)} interventions on {parsed.base})")
 
 
@@ -42,7 +43,7 @@ def run_cmd(file: Path, out_dir: Path, force: bool) -> None:
     """Apply scenario FILE to copies of its base layers; write indicators, costs and layers into OUT."""
     from .. import scenario as sc
 
-    with fraction_progress("scenario") as progress:
+    with data_warnings(), fraction_progress("scenario") as progress:
         result = sc.run(file, out_dir, force=force, progress=progress)
     click.echo(f"{file.name} → {out_dir}")
     click.echo(_format_delta(result.delta))

@@ -7,7 +7,6 @@ atomically (see `ictgis.scenario.outputs`), so a half-finished run never looks f
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,11 +111,7 @@ def run(scenario: Scenario | str | Path, out_dir: str | Path, *, force: bool = F
                                                           "use --force")])
     report = progress or (lambda f, m: logger.info("%3.0f%% %s", 100 * f, m))
     report(0.0, f"loading {sc.base}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        base_ds = load(sc.base)
-    for note in base_ds.notes:  # repairs made on reading the base (their RepairWarnings are silenced above)
-        logger.warning("%s: %s", sc.base, note)
+    base_ds = load(sc.base)  # its repairs reach the caller as DataWarnings (the CLI prints them)
     params = dict(sc.parameters)
     work = base_ds.copy()
     report(0.1, "indicators before")
