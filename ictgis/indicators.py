@@ -346,6 +346,17 @@ def format_table(result: dict, *, lang: str = "vi") -> str:
 XLSX_WIDTHS = (10, 60)
 
 
+def _cell_vi(column: str, value: object) -> object:
+    """A breakdown cell as the Vietnamese workbook shows it: Có/Không, and Xã/Phường/Thị trấn for the kind."""
+    if isinstance(value, bool):
+        return "Có" if value else "Không"
+    if column == "kind" and isinstance(value, str):
+        from .layers import VALUE_TERMS
+
+        return VALUE_TERMS["kind@communes"].get(value, (value,))[0]
+    return value
+
+
 def write_xlsx(result: dict, path: str | Path) -> Path:
     """Write the indicator table (one row per indicator) and the breakdowns to a Vietnamese XLSX, atomically."""
     from ._files import atomic_path
@@ -359,8 +370,8 @@ def write_xlsx(result: dict, path: str | Path) -> Path:
         columns = list(records[0])
         sheets.append(Sheet(sheet_name, header=[labels.FIELDS[c].heading() if c in labels.FIELDS else c
                                                 for c in columns],
-                            rows=[[("Có" if v else "Không") if isinstance(v, bool) else v for v in rec.values()]
-                                  for rec in records], widths=XLSX_WIDTHS))
+                            rows=[[_cell_vi(c, v) for c, v in rec.items()] for rec in records],
+                            widths=XLSX_WIDTHS))
     with atomic_path(path) as tmp:
         write_workbook(tmp, sheets)
     return Path(path)

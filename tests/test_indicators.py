@@ -85,4 +85,7 @@ def test_xlsx_is_vietnamese_one_row_per_indicator(tmp_path, result):
     assert rows[0] == ("Nhóm", "Chỉ tiêu", "Giá trị", "Đơn vị")
     assert ("Bưu chính", "Bán kính phục vụ bình quân", 3.26, "km") in rows
     assert "Theo xã" in wb.sheetnames and "Theo huyện" in wb.sheetnames
+    communes = list(wb["Theo xã"].iter_rows(values_only=True))
+    kind = communes[0].index("Loại")
+    assert [r[kind] for r in communes[1:]] == ["Phường", "Phường", "Xã", "Xã"]  # Vietnamese, not xa/phuong
     assert [p.name for p in path.parent.iterdir()] == ["chi_tieu.xlsx"]
