@@ -347,7 +347,7 @@ XLSX_WIDTHS = (10, 60)
 
 
 def _cell_vi(column: str, value: object) -> object:
-    """A breakdown cell as the Vietnamese workbook shows it: Có/Không, and Xã/Phường/Thị trấn for the kind."""
+    """Return a breakdown cell as the Vietnamese workbook shows it: Có/Không, and Xã/Phường/Thị trấn for kinds."""
     if isinstance(value, bool):
         return "Có" if value else "Không"
     if column == "kind" and isinstance(value, str):
