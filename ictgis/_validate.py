@@ -14,6 +14,7 @@ import shlex
 import unicodedata
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -63,7 +64,8 @@ def _is_missing(value: object) -> bool:
     return isinstance(value, str) and value.strip() == ""
 
 
-def _to_float(value: object) -> float:
+def _to_float(value: Any) -> float:
+    """Read a cell of any type as a number (text may use a decimal comma and spaces); ValueError when it is none."""
     try:
         if isinstance(value, str):
             return float(value.strip().replace("\u00a0", "").replace(" ", "").replace(",", "."))

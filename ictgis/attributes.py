@@ -147,7 +147,7 @@ def fill_village_ids(frame: pd.DataFrame, collector: Collector, *, label: str) -
     Rows without a commune code keep no id (the missing commune is reported by the schema check).
     """
     out = frame.copy()
-    ids = [code_text(v) for v in out["id"].tolist()] if "id" in out else [None] * len(out)
+    ids: list[object] = [code_text(v) for v in out["id"].tolist()] if "id" in out else [None] * len(out)
     missing = [i for i, v in enumerate(ids) if is_blank(v)]
     if not missing or "commune" not in out:
         return out

@@ -53,6 +53,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -75,6 +76,7 @@ from .steiner import (
 )
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 FIBER_USD_PER_M: dict[str, float] = settings.fiber_usd_per_m
 INSTALLATION_FACTOR: dict[str, float] = {"underground": 1.0, "aerial": 0.4}
@@ -495,7 +497,7 @@ class FiberPlan:
         n = len(table)
         codes = table["reason_code"].value_counts()
         km = self.max_offroad_m / 1000
-        if (self.fiber_attachment["connector_m"].notna()).sum() == 0:
+        if (_solved(self.fiber_attachment, "fiber_attachment")["connector_m"].notna()).sum() == 0:
             return (f"none of the {n} villages without fiber can be reached: no existing fiber route or point of "
                     f"presence is attached to the road network ({self.source_statement()}; the layer has no usable "
                     "geometry)")
@@ -503,8 +505,9 @@ class FiberPlan:
         if codes.get("no_road", 0):
             reasons.append(f"{codes['no_road']} lie farther than {km:g} km from every road and fiber route")
         if codes.get("no_fiber_on_component", 0):
-            labels = self.components.labels
-            with_fiber = sorted({int(labels[x]) for x in self.network.sources.node.tolist() if x < len(labels)})
+            labels = _solved(self.components, "components").labels
+            sources = _solved(self.network, "network").sources
+            with_fiber = sorted({int(labels[x]) for x in sources.node.tolist() if x < len(labels)})
             on = table.loc[table["reason_code"] == "no_fiber_on_component", "node"].to_numpy()
             village_parts = sorted({int(labels[x]) for x in on.tolist() if 0 <= x < len(labels)})
             reasons.append(f"{codes['no_fiber_on_component']} lie on road network components "
@@ -571,10 +574,11 @@ class FiberPlan:
 
     def _routes(self, graph: WGraph, gaps: gpd.GeoDataFrame, node: np.ndarray, offroad_m: np.ndarray,
                 drop_m: np.ndarray) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
-        net = self.network
+        net = _solved(self.network, "network")
+        components = _solved(self.components, "components")
         dist, pred = csgraph.dijkstra(graph.matrix, indices=graph.source, return_predecessors=True)
-        labels = self.components.labels
-        comp_table = self.components.table.set_index("component")
+        labels = components.labels
+        comp_table = components.table.set_index("component")
         eq = self.cost_model.equipment_vnd
         n_edges = len(net.edges)
         rows, geoms = [], []
@@ -651,7 +655,7 @@ class FiberPlan:
     def _summary(self, table: pd.DataFrame, budget_vnd: float | None, why: str | None) -> dict:
         reach = table["reachable"].astype(bool)
         eq = self.cost_model.equipment_vnd
-        plan = self.plan
+        plan = _solved(self.plan, "plan")
         full_cost = float(plan["cost_vnd"].sum()) + eq * int(reach.sum())
         if self.selection is not None:
             sel = table.iloc[self.selection.order]
@@ -663,7 +667,7 @@ class FiberPlan:
             connected, households = int(reach.sum()), float(table.loc[reach, "households"].sum())
             route_km, cost = float(plan["length_m"].sum()) / 1000, full_cost
         unreachable = table.loc[~reach]
-        net = self.network
+        net = _solved(self.network, "network")
         return {
             "villages_without_fiber": len(table),
             "villages_reachable": int(reach.sum()),
@@ -688,7 +692,7 @@ class FiberPlan:
                         "road_km": round(float(net.edges.length_m[net.edges.kind == "road"].sum()) / 1000, 3),
                         "fiber_taps": int((net.sources.kind == "tap").sum()),
                         "fiber_connectors": int((net.sources.kind == "connector").sum()),
-                        **self.components.to_dict()},
+                        **_solved(self.components, "components").to_dict()},
             "cost_model": self.cost_model.to_dict(),
             "weights": self.weights,
             "crs": str(self.roads.crs.to_string()) if self.roads.crs is not None else None,
@@ -696,7 +700,7 @@ class FiberPlan:
 
 
     def _existing_summary(self) -> dict:
-        att = self.fiber_attachment
+        att = _solved(self.fiber_attachment, "fiber_attachment")
         far = att[att["far"]]
         return {"source": self.source_statement(), "source_vi": self.source_statement(lang="vi"),
                 "routes": None if self.fiber_routes is None else len(self.fiber_routes),
@@ -773,12 +777,19 @@ def planned_routes(ds) -> gpd.GeoDataFrame | None:
     """
     if ds.get("roads") is None or ds.get("villages") is None or ds.get("fiber_routes") is None:
         return None
-    plan = FiberPlan.from_dataset(ds).solve().plan
+    plan = _solved(FiberPlan.from_dataset(ds).solve().plan, "plan")
     out = plan[["seg_id", "length_m", "cost_vnd", "villages", "geometry"]].copy()
     out["id"] = [f"PLAN-{s}" for s in out["seg_id"]]
     out["kind"] = "planned"
     out["length_km"] = np.round(out["length_m"] / 1000.0, 2)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=plan.crs)
+
+
+def _solved(value: _T | None, name: str) -> _T:
+    """Return the `FiberPlan` result attribute `name`, or raise when `FiberPlan.solve` has not set it."""
+    if value is None:
+        raise RuntimeError(f"FiberPlan.{name} is not set: call solve() first")
+    return value
 
 
 def _align_no_4g(no_4g: pd.Series | str | None, villages: gpd.GeoDataFrame) -> pd.Series:

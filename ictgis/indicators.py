@@ -138,7 +138,7 @@ def compute(dataset: Dataset, *, structure: str = "2019", postal_kinds: tuple[st
     return result
 
 
-def _check_area(polygon_area: float, area: object, dataset: Dataset) -> None:
+def _check_area(polygon_area: float, area: float, dataset: Dataset) -> None:
     """Refuse a province area of 0, NaN or infinity: it is never a true figure, always a CRS or data problem."""
     source = Path(dataset.sources.get("communes", "communes")).name
     if not (math.isfinite(polygon_area) and polygon_area > 0):

@@ -438,7 +438,7 @@ def _rename_fields(frame: gpd.GeoDataFrame, schema: LayerSchema, explicit: dict,
     """
     geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
     columns = [c for c in frame.columns if c != geometry]
-    by_fold = {}
+    by_fold: dict[str, str] = {}
     for c in columns:
         by_fold.setdefault(fold(c).replace(" ", "_"), c)
     rename: dict[str, str] = {}
@@ -535,6 +535,7 @@ def read_layer(path: str | Path, schema: str | LayerSchema, *, fields: dict | No
     schema = SCHEMAS[schema] if isinstance(schema, str) else schema
     label = path.name if layer is None or path.suffix.lower() != ".gpkg" else f"{path.name}:{layer}"
     decimal_comma = False
+    declared: str | None = None
     if not path.exists():
         collector.add(label, f"file not found for layer {schema.name}")
         frame = None

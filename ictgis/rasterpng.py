@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from affine import Affine
 
 __all__ = ["classed_png", "classify", "encode_png", "latlon_bounds", "warp"]
 
@@ -42,8 +43,8 @@ def _rio_crs(crs: object):
     return CRS.from_user_input(crs)
 
 
-def warp(values: np.ndarray, *, transform, crs: object, dst_crs: object = "EPSG:3857", max_px: int = 1600,
-         resampling: str = "max") -> tuple[np.ndarray, object]:
+def warp(values: np.ndarray, *, transform: Affine, crs: object, dst_crs: object = "EPSG:3857", max_px: int = 1600,
+         resampling: str = "max") -> tuple[np.ndarray, Affine]:
     """Reproject a grid to a north-up grid in `dst_crs`, at most `max_px` pixels on the longer side of the source.
 
     Parameters
@@ -147,7 +148,7 @@ def encode_png(bands: np.ndarray) -> bytes:
         return mem.read()
 
 
-def latlon_bounds(transform, width: int, height: int, crs: object) -> list[list[float]]:
+def latlon_bounds(transform: Affine, width: int, height: int, crs: object) -> list[list[float]]:
     """``[[south, west], [north, east]]`` in degrees (6 decimals) of a north-up grid.
 
     Parameters
@@ -167,7 +168,7 @@ def latlon_bounds(transform, width: int, height: int, crs: object) -> list[list[
     return [[round(s, 6), round(w, 6)], [round(n, 6), round(e, 6)]]
 
 
-def classed_png(values: np.ndarray, *, transform, crs: object,
+def classed_png(values: np.ndarray, *, transform: Affine, crs: object,
                 classes: Sequence[tuple[float, tuple[int, int, int, int]]], dst_crs: object = "EPSG:3857",
                 max_px: int = 1600, resampling: str = "max") -> tuple[bytes, list[list[float]]]:
     """Warp a grid to `dst_crs`, colour it by classes and encode it as a PNG.

@@ -277,8 +277,8 @@ def write_workbook(path: str | Path, sheets: Sequence[Sheet]) -> Path:
             for column in ws.iter_cols(max_row=min(ws.max_row, first + WIDTH_SAMPLE_ROWS - 1)):
                 width = max(_text_width(c.value, halve=spec.wrap_header and c.row == header_row) for c in column)
                 ws.column_dimensions[get_column_letter(column[0].column)].width = min(high, max(low, width))
-        for j, width in enumerate(spec.column_widths, start=1):
-            ws.column_dimensions[get_column_letter(j)].width = width
+        for j, fixed in enumerate(spec.column_widths, start=1):
+            ws.column_dimensions[get_column_letter(j)].width = fixed
         if spec.freeze:
             ws.freeze_panes = spec.freeze
         if spec.autofilter:

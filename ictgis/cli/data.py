@@ -58,7 +58,10 @@ def _check_dem(ds) -> list[str]:
     from ..terrain.dem import check_dem
 
     communes = ds.get("communes")
-    bounds = tuple(float(v) for v in communes.total_bounds) if communes is not None else None
+    bounds: tuple[float, float, float, float] | None = None
+    if communes is not None:
+        west, south, east, north = (float(v) for v in communes.total_bounds)
+        bounds = (west, south, east, north)
     return check_dem(ds.dem_path, province_bounds=bounds, province_crs=ds.crs)
 
 
@@ -101,7 +104,8 @@ def clean(data_dir, crs, out_file, max_gap_km2) -> None:
     limit = cleaning.MAX_GAP_KM2 if max_gap_km2 is None else max_gap_km2
     cleaned, report = cleaning.clean_communes(ds["communes"], max_gap_km2=limit)
     io.write_layer(cleaned, out_file)
-    topo = ds.topology
+    # load_dataset checks the topology of communes with codes in the working CRS, which a loaded dataset has
+    topo = ds.topology if ds.topology is not None else io.commune_topology(ds["communes"])
     click.echo(f"commune polygons: {topo.overlaps} overlapping pairs ({topo.overlap_area_km2:.2f} km²), {topo.gaps} "
                f"gaps ({topo.gap_area_km2:.2f} km²)\nremoved {report.overlaps_removed_km2:.2f} km² of overlaps, filled "
                f"{report.gaps_filled} gaps ({report.gaps_filled_km2:.2f} km²), {report.gaps_left} left; "
