@@ -11,7 +11,7 @@ import json
 
 from flask import Blueprint, Response, abort, jsonify, request, url_for
 
-from ictgis import indicators, maps
+from ictgis import maps
 from ictgis.layers import SCHEMAS
 
 from . import data, jobs, scenarios
@@ -58,8 +58,7 @@ def api_indicators():
     structure = request.args.get("structure", "2019")
     if structure not in ("2019", "2025"):
         abort(400, description="structure must be 2019 or 2025")
-    result = data.indicators() if structure == "2019" else data.memo(
-        "indicators:2025", lambda: indicators.compute(data.dataset(), structure="2025"))
+    result = data.indicators(structure)
     return jsonify(public_fields(result, ("data_dir",)))  # the served folder relative to the instance
 
 
