@@ -24,6 +24,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -187,12 +188,19 @@ def _compute_and_keep(key: Hashable, compute: Callable[[], Any]) -> None:
 
 
 def wait_idle(timeout_s: float | None = None) -> bool:
-    """Wait until the computations asked for so far have ended; False when `timeout_s` passed first."""
-    try:
-        _worker.submit(lambda: None).result(timeout_s)
-    except FutureTimeout:
-        return False
-    return True
+    """Wait until the computations asked for so far have ended; False when `timeout_s` passed first.
+
+    Includes those that a running job asks for (`precompute` queues the coverage once it has loaded the data).
+    """
+    end = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        try:
+            _worker.submit(lambda: None).result(None if end is None else max(0.0, end - time.monotonic()))
+        except FutureTimeout:
+            return False
+        with _lock:
+            if not _pending:
+                return True
 
 
 # --------------------------------------------------------------------------------------------- providers
