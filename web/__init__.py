@@ -28,6 +28,10 @@ Configuration (instance ``config.py`` or ``create_app(test_config)``):
     Set True when served over HTTPS (the cookie is always HttpOnly and SameSite=Lax).
 ``INSTANCE_PATH``
     Instance folder (users, secret key, dataset versions, runs, caches); default ``instance/``.
+``PRECOMPUTE``
+    Start the 4G and 3G coverage of the served data in the background when the app is created, so that the map
+    and the indicator table have it sooner (default True; False when ``TESTING`` is set and ``PRECOMPUTE`` is not:
+    unit tests stay quiet).
 """
 
 from __future__ import annotations
@@ -101,6 +105,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(test_config)
+    app.config.setdefault("PRECOMPUTE", not app.config.get("TESTING"))
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
@@ -122,6 +127,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if missing:
         logger.error("the map page cannot draw: %s missing in VENDOR_DIR %s (from a source tree run `npm ci`; a "
                      "wheel must be built after `npm ci`)", ", ".join(missing), app.config["VENDOR_DIR"])
+    if app.config["PRECOMPUTE"]:
+        from .analyses import precompute
+
+        precompute(app)
     return app
 
 

@@ -12,7 +12,9 @@ The engine only returns values (`ictgis.coverage.compute`, `ictgis.coverage.over
   "not available yet" are built again.
 
 The map providers (`MAP_PROVIDERS`, passed to `ictgis.maps` and `web.mapview`) read that cache and answer at once:
-the first call starts the computation and returns None.
+the first call starts the computation and returns None. So does `coverage_indicators`, the populated-area coverage
+of the indicator table (``mobile.populated_area_4g_pct`` …). `precompute`, called by `create_app` (``PRECOMPUTE``),
+starts the coverage of the served dataset when the server starts, so that the first visitor does not wait for it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -34,10 +37,14 @@ from cachetools import LRUCache
 
 from ictgis import coverage, fiber, maps
 from ictgis.io import Dataset
+from ictgis.layers import parse_tech
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: Technologies whose populated-area coverage the indicator table shows, in the order they are computed.
+TABLE_COVERAGE = ("4G", "3G")
 
 #: Results kept (coverage per technology, planned routes), least recently used dropped first.
 MAX_RESULTS = 8
@@ -181,12 +188,19 @@ def _compute_and_keep(key: Hashable, compute: Callable[[], Any]) -> None:
 
 
 def wait_idle(timeout_s: float | None = None) -> bool:
-    """Wait until the computations asked for so far have ended; False when `timeout_s` passed first."""
-    try:
-        _worker.submit(lambda: None).result(timeout_s)
-    except FutureTimeout:
-        return False
-    return True
+    """Wait until the computations asked for so far have ended; False when `timeout_s` passed first.
+
+    Includes those that a running job asks for (`precompute` queues the coverage once it has loaded the data).
+    """
+    end = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        try:
+            _worker.submit(lambda: None).result(None if end is None else max(0.0, end - time.monotonic()))
+        except FutureTimeout:
+            return False
+        with _lock:
+            if not _pending:
+                return True
 
 
 # --------------------------------------------------------------------------------------------- providers
@@ -203,6 +217,83 @@ def coverage_result(ds: Dataset, technology: str = "4G", *, wait: bool = False) 
     tech = technology.upper()
     return background(("coverage", key, tech),
                       lambda: coverage.compute(ds, technology=tech, progress=lambda f, m: None), wait=wait)
+
+
+def coverage_keys(technology: str) -> tuple[str, str, str]:
+    """Return the indicator keys (under ``mobile``) of a technology's coverage: area %, villages, population."""
+    tag = technology.lower()
+    return f"populated_area_{tag}_pct", f"villages_covered_{tag}", f"population_covered_{tag}"
+
+
+def _has_sites(ds: Dataset, technology: str) -> bool:
+    return any(technology in parse_tech(t) for t in ds["bts_sites"]["tech"])
+
+
+def coverage_indicators(ds: Dataset) -> tuple[dict, list[str]]:
+    """Return the coverage indicators of the table computed so far, and those still being computed.
+
+    The values are those of `ictgis.coverage.populated_area_coverage` (the run pages show the same numbers), read
+    from the background results; a missing result is started. A technology without any site counts 0.
+
+    Returns
+    -------
+    tuple
+        ``{key: value}`` under ``mobile`` (`coverage_keys` of each technology of `TABLE_COVERAGE` with a value), and
+        the contract keys (``mobile.populated_area_4g_pct`` …) whose value is being computed.
+    """
+    values: dict = {}
+    pending: list[str] = []
+    if ds.dem_path is None or ds.get("villages") is None or ds.get("bts_sites") is None or content_key(ds) is None:
+        return values, pending
+    for tech in TABLE_COVERAGE:
+        keys = coverage_keys(tech)
+        if not _has_sites(ds, tech):
+            values.update(zip(keys, (0.0, 0, 0), strict=True))
+            continue
+        result = coverage_result(ds, tech)
+        if result is None:
+            pending += [f"mobile.{k}" for k in keys]
+            continue
+        s = result.summary
+        values.update(zip(keys, (float(s["populated_area_pct"]), int(s["villages_covered"]),
+                                 int(s["population_covered"])), strict=True))
+    return values, pending
+
+
+def with_coverage(ds: Dataset, result: dict) -> dict:
+    """Return a copy of an indicator contract with the coverage computed so far (`coverage_indicators`) filled in.
+
+    Values the contract already has are kept.
+    """
+    values, _pending = coverage_indicators(ds)
+    if not values:
+        return result
+    mobile = dict(result.get("mobile") or {})
+    for key, value in values.items():
+        if mobile.get(key) is None:
+            mobile[key] = value
+    return result | {"mobile": mobile}
+
+
+def precompute(app: Any) -> Future:
+    """Start the coverage of the app's served dataset in the background (4G first); return at once.
+
+    Runs on the worker thread: it loads the served dataset (with the app's context) and queues the coverage of
+    each technology of `TABLE_COVERAGE` behind it. A dataset that cannot be loaded is logged and left to the pages,
+    which show its problems.
+    """
+    def start() -> None:
+        from . import data
+
+        with app.app_context():
+            try:
+                ds = data.dataset()
+            except Exception as exc:  # the pages report a dataset that does not load; here it only stops the start
+                logger.warning("no background analyses for the served data: %s", exc)
+                return
+            coverage_indicators(ds)
+
+    return _worker.submit(start)
 
 
 def villages_covered_4g(ds: Dataset) -> pd.Series | None:

@@ -11,12 +11,13 @@ import json
 
 from flask import Blueprint, Response, abort, jsonify, request, url_for
 
-from ictgis import indicators, maps
+from ictgis import maps
 from ictgis.layers import SCHEMAS
 
 from . import data, jobs, scenarios
 from .analyses import MAP_PROVIDERS
 from .auth import login_required
+from .i18n import run_message, t
 from .paths import public_fields
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -57,8 +58,7 @@ def api_indicators():
     structure = request.args.get("structure", "2019")
     if structure not in ("2019", "2025"):
         abort(400, description="structure must be 2019 or 2025")
-    result = data.indicators() if structure == "2019" else data.memo(
-        "indicators:2025", lambda: indicators.compute(data.dataset(), structure="2025"))
+    result = data.indicators(structure)
     return jsonify(public_fields(result, ("data_dir",)))  # the served folder relative to the instance
 
 
@@ -150,8 +150,13 @@ def api_runs():
 @bp.get("/runs/<run_id>")
 @login_required
 def api_run(run_id: str):
-    """Return one run: status, progress, message, outputs."""
-    return jsonify(scenarios.record_or_404(run_id))
+    """Return one run: status, progress, message, outputs; ``status_text`` and ``message_text`` for the page.
+
+    ``message`` is the engine's (English, paths relative to the instance); ``message_text`` and ``status_text`` are
+    in the request's language (`web.i18n.run_message`), without paths.
+    """
+    record = scenarios.record_or_404(run_id)
+    return jsonify(record | {"status_text": t(record["status"]), "message_text": run_message(record.get("message"))})
 
 
 @bp.post("/runs/<run_id>/cancel")

@@ -180,11 +180,21 @@ def forget() -> None:
         cache.clear()
 
 
-def indicators() -> dict:
-    """Return the indicator contract of the served dataset (2019 structure), computed once per dataset state."""
+def indicators(structure: str = "2019") -> dict:
+    """Return the indicator contract of the served dataset, computed once per dataset state.
+
+    With the populated-area coverage computed so far in the background (`web.analyses.with_coverage`): a result
+    that lands changes the dataset state, and the contract is computed again with it.
+    """
     from ictgis import indicators as ind
 
-    return memo("indicators:2019", lambda: ind.compute(dataset(), structure="2019"))
+    from .analyses import with_coverage
+
+    def compute() -> dict:
+        ds = dataset()
+        return with_coverage(ds, ind.compute(ds, structure=structure))
+
+    return memo(f"indicators:{structure}", compute)
 
 
 def cache_dir() -> Path:

@@ -6,6 +6,8 @@ Names of indicators, table columns and costs are not words of the pages: they co
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, g, request, session
 
 from ictgis.labels import COSTS, FIELDS, HEADINGS, Label
@@ -93,6 +95,15 @@ TEXT: dict[str, dict[str, str]] = {
                        "en": "The map libraries (Leaflet, jQuery) are missing on the server: the map cannot be drawn. "
                              "Administrator: run `npm ci` in the source folder, or install a package built after "
                              "`npm ci`."},
+    # progress of a scenario run (`run_message`): the engine's steps, in the order it reports them
+    "run_loading": {"vi": "Đang đọc dữ liệu", "en": "Loading the data"},
+    "run_before": {"vi": "Đang tính các chỉ tiêu hiện trạng (trước kịch bản)",
+                   "en": "Computing the indicators before the scenario"},
+    "run_applying": {"vi": "Đang áp dụng: {label}", "en": "Applying: {label}"},
+    "run_after": {"vi": "Đang tính các chỉ tiêu sau kịch bản", "en": "Computing the indicators after the scenario"},
+    "run_writing": {"vi": "Đang ghi kết quả", "en": "Writing the results"},
+    "run_done": {"vi": "Hoàn tất", "en": "Finished"},
+    "indicator_pending": {"vi": "đang tính…", "en": "computing…"},
     # from the catalogue of labels
     **{key: _both(label) for key, label in HEADINGS.items()},
     "capex": _both(COSTS["capex_vnd"]), "opex": _both(COSTS["opex_vnd_per_year"]), "npv": _both(COSTS["npv_vnd"]),
@@ -118,6 +129,45 @@ def t(key: str) -> str:
     return entry.get(g.get("lang", "vi"), entry["vi"])
 
 
+#: The progress messages of `ictgis.scenario.run` (English, some naming a file) → a page word of `TEXT`.
+#: Paths (``loading <folder>``, ``writing <folder>``) are dropped: the page says what is done, not where.
+RUN_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^loading\b"), "run_loading"),
+    (re.compile(r"^indicators before$"), "run_before"),
+    (re.compile(r"^applying (?P<label>.+)$"), "run_applying"),
+    (re.compile(r"^indicators after$"), "run_after"),
+    (re.compile(r"^writing\b"), "run_writing"),
+    (re.compile(r"^done$"), "run_done"),
+)
+
+
+def run_message(message: str | None, *, lang: str | None = None) -> str:
+    """Return a scenario run's progress message as the page shows it: in the page's language, without paths.
+
+    The engine's known steps (`RUN_MESSAGES`) are translated; any other message (from another run callable) is
+    shown as it is, its paths made relative (`web.paths.public`).
+
+    Parameters
+    ----------
+    message
+        The run's ``message`` (English, from `ictgis.scenario.run`).
+    lang
+        ``"vi"`` or ``"en"``; default: the request's language.
+    """
+    from .paths import public
+
+    text = (message or "").strip()
+    if not text:
+        return ""
+    lang = lang or g.get("lang", "vi")
+    for pattern, key in RUN_MESSAGES:
+        found = pattern.match(text)
+        if found:
+            entry = TEXT[key]
+            return entry.get(lang, entry["vi"]).format(**{k: public(v) for k, v in found.groupdict().items()})
+    return public(text)
+
+
 def field(key: str) -> str:
     """Return the header of a table column (`ictgis.labels.FIELDS`) in the request's language."""
     label = FIELDS.get(key)
@@ -133,4 +183,5 @@ def install(app: Flask) -> None:
     app.before_request(_set_lang)
     app.jinja_env.globals["t"] = t
     app.jinja_env.globals["field"] = field
+    app.jinja_env.globals["run_message"] = run_message
     app.jinja_env.globals["lang"] = lambda: g.get("lang", "vi")

@@ -70,14 +70,19 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _record_run(func: Callable, scenario: Path, folder: Path, record: dict) -> None:
-    """Run `func` and keep `record` (``run.json``) up to date: progress, then done or failed."""
+    """Run `func` and keep `record` (``run.json``) up to date: running with its progress, then done or failed.
+
+    A new message (the run enters a step) is written at once; the same message with a new fraction at most every
+    0.25 s. The status is "running" from the start: a record never reports progress while "queued".
+    """
     last = [0.0]
 
     def progress(fraction: float = 0.0, message: str = "", *_args, **_kwargs) -> None:
-        record["progress"] = float(min(max(fraction or 0.0, 0.0), 1.0))
-        record["message"] = str(message or "")
+        message = str(message or "")
+        new_step = message != record.get("message")
+        record.update(status="running", progress=float(min(max(fraction or 0.0, 0.0), 1.0)), message=message)
         now = time.monotonic()
-        if now - last[0] > 0.25:
+        if new_step or now - last[0] > 0.25:
             last[0] = now
             _write_json(folder / "run.json", record)
 

@@ -14,7 +14,7 @@ from ictgis import indicators as ind
 from ictgis import maps as ictgis_maps
 
 from . import data, mapview
-from .analyses import MAP_PROVIDERS
+from .analyses import MAP_PROVIDERS, coverage_indicators
 
 bp = Blueprint("maps", __name__)
 
@@ -91,10 +91,16 @@ def index():
 
 @bp.get("/indicators")
 def indicator_table():
-    """Serve the department's indicator table and the per-commune table."""
+    """Serve the department's indicator table and the per-commune table.
+
+    Values computed in the background (the populated-area coverage) say so until they land; the page polls
+    ``/api/indicators`` and fills them in.
+    """
     result = data.indicators()
-    rows = ind.as_rows(result, lang=g.lang)
-    return render_template("indicators.html", rows=rows, communes=result["communes"], result=result)
+    rows = [(key, *row) for key, row in zip(ind.TABLE_INDICATORS, ind.as_rows(result, lang=g.lang), strict=True)]
+    _values, pending = coverage_indicators(data.dataset())
+    return render_template("indicators.html", rows=rows, communes=result["communes"], result=result,
+                           pending=[key for key in pending if ind.lookup(result, key) is None])
 
 
 @bp.get("/vendor/<package>/<path:filename>")

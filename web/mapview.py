@@ -17,9 +17,21 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from ictgis import settings
+from ictgis.coverage import RSRP_CLASSES
 from ictgis.crs import to_crs
 from ictgis.io import Dataset
 from ictgis.maps import CHOROPLETHS, MAP_LAYERS, Overlay, labels
+
+#: Words of the page's legend beyond `ictgis.maps.labels`: the village statuses as the legend tells them apart
+#: (green is fiber *and* 4G once the 4G coverage is known), the legend button, the coverage overlay's note.
+PAGE_WORDS: dict[str, dict[str, str]] = {
+    "vi": {"status_fiber_4g": "Có cáp quang và sóng 4G", "status_fiber": "Có cáp quang (chưa có số liệu 4G)",
+           "legend": "Chú giải", "coverage_note": "Thôn, bản có sóng 4G khi RSRP ≥ {dbm} dBm"},
+    "en": {"status_fiber_4g": "On fiber and with 4G", "status_fiber": "On fiber (no 4G data yet)",
+           "legend": "Legend", "coverage_note": "A village has 4G where RSRP ≥ {dbm} dBm"},
+}
+#: Opacity of the image overlays (the coverage legend's swatches are drawn with it).
+IMAGE_OPACITY = 0.6
 
 
 class RemoteGeoJson(folium.map.Layer):
@@ -64,6 +76,8 @@ class LocalImageOverlay(folium.map.Layer):
         0–1.
     show
         Visible when the page opens.
+    key
+        The overlay's key (`ictgis.maps.OVERLAYS`), for the client's legend.
     """
 
     _template = Template("""
@@ -73,14 +87,15 @@ class LocalImageOverlay(folium.map.Layer):
         {% endmacro %}
     """)
 
-    def __init__(self, url: str, bounds: list[list[float]], *, name: str, opacity: float = 1.0, show: bool = True):
+    def __init__(self, url: str, bounds: list[list[float]], *, name: str, opacity: float = 1.0, show: bool = True,
+                 key: str | None = None):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "LocalImageOverlay"
         self.url = url
         self.bounds = bounds
         # "ictgis-terrain" is the pane under the vector layers that the client script creates
         self.options = {"opacity": opacity, "interactive": False, "className": "ictgis-image",
-                        "pane": "ictgis-terrain"}
+                        "pane": "ictgis-terrain", "ictgisKey": key}
 
 
 class ClientConfig(MacroElement):
@@ -170,7 +185,7 @@ def province_map(dataset: Dataset, *, layer_url: Callable[[str], str], assets: M
     extra_config
         Merged into the client configuration (e.g. the search index URL).
     """
-    lab = labels(lang)
+    lab = labels(lang) | PAGE_WORDS["en" if lang == "en" else "vi"]
     communes = to_crs(dataset["communes"][[dataset["communes"].geometry.name]], settings.display_crs)
     minx, miny, maxx, maxy = communes.total_bounds
     fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=9, tiles=None, control_scale=True,
@@ -208,7 +223,13 @@ def province_map(dataset: Dataset, *, layer_url: Callable[[str], str], assets: M
             RemoteGeoJson(layer_url(overlay.key), name=title, style=overlay.style, show=overlay.show).add_to(fmap)
         elif overlay.kind == "image" and image_overlays and overlay.key in image_overlays:
             url, bounds = image_overlays[overlay.key]
-            LocalImageOverlay(url, bounds, name=title, opacity=0.6, show=overlay.show).add_to(fmap)
+            LocalImageOverlay(url, bounds, name=title, opacity=IMAGE_OPACITY, show=overlay.show,
+                              key=overlay.key).add_to(fmap)
+            if overlay.key == "coverage_4g":
+                config["coverage_legend"] = {
+                    "key": overlay.key, "title": title, "opacity": IMAGE_OPACITY,
+                    "threshold_dbm": settings.rsrp_threshold_dbm,
+                    "classes": [[lower, list(rgba)] for lower, rgba in RSRP_CLASSES]}
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     use_local_assets(fmap, assets)

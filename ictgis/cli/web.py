@@ -83,7 +83,7 @@ def _store(instance: Path | None):
     from ictgis_web.users import UserStore
 
     if instance is None:
-        instance = Path(_web().create_app().instance_path)
+        instance = Path(_web().create_app({"PRECOMPUTE": False}).instance_path)  # no server: no background work
     return UserStore(instance)
 
 

@@ -1,10 +1,13 @@
 // ictgis web map client: layers fetched as GeoJSON, styles, popups (text only, never HTML), legend,
 // choropleth selector and search with the same diacritic folding as ictgis.layers.fold (đ → d).
+// On a phone (NARROW) the layer list and the legend start folded, so that the bar above the map stays reachable;
+// the map's controls and popups keep clear of the bar whatever its height (--ictgis-bar-h).
 (function () {
   "use strict";
 
   var cfg = null;
   var state = {map: null, layers: {}, pending: 0, started: false, indicator: null, breaks: [], index: null};
+  var NARROW = window.matchMedia ? window.matchMedia("(max-width: 700px)").matches : false;
 
   function config() {
     if (!cfg) {
@@ -50,8 +53,10 @@
     bdvhx: "#ff7f00", letterbox: "#969696", other: "#636363"};
   var ROAD = {national: ["#8c510a", 3], provincial: ["#bf812d", 2.2], district: ["#dfc27d", 1.6],
     commune: ["#dfc27d", 1.1], track: ["#c7b38a", 0.8]};
-  var STATUS = {status_ok: "#1a9850", status_no_4g: "#fdae61", status_no_fiber: "#d73027",
-    status_both: "#67001f", unknown: "#969696"};
+  // Green: fiber and 4G (status_fiber_4g), or fiber while 4G is not known (status_fiber: no coverage computed).
+  var STATUS = {status_fiber_4g: "#1a9850", status_fiber: "#1a9850", status_no_4g: "#fdae61",
+    status_no_fiber: "#d73027", status_both: "#67001f", unknown: "#969696"};
+  var STATUS_ORDER = ["status_fiber_4g", "status_fiber", "status_no_4g", "status_no_fiber", "status_both", "unknown"];
   var RAMP = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"];
   var NEUTRAL = ["#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"];
 
@@ -61,7 +66,7 @@
     if (noFiber && no4g) { return "status_both"; }
     if (noFiber) { return "status_no_fiber"; }
     if (no4g) { return "status_no_4g"; }
-    if (p.fiber === true) { return "status_ok"; }
+    if (p.fiber === true) { return p.g4 === true ? "status_fiber_4g" : "status_fiber"; }
     return "unknown";
   }
 
@@ -134,10 +139,35 @@
     line: function () { return {color: "#e7298a", weight: 2}; }
   };
 
+  // A circle marker drawn over a halo (a disc of `haloColor`, `halo` px wider than the marker and its stroke): with
+  // a dark stroke inside a white halo the symbol stands out on light and dark choropleth classes alike. The halo
+  // also widens the area a tap hits.
+  var HaloMarker = L.CircleMarker.extend({
+    options: {halo: 0, haloColor: "#ffffff"},
+    _updatePath: function () {
+      var r = this._renderer;
+      var o = this.options;
+      if (o.halo && r && r._ctx && r._drawing && !this._empty()) {
+        var ctx = r._ctx;
+        ctx.beginPath();
+        ctx.arc(this._point.x, this._point.y,
+          Math.max(Math.round(this._radius), 1) + (o.stroke ? o.weight / 2 : 0) + o.halo, 0, Math.PI * 2, false);
+        ctx.globalAlpha = 1;
+        ctx.fillStyle = o.haloColor;
+        ctx.fill();
+      }
+      L.CircleMarker.prototype._updatePath.call(this);
+    },
+    _clickTolerance: function () {
+      return L.CircleMarker.prototype._clickTolerance.call(this) + (this.options.halo || 0);
+    }
+  });
+
   var POINTS = {
     villages: function (p) {
       var c = STATUS[villageStatus(p)];
-      return {radius: 4, color: "#ffffff", weight: 0.8, fillColor: c, fillOpacity: 0.95};
+      return {radius: 3.5, color: "#1a1a1a", weight: 1, fillColor: c, fillOpacity: 1, halo: 2,
+        haloColor: "#ffffff"};
     },
     bts_sites: function (p) {
       var diesel = p.power === "diesel";
@@ -237,6 +267,7 @@
       .then(function (gj) {
         layer.addData(gj);
         spec.loaded = true;
+        layer.fire("ictgis:loaded");
         restack();
         if (spec.style === "communes") { setIndicator(state.indicator, true); }
         updateLegend();
@@ -255,7 +286,7 @@
       // GeoJSON applies `style` to every feature, markers included: points get their own style here.
       style: pointStyle ? function (f) { return pointStyle(f.properties); } : (STYLES[style] || STYLES.line),
       onEachFeature: function (feature, layer) {
-        layer.bindPopup(function () { return popupContent(style, feature.properties); }, {maxWidth: 320});
+        layer.bindPopup(function () { return popupContent(style, feature.properties); });
         if (style === "communes" || style === "villages") {
           layer.bindTooltip(function () { return el("span", null, title(style, feature.properties)); },
             {sticky: style === "communes"});
@@ -264,7 +295,8 @@
     };
     if (POINTS[style] || style === "point") {
       options.pointToLayer = function (feature, latlng) {
-        return L.circleMarker(latlng, (POINTS[style] || POINTS.point)(feature.properties));
+        var opts = (POINTS[style] || POINTS.point)(feature.properties);
+        return opts.halo ? new HaloMarker(latlng, opts) : L.circleMarker(latlng, opts);
       };
     }
     var layer = L.geoJSON(null, options);
@@ -353,11 +385,12 @@
   // ----------------------------------------------------------------------------------------- legend
   var legendControl = null;
 
-  function swatch(colour, text, round, outline) {
+  function swatch(colour, text, round, outline, id) {
     var row = el("div", "ictgis-legend-row");
+    if (id) { row.setAttribute("data-legend", id); }
     var box = el("span", "ictgis-swatch" + (round ? " round" : ""));
     box.style.background = colour;
-    if (outline) { box.style.border = "2px solid " + outline; }
+    if (outline) { box.style.border = (round ? "1px" : "2px") + " solid " + outline; }
     row.appendChild(box);
     row.appendChild(el("span", null, text));
     return row;
@@ -372,10 +405,71 @@
 
   function on(name) { return state.map && state.layers[name] && state.map.hasLayer(state.layers[name]); }
 
-  function updateLegend() {
+  // The image overlay of `key` (e.g. "coverage_4g") when it is on the map.
+  function imageOn(key) {
+    var found = false;
+    if (state.map) {
+      state.map.eachLayer(function (l) { if (l.options && l.options.ictgisKey === key) { found = true; } });
+    }
+    return found;
+  }
+
+  function rgba(c, opacity) {
+    return "rgba(" + c[0] + "," + c[1] + "," + c[2] + "," + (c[3] / 255 * opacity).toFixed(3) + ")";
+  }
+
+  // Legend of the coverage overlay: its RSRP classes (lower bound, RGBA; strongest first) as the map shows them.
+  function coverageLegend(box) {
+    var info = config().coverage_legend;
+    if (!info || !imageOn(info.key)) { return; }
+    var s = section(box, info.title + " — RSRP (dBm)");
+    info.classes.forEach(function (c, i) {
+      var text = i === 0 ? "≥ " + fmt(c[0]) : fmt(c[0]) + " – < " + fmt(info.classes[i - 1][0]);
+      s.appendChild(swatch(rgba(c[1], info.opacity), text));
+    });
+    s.appendChild(el("div", "ictgis-legend-note", label("coverage_note").replace("{dbm}", fmt(info.threshold_dbm))));
+  }
+
+  var legendOpen = !NARROW;
+
+  // The legend grows upwards from the bottom right, at most up to the controls above it (the layer list).
+  function fitLegend() {
+    if (!legendControl || !state.map) { return; }
+    var outer = legendControl.getContainer();
+    var body = outer.querySelector(".ictgis-legend-body");
+    if (!body || !legendOpen) { return; }
+    var top = 0;
+    var bar = document.getElementById("ictgis-bar");
+    if (bar) { top = bar.getBoundingClientRect().bottom; }
+    Array.prototype.forEach.call(document.querySelectorAll(".leaflet-top.leaflet-right .leaflet-control"),
+      function (c) { top = Math.max(top, c.getBoundingClientRect().bottom); });
+    body.style.maxHeight = "";
+    var o = outer.getBoundingClientRect();
+    var b = body.getBoundingClientRect();
+    var room = b.height - (top + 8 - o.top);  // the body's height that keeps the legend's top below `top`
+    if (room < b.height) { body.style.maxHeight = Math.max(60, room) + "px"; }
+  }
+
+  function setLegendOpen(open) {
+    legendOpen = open;
     if (!legendControl) { return; }
     var box = legendControl.getContainer();
-    box.textContent = "";
+    box.classList.toggle("ictgis-folded", !open);
+    var toggle = box.querySelector(".ictgis-legend-toggle");
+    if (toggle) { toggle.setAttribute("aria-expanded", open ? "true" : "false"); }
+    fitLegend();
+  }
+
+  function updateLegend() {
+    if (!legendControl) { return; }
+    var outer = legendControl.getContainer();
+    outer.textContent = "";
+    var toggle = el("button", "ictgis-legend-toggle", label("legend"));
+    toggle.type = "button";
+    toggle.addEventListener("click", function () { setLegendOpen(!legendOpen); });
+    outer.appendChild(toggle);
+    var box = el("div", "ictgis-legend-body");
+    outer.appendChild(box);
     var info = indicatorInfo(state.indicator);
     var texts = info ? classTexts(info) : [];
     if (on("communes") && info && texts.length) {
@@ -388,10 +482,11 @@
       var v = section(box, label("villages"));
       var seen = {};
       state.layers.villages.eachLayer(function (l) { seen[villageStatus(l.feature.properties)] = true; });
-      ["status_ok", "status_no_4g", "status_no_fiber", "status_both", "unknown"].forEach(function (k) {
-        if (seen[k]) { v.appendChild(swatch(STATUS[k], label(k), true)); }
+      STATUS_ORDER.forEach(function (k) {
+        if (seen[k]) { v.appendChild(swatch(STATUS[k], label(k), true, "#1a1a1a", "village-" + k)); }
       });
     }
+    coverageLegend(box);
     if (on("bts_sites")) {
       var b = section(box, label("bts_sites"));
       ["5G", "4G", "3G", "2G"].forEach(function (k) { b.appendChild(swatch(TECH[k], k, true)); });
@@ -407,7 +502,8 @@
       state.layers.post_offices.eachLayer(function (l) { kinds[l.feature.properties.kind] = true; });
       Object.keys(POST).forEach(function (k) { if (kinds[k]) { p.appendChild(swatch(POST[k], label(k), true)); } });
     }
-    box.hidden = !box.childNodes.length;
+    outer.hidden = !box.childNodes.length;
+    setLegendOpen(legendOpen);
   }
 
   // ----------------------------------------------------------------------------------------- search
@@ -441,14 +537,44 @@
     return kind === "commune" ? label("commune") : (kind === "district" ? label("district") : label("village"));
   }
 
+  // Run fn once the remote layer has its features (switching the layer on if needed).
+  function whenLoaded(layer, fn) {
+    if (!state.map.hasLayer(layer)) { state.map.addLayer(layer); }
+    if (layer.ictgisSpec.loaded) { fn(); } else { layer.once("ictgis:loaded", fn); }
+  }
+
+  // The feature a search entry names: same name, nearest to the entry's point (a village, or the commune holding it).
+  function featureOf(entry, layer) {
+    var target = L.latLng(entry[3], entry[4]);
+    var best = null;
+    var bestDistance = Infinity;
+    layer.eachLayer(function (l) {
+      if (l.feature.properties.name !== entry[0]) { return; }
+      var d = l.getLatLng ? l.getLatLng().distanceTo(target)
+        : (l.getBounds().contains(target) ? 0 : l.getBounds().getCenter().distanceTo(target));
+      if (d < bestDistance) { bestDistance = d; best = l; }
+    });
+    return best;
+  }
+
   function go(entry) {
     if (!state.map) { return; }
+    var latlng = L.latLng(entry[3], entry[4]);
     var zoom = entry[1] === "village" ? 14 : (entry[1] === "district" ? 10 : 12);
-    state.map.setView([entry[3], entry[4]], zoom);
+    state.map.setView(latlng, zoom);
     if (highlight) { state.map.removeLayer(highlight); }
-    highlight = L.circleMarker([entry[3], entry[4]], {radius: 12, color: "#e7298a", weight: 3, fill: false})
+    // a ring only: clicks and taps go through it to the village under it
+    highlight = L.circleMarker(latlng, {radius: 12, color: "#e7298a", weight: 3, fill: false, interactive: false})
       .addTo(state.map);
-    highlight.bindTooltip(el("span", null, entry[0]), {permanent: true, direction: "right"}).openTooltip();
+    var layer = state.layers[entry[1] === "village" ? "villages" : (entry[1] === "commune" ? "communes" : "")];
+    if (!layer) {
+      highlight.bindTooltip(el("span", null, entry[0]), {permanent: true, direction: "right"}).openTooltip();
+      return;
+    }
+    whenLoaded(layer, function () {
+      var found = featureOf(entry, layer);
+      if (found) { found.openPopup(found.getLatLng ? undefined : latlng); }
+    });
   }
 
   function setupSearch() {
@@ -484,6 +610,45 @@
     });
   }
 
+  // ------------------------------------------------------------------------------------------ layout
+  // The bar is over the map: controls start below it, popups pan clear of it and fit the screen.
+  function layout() {
+    var bar = document.getElementById("ictgis-bar");
+    var h = bar ? Math.ceil(bar.getBoundingClientRect().height) : 0;
+    document.documentElement.style.setProperty("--ictgis-bar-h", h + "px");
+    var popup = L.Popup.prototype.options;
+    popup.autoPanPaddingBottomRight = L.point(10, 30);
+    popup.maxWidth = Math.min(320, window.innerWidth - 60);
+    popup.maxHeight = Math.max(160, window.innerHeight - h - 90);
+    fitLegend();
+  }
+
+  // A popup pans clear of the bar and of the map's top controls above it (the zoom buttons, the layer list).
+  function popupTopPadding(popup) {
+    var box = popup._map.getContainer().getBoundingClientRect();
+    var bar = document.getElementById("ictgis-bar");
+    var top = bar ? bar.getBoundingClientRect().bottom : box.top;
+    var r = popup._container ? popup._container.getBoundingClientRect() : null;
+    Array.prototype.forEach.call(document.querySelectorAll(".leaflet-top .leaflet-control"), function (c) {
+      var cr = c.getBoundingClientRect();
+      if (r && cr.width && cr.right > r.left - 10 && cr.left < r.right + 10) { top = Math.max(top, cr.bottom); }
+    });
+    return Math.max(0, top - box.top) + 8;
+  }
+
+  var adjustPan = L.Popup.prototype._adjustPan;
+  L.Popup.prototype._adjustPan = function () {
+    if (this._map && this.options.autoPan) {
+      this.options.autoPanPaddingTopLeft = L.point(10, popupTopPadding(this));
+    }
+    return adjustPan.apply(this, arguments);
+  };
+
+  // On a phone the layer list is a button that opens it (a tap on the map closes it).
+  L.Control.Layers.addInitHook(function () {
+    if (NARROW) { this.options.collapsed = true; }
+  });
+
   // ------------------------------------------------------------------------------------------- start
   L.Map.addInitHook(function () {
     if (state.map) { return; }
@@ -496,20 +661,26 @@
     legendControl.onAdd = function () {
       var div = L.DomUtil.create("div", "ictgis-legend");
       L.DomEvent.disableClickPropagation(div);
+      // Leaflet makes a double tap of two clicks reaching the map: taps on the legend must not zoom it
+      L.DomEvent.on(div, "click", L.DomEvent.stopPropagation);
       L.DomEvent.disableScrollPropagation(div);
       return div;
     };
     legendControl.addTo(map);
     map.on("overlayadd overlayremove", updateLegend);
-    window.setTimeout(function () { state.started = true; markReady(); }, 0);
+    window.setTimeout(function () { state.started = true; layout(); markReady(); }, 0);
   });
 
+  window.addEventListener("resize", layout);
+
   document.addEventListener("DOMContentLoaded", function () {
+    layout();
     setupSelector();
     setupSearch();
     setIndicator(state.indicator, true);
   });
 
   window.ictgis = {remoteLayer: remoteLayer, fold: fold, search: search, loadIndex: loadIndex,
-    setIndicator: setIndicator, state: state, classOf: classOf, quantileBreaks: quantileBreaks};
+    setIndicator: setIndicator, state: state, classOf: classOf, quantileBreaks: quantileBreaks, go: go,
+    palettes: {ramp: RAMP, neutral: NEUTRAL, noData: "#e0e0e0", status: STATUS}, setLegendOpen: setLegendOpen};
 }());
