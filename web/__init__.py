@@ -129,8 +129,9 @@ def create_app(test_config: dict | None = None) -> Flask:
                      "wheel must be built after `npm ci`)", ", ".join(missing), app.config["VENDOR_DIR"])
     if app.config["PRECOMPUTE"]:
         from .analyses import precompute
+        from .data import dataset
 
-        precompute(app)
+        precompute(app, dataset)
     return app
 
 

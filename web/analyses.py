@@ -275,19 +275,17 @@ def with_coverage(ds: Dataset, result: dict) -> dict:
     return result | {"mobile": mobile}
 
 
-def precompute(app: Any) -> Future:
+def precompute(app: Any, served: Callable[[], Dataset]) -> Future:
     """Start the coverage of the app's served dataset in the background (4G first); return at once.
 
-    Runs on the worker thread: it loads the served dataset (with the app's context) and queues the coverage of
-    each technology of `TABLE_COVERAGE` behind it. A dataset that cannot be loaded is logged and left to the pages,
-    which show its problems.
+    Runs on the worker thread: it loads the served dataset with `served` (``ictgis_web.data.dataset``, called in the
+    app's context) and queues the coverage of each technology of `TABLE_COVERAGE` behind it. A dataset that cannot
+    be loaded is logged and left to the pages, which show its problems.
     """
     def start() -> None:
-        from . import data
-
         with app.app_context():
             try:
-                ds = data.dataset()
+                ds = served()
             except Exception as exc:  # the pages report a dataset that does not load; here it only stops the start
                 logger.warning("no background analyses for the served data: %s", exc)
                 return
