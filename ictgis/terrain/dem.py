@@ -111,6 +111,27 @@ def _pyproj_crs(rio_crs) -> CRS | None:
     return CRS.from_epsg(code) if code else CRS.from_wkt(rio_crs.to_wkt())
 
 
+
+def _open_projected(path: Path, *, name_in_error: bool):
+    """Open a DEM with rasterio; return (dataset, pyproj CRS), or raise when it is unreadable or not projected."""
+    import rasterio
+
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise LayerError(f"cannot read the DEM {path}: {exc}") from None
+    crs = _pyproj_crs(src.crs)
+    if crs is None:
+        src.close()
+        raise CRSError(f"{path.name} has no CRS: assign one (e.g. gdal_edit.py -a_srs EPSG:9205 {path.name})")
+    if not crs.is_projected:
+        src.close()
+        try:
+            Dem(np.zeros((1, 1), np.float32), Affine(1, 0, 0, 0, -1, 0), crs, 1.0)  # raises the CRSError
+        except CRSError as exc:
+            raise CRSError(f"{path.name}: {exc}" if name_in_error else str(exc)) from None
+    return src, crs
+
 def read_dem(path: str | Path, *, resolution_m: float | None = None) -> Dem:
     """Read a single-band DEM with rasterio, optionally resampled to another cell size.
 
@@ -133,21 +154,12 @@ def read_dem(path: str | Path, *, resolution_m: float | None = None) -> Dem:
     LayerError
         If the file cannot be read.
     """
-    import rasterio
     from rasterio.enums import Resampling
     from rasterio.warp import reproject
 
     path = Path(path)
-    try:
-        src = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as exc:
-        raise LayerError(f"cannot read the DEM {path}: {exc}") from None
+    src, crs = _open_projected(path, name_in_error=False)
     with src:
-        crs = _pyproj_crs(src.crs)
-        if crs is None:
-            raise CRSError(f"{path.name} has no CRS: assign one (e.g. gdal_edit.py -a_srs EPSG:9205 {path.name})")
-        if not crs.is_projected:
-            Dem(np.zeros((1, 1), np.float32), Affine(1, 0, 0, 0, -1, 0), crs, 1.0)  # raises the CRSError
         t = src.transform
         band = src.read(1, masked=True).astype(np.float32).filled(np.nan)
         native = abs(t.a)
@@ -198,26 +210,13 @@ def check_dem(path: str | Path, *, max_resolution_m: float | None = None,
     LayerError
         If the file cannot be read, or lies wholly outside the province.
     """
-    import rasterio
-
     from .. import settings
     from ..crs import transformer
 
     path = Path(path)
     limit = settings.dem_max_resolution_m if max_resolution_m is None else float(max_resolution_m)
-    try:
-        src = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as exc:
-        raise LayerError(f"cannot read the DEM {path}: {exc}") from None
+    src, crs = _open_projected(path, name_in_error=True)
     with src:
-        crs = _pyproj_crs(src.crs)
-        if crs is None:
-            raise CRSError(f"{path.name} has no CRS: assign one (e.g. gdal_edit.py -a_srs EPSG:9205 {path.name})")
-        if not crs.is_projected:
-            try:
-                Dem(np.zeros((1, 1), np.float32), Affine(1, 0, 0, 0, -1, 0), crs, 1.0)  # raises the CRSError
-            except CRSError as exc:
-                raise CRSError(f"{path.name}: {exc}") from None
         unit_m = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
         t = src.transform
         cell_m = max(abs(t.a), abs(t.e)) * unit_m
