@@ -69,8 +69,8 @@ def fraction_progress(label: str) -> Iterator[Callable[[float, str], None]]:
         yield progress
 
 
-def postal_kinds_option(text: str | None) -> tuple[str, ...] | None:
-    """Parse a comma-separated list of post office kinds (`ictgis.postal.parse_kinds`) for a command option.
+def postal_kinds_option(text: str | None, *, option: str) -> tuple[str, ...] | None:
+    """Parse a comma-separated list of post office kinds (`ictgis.postal.parse_kinds`) given to `option`.
 
     Raises
     ------
@@ -84,4 +84,4 @@ def postal_kinds_option(text: str | None) -> tuple[str, ...] | None:
     try:
         return parse_kinds(text)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint=option) from None

@@ -31,11 +31,7 @@ def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, 
     """Print the department's indicator table for DATA_DIR (default: the embedded demo)."""
     from .. import indicators as ind
 
-    try:
-        kinds = postal_kinds_option(postal_kinds)
-    except click.BadParameter as exc:
-        exc.param_hint = "--postal-kinds"
-        raise
+    kinds = postal_kinds_option(postal_kinds, option="--postal-kinds")
     ds = load_dataset(data_dir, crs)
     result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2)
     if with_coverage:

@@ -23,11 +23,7 @@ from ._options import CRS_OPTION, DATA_DIR, load_dataset, postal_kinds_option
 @click.option("--max-people", type=float, default=None, help="Norm: people per point (default 8,000).")
 def postal(data_dir, crs, out_dir, kinds, threshold_km, max_radius_km, max_people) -> None:
     """Service radius and people per point per commune (QCVN 1:2008 norms) and each village's distance to post."""
-    try:
-        chosen = postal_kinds_option(kinds)
-    except click.BadParameter as exc:
-        exc.param_hint = "--kinds"
-        raise
+    chosen = postal_kinds_option(kinds, option="--kinds")
     from .. import indicators
     from .. import postal as postal_mod
     from .._files import atomic_path
