@@ -465,3 +465,51 @@ def test_real_runs_on_a_chosen_dataset_version(make_app, data_dir):
     assert before[1]["postal"]["service_points"] == before[0]["postal"]["service_points"]
     page = client.get(f"/scenarios/runs/{on_v1}").get_data(as_text=True)
     assert re.search(r'Phiên bản dữ liệu: <strong id="run-dataset-version">1</strong>', page)
+
+
+def test_excel_and_google_earth_files_are_accepted(client_planner, tmp_path):
+    """Department lists live in Excel and Google Earth: an XLSX of villages and a KMZ of post offices upload."""
+    import zipfile
+
+    import openpyxl
+
+    app, client = client_planner
+    villages = tiny_layers()["villages"].to_crs(4326)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    columns = ["id", "name", "commune", "population", "households", "fiber"]
+    ws.append([*columns, "lon", "lat"])
+    for row, point in zip(villages[columns].itertuples(index=False), villages.geometry, strict=True):
+        ws.append([*row, round(point.x, 6), round(point.y, 6)])
+    ws.append(["N1", "Bản Mới", "03316", 120, 30, 0, round(villages.geometry.iloc[6].x, 6),
+               round(villages.geometry.iloc[6].y, 6)])
+    wb.save(tmp_path / "thon_ban.xlsx")
+    resp = upload(client, (tmp_path / "thon_ban.xlsx").read_bytes(), "thon_ban.xlsx")
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    offices = tiny_layers()["post_offices"].to_crs(4326)
+    marks = "".join(  # as Google Earth saves them: attributes in ExtendedData
+        f"<Placemark><name>{row.name}</name><ExtendedData>"
+        + "".join(f'<Data name="{k}"><value>{getattr(row, k)}</value></Data>' for k in ("id", "kind", "commune"))
+        + f"</ExtendedData><Point><coordinates>{row.geometry.x},{row.geometry.y}</coordinates></Point></Placemark>"
+        for row in offices.itertuples())
+    kml = f'<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>{marks}'
+    with zipfile.ZipFile(tmp_path / "buu_cuc.kmz", "w") as zf:
+        zf.writestr("doc.kml", kml + "</Document></kml>")
+    resp = upload(client, (tmp_path / "buu_cuc.kmz").read_bytes(), "buu_cuc.kmz", layer="post_offices")
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    with app.app_context():
+        from ictgis_web import data
+
+        served = data.dataset()
+    assert len(served["villages"]) == 11 and len(served["post_offices"]) == 3
+
+
+def test_a_zip_bomb_inside_an_xlsx_is_refused(client_planner, tmp_path):
+    """An XLSX is a zip: its entries get the zipped-layer limits."""
+    import zipfile
+
+    app, client = client_planner
+    with zipfile.ZipFile(tmp_path / "bom.xlsx", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/worksheets/sheet1.xml", b"0" * (120 * 1024 * 1024))
+    resp = upload(client, (tmp_path / "bom.xlsx").read_bytes(), "bom.xlsx")
+    assert resp.status_code == 400 and version_numbers(Path(app.instance_path)) == []

@@ -37,13 +37,15 @@ from ictgis import IctgisError, LayerError, Problem, io
 from ictgis.layers import SCHEMAS
 
 from . import data
-from .archive import ZipLimits, copy_tree_links, extract_layer
+from .archive import ZipLimits, check_zip, copy_tree_links, extract_layer
 from .auth import login_required, planner_required
 from .paths import is_public_file, public
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("uploads", __name__, url_prefix="/data")
-ACCEPTED = (".zip", ".gpkg", ".geojson", ".json", ".kml", ".csv")
+ACCEPTED = (".zip", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".csv", ".xlsx")
+#: Single files that are zip containers: their entries get the same limits as a zipped layer (no zip bomb).
+ZIP_CONTAINERS = (".kmz", ".xlsx")
 #: Lock file of the dataset versions, beside the versions' folder (``<instance>/datasets.lock``).
 LOCK_FILE = "datasets.lock"
 #: Headline of the upload page per refusal status (keys of `web.i18n.TEXT`).
@@ -200,6 +202,8 @@ def _build_version(upload_path: Path, label: str, suffix: str, layer: str, work:
     if suffix == ".zip":
         new_file = extract_layer(upload_path, work, layer, limits(), label=label)
     else:
+        if suffix in ZIP_CONTAINERS:
+            check_zip(upload_path, limits(), label=label)
         new_file = _save_single(upload_path, work, layer, suffix)
     spec_layer = _gpkg_layer(new_file, layer, label) if new_file.suffix == ".gpkg" else None
     mapped = mapping is not None and layer in (mapping.get("layers") or {})
