@@ -20,13 +20,7 @@ site within `GRID_DISTANCE_M` of the power grid (or of a road, when no grid laye
 by the power/battery line; an off-grid site adds `OFFGRID_POWER_USD` (``settings.solar_kit_usd``: solar +
 batteries; our assumption, not in Oughton's model).
 
-Examples
---------
->>> import numpy as np, scipy.sparse as sp
->>> cover = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool))
->>> m = MaximalCovering.from_matrix(cover, np.array([100.0, 50.0, 80.0])).solve(n_sites=1, compute_bound=False)
->>> m.chosen_ids, m.objective
-(['0'], 150.0)
+The solver on arrays, with its example, is :mod:`ictgis.mclp`.
 """
 
 from __future__ import annotations
