@@ -36,6 +36,18 @@ environment_of_commune_kind : dict[str, str]
     (:mod:`ictgis.network`, :mod:`ictgis.fiber`).
 default_site_height_m : float
     Antenna height of a site that gives none (30 m; an assumption, a typical rural tower).
+tr38901_from_mhz : float
+    Sites whose carrier is at or above this (3000 MHz) take the 3GPP TR 38.901 RMa/UMa path loss
+    (:mod:`ictgis.tr38901`; 5G NR n77/n78, 3.3–3.8 GHz); below, Okumura–Hata / COST-231 (700–2600 MHz).
+tr38901_building_height_m, tr38901_street_width_m : float
+    TR 38.901 RMa's average building height h (5 m) and street width W (20 m): the TR's defaults
+    (Table 7.4.1-1 note; valid 5–50 m each).
+measurement_floor_dbm : float
+    Measured levels below this (−140 dBm, the lowest RSRP a UE reports, TS 36.133 §9.1.4 RSRP_00) are counted
+    apart by ``ictgis calibrate`` (no-service or failed readings, not signal).
+calibration_ridge_points : float
+    Ridge regularisation of the calibration fit (``ictgis.calibration``): each offset is pulled towards 0 as if it
+    had this many extra points (10) with a residual of 0 dB, so a group of 3 points keeps ~23 % of its mean error.
 default_operator : str
     Operator of a new site a scenario adds without naming one ("Viettel"; an assumption).
 
@@ -62,6 +74,11 @@ usd_to_vnd: float = 25_400.0
 environment_of_commune_kind: dict[str, str] = {"phuong": "urban", "thi_tran": "suburban", "xa": "rural"}
 default_site_height_m: float = 30.0
 default_operator: str = "Viettel"
+tr38901_from_mhz: float = 3000.0
+tr38901_building_height_m: float = 5.0
+tr38901_street_width_m: float = 20.0
+measurement_floor_dbm: float = -140.0
+calibration_ridge_points: float = 10.0
 
 # --- Scenario and cost defaults (docs/sources.md §4; configurable per run in scenario files) -----------------------
 #: Coverage threshold for "covered" (dBm, RSRP for 4G/5G). No official threshold exists (docs/sources.md §3.2);
