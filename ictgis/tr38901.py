@@ -54,8 +54,8 @@ from . import settings
 from .constants import KNIFE_EDGE_V_MIN, MIN_DISTANCE_KM
 
 __all__ = [
-    "COEFFICIENTS", "SCENARIOS", "breakpoint_distance_m", "coefficients", "combined_loss_db", "los_loss_db",
-    "nlos_loss_db", "scenario_of", "uses_tr38901",
+    "COEFFICIENTS", "SCENARIOS", "breakpoint_distance_m", "coefficients", "combined_loss_db", "loss_from_coefficients",
+    "los_loss_db", "nlos_loss_db", "scenario_of", "uses_tr38901",
 ]
 
 SCENARIOS = ("RMa", "UMa")
@@ -65,7 +65,7 @@ _UMA_H_E_M = 1.0
 
 
 def uses_tr38901(frequency_mhz: Any) -> Any:
-    """True where a carrier takes TR 38.901 (≥ ``settings.tr38901_from_mhz``) rather than Hata."""
+    """Return True where a carrier takes TR 38.901 (≥ ``settings.tr38901_from_mhz``) rather than Hata."""
     return np.asarray(frequency_mhz, dtype=float) >= settings.tr38901_from_mhz
 
 
@@ -129,14 +129,23 @@ def coefficients(scenario: str, frequency_mhz: float, bs_height_m: float, ut_hei
     return np.array([1.0, dbp, dh2, c1, s1, e1, c2, 40.0, n0, n1, 0.0])
 
 
+def loss_from_coefficients(rows: np.ndarray, distance_m: Any) -> tuple[np.ndarray, np.ndarray]:
+    """LOS and NLOS' losses (dB) from rows of `coefficients` (shape (…, COEFFICIENTS), broadcast with `distance_m`).
+
+    The numpy twin of the coverage kernels' ``tr38901_los_db`` / ``tr38901_nlos_db`` (no distance clipping here).
+    """
+    co = np.asarray(rows, dtype=float)
+    d2 = np.asarray(distance_m, dtype=float)
+    d3 = np.sqrt(d2 * d2 + co[..., 2])
+    lg = np.log10(d3)
+    los = np.where(d2 < co[..., 1], co[..., 3] + co[..., 4] * lg + co[..., 5] * d3, co[..., 6] + co[..., 7] * lg)
+    return los, co[..., 8] + co[..., 9] * lg
+
+
 def _parts(scenario, distance_m, frequency_mhz, bs_height_m, ut_height_m, building_height_m, street_width_m):
     co = coefficients(scenario, float(frequency_mhz), float(bs_height_m), float(ut_height_m),
                       building_height_m=building_height_m, street_width_m=street_width_m)
-    d2 = np.asarray(distance_m, dtype=float)
-    d3 = np.sqrt(d2 * d2 + co[2])
-    lg = np.log10(d3)
-    los = np.where(d2 < co[1], co[3] + co[4] * lg + co[5] * d3, co[6] + co[7] * lg)
-    return los, co[8] + co[9] * lg
+    return loss_from_coefficients(co, distance_m)
 
 
 def los_loss_db(scenario: str, distance_m: Any, frequency_mhz: float, bs_height_m: float, ut_height_m: float = 1.5,

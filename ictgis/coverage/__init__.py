@@ -35,11 +35,14 @@ from .model import (
     loss_coefficients,
     site_environment,
     sites_of,
+    tr38901_coefficients,
+    unobstructed_reach_km,
 )
 from .outputs import NO_SIGNAL_DBM, RSRP_CLASSES, colorize, overlay_png, write, write_kmz
 
 __all__ = [
     "DEFAULT_K_FACTOR", "ENV_BY_KIND", "MAX_RADIUS_M", "NO_SIGNAL_DBM", "RADIUS_MARGIN_DB", "RSRP_CLASSES",
     "CoverageIndicators", "CoverageResult", "colorize", "compute", "coverage_indicators", "coverage_matrix",
-    "loss_coefficients", "overlay_png", "populated_area_coverage", "site_environment", "sites_of", "write", "write_kmz",
+    "loss_coefficients", "overlay_png", "populated_area_coverage", "site_environment", "sites_of",
+    "tr38901_coefficients", "unobstructed_reach_km", "write", "write_kmz",
 ]

@@ -16,13 +16,22 @@ import numba
 import numpy as np
 import pandas as pd
 
-from .. import radio, settings
+from .. import radio, settings, tr38901
 from .._errors import LayerError, Problem
 from ..constants import DEFAULT_K_FACTOR, SPEED_OF_LIGHT_M_PER_US
 from ..io import Dataset
 from ..terrain import PARALLEL_LOCK, Dem, read_dem
 from .kernels import best_server_kernel, block_minima, log_distance_table, merge_best, new_best, share_best
-from .model import MAX_RADIUS_M, RADIUS_MARGIN_DB, CoverageResult, loss_coefficients, site_environment, sites_of
+from .model import (
+    MAX_RADIUS_M,
+    RADIUS_MARGIN_DB,
+    CoverageResult,
+    loss_coefficients,
+    site_environment,
+    sites_of,
+    tr38901_coefficients,
+    unobstructed_reach_km,
+)
 
 __all__ = ["compute"]
 
@@ -86,11 +95,12 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
         site_environment(sites, ds["communes"])
     calib = dict(radio.CALIBRATION_DB) | dict(calibration_db or {})
     a_coef, b_coef = loss_coefficients(params, env, rx_height_m=rx_height_m, calibration_db=calib)
+    nr_coef = tr38901_coefficients(params, env, rx_height_m=rx_height_m, calibration_db=calib)
     ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
     fspl_c = 32.45 + 20.0 * np.log10(params.frequency_mhz)
     if radius_m is None:
-        # distance where the unobstructed signal reaches threshold − margin (Hata is monotonic in d)
-        reach = 10 ** ((ref - (threshold - RADIUS_MARGIN_DB) - a_coef) / b_coef)
+        # distance where the unobstructed signal reaches threshold − margin (the losses grow with d)
+        reach = unobstructed_reach_km(a_coef, b_coef, nr_coef, fspl_c, ref - (threshold - RADIUS_MARGIN_DB))
         radii = np.clip(reach * 1000.0, 1000.0, MAX_RADIUS_M)
     else:
         radii = np.full(len(sites), float(radius_m))
@@ -105,6 +115,9 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     # _PASSES_M[0] first, where it is usually the best server, then on to the next radius, where most cells are
     # then pruned (the sweep's values do not depend on its radius, so passes only change the work).
     strength = (ref - a_coef) / b_coef
+    is_nr = nr_coef[:, 0] > 0
+    if is_nr.any():
+        strength[is_nr] = np.log10(unobstructed_reach_km(a_coef, b_coef, nr_coef, fspl_c, ref)[is_nr])
     idx = idx[np.argsort(-strength[idx], kind="stable")]
     lams = SPEED_OF_LIGHT_M_PER_US / params.frequency_mhz  # c / f with f in MHz → metres
     n_threads = max(1, numba.get_num_threads())
@@ -125,7 +138,7 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
                 best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[chunk], ys[chunk],
                                    params.height_m[chunk], rx_height_m, outer[chunk], lams[chunk], k_factor,
                                    a_coef[chunk], b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32),
-                                   best, server, n_threads, inner[chunk], log_d, block_min)
+                                   best, server, n_threads, inner[chunk], log_d, block_min, nr_coef[chunk])
             done = (pas + (start + len(chunk)) / len(todo)) / passes
             report(0.95 * done, f"{technology}: pass {pas + 1}/{passes}, {start + len(chunk)}/{len(todo)} sites")
         if pas < passes - 1 and n_threads > 1:
@@ -138,6 +151,13 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     site_ids = sites["id"].astype(str).tolist()
     villages, communes = _tables(ds, dem, rsrp, srv, site_ids, sites, threshold)
     summary = _summary(technology, threshold, dem, villages, sites, env, calib, radii, elapsed, operator, k_factor)
+    if is_nr.any():
+        scen = np.array([tr38901.scenario_of(e) for e in env])
+        summary["model"]["path_loss"] = (
+            f"3GPP TR 38.901 RMa/UMa at >= {settings.tr38901_from_mhz:g} MHz (LOS where no terrain cuts the line of "
+            "sight, + J(v); NLOS = max(LOS + J(v), NLOS formula)), free-space floor"
+            + ("" if is_nr.all() else "; the other sites: " + summary["model"]["path_loss"]))
+        summary["model"]["tr38901_sites"] = {name: int((is_nr & (scen == name)).sum()) for name in tr38901.SCENARIOS}
     report(1.0, f"{technology}: {summary['populated_area_pct']} % of the village population covered")
     return CoverageResult(technology=technology.upper(), threshold_dbm=threshold, dem=dem, rsrp_dbm=rsrp,
                           server=srv, site_ids=site_ids, villages=villages, communes=communes, summary=summary)

@@ -17,7 +17,15 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from ..constants import EARTH_RADIUS_M, KNIFE_EDGE_V_MIN, MIN_DISTANCE_KM
-from ..terrain.sweep_kernels import BLOCK_SHIFT, OCTANTS, beats, knife_edge_db, radial_best_server_serial
+from ..terrain.sweep_kernels import (
+    BLOCK_SHIFT,
+    OCTANTS,
+    beats,
+    knife_edge_db,
+    radial_best_server_serial,
+    tr38901_los_db,
+    tr38901_nlos_db,
+)
 
 __all__ = [
     "best_server_kernel", "bilinear", "block_minima", "log_distance_table", "merge_best", "new_best", "pair_rsrp",
@@ -40,7 +48,7 @@ def log_distance_table(cell, radius_max):
 
 
 @njit(cache=True)
-def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ray_lim):
+def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ray_lim, tr_row):
     """Return, per octant of the sweep, the squared radius (cells²) a site needs to reach (-1: none).
 
     Beyond it, the site cannot beat any block's (stale) minimum even without terrain loss. The sweep's values do
@@ -48,6 +56,7 @@ def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ra
     int64) gets, per octant and group g of ray directions (minor / major offset in [g / G, (g + 1) / G]), the last
     column (major offset) its rays must reach: that of the farthest block the site could beat whose cells may take
     their values from a ray of the group (a cell's ray is within one ray spacing, 1 / major offset, of it).
+    `tr_row`: the site's `ictgis.tr38901.coefficients` row (its LOS loss replaces a + b·log10 d when ``tr_row[0] > 0``).
     """
     ng = ray_lim.shape[1]
     ray_lim[:] = 0
@@ -67,7 +76,10 @@ def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ra
             if k > r2max:
                 continue
             ld = log_d[k]
-            clear = power - max(a + b * ld, fc + 20.0 * ld)
+            loss = a + b * ld
+            if tr_row[0] > 0.0:
+                loss = tr38901_los_db(tr_row, cell * math.sqrt(k))
+            clear = power - max(loss, fc + 20.0 * ld)
             if np.float32(clear) < block_min[br, bc]:
                 continue  # cannot beat nor tie any cell of the block
             fcol = max(abs(c0), abs(c1))
@@ -131,7 +143,7 @@ def block_minima(best, elevation):
 
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, lams, k_factor, a_coef, b_coef,
-                       fspl_c, ref_eirp, site_index, best, server, n_threads, inner, log_d, block_min):
+                       fspl_c, ref_eirp, site_index, best, server, n_threads, inner, log_d, block_min, nr_coef):
     """Sweep every site fused with the best-server update (`radial_best_server_serial`), one best array per thread.
 
     Sites are handed to the threads one at a time as they free up (per-site work varies a lot), in the order given
@@ -139,7 +151,8 @@ def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, l
     the obstacle search); each thread updates its own `best[t]` / `server[t]`. Which thread sweeps which site does
     not change the result: ties go to the lower site index (`sweep_kernels.beats`). Cells within `inner[s]` of site s
     are left alone (filled by an earlier pass, see `ictgis.coverage.compute`). `log_d` is `log_distance_table`
-    out to the largest radius; `block_min` is `block_minima` of `best` (may be stale).
+    out to the largest radius; `block_min` is `block_minima` of `best` (may be stale). `nr_coef` (n × 11): per site
+    a row of `ictgis.tr38901.coefficients` (TR 38.901 loss) or zeros (the a + b·log10 d loss).
     """
     n = xs.shape[0]
     ray_lim = np.zeros((n_threads, 8, _RAY_GROUPS), np.int64)
@@ -151,13 +164,14 @@ def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, l
                 break
             orow, ocol = int(math.floor((y_max - ys[s]) / cell)), int(math.floor((xs[s] - x_min) / cell))
             reach2 = useful_radii(block_min[t], orow, ocol, cell, radii[s], a_coef[s], b_coef[s], fspl_c[s],
-                                  ref_eirp[s], log_d, ray_lim[t])
+                                  ref_eirp[s], log_d, ray_lim[t], nr_coef[s])
             reach = cell * math.sqrt(max(reach2.max(), 0.0))
             if reach <= inner[s]:
                 continue
             radial_best_server_serial(elev, x_min, y_max, cell, xs[s], ys[s], heights[s], rx_h, reach, lams[s],
                                       k_factor, a_coef[s], b_coef[s], fspl_c[s], ref_eirp[s], site_index[s],
-                                      log_d, best[t], server[t], block_min[t], inner[s], reach2, ray_lim[t])
+                                      log_d, best[t], server[t], block_min[t], inner[s], reach2, ray_lim[t],
+                                      nr_coef[s])
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -236,8 +250,12 @@ def bilinear(elev, fr, fc):
 
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef, b_coef, fspl_c, ref, tx, ty,
-              pair_s, pair_t):
-    """RSRP for (site, target) pairs: Hata + J(v) of the dominant edge of the bilinear profile between them."""
+              pair_s, pair_t, nr_coef):
+    """RSRP for (site, target) pairs: Hata + J(v) of the dominant edge of the bilinear profile between them.
+
+    Sites with a TR 38.901 row in `nr_coef` (n × 11, zeros otherwise) take its loss and LOS/NLOS rule (v_max > 0 is
+    NLOS), as the raster's kernels do.
+    """
     n = pair_s.shape[0]
     out = np.empty(n, dtype=np.float64)
     bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
@@ -264,9 +282,15 @@ def pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef,
                 vmax = v
         dkm = max(d / 1000.0, MIN_DISTANCE_KM)
         ld = math.log10(dkm)
-        loss = max(a_coef[s] + b_coef[s] * ld, fspl_c[s] + 20.0 * ld)
+        loss = a_coef[s] + b_coef[s] * ld
+        if nr_coef[s, 0] > 0.0:
+            loss = tr38901_los_db(nr_coef[s], d)
+        loss = max(loss, fspl_c[s] + 20.0 * ld)
+        los_loss = loss
         if vmax > KNIFE_EDGE_V_MIN:
             loss += knife_edge_db(vmax)
+        if nr_coef[s, 0] > 0.0 and vmax > 0.0:
+            loss = max(loss, los_loss, tr38901_nlos_db(nr_coef[s], d))
         out[p] = ref[s] - loss
     return out
 

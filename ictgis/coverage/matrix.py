@@ -15,7 +15,7 @@ from ..constants import DEFAULT_K_FACTOR, SPEED_OF_LIGHT_M_PER_US
 from ..io import Dataset, assign_commune
 from ..terrain import PARALLEL_LOCK, Dem, read_dem
 from .kernels import pair_rsrp
-from .model import MAX_RADIUS_M, loss_coefficients, site_environment
+from .model import MAX_RADIUS_M, loss_coefficients, site_environment, tr38901_coefficients, unobstructed_reach_km
 
 __all__ = ["coverage_matrix"]
 
@@ -64,7 +64,9 @@ def coverage_matrix(ds: Dataset, sites: gpd.GeoDataFrame, targets: gpd.GeoDataFr
         site_environment(frame, ds["communes"])
     a_coef, b_coef = loss_coefficients(params, env, rx_height_m=rx_height_m, calibration_db=radio.CALIBRATION_DB)
     ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
-    reach = 10 ** ((ref - threshold - a_coef) / b_coef) * 1000.0
+    fspl_c = 32.45 + 20.0 * np.log10(params.frequency_mhz)
+    nr_coef = tr38901_coefficients(params, env, rx_height_m=rx_height_m, calibration_db=radio.CALIBRATION_DB)
+    reach = unobstructed_reach_km(a_coef, b_coef, nr_coef, fspl_c, ref - threshold) * 1000.0
     reach = np.minimum(reach, max_distance_m) if max_distance_m else np.minimum(reach, MAX_RADIUS_M)
     sx, sy = frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()
     tx, ty = targets.geometry.x.to_numpy(), targets.geometry.y.to_numpy()
@@ -78,7 +80,7 @@ def coverage_matrix(ds: Dataset, sites: gpd.GeoDataFrame, targets: gpd.GeoDataFr
     with PARALLEL_LOCK:
         rsrp = pair_rsrp(dem.elevation, t0.c, t0.f, dem.resolution_m, sx, sy, params.height_m, rx_height_m,
                          SPEED_OF_LIGHT_M_PER_US / params.frequency_mhz, k_factor, a_coef, b_coef,
-                         32.45 + 20.0 * np.log10(params.frequency_mhz), ref, tx, ty, pair_s, pair_t)
+                         fspl_c, ref, tx, ty, pair_s, pair_t, nr_coef)
     shape = (len(frame), len(targets))
     values = sparse.csr_matrix((rsrp, (pair_s, pair_t)), shape=shape)
     ok = rsrp >= threshold

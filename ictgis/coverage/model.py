@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .. import radio, settings
+from .. import radio, settings, tr38901
 from .._errors import LayerError, Problem
 from ..io import Dataset
 from ..layers import parse_tech
@@ -21,7 +21,7 @@ from ..terrain import Dem
 
 __all__ = [
     "ENV_BY_KIND", "MAX_RADIUS_M", "RADIUS_MARGIN_DB", "CoverageResult", "loss_coefficients", "site_environment",
-    "sites_of",
+    "sites_of", "tr38901_coefficients", "unobstructed_reach_km",
 ]
 
 #: Hata environment of a site by the kind of its commune (``settings.environment_of_commune_kind``).
@@ -95,6 +95,49 @@ def loss_coefficients(params: radio.SiteParameters, environments: np.ndarray, *,
         a_coef[m] = np.asarray(a) + calibration_db.get(name, 0.0)
         b_coef[m] = b
     return a_coef, b_coef
+
+
+def tr38901_coefficients(params: radio.SiteParameters, environments: np.ndarray, *, rx_height_m: float,
+                         calibration_db: dict[str, float]) -> np.ndarray:
+    """Return each site's TR 38.901 row for the kernels (zeros for sites that keep Hata), calibration included.
+
+    Sites whose carrier is at or above ``settings.tr38901_from_mhz`` (5G n77/n78) take TR 38.901: UMa in urban
+    environments (phường), RMa elsewhere (:func:`ictgis.tr38901.scenario_of`); the calibration offset of the site's
+    environment is added to the LOS and NLOS losses, as it is added to Hata's A.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_sites, ``tr38901.COEFFICIENTS``), float64.
+    """
+    out = np.zeros((len(environments), tr38901.COEFFICIENTS))
+    for i in np.flatnonzero(tr38901.uses_tr38901(params.frequency_mhz)):
+        row = tr38901.coefficients(tr38901.scenario_of(environments[i]), float(params.frequency_mhz[i]),
+                                   float(params.height_m[i]), rx_height_m)
+        row[[3, 6, 8]] += calibration_db.get(environments[i], 0.0)
+        out[i] = row
+    return out
+
+
+def unobstructed_reach_km(a_coef: np.ndarray, b_coef: np.ndarray, nr_coef: np.ndarray, fspl_c: np.ndarray,
+                          budget_db: np.ndarray) -> np.ndarray:
+    """Distance (km) at which each site's loss without terrain reaches `budget_db` (the largest tolerable loss).
+
+    Hata sites in closed form, 10^((budget − A) / B) (as before TR 38.901 existed); TR 38.901 sites by bisection on
+    max(LOS, free space), which grows with the distance.
+    """
+    reach = 10 ** ((budget_db - a_coef) / b_coef)
+    nr = np.flatnonzero(nr_coef[:, 0] > 0)
+    if nr.size:
+        lo = np.full(nr.size, np.log10(20.0))
+        hi = np.full(nr.size, np.log10(1e6))
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            los, _ = tr38901.loss_from_coefficients(nr_coef[nr], 10 ** mid)
+            ok = np.maximum(los, fspl_c[nr] + 20.0 * (mid - 3.0)) <= budget_db[nr]
+            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+        reach[nr] = 10 ** (lo - 3.0)
+    return reach
 
 
 def sites_of(ds: Dataset, technology: str, *, operator: str | None = None) -> gpd.GeoDataFrame:

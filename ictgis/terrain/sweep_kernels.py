@@ -11,7 +11,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..constants import EARTH_RADIUS_M, KNIFE_EDGE_V_MIN  # module-level floats, frozen into the kernels at compile
+from ..constants import (  # module-level floats, frozen into the kernels at compile
+    EARTH_RADIUS_M,
+    KNIFE_EDGE_V_MIN,
+    MIN_DISTANCE_KM,
+)
 
 # Octants as (major row, major col, minor row, minor col) unit steps.
 OCTANTS = np.array([[0, 1, -1, 0], [0, 1, 1, 0], [0, -1, -1, 0], [0, -1, 1, 0],
@@ -68,6 +72,28 @@ def knife_edge_db(v):
     return 6.9 + 20.0 * math.log10(math.sqrt(t * t + 1.0) + t)
 
 
+#: A `tr38901_los_db` / `tr38901_nlos_db` row meaning "no TR 38.901 model" (the A + B·log10 d loss is used).
+NO_TR38901 = np.zeros(11)
+
+
+@njit(cache=True)
+def tr38901_los_db(nr, d_m):
+    """TR 38.901 LOS loss at 2-D distance `d_m` (≥ 20 m) from a row of `ictgis.tr38901.coefficients`."""
+    d_m = max(d_m, 1000.0 * MIN_DISTANCE_KM)
+    d3 = math.sqrt(d_m * d_m + nr[2])
+    lg = math.log10(d3)
+    if d_m < nr[1]:
+        return nr[3] + nr[4] * lg + nr[5] * d3
+    return nr[6] + nr[7] * lg
+
+
+@njit(cache=True)
+def tr38901_nlos_db(nr, d_m):
+    """TR 38.901 NLOS' loss (before the max with LOS) at 2-D distance `d_m` (≥ 20 m), as `tr38901_los_db`."""
+    d_m = max(d_m, 1000.0 * MIN_DISTANCE_KM)
+    return nr[8] + nr[9] * math.log10(math.sqrt(d_m * d_m + nr[2]))
+
+
 @njit(cache=True)
 def ray_limits(group_lim, big, sp0):
     """Last column each ray of an octant must be stepped to, from `group_lim` (per group of ray directions).
@@ -102,7 +128,7 @@ def ray_limits(group_lim, big, sp0):
 @njit(cache=True, error_model="numpy")
 def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell_size_m, ht, rx_height_m, bulge,
                   two_over_lambda, r2min, r2max, fused, dist, vmax, loss_a, loss_b, loss_fs, power, site, log_d, best,
-                  server, block_min, hull, group_lim):
+                  server, block_min, hull, group_lim, tr_row):
     """Cast the rays of one octant (see :func:`radial_sweep`), column by column, and fill the cells they own.
 
     Ray j goes from the site towards the cell (H, j) of the octant (major, minor offsets), H = `_ray_half`. At
@@ -117,6 +143,9 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
     cells where even the unobstructed signal (or the horizon sample's J) cannot beat it are skipped early.
     `group_lim` (G columns) cuts the rays per group of directions, see `ray_limits`; at column i the cells whose
     direction m / i falls in a group g with ``group_lim[g] < i`` are skipped (`_NO_LIMIT`: no cut).
+    When ``tr_row[0] > 0`` (a row of `ictgis.tr38901.coefficients`), the fused loss is TR 38.901's instead of
+    ``loss_a + loss_b · log10 d_km``: ``max(LOS, free space) + J(v)`` where v_max <= 0, else
+    ``max(LOS + J(v), NLOS')`` (`ictgis.tr38901.combined_loss_db`).
     """
     nrows, ncols = elev.shape
     mr, mc, nr, nc = OCTANTS[octant, 0], OCTANTS[octant, 1], OCTANTS[octant, 2], OCTANTS[octant, 3]
@@ -165,6 +194,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                 ld = log_d[k]
                 clear = loss_a + loss_b * ld
                 fs = loss_fs + 20.0 * ld
+                if tr_row[0] > 0.0:
+                    clear = tr38901_los_db(tr_row, cell_size_m * np.sqrt(k))
                 if clear < fs:
                     clear = fs
                 clear = power - clear  # RSRP without terrain loss: an upper bound
@@ -222,6 +253,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                 v = -v
             if fused:
                 rsrp = clear - knife_edge_db(v)
+                if tr_row[0] > 0.0 and v > 0.0:  # terrain cuts the line of sight: NLOS
+                    rsrp = min(rsrp, power - tr38901_nlos_db(tr_row, d))
                 if beats(rsrp, site, best[r, c], server[r, c]):
                     best[r, c] = rsrp
                     server[r, c] = site
@@ -321,7 +354,7 @@ def _plain_octant(elevation, o, w, rx_height_m, wavelength_m, cell_size_m):
     no_log, no_best, no_server = np.empty(1), np.empty((1, 1), np.float32), np.empty((1, 1), np.int32)
     _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
                   rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, 0.0, 0,
-                  no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT)
+                  no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT, NO_TR38901)
 
 
 @njit(cache=True, parallel=True)
@@ -399,7 +432,7 @@ def radial_sweep_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m,
 @njit(cache=True)
 def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_height_m, radius_m,
                               wavelength_m, k_factor, loss_a, loss_b, loss_fs, power, site, log_d, best, server,
-                              block_min, inner_m, octant_r2, ray_lim):
+                              block_min, inner_m, octant_r2, ray_lim, tr_row):
     """Run the sweep of :func:`radial_sweep` fused with a best-server update, on one thread.
 
     Every cell within the radius gets ``rsrp = power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km) −
@@ -413,7 +446,8 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     exactly the values this sweep would: the ray set does not depend on the radius). Octant o (see `OCTANTS`) stops
     at ``min(radius², octant_r2[o]) · cell²``, and its rays of direction group g (`ray_lim[o]`, see `ray_limits`)
     at column ``ray_lim[o, g]``: the caller must make sure that no cell of a later column whose ray is in that group
-    could beat `block_min` (cells of such groups are skipped).
+    could beat `block_min` (cells of such groups are skipped). `tr_row`: a row of `ictgis.tr38901.coefficients` for a
+    TR 38.901 site (the loss of `_sweep_octant`), `NO_TR38901` for the A + B·log10 d loss.
     """
     nrows, ncols = elevation.shape
     orow, ocol = _site_cell(elevation, x_min, y_max, cell_size_m, x, y)
@@ -423,6 +457,8 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     r2max = (radius_m / cell_size_m) ** 2
     r2min = (inner_m / cell_size_m) ** 2 if inner_m > 0.0 else -1.0
     own = loss_a + loss_b * log_d[0]
+    if tr_row[0] > 0.0:
+        own = tr38901_los_db(tr_row, 0.0)
     own = power - max(own, loss_fs + 20.0 * log_d[0])
     if inner_m <= 0.0 and beats(own, site, best[orow, ocol], server[orow, ocol]):
         best[orow, ocol] = own
@@ -433,4 +469,4 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
         r2o = min(r2max, octant_r2[o])
         _sweep_octant(elevation, orow, ocol, half, o, 0, 0, nrows, ncols, cell_size_m, ht, rx_height_m, bulge,
                       2.0 / wavelength_m, r2min, r2o, True, no_dist, no_dist, loss_a, loss_b, loss_fs, power, site,
-                      log_d, best, server, block_min, hull, ray_lim[o])
+                      log_d, best, server, block_min, hull, ray_lim[o], tr_row)
