@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import radio
+from . import radio, settings, tr38901
 
 
 def profile_report(distance_m: np.ndarray, elevation_m: np.ndarray, *, crs: str,
@@ -33,6 +33,10 @@ def profile_report(distance_m: np.ndarray, elevation_m: np.ndarray, *, crs: str,
     dict
         JSON-ready: distance, samples and their spacing, the radio options, line of sight, the smallest F1
         clearance and where it is, and the loss of each model alone, of each diffraction method and of each sum.
+        From ``settings.tr38901_from_mhz`` (3000 MHz) on, ``tr38901_db`` holds the 3GPP TR 38.901 RMa and UMa
+        losses with the coverage engine's rule (LOS when no terrain cuts the line of sight: LOS + J(v); else
+        max(LOS + J(v), NLOS)), J being the single knife edge of the dominant obstacle (None where a scenario's
+        height range excludes the link).
     """
     distance_m = np.asarray(distance_m, dtype=float)
     step_m = float(distance_m[-1] / (distance_m.size - 1))
@@ -46,7 +50,21 @@ def profile_report(distance_m: np.ndarray, elevation_m: np.ndarray, *, crs: str,
     for env in ("rural", "suburban", "urban"):
         base[f"hata_{env}"] = radio.hata_loss_db(distance_km, frequency_mhz, tx_height_m, rx_height_m,
                                                  environment=env)
-    return {
+    nr = None
+    if frequency_mhz >= settings.tr38901_from_mhz:
+        d2 = max(float(distance_m[-1]), 20.0)
+        nr = {"los": los.visible}
+        for scen in tr38901.SCENARIOS:
+            try:
+                los_db = max(tr38901.los_loss_db(scen, d2, frequency_mhz, tx_height_m, rx_height_m),
+                             float(base["free_space"]))
+                nlos_db = tr38901.nlos_loss_db(scen, d2, frequency_mhz, tx_height_m, rx_height_m)
+            except ValueError:
+                nr[scen] = None
+                continue
+            j = diffraction["single_knife_edge"]
+            nr[scen] = round(los_db + j if los.visible else max(los_db + j, nlos_db), 2)
+    out = {
         "distance_km": round(distance_km, 4), "samples": int(distance_m.size),
         "step_m": round(step_m, 3), "crs": crs,
         "frequency_mhz": frequency_mhz, "tx_height_m": tx_height_m, "rx_height_m": rx_height_m, "k_factor": k_factor,
@@ -59,6 +77,9 @@ def profile_report(distance_m: np.ndarray, elevation_m: np.ndarray, *, crs: str,
         "total_loss_db": {f"{b}+{dname}": round(bv + dv, 2) for b, bv in base.items()
                           for dname, dv in diffraction.items()},
     }
+    if nr is not None:
+        out["tr38901_db"] = nr
+    return out
 
 
 def plot_profile(distance_m: np.ndarray, elevation_m: np.ndarray, png_path: Path | str, *,

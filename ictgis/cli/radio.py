@@ -64,6 +64,15 @@ def format_report(report: dict) -> str:
         value = report["path_loss_db"][key]
         lines.append(f"  {label:<16}{value:>8.1f}"
                      + "".join(f"{value + diff[n]:>{w}.1f}" for n, w in columns))
+    nr = report.get("tr38901_db")
+    if nr:
+        cells = "  ".join(f"{k} {'n/a' if nr[k] is None else format(nr[k], '.1f')}" for k in ("RMa", "UMa"))
+        lines.append(f"  TR 38.901 ({'LOS' if nr['los'] else 'NLOS'}, with the dominant knife edge)  {cells}")
+    itm = report.get("itm")
+    if itm:
+        lines.append(f"  ITM (Longley–Rice, median) {itm['loss_db']:.1f} dB = free space {itm['free_space_db']:.1f}"
+                     f" + {itm['excess_db']:.1f} ({itm['region']} region"
+                     + (f"; warning: {itm['warning']}" if itm["warning"] else "") + ")")
     return "\n".join(lines)
 
 
@@ -84,9 +93,12 @@ def format_report(report: dict) -> str:
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also draw the profile into this PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--model", "models", type=click.Choice(["itm"], case_sensitive=False), multiple=True,
+              help="Also compute this model over the path: itm = Longley–Rice through itmlogic (pip install "
+                   "'ictgis[itm]').")
 def profile_command(dem_path: Path, start: str, end: str, tx_height_m: float, rx_height_m: float,
                     frequency_mhz: float, k_factor: float, step_m: float | None, png_path: Path | None,
-                    as_json: bool) -> None:
+                    as_json: bool, models: tuple[str, ...]) -> None:
     """Terrain profile between two points: line of sight, F1 clearance and path loss per model."""
     from .. import link, terrain
 
@@ -96,6 +108,14 @@ def profile_command(dem_path: Path, start: str, end: str, tx_height_m: float, rx
     options = {"tx_height_m": tx_height_m, "rx_height_m": rx_height_m, "frequency_mhz": frequency_mhz,
                "k_factor": k_factor}
     report = link.profile_report(distance_m, elevation_m, crs=dem.crs.to_string(), **options)
+    if "itm" in {m.lower() for m in models}:
+        from ..itm import itm_loss_db
+
+        try:
+            report["itm"] = itm_loss_db(distance_m, elevation_m, tx_height_m=tx_height_m, rx_height_m=rx_height_m,
+                                        frequency_mhz=frequency_mhz)
+        except ImportError as exc:
+            raise click.UsageError(str(exc)) from exc
     if png_path:
         try:
             link.plot_profile(distance_m, elevation_m, png_path, **options)
