@@ -22,14 +22,23 @@ from ._options import CRS_OPTION, DATA_DIR, fraction_progress, load_dataset
 @click.option("--radius-m", type=float, default=None, help="Sweep radius of every site (default: from the link "
               "budget, at most 20 km).")
 @click.option("--no-kmz", is_flag=True, help="Skip the KMZ overlay.")
-def coverage(data_dir, crs, technology, out_dir, resolution_m, threshold_dbm, operator, radius_m, no_kmz) -> None:
+@click.option("--calibration", "calibration_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="calibration.json from `ictgis calibrate`: path-loss offsets to apply.")
+def coverage(data_dir, crs, technology, out_dir, resolution_m, threshold_dbm, operator, radius_m, no_kmz,
+             calibration_path) -> None:
     """Compute best-server coverage of a technology; write GeoTIFFs, tables, summary.json and a KMZ into OUT."""
     from .. import coverage as cov
 
+    calibration = None
+    if calibration_path is not None:
+        from ..calibration import read_calibration
+
+        calibration = read_calibration(calibration_path)
     ds = load_dataset(data_dir, crs)
     with fraction_progress(f"{technology.upper()} coverage") as progress:
         result = cov.compute(ds, technology=technology.upper(), resolution_m=resolution_m,
-                             threshold_dbm=threshold_dbm, operator=operator, radius_m=radius_m, progress=progress)
+                             threshold_dbm=threshold_dbm, operator=operator, radius_m=radius_m, progress=progress,
+                             calibration=calibration)
     cov.write(result, out_dir, kmz=not no_kmz)
     s = result.summary
     click.echo(f"{s['technology']} ≥ {s['threshold_dbm']:g} dBm at {s['resolution_m']:g} m, {s['sites']} sites: "

@@ -48,7 +48,7 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
             threshold_dbm: float | None = None, operator: str | None = None, radius_m: float | None = None,
             environment: str | None = None, calibration_db: dict | None = None, k_factor: float = DEFAULT_K_FACTOR,
             rx_height_m: float = 1.5, dem: Dem | None = None,
-            progress: Callable[[float, str], None] | None = None) -> CoverageResult:
+            progress: Callable[[float, str], None] | None = None, calibration=None) -> CoverageResult:
     """Compute best-server coverage of a technology over the DEM.
 
     Parameters
@@ -78,6 +78,10 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
         A DEM already read (skips reading ``ds.dem_path``).
     progress
         Called with (fraction, message) between batches of sites.
+    calibration
+        A fitted :class:`ictgis.calibration.Calibration` (``ictgis calibrate``): its environment offsets are added
+        to the sites' losses (over `calibration_db`), its land-cover offsets to the loss at every cell of the class
+        when the data folder has ``landcover.tif``; the summary records its file name and hash.
 
     Returns
     -------
@@ -94,6 +98,11 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     env = np.array([environment] * len(sites), dtype=object) if environment else \
         site_environment(sites, ds["communes"])
     calib = dict(radio.CALIBRATION_DB) | dict(calibration_db or {})
+    if calibration is not None:
+        if calibration.technology and calibration.technology != technology.upper():
+            logger.warning("calibration %s was fitted for %s, applied to %s", calibration.name,
+                           calibration.technology, technology.upper())
+        calib |= calibration.environment_db
     a_coef, b_coef = loss_coefficients(params, env, rx_height_m=rx_height_m, calibration_db=calib)
     nr_coef = tr38901_coefficients(params, env, rx_height_m=rx_height_m, calibration_db=calib)
     ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
@@ -147,6 +156,8 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     with PARALLEL_LOCK:
         rsrp, srv = merge_best(best, server)
     del best, server
+    if calibration is not None and calibration.landcover_db:
+        _receiver_offsets(ds, dem, rsrp, calibration.landcover_db)
     elapsed = time.perf_counter() - t
     site_ids = sites["id"].astype(str).tolist()
     villages, communes = _tables(ds, dem, rsrp, srv, site_ids, sites, threshold)
@@ -158,9 +169,24 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
             "sight, + J(v); NLOS = max(LOS + J(v), NLOS formula)), free-space floor"
             + ("" if is_nr.all() else "; the other sites: " + summary["model"]["path_loss"]))
         summary["model"]["tr38901_sites"] = {name: int((is_nr & (scen == name)).sum()) for name in tr38901.SCENARIOS}
+    summary["calibration"] = None if calibration is None else calibration.describe()
     report(1.0, f"{technology}: {summary['populated_area_pct']} % of the village population covered")
     return CoverageResult(technology=technology.upper(), threshold_dbm=threshold, dem=dem, rsrp_dbm=rsrp,
                           server=srv, site_ids=site_ids, villages=villages, communes=communes, summary=summary)
+
+
+def _receiver_offsets(ds, dem, rsrp, offsets: dict) -> None:
+    """Subtract a loss offset per land-cover class (``landcover.tif`` of the data folder) from `rsrp`, in place."""
+    from ..calibration import LANDCOVER_FILE, landcover_grid
+
+    path = None if ds.data_dir is None else ds.data_dir / LANDCOVER_FILE
+    if path is None or not path.exists():
+        logger.warning("the calibration has land-cover offsets but the data folder has no %s: not applied",
+                       LANDCOVER_FILE)
+        return
+    classes = landcover_grid(path, dem)
+    for code, offset in offsets.items():
+        rsrp[classes == int(code)] -= np.float32(offset)
 
 
 def _tables(ds, dem, rsrp, srv, site_ids, sites, threshold) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -32,7 +32,7 @@ class CoverageIndicators:
 
 
 def populated_area_coverage(ds: Dataset, *, technologies: tuple[str, ...] = ("3G", "4G"),
-                            threshold_dbm: float | None = None) -> CoverageIndicators:
+                            threshold_dbm: float | None = None, calibration=None) -> CoverageIndicators:
     """Populated-area coverage per technology, as indicator values plus the coverage results computed for them.
 
     Computed at the DEM's own resolution; a technology without sites, or a dataset without DEM or villages, gives
@@ -46,6 +46,8 @@ def populated_area_coverage(ds: Dataset, *, technologies: tuple[str, ...] = ("3G
         Technologies to compute, e.g. ``("3G", "4G")``.
     threshold_dbm
         RSRP threshold (default `ictgis.settings`).
+    calibration
+        A :class:`ictgis.calibration.Calibration`, applied to the technology it was fitted for.
 
     Returns
     -------
@@ -66,7 +68,9 @@ def populated_area_coverage(ds: Dataset, *, technologies: tuple[str, ...] = ("3G
         if not any(tech in parse_tech(t) for t in bts["tech"]):
             values.update(dict(zip(keys, (0.0, 0, 0), strict=True)))  # no site of that technology: nothing covered
             continue
-        result = compute(ds, technology=tech, threshold_dbm=threshold_dbm, dem=dem, progress=lambda f, m: None)
+        own = calibration if calibration is not None and calibration.technology in ("", tech.upper()) else None
+        result = compute(ds, technology=tech, threshold_dbm=threshold_dbm, dem=dem, progress=lambda f, m: None,
+                         calibration=own)
         results[tech] = result
         s = result.summary
         values.update(dict(zip(keys, (s["populated_area_pct"], s["villages_covered"], s["population_covered"]),

@@ -27,7 +27,16 @@ PARAMETERS = {
     "site_rent_usd_per_year": float, "solar_kit_usd": float, "grid_connection_usd": float,
     "diesel_litres_per_year": float, "diesel_vnd_per_litre": float, "co2_kg_per_litre_diesel": float,
     "bdvhx_capex_vnd": float, "bdvhx_opex_vnd_per_year": float, "fiber_opex_share_per_year": float,
+    "calibration": str,
 }
+
+def _resolved(params: dict, path: Path) -> dict:
+    """Parameters with a `calibration` file made absolute (it is given relative to the scenario file)."""
+    out = dict(params)
+    if isinstance(out.get("calibration"), str):
+        out["calibration"] = str((path.parent / out["calibration"]).resolve())
+    return out
+
 
 @dataclass
 class Scenario:
@@ -106,6 +115,10 @@ def read(path: str | Path, *, check_base: bool = True, base: str | Path | None =
         for key, value in params.items():
             if key not in PARAMETERS:
                 chk.add(("parameters", key), f"unknown parameter '{key}'")
+            elif key == "calibration":
+                if chk.typed(("parameters", key), value, str) and not (path.parent / value).is_file():
+                    chk.add(("parameters", key), f"calibration file {value!r} not found (relative to the "
+                            "scenario file; made by `ictgis calibrate`)")
             elif chk.typed(("parameters", key), value, PARAMETERS[key]) and value < 0 and key != \
                     "rsrp_threshold_dbm":
                 chk.add(("parameters", key), f"{key} must not be negative")
@@ -123,7 +136,7 @@ def read(path: str | Path, *, check_base: bool = True, base: str | Path | None =
     if chk.problems:
         raise ScenarioError(f"{len(chk.problems)} problem(s) in {label}:", chk.problems)
     scenario = Scenario(path=path, name=str(data["name"]), description=str(data.get("description", "")),
-                        base=base, structure=structure, parameters=dict(params), interventions=list(items),
+                        base=base, structure=structure, parameters=_resolved(params, path), interventions=list(items),
                         text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), lines=lines)
     if check_base:
         _check_against_base(scenario, chk)

@@ -60,7 +60,13 @@ def measure(ds: Dataset, *, structure: str, params: dict) -> tuple[dict, dict]:
         return result, {}
     from ..coverage import populated_area_coverage
 
-    found = populated_area_coverage(ds, technologies=("3G", "4G"), threshold_dbm=params.get("rsrp_threshold_dbm"))
+    calibration = None
+    if params.get("calibration"):
+        from ..calibration import read_calibration
+
+        calibration = read_calibration(params["calibration"])
+    found = populated_area_coverage(ds, technologies=("3G", "4G"), threshold_dbm=params.get("rsrp_threshold_dbm"),
+                                    calibration=calibration)
     result.setdefault("mobile", {}).update(found.values)
     return result, found.results
 
