@@ -17,11 +17,14 @@ Groups
     60 bare, 80 water, 90 wetland …), when the file exists. Land-cover offsets are receiver-side: they are added to
     the loss of every cell of that class whatever its server (on top of the land-cover clutter loss table).
 Fit
-    With e = predicted − measured (dB; > 0: the model is too optimistic), the offsets θ (one per environment and per
-    land-cover class, added to the path loss) minimise ``Σ (e_i − θ_env(i) − θ_class(i))² + λ Σ θ²`` (ridge
-    regression; λ = ``settings.calibration_ridge_points``, 10): with one grouping, θ_g = Σ e / (n_g + λ), as if
-    each group had λ more points with no error, so a group of 3 points keeps 3/13 of its mean error and a group of
-    300 keeps 97 %. The cross-validated RMSE (k folds, 5 by default, shuffled with a fixed seed) is the error to
+    With e = predicted − measured (dB; > 0: the model is too optimistic), the offsets θ (one per environment, added
+    to the sites' path loss) and φ (one per land-cover class, added at the receiver) minimise
+    ``Σ (e_i − θ_env(i) − φ_class(i))² + λ (Σ θ² + Σ φ²)`` (ridge regression; λ =
+    ``settings.calibration_ridge_points``, 10) under ``Σ_c n_c φ_c = 0`` (the classes' offsets average to 0 over
+    the points: without it a constant moves freely between the two groupings; the environments take the common
+    level, the classes the differences). With environments only, θ_g = Σ e / (n_g + λ), as if each group had λ
+    more points with no error: a group of 3 points keeps 3/13 of its mean error, one of 300 keeps 97 %. The
+    cross-validated RMSE (k folds, 5 by default, shuffled with a fixed seed) is the error to
     expect on new measurements; "after" is the in-sample RMSE of the fitted offsets applied linearly to the
     predictions (a change of server by the offsets is not followed).
 Excluded points
@@ -259,7 +262,7 @@ def _landcover_at(path: Path, points: gpd.GeoDataFrame) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------- the fit
 def fit_offsets(error_db: np.ndarray, environments: np.ndarray, landcover: np.ndarray | None = None, *,
                 ridge_points: float | None = None) -> tuple[dict[str, float], dict[int, float]]:
-    """Least-squares offsets per environment and land-cover class, with ridge regularisation.
+    """Least-squares offsets per environment and land-cover class, ridge-regularised (see the module docstring).
 
     Parameters
     ----------
@@ -281,16 +284,24 @@ def fit_offsets(error_db: np.ndarray, environments: np.ndarray, landcover: np.nd
     lam = settings.calibration_ridge_points if ridge_points is None else float(ridge_points)
     e = np.asarray(error_db, dtype=float)
     env = np.asarray(environments, dtype=object)
-    columns = [("env", name) for name in sorted(set(env))]
-    if landcover is not None:
-        lc = np.asarray(landcover)
-        columns += [("lc", int(c)) for c in sorted(set(lc.tolist())) if c >= 0]
-    x = np.zeros((e.size, len(columns)))
-    for j, (kind, value) in enumerate(columns):
-        x[:, j] = (env == value) if kind == "env" else (lc == value)
-    theta = np.linalg.solve(x.T @ x + lam * np.eye(len(columns)), x.T @ e) if columns else np.empty(0)
-    env_db = {str(v): round(float(t), 2) for (k, v), t in zip(columns, theta, strict=True) if k == "env"}
-    lc_db = {int(v): round(float(t), 2) for (k, v), t in zip(columns, theta, strict=True) if k == "lc"}
+    groups = sorted(set(env))
+    lc = None if landcover is None else np.asarray(landcover)
+    classes = [] if lc is None else [int(c) for c in sorted(set(lc.tolist())) if c >= 0]
+    x = np.column_stack([env == g for g in groups] + [lc == c for c in classes]).astype(float)
+    p, q = len(groups), len(classes)
+    # KKT system of the ridge least squares with the linear constraint Σ n_c φ_c = 0 (none without classes)
+    m = p + q + (1 if q else 0)
+    a = np.zeros((m, m))
+    a[:p + q, :p + q] = x.T @ x + lam * np.eye(p + q)
+    rhs = np.zeros(m)
+    rhs[:p + q] = x.T @ e
+    if q:
+        counts = x[:, p:].sum(axis=0)
+        a[-1, p:p + q] = counts
+        a[p:p + q, -1] = counts
+    beta = np.linalg.lstsq(a, rhs, rcond=None)[0]  # = solve() when λ > 0; also well defined with λ = 0
+    env_db = {str(g): round(float(beta[i]), 2) for i, g in enumerate(groups)}
+    lc_db = {c: round(float(beta[p + i]), 2) for i, c in enumerate(classes)}
     return env_db, lc_db
 
 
