@@ -167,3 +167,36 @@ def test_bad_calibration_file_is_a_clear_error(tmp_path):
     path.write_text("{}", encoding="utf-8")
     with pytest.raises(LayerError, match="not a calibration file"):
         calibration.read_calibration(path)
+
+
+def test_scenario_parameter_applies_the_calibration(province, tmp_path):
+    from ictgis import ScenarioError, scenario
+    from ictgis.scenario.runner import measure
+
+    cal = tmp_path / "cal" / "calibration.json"
+    cal.parent.mkdir()
+    cal.write_text(json.dumps({"format": calibration.FORMAT, "technology": "4G",
+                               "environment_db": {"rural": 10.0, "suburban": 10.0}}), encoding="utf-8")
+    text = f"name: calibrated\nbase: {province}\nparameters:\n  calibration: cal/calibration.json\ninterventions: []\n"
+    (tmp_path / "s.yaml").write_text(text, encoding="utf-8")
+    sc = scenario.read(tmp_path / "s.yaml")
+    assert sc.parameters["calibration"] == str(cal.resolve())
+    values, results = measure(io.load(province), structure=sc.structure, params=sc.parameters)
+    assert results["4G"].summary["calibration"]["file"] == "calibration.json"
+    assert results["3G"].summary["calibration"] is None  # fitted for 4G only
+    plain, _ = measure(io.load(province), structure=sc.structure, params={})
+    assert values["mobile"]["populated_area_4g_pct"] <= plain["mobile"]["populated_area_4g_pct"]
+    (tmp_path / "s.yaml").write_text(text.replace("cal/", "nowhere/"), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="calibration file"):
+        scenario.read(tmp_path / "s.yaml")
+
+
+def test_no_scatter_without_matplotlib(province, tmp_path, monkeypatch):
+    import sys
+
+    csv = synthetic_measurements(province, tmp_path / "m.csv", n=60)
+    for name in [m for m in sys.modules if m.startswith("matplotlib")] + ["matplotlib"]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    doc = calibration.calibrate(io.load(province), csv, tmp_path / "o", progress=lambda f, m: None)
+    assert doc["scatter_png"] is None and not (tmp_path / "o" / "calibration_scatter.png").exists()
+    assert (tmp_path / "o" / "calibration.json").exists()

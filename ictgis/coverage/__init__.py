@@ -4,7 +4,9 @@ For every site of a technology, every cell within its radius gets a path loss = 
 COST-231 above; environment by the site's commune: urban in phường, suburban in thị trấn, rural in xã; never below
 free space) + knife-edge diffraction J(v) of the dominant obstacle along the ray from the site (ITU-R P.526; the
 sweep is `ictgis.terrain.radial_best_server_serial`, with earth curvature for k = 4/3) + a calibration offset per
-environment. The received reference-signal power is the site's reference EIRP (transmit power + antenna gain −
+environment. Sites at or above 3000 MHz (5G n77/n78) take 3GPP TR 38.901 RMa/UMa instead of Hata, LOS where no
+terrain cuts the line of sight and max(LOS + J(v), NLOS) elsewhere (:mod:`ictgis.tr38901`). The received
+reference-signal power is the site's reference EIRP (transmit power + antenna gain −
 cable loss + the reference-signal share, `ictgis.radio`) minus that loss; the best server of a cell is the site with
 the strongest signal.
 
