@@ -58,7 +58,7 @@ from .layers import fold
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "ACCEPTANCE_RMSE_DB", "FORMAT", "LEVEL_NAMES", "Calibration", "calibrate", "fit_offsets", "landcover_grid",
+    "ACCEPTANCE_RMSE_DB", "FORMAT", "LEVEL_NAMES", "Calibration", "calibrate", "cross_validated_rmse", "fit_offsets",
     "read_calibration", "read_measurements",
 ]
 
@@ -72,7 +72,6 @@ _OPTIONAL = {"cell": ("cell", "cell id", "cellid", "ci", "eci", "ecgi", "pci"), 
              "operator": ("operator", "network", "nha mang", "mnc"),
              "time": ("time", "timestamp", "datetime", "date time", "thoi gian")}
 _VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".kml")
-LANDCOVER_FILE = "landcover.tif"
 
 
 @dataclass(frozen=True)
@@ -217,31 +216,6 @@ def read_measurements(path: str | Path, *, crs: object = None) -> gpd.GeoDataFra
     return out
 
 
-def landcover_grid(path: str | Path, dem) -> np.ndarray:
-    """Land-cover classes on the DEM's grid (nearest neighbour; -1 where none), from a class raster.
-
-    Parameters
-    ----------
-    path
-        A single-band class raster (``landcover.tif``: ESA WorldCover codes), any CRS.
-    dem
-        The :class:`ictgis.terrain.Dem` to resample onto.
-
-    Returns
-    -------
-    numpy.ndarray
-        int32 classes, the DEM's shape.
-    """
-    import rasterio
-    from rasterio.warp import Resampling, reproject
-
-    out = np.full(dem.shape, -1, dtype=np.int32)
-    with rasterio.open(path) as src:
-        reproject(rasterio.band(src, 1), out, dst_transform=dem.transform, dst_crs=dem.crs, dst_nodata=-1,
-                  resampling=Resampling.nearest)
-    return out
-
-
 def _landcover_at(path: Path, points: gpd.GeoDataFrame) -> np.ndarray:
     """Class code at each point (-1 outside the raster or on nodata)."""
     import rasterio
@@ -383,6 +357,7 @@ def calibrate(ds, measurements: str | Path, out_dir: str | Path, *, technology: 
     """
     from . import radio
     from .coverage import compute, site_environment, sites_of
+    from .coverage.model import LANDCOVER_FILE
 
     measurements = Path(measurements)
     floor = settings.measurement_floor_dbm if floor_dbm is None else float(floor_dbm)

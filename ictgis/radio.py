@@ -4,8 +4,9 @@ Everything is vectorised numpy: distances, heights and frequencies may be scalar
 coverage engine can call :func:`path_loss_db` once on millions of cells. Units are in the names.
 
 Models: free space (ITU-R P.525), Okumura–Hata / COST-231 Hata (used "extended" to 700–2600 MHz, extrapolated up to
-4000 MHz; the coverage engine takes 3GPP TR 38.901 from 3000 MHz, :mod:`ictgis.tr38901`), knife-edge diffraction (ITU-R P.526-15) with a single dominant edge, Deygout or
-Epstein–Peterson multiple edges over a terrain profile drawn on an effective earth of radius k·R.
+4000 MHz; the coverage engine takes 3GPP TR 38.901 from 3000 MHz, :mod:`ictgis.tr38901`), knife-edge diffraction
+(ITU-R P.526-15) with a single dominant edge, Deygout or Epstein–Peterson multiple edges over a terrain profile drawn
+on an effective earth of radius k·R.
 
 Attributes
 ----------

@@ -200,3 +200,13 @@ def test_no_scatter_without_matplotlib(province, tmp_path, monkeypatch):
     doc = calibration.calibrate(io.load(province), csv, tmp_path / "o", progress=lambda f, m: None)
     assert doc["scatter_png"] is None and not (tmp_path / "o" / "calibration_scatter.png").exists()
     assert (tmp_path / "o" / "calibration.json").exists()
+
+
+def test_measurements_from_a_geopackage(tmp_path):
+    path = tmp_path / "points.gpkg"
+    frame = gpd.GeoDataFrame({"signal_dbm": [-80.0, -99.5], "site": ["S1", "S3"]},
+                             geometry=gpd.points_from_xy([X0 + 100, X0 + 200], [Y0 + 100, Y0 + 200]), crs="EPSG:9205")
+    frame.to_file(path, layer="m", driver="GPKG")
+    m = calibration.read_measurements(path)
+    assert m["rsrp_dbm"].tolist() == [-80.0, -99.5] and m["site"].tolist() == ["S1", "S3"]
+    assert m.crs.to_epsg() == 9205

@@ -97,3 +97,15 @@ def test_5g_reach_inverts_the_los_loss():
     reach = coverage.unobstructed_reach_km(np.zeros(1), np.ones(1), co, np.array([32.45 + 20 * np.log10(3700)]),
                                            budget)
     assert reach[0] == pytest.approx(6.0, rel=1e-6)
+
+
+def test_5g_site_below_the_receiver_is_a_clear_error(ridge):
+    ds = ridge.copy()
+    sites = ds["bts_sites"].copy()
+    sites["height_m"] = 1.0
+    ds.layers["bts_sites"] = sites
+    from ictgis import LayerError
+
+    with pytest.raises(LayerError, match="TR 38.901") as err:
+        coverage.compute(ds, technology="5G", radius_m=3000, progress=lambda f, m: None)
+    assert err.value.problems[0].column == "height_m" and err.value.problems[0].row == 1

@@ -23,9 +23,11 @@ from ..io import Dataset
 from ..terrain import PARALLEL_LOCK, Dem, read_dem
 from .kernels import best_server_kernel, block_minima, log_distance_table, merge_best, new_best, share_best
 from .model import (
+    LANDCOVER_FILE,
     MAX_RADIUS_M,
     RADIUS_MARGIN_DB,
     CoverageResult,
+    landcover_grid,
     loss_coefficients,
     site_environment,
     sites_of,
@@ -177,8 +179,6 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
 
 def _receiver_offsets(ds, dem, rsrp, offsets: dict) -> None:
     """Subtract a loss offset per land-cover class (``landcover.tif`` of the data folder) from `rsrp`, in place."""
-    from ..calibration import LANDCOVER_FILE, landcover_grid
-
     path = None if ds.data_dir is None else ds.data_dir / LANDCOVER_FILE
     if path is None or not path.exists():
         logger.warning("the calibration has land-cover offsets but the data folder has no %s: not applied",

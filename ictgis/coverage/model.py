@@ -8,6 +8,7 @@ read by :func:`ictgis.coverage.compute` and :func:`ictgis.coverage.coverage_matr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -20,8 +21,8 @@ from ..layers import parse_tech
 from ..terrain import Dem
 
 __all__ = [
-    "ENV_BY_KIND", "MAX_RADIUS_M", "RADIUS_MARGIN_DB", "CoverageResult", "loss_coefficients", "site_environment",
-    "sites_of", "tr38901_coefficients", "unobstructed_reach_km",
+    "ENV_BY_KIND", "LANDCOVER_FILE", "MAX_RADIUS_M", "RADIUS_MARGIN_DB", "CoverageResult", "landcover_grid",
+    "loss_coefficients", "site_environment", "sites_of", "tr38901_coefficients", "unobstructed_reach_km",
 ]
 
 #: Hata environment of a site by the kind of its commune (``settings.environment_of_commune_kind``).
@@ -30,6 +31,8 @@ ENV_BY_KIND = settings.environment_of_commune_kind
 #: (so weak-signal areas are mapped too), capped at `MAX_RADIUS_M`.
 RADIUS_MARGIN_DB = 5.0
 MAX_RADIUS_M = 20_000.0
+#: Optional land-cover class raster of a data folder (ESA WorldCover codes), read by calibration offsets.
+LANDCOVER_FILE = "landcover.tif"
 
 
 @dataclass
@@ -109,13 +112,25 @@ def tr38901_coefficients(params: radio.SiteParameters, environments: np.ndarray,
     -------
     numpy.ndarray
         Shape (n_sites, ``tr38901.COEFFICIENTS``), float64.
+
+    Raises
+    ------
+    LayerError
+        For TR 38.901 sites whose antenna is not above the receiver (UMa: receiver not above 1 m).
     """
     out = np.zeros((len(environments), tr38901.COEFFICIENTS))
+    problems = []
     for i in np.flatnonzero(tr38901.uses_tr38901(params.frequency_mhz)):
-        row = tr38901.coefficients(tr38901.scenario_of(environments[i]), float(params.frequency_mhz[i]),
-                                   float(params.height_m[i]), rx_height_m)
+        try:
+            row = tr38901.coefficients(tr38901.scenario_of(environments[i]), float(params.frequency_mhz[i]),
+                                       float(params.height_m[i]), rx_height_m)
+        except ValueError as exc:
+            problems.append(Problem("bts_sites", str(exc), row=int(i) + 1, column="height_m"))
+            continue
         row[[3, 6, 8]] += calibration_db.get(environments[i], 0.0)
         out[i] = row
+    if problems:
+        raise LayerError(f"{len(problems)} site(s) outside TR 38.901's antenna heights", problems)
     return out
 
 
@@ -138,6 +153,31 @@ def unobstructed_reach_km(a_coef: np.ndarray, b_coef: np.ndarray, nr_coef: np.nd
             lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
         reach[nr] = 10 ** (lo - 3.0)
     return reach
+
+
+def landcover_grid(path: str | Path, dem: Dem) -> np.ndarray:
+    """Land-cover classes on the DEM's grid (nearest neighbour; -1 where none), from a class raster.
+
+    Parameters
+    ----------
+    path
+        A single-band class raster (``landcover.tif``: ESA WorldCover codes), any CRS.
+    dem
+        The :class:`ictgis.terrain.Dem` to resample onto.
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 classes, the DEM's shape.
+    """
+    import rasterio
+    from rasterio.warp import Resampling, reproject
+
+    out = np.full(dem.shape, -1, dtype=np.int32)
+    with rasterio.open(path) as src:
+        reproject(rasterio.band(src, 1), out, dst_transform=dem.transform, dst_crs=dem.crs, dst_nodata=-1,
+                  resampling=Resampling.nearest)
+    return out
 
 
 def sites_of(ds: Dataset, technology: str, *, operator: str | None = None) -> gpd.GeoDataFrame:
