@@ -136,9 +136,12 @@ def _check(ds, technologies) -> None:
                 problems.append(Problem("villages", "has no geometry", row=int(i) + 1))
         for col in ("households", "population"):
             if col in cols:
-                v = pd.to_numeric(villages[col], errors="coerce")
-                for i in np.flatnonzero(((v < 0) | ~np.isfinite(v.fillna(0))).to_numpy())[:20]:
-                    problems.append(Problem("villages", f"{col} is {villages[col].iloc[i]!r}, expected ≥ 0",
+                v = pd.to_numeric(villages[col], errors="coerce").astype(float)
+                bad = (v.isna() & villages[col].notna()) | (v < 0) | np.isinf(v)
+                for i in np.flatnonzero(bad.to_numpy())[:20]:
+                    raw = villages[col].iloc[i]
+                    shown = repr(raw) if isinstance(raw, str) else str(raw)
+                    problems.append(Problem("villages", f"{col} is {shown}, expected a number ≥ 0",
                                             row=int(i) + 1, column=col))
     if "microwave" in technologies or "fwa" in technologies:
         sites = ds.get("bts_sites")
@@ -560,3 +563,29 @@ def _summary(table, pick, order, segments, cols, capex, fiber_full_capex, fiber_
         "horizon_years": years, "discount_rate": rate, "usd_to_vnd": usd,
         "defaults": {k: _p(params, k) for k in dir(settings) if k.startswith("lastmile_")},
     }
+
+
+def map_layer(ds) -> gpd.GeoDataFrame | None:
+    """Return the last mile as one map layer: the villages (points), microwave hops and used fiber segments (lines).
+
+    Every feature has ``technology`` (fiber, microwave, satellite, fwa); villages also ``id``, ``name``,
+    ``households`` and ``npv_vnd``; hops ``from_id``, ``to_id``, ``freq_ghz``, ``clearance_pct``, ``margin_db``;
+    segments ``villages`` and ``cost_vnd``. In the dataset's CRS; None when the data have no villages layer.
+
+    Raises
+    ------
+    LayerError
+        As `plan_last_mile`.
+    """
+    if ds.get("villages") is None:
+        return None
+    result = plan_last_mile(ds)
+    v = result.villages[["id", "name", "technology", "households", "npv_vnd", "geometry"]]
+    hops = result.microwave.assign(technology="microwave")[
+        ["technology", "from_id", "to_id", "freq_ghz", "clearance_pct", "margin_db", "geometry"]]
+    fib = result.fiber.assign(technology="fiber")[["technology", "villages", "cost_vnd", "geometry"]]
+    parts = [f for f in (fib, hops, v) if len(f)]
+    if not parts:
+        return gpd.GeoDataFrame({"technology": []}, geometry=[], crs=ds["villages"].crs)
+    out = pd.concat(parts, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=ds["villages"].crs)

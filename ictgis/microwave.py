@@ -204,17 +204,20 @@ def evaluate_hop(dem: Dem, a: tuple[float, float], b: tuple[float, float], *, fr
     return best
 
 
-def relay_candidates(dem: Dem, *, window_m: float = 1500.0, top_share: float = 0.5) -> np.ndarray:
+def relay_candidates(dem: Dem, *, window_m: float = 1500.0, top_share: float = 0.5,
+                     min_prominence_m: float = 10.0) -> np.ndarray:
     """Return candidate relay points on high ground: local maxima of the DEM, as an ``(n, 3)`` array x, y, z.
 
-    A cell is a candidate when it is the highest within `window_m` and in the upper `top_share` of the DEM's
-    elevations.
+    A cell is a candidate when it is the highest within `window_m`, at least `min_prominence_m` above the lowest
+    cell there (no plateaus) and in the upper `top_share` of the DEM's elevations.
     """
-    from scipy.ndimage import maximum_filter
+    from scipy.ndimage import maximum_filter, minimum_filter
 
     z = np.where(np.isfinite(dem.elevation), dem.elevation, -np.inf)
     size = max(3, int(round(window_m / dem.resolution_m)) | 1)
     peaks = (z == maximum_filter(z, size=size, mode="nearest")) & np.isfinite(dem.elevation)
+    low = minimum_filter(np.where(np.isfinite(dem.elevation), dem.elevation, np.inf), size=size, mode="nearest")
+    peaks &= z >= low + min_prominence_m
     finite = dem.elevation[np.isfinite(dem.elevation)]
     if finite.size == 0:
         return np.zeros((0, 3))
