@@ -244,6 +244,10 @@ OVERLAYS: dict[str, Overlay] = {o.key: o for o in (
     Overlay("coverage_4g", "Vùng phủ sóng 4G (máy chủ tốt nhất)", "4G best-server coverage", "image"),
     Overlay("fiber_planned", "Tuyến cáp quang dự kiến", "Planned fiber routes", "geojson", style="fiber_planned",
             properties=("id", "kind", "length_km", "cost_vnd", "villages")),
+    # provided: `ictgis.lastmile.map_layer` (villages by cheapest technology, microwave hops, fiber used)
+    Overlay("lastmile", "Kết nối dặm cuối (công nghệ rẻ nhất)", "Last mile (cheapest technology)", "geojson",
+            style="lastmile", properties=("id", "name", "technology", "households", "npv_vnd", "from_id", "to_id",
+                                          "freq_ghz", "clearance_pct", "margin_db", "villages", "cost_vnd")),
 )}
 
 

@@ -142,3 +142,49 @@ fiber_usd_per_m: dict[str, float] = {"rural": 5.0, "suburban": 15.0, "urban": 25
 fiber_offroad_usd_per_m: float = 10.0
 #: Per village connected to fiber: splitter cabinet, ODF, splicing and tests (assumption).
 fiber_equipment_usd_per_village: float = 2_000.0
+
+# --- The last mile (`ictgis lastmile`, the ``connect_villages`` intervention; docs/sources.md §3.10, §4, §6) --------
+#: Busy-hour demand of one household (Mbps): a 100 Mbps fibre plan, the entry speed of the national target of fibre
+#: to every household (Quyết định 1132/QĐ-TTg, §3.8), shared 1:100 at the busy hour (assumption).
+lastmile_mbps_per_household: float = 1.0
+#: Least demand of a village with a school or a health station (Mbps; assumption: one uncontended 20 Mbps line).
+lastmile_institution_mbps: float = 20.0
+#: Rain rate exceeded 0.01 % of an average year in Điện Biên (mm/h, 1-minute integration): ITU-R P.837-7's digital
+#: map gives 64–80 mm/h over the province (69.4 at Điện Biên Phủ, 74.2 at Mường Nhé); 72 is the median of a 0.25°
+#: grid over it (docs/sources.md §3.10).
+lastmile_rain_rate_mm_h: float = 72.0
+#: Availability a microwave hop must keep through rain (%, the rain fade margin is ITU-R P.530's A at 100 − this).
+lastmile_availability_pct: float = 99.99
+#: A bts_site counts as fiber-connected (a microwave hub) when a fiber route passes this close (m; assumption).
+lastmile_site_fiber_m: float = 300.0
+#: Microwave mast at the village end and tower of a relay on high ground (heights above ground, m; assumptions).
+lastmile_village_mast_m: float = 15.0
+lastmile_relay_mast_m: float = 30.0
+#: One microwave hop (two outdoor units, two antennas, installation): 0.6 m dishes (13–23 GHz) and 1.2 m dishes
+#: (7–8 GHz), USD (assumption: about 2,500 per radio end, 800/1,800 per dish, 1,500 installation).
+lastmile_microwave_hop_usd: dict[float, float] = {0.6: 8_000.0, 1.2: 12_000.0}
+#: A 15 m mast at the village for the microwave dish, USD (assumption).
+lastmile_village_mast_usd: float = 3_000.0
+#: A relay on high ground: tower and civil works (Oughton's 5,000 + 5,000) and a small solar kit for two radios
+#: (3,000, assumption), USD.
+lastmile_relay_site_usd: float = 13_000.0
+#: Yearly cost of a microwave hop: maintenance (5 % of its capex, assumption) and the licence of the frequency pair
+#: (USD per hop per year, assumption).
+lastmile_microwave_opex_share: float = 0.05
+lastmile_microwave_licence_usd_per_year: float = 200.0
+#: Satellite terminals: GEO VSAT and LEO (capex installed, USD; monthly service, USD; capacity, Mbps; assumptions
+#: in the order of published 2024–2025 list prices, docs/sources.md §6).
+lastmile_geo_terminal_usd: float = 3_000.0
+lastmile_geo_usd_per_month: float = 400.0
+lastmile_geo_capacity_mbps: float = 20.0
+lastmile_leo_terminal_usd: float = 1_000.0
+lastmile_leo_usd_per_month: float = 250.0
+lastmile_leo_capacity_mbps: float = 100.0
+#: 4G fixed wireless: an outdoor CPE (USD), the RSRP it needs (dBm, 10 dB above the −110 dBm coverage threshold),
+#: its height above ground (m) and the share of a 20 MHz LTE sector it may take (Mbps); assumptions.
+lastmile_fwa_cpe_usd: float = 300.0
+lastmile_fwa_rsrp_dbm: float = -100.0
+lastmile_fwa_height_m: float = 5.0
+lastmile_fwa_capacity_mbps: float = 50.0
+#: Capacity of one microwave hop: a 28 MHz channel at 256-QAM (Mbps; vendor datasheets, assumption).
+lastmile_microwave_capacity_mbps: float = 180.0

@@ -267,6 +267,7 @@ def test_analyses_reach_the_map_once_computed(client, app):
         ds = data.dataset()
         assert analyses.coverage_result(ds, "4G", wait=True) is not None
         assert analyses.planned_routes(ds, wait=True) is not None
+        assert analyses.lastmile_layer(ds, wait=True) is not None
     page = client.get("/").get_data(as_text=True)
     assert "/api/overlays/coverage_4g.png" in page and _has_label(page, "Vùng phủ sóng 4G (máy chủ tốt nhất)")
     assert "/api/layers/fiber_planned.geojson" in page and _has_label(page, "Tuyến cáp quang dự kiến")
@@ -278,8 +279,13 @@ def test_analyses_reach_the_map_once_computed(client, app):
     assert {type(f["properties"]["g4"]) for f in villages} == {bool}
     planned = client.get("/api/layers/fiber_planned.geojson").get_json()["features"]
     assert planned and {"id", "kind", "length_km", "cost_vnd", "villages"} <= set(planned[0]["properties"])
+    assert "/api/layers/lastmile.geojson" in page
+    last = client.get("/api/layers/lastmile.geojson").get_json()["features"]
+    villages_lm = [f["properties"] for f in last if f["geometry"]["type"] == "Point"]
+    assert {p["id"] for p in villages_lm} == {"V06", "V08", "V10"}
+    assert {p["technology"] for p in villages_lm} <= {"fiber", "microwave", "satellite", "fwa", ""}
     listed = client.get("/api/layers").get_json()
-    assert set(listed["overlays"]) == {"coverage_4g", "fiber_planned"}
+    assert set(listed["overlays"]) == {"coverage_4g", "fiber_planned", "lastmile"}
     assert "populated_area_4g_pct" in listed["choropleths"]
 
 

@@ -35,7 +35,7 @@ import geopandas as gpd
 import pandas as pd
 from cachetools import LRUCache
 
-from ictgis import coverage, fiber, maps
+from ictgis import coverage, fiber, lastmile, maps
 from ictgis.io import Dataset
 from ictgis.layers import parse_tech
 
@@ -340,9 +340,22 @@ def planned_routes(ds: Dataset, *, wait: bool = False) -> gpd.GeoDataFrame | Non
     return background(("fiber_planned", key), lambda: fiber.planned_routes(ds), wait=wait)
 
 
+def lastmile_layer(ds: Dataset, *, wait: bool = False) -> gpd.GeoDataFrame | None:
+    """Map provider: the cheapest technology of each village without fiber (`ictgis.lastmile.map_layer`).
+
+    None while it is computed in the background (unless `wait`), and for a dataset without villages.
+    """
+    if ds.get("villages") is None:
+        return None
+    key = content_key(ds)
+    if key is None:
+        return None
+    return background(("lastmile", key), lambda: lastmile.map_layer(ds), wait=wait)
+
+
 #: What the web map shows beyond the layers, by `ictgis.maps` key.
 MAP_PROVIDERS = maps.MapProviders(
     choropleths={"populated_area_4g_pct": commune_populated_area_4g_pct},
-    overlays={"coverage_4g": overlay_4g, "fiber_planned": planned_routes},
+    overlays={"coverage_4g": overlay_4g, "fiber_planned": planned_routes, "lastmile": lastmile_layer},
     village_status={"g4": villages_covered_4g},
 )

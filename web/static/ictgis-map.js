@@ -177,8 +177,16 @@
     post_offices: function (p) {
       return {radius: 5, color: "#252525", weight: 1, fillColor: POST[p.kind] || "#636363", fillOpacity: 1};
     },
-    point: function () { return {radius: 5, color: "#000", weight: 1, fillColor: "#e7298a", fillOpacity: 0.9}; }
+    point: function () { return {radius: 5, color: "#000", weight: 1, fillColor: "#e7298a", fillOpacity: 0.9}; },
+    // The last mile: villages (points) and their links (lines) coloured by the technology chosen.
+    lastmile: function (p) {
+      var c = LASTMILE[p.technology] || "#999999";
+      return {radius: 5, color: p.villages !== undefined || p.from_id !== undefined ? c : "#1a1a1a",
+        weight: p.from_id !== undefined ? 2 : 1, dashArray: p.from_id !== undefined ? "2 4" : null,
+        fillColor: c, fillOpacity: 0.95};
+    }
   };
+  var LASTMILE = {fiber: "#1b9e77", microwave: "#7570b3", satellite: "#d95f02", fwa: "#e6ab02"};
 
   // ------------------------------------------------------------------------------------------ popups
   function rows(style, p) {
