@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, load_dataset, postal_kinds_option
+from ._options import CRS_OPTION, DATA_DIR, data_warnings, load_dataset, postal_kinds_option
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +27,22 @@ logger = logging.getLogger(__name__)
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("--coverage", "with_coverage", is_flag=True,
               help="Also compute 3G/4G populated-area coverage from the DEM and the sites (takes seconds).")
-def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, lang, with_coverage) -> None:
-    """Print the department's indicator table for DATA_DIR (default: the embedded demo)."""
+@click.option("--sharing-distance-m", type=click.FloatRange(min=0), default=None,
+              help="BTS sites this close stand on one tower, for infrastructure sharing (default 50).")
+def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, lang, with_coverage,
+               sharing_distance_m) -> None:
+    """Print the department's indicator table for DATA_DIR (default: the embedded demo).
+
+    An indicator the data cannot give (a missing layer or attribute) is shown as "—" (null in --json, with the
+    reason under "unavailable") and a warning line on stderr says why.
+    """
     from .. import indicators as ind
 
     kinds = postal_kinds_option(postal_kinds, option="--postal-kinds")
     ds = load_dataset(data_dir, crs)
-    result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2)
+    with data_warnings():
+        result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2,
+                             sharing_distance_m=sharing_distance_m)
     if with_coverage:
         from .. import coverage
 
