@@ -109,7 +109,3 @@ class RepairWarning(DataWarning):
 
 class CRSWarning(DataWarning):
     """A stated CRS disagrees with the one a file declares (the file's own CRS is used)."""
-
-
-class UnavailableWarning(DataWarning):
-    """An indicator cannot be computed from the data given (a layer or attribute is missing); it is left out."""

@@ -4,8 +4,8 @@
 indicators under `postal`, `mobile`, `fiber`, `broadcast` and `sharing`, plus `communes` and `districts`
 breakdowns, ``itu_codes`` (indicator key → ITU ICT indicator code, where one exists: docs/sources.md §3.10) and
 ``unavailable`` (indicator key → why it could not be computed). An indicator whose layer or attribute is missing is
-None (unavailable), not an error and never a silent 0; the newer indicators (sharing, undergrounding, radio stations
-using IT) also raise an `ictgis._errors.UnavailableWarning` saying why. Figures are rounded as the department
+None (unavailable), not an error and never a silent 0; for the newer indicators (sharing, undergrounding, radio
+stations using IT) ``unavailable`` says why, and ``ictgis indicators`` prints it as a warning. Figures are rounded as the department
 publishes them: 2 decimals for km, whole people, 1 decimal for percentages.
 
 Denominators differ by indicator: postal and internet-point indicators count xã only; the radio-station indicator
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import admin, infrastructure, labels, postal
-from ._errors import LayerError, Problem, UnavailableWarning
+from ._errors import LayerError, Problem
 from .io import Dataset
 from .layers import parse_tech
 
@@ -146,7 +145,7 @@ def compute(dataset: Dataset, *, structure: str = "2019", postal_kinds: tuple[st
     result["itu_codes"] = {k: lab.itu for k, lab in labels.INDICATORS.items() if lab.itu}
     result["unavailable"] = unavailable
     for key, why in unavailable.items():
-        warnings.warn(f"{key} is not computed: {why}", UnavailableWarning, stacklevel=2)
+        logger.info("%s is not computed: %s", key, why)
     result["communes"] = _records(table)
     result["districts"] = _records(_by_district(table)) if "district" in table else None
     return result

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, data_warnings, load_dataset, postal_kinds_option
+from ._options import CRS_OPTION, DATA_DIR, load_dataset, postal_kinds_option
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +40,10 @@ def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, 
 
     kinds = postal_kinds_option(postal_kinds, option="--postal-kinds")
     ds = load_dataset(data_dir, crs)
-    with data_warnings():
-        result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2,
-                             sharing_distance_m=sharing_distance_m)
+    result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2,
+                         sharing_distance_m=sharing_distance_m)
+    for key, why in result["unavailable"].items():
+        click.echo(f"Warning: {key} is not computed: {why}", err=True)
     if with_coverage:
         from .. import coverage
 

@@ -27,6 +27,8 @@ PARAMETERS = {
     "site_rent_usd_per_year": float, "solar_kit_usd": float, "grid_connection_usd": float,
     "diesel_litres_per_year": float, "diesel_vnd_per_litre": float, "co2_kg_per_litre_diesel": float,
     "bdvhx_capex_vnd": float, "bdvhx_opex_vnd_per_year": float, "fiber_opex_share_per_year": float,
+    "sharing_distance_m": float, "colocation_max_distance_m": float, "colocation_saving_usd": float,
+    "colocation_rent_usd_per_year": float,
 }
 
 @dataclass
