@@ -252,8 +252,9 @@ def network_package(routes: gpd.GeoDataFrame | None, *, planned: gpd.GeoDataFram
         "language": "vi",
         "nodes": nodes,
         "spans": spans,
-        "organisations": [{"id": oid, "name": oname} for oid, oname in sorted(orgs.items())],
     }
+    if orgs:  # the standard refuses an empty list
+        network["organisations"] = [{"id": oid, "name": oname} for oid, oname in sorted(orgs.items())]
     return {"networks": [network]}
 
 
