@@ -5,8 +5,8 @@ indicators under `postal`, `mobile`, `fiber`, `broadcast` and `sharing`, plus `c
 breakdowns, ``itu_codes`` (indicator key → ITU ICT indicator code, where one exists: docs/sources.md §3.10) and
 ``unavailable`` (indicator key → why it could not be computed). An indicator whose layer or attribute is missing is
 None (unavailable), not an error and never a silent 0; for the newer indicators (sharing, undergrounding, radio
-stations using IT) ``unavailable`` says why, and ``ictgis indicators`` prints it as a warning. Figures are rounded as the department
-publishes them: 2 decimals for km, whole people, 1 decimal for percentages.
+stations using IT) ``unavailable`` says why, and ``ictgis indicators`` prints it as a warning. Figures are rounded
+as the department publishes them: 2 decimals for km, whole people, 1 decimal for percentages.
 
 Denominators differ by indicator: postal and internet-point indicators count xã only; the radio-station indicator
 counts all commune-level units (docs/sources.md §1.2, §1.4).

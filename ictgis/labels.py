@@ -256,7 +256,7 @@ HEADINGS: dict[str, Label] = {
 
 
 def itu_code(key: str) -> str | None:
-    """Return the ITU indicator code of an indicator key (``"mobile.populated_area_4g_pct"`` → ``"i271GA"``), or None."""
+    """Return the ITU code of an indicator key (``"mobile.populated_area_4g_pct"`` → ``"i271GA"``), or None."""
     lab = INDICATORS.get(key)
     return lab.itu if lab is not None and lab.itu else None
 

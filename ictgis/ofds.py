@@ -23,8 +23,8 @@ network name (the same name gives the same id).
 Import (`read_spans`): an OFDS JSON file (a package, or a single network) becomes a fiber_routes layer: ``id``,
 ``install`` (from ``deployment``), ``operator`` (the owner's name), ``status`` (``existing`` or ``planned``) and
 the route geometry, in CRS84; the spans of one route (same ``name``) are merged back, and ictgis's drop spans
-(``drop:…``) are not routes and are skipped. The layer reader (`ictgis.io.read_layer`) does this for every ``.json`` file holding
-OFDS data, so ``fiber_routes.json`` in a data folder is read as OFDS.
+(``drop:…``) are not routes and are skipped. The layer reader (`ictgis.io.read_layer`) does this for every
+``.json`` file holding OFDS data, so ``fiber_routes.json`` in a data folder is read as OFDS.
 
 Validation (`validate`) runs the standard's own validator, ``libcoveofds`` (JSON Schema and its additional checks).
 """
@@ -109,10 +109,10 @@ def network_package(routes: gpd.GeoDataFrame | None, *, planned: gpd.GeoDataFram
         if "id" not in f:
             f["id"] = [f"PLAN-{s}" for s in f["seg_id"]] if "seg_id" in f else [f"{status}-{i + 1}"
                                                                                 for i in range(len(f))]
-        f["operator"] = f["operator"] if "operator" in f else (planned_operator if status == "planned" else None)
+        f["operator"] = f.get("operator", planned_operator if status == "planned" else None)
         if status == "planned":
             f["operator"] = f["operator"].fillna(planned_operator)
-        f["install"] = f["install"] if "install" in f else None
+        f["install"] = f.get("install", None)
         f["status"] = status
         frames.append(gpd.GeoDataFrame(f[["id", "operator", "install", "status"]].assign(id=f["id"].astype(str)),
                                        geometry=f.geometry.to_numpy(), crs=f.crs))
@@ -277,11 +277,14 @@ def validate(package: dict) -> list[dict]:
     Raises
     ------
     ImportError
-        When libcoveofds is not installed (``pip install libcoveofds``).
+        When libcoveofds is not installed (the ``ofds`` extra: ``pip install 'ictgis[ofds]'``).
     """
-    from libcoveofds.jsonschemavalidate import JSONSchemaValidator
-    from libcoveofds.python_validate import PythonValidate
-    from libcoveofds.schema import OFDSSchema
+    try:
+        from libcoveofds.jsonschemavalidate import JSONSchemaValidator
+        from libcoveofds.python_validate import PythonValidate
+        from libcoveofds.schema import OFDSSchema
+    except ImportError as exc:
+        raise ImportError("validating OFDS needs libcoveofds: pip install 'ictgis[ofds]'") from exc
 
     schema = OFDSSchema()
     problems = [e.json() for e in JSONSchemaValidator(schema).validate(package)]

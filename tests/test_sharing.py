@@ -94,10 +94,12 @@ def test_missing_attributes_leave_indicators_out_and_say_why(tmp_path, tiny):
     assert "install" in result["unavailable"]["fiber.underground_km"]
     assert "radio_it" in result["unavailable"]["broadcast.units_with_it_radio"]
     assert "underground_km" not in result["communes"][0] and "radio_it" not in result["communes"][0]
-    cli = CliRunner().invoke(main, ["indicators", str(folder), "--json"])
+    cli = CliRunner().invoke(main, ["indicators", str(folder)])
     assert cli.exit_code == 0
     assert "Warning: fiber.underground_km is not computed: the fiber_routes layer has no install" in cli.stderr
-    assert json.loads(cli.stdout)["fiber"]["underground_km"] is None
+    assert "Tỷ lệ cáp quang đi ngầm" in cli.stdout and "—" in cli.stdout
+    data = json.loads(CliRunner().invoke(main, ["indicators", str(folder), "--json"]).output)
+    assert data["fiber"]["underground_km"] is None and "install" in data["unavailable"]["fiber.underground_km"]
     no_bts = write_layers(tmp_path / "e", {k: v for k, v in tiny.items() if k != "bts_sites"})
     assert indicators.compute(io.load(no_bts))["unavailable"]["sharing.sites_shared"] == "there is no bts_sites layer"
 
@@ -213,3 +215,6 @@ def test_demo_values_are_believable(demo_dir):
     assert (b["units_with_radio"], b["units_with_it_radio"]) == (97, 24)
     assert not result["unavailable"]
     assert np.isfinite(f["underground_km"])
+    merged = indicators.compute(io.load(demo_dir), structure="2025")
+    assert merged["broadcast"]["units_with_it_radio"] >= 10 and not merged["unavailable"]
+    assert merged["fiber"]["underground_km"] == f["underground_km"]

@@ -33,8 +33,8 @@ def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, 
                sharing_distance_m) -> None:
     """Print the department's indicator table for DATA_DIR (default: the embedded demo).
 
-    An indicator the data cannot give (a missing layer or attribute) is shown as "—" (null in --json, with the
-    reason under "unavailable") and a warning line on stderr says why.
+    An indicator the data cannot give (a missing layer or attribute) is shown as "—" with a warning line on stderr
+    saying why (with --json: null, and the reason under "unavailable").
     """
     from .. import indicators as ind
 
@@ -42,8 +42,9 @@ def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, 
     ds = load_dataset(data_dir, crs)
     result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2,
                          sharing_distance_m=sharing_distance_m)
-    for key, why in result["unavailable"].items():
-        click.echo(f"Warning: {key} is not computed: {why}", err=True)
+    if not as_json:  # the JSON says why under "unavailable"
+        for key, why in result["unavailable"].items():
+            click.echo(f"Warning: {key} is not computed: {why}", err=True)
     if with_coverage:
         from .. import coverage
 

@@ -100,6 +100,8 @@ def apply_underground_fiber(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
 def check(chk: Checker, path: tuple, spec: dict) -> None:
     """Require a non-empty choice of areas, kinds among xa/phuong/thi_tran, and known settings in usd_per_m."""
     where = spec.get("where")
+    if "where" not in spec:
+        chk.add(path, "underground_fiber needs 'where' (kind, commune or district)")
     if isinstance(where, dict):
         if not where:
             chk.add((*path, "where"), "where needs kind, commune or district")
@@ -117,4 +119,4 @@ def check(chk: Checker, path: tuple, spec: dict) -> None:
 
 
 INTERVENTION = Intervention("underground_fiber", {"where": Filter(AREA_WHERE, "area"), "usd_per_m": dict},
-                            apply_underground_fiber, required=("where",), check=check, order=65)
+                            apply_underground_fiber, check=check, order=65)
