@@ -13,7 +13,8 @@ nodes
     Points of presence (``type`` ``["pointOfPresence"]``; the ``pops`` file of ``ictgis fiber --pops``), BTS sites
     within ``tap_m`` of a route (``["site"]``), villages with fiber (``["village"]``) and the junctions at route
     ends and where nodes tap a route (no type, as the standard asks for pure junctions). Ids: ``pop:<id>``,
-    ``site:<id>``, ``village:<id>``, ``junction:<n>``. Each point node is tapped into its nearest route: the route
+    ``site:<id>``, ``village:<id>``, ``junction:<n>``. With a plan, the villages it connects are nodes with status
+    ``planned``. Each point node is tapped into its nearest route: the route
     is cut there into spans (``<id>``, ``<id>#2`` …, each named ``<id>``) and a straight *drop* span (``drop:<node
     id>``) joins the tap to the node, so every node is on the network.
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd
@@ -69,7 +71,8 @@ def _to_lonlat(frame: gpd.GeoDataFrame) -> np.ndarray:
 
 def network_package(routes: gpd.GeoDataFrame | None, *, planned: gpd.GeoDataFrame | None = None,
                     pops: gpd.GeoDataFrame | None = None, sites: gpd.GeoDataFrame | None = None,
-                    villages: gpd.GeoDataFrame | None = None, name: str = "ictgis fiber network",
+                    villages: gpd.GeoDataFrame | None = None, planned_villages: Iterable[str] = (),
+                    name: str = "ictgis fiber network",
                     publisher: str | None = None, tap_m: float = 100.0, planned_operator: str = "planned"
                     ) -> dict:
     """Return an OFDS package holding one network built from ictgis layers.
@@ -87,6 +90,8 @@ def network_package(routes: gpd.GeoDataFrame | None, *, planned: gpd.GeoDataFram
         BTS sites; those within `tap_m` of a route become nodes.
     villages
         Villages; those with ``fiber`` true become nodes.
+    planned_villages
+        Ids of villages the plan connects: nodes too, with status ``planned`` (as their drop spans).
     name
         Network name (its UUID derives from it).
     publisher
@@ -150,6 +155,8 @@ def network_package(routes: gpd.GeoDataFrame | None, *, planned: gpd.GeoDataFram
     geoms = lines.geometry.to_numpy()
     tree = shapely.STRtree(geoms) if len(lines) else None
     point_nodes: list[tuple[str, object, str, object, object]] = []  # (id, point, type, name, operator)
+    planned_ids = {str(v) for v in planned_villages}
+    planned_nodes = {f"village:{v}" for v in planned_ids}
     for prefix, frame, kind in (("pop", pops, "pointOfPresence"), ("site", sites, "site"),
                                 ("village", villages, "village")):
         if frame is None or len(frame) == 0:
@@ -162,8 +169,9 @@ def network_package(routes: gpd.GeoDataFrame | None, *, planned: gpd.GeoDataFram
             f = f.iloc[np.unique(near)]
         elif prefix == "village":
             if "fiber" not in f:
-                continue
-            f = f[f["fiber"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+                f = f.assign(fiber=False)
+            f = f[f["fiber"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+                  | f["id"].astype(str).isin(planned_ids).to_numpy()]
         ids = f["id"].astype(str).to_numpy() if "id" in f else [str(i + 1) for i in range(len(f))]
         names = f["name"].astype(str).to_numpy() if "name" in f else [None] * len(f)
         ops = f["operator"].to_numpy() if "operator" in f else [None] * len(f)
@@ -210,7 +218,7 @@ def network_package(routes: gpd.GeoDataFrame | None, *, planned: gpd.GeoDataFram
         lonlat_pts = gpd.GeoSeries(np.array([p[1] for p in point_nodes], dtype=object), crs=crs).to_crs(
             settings.display_crs)
         for (nid, _, kind, nm, op), pt in zip(point_nodes, lonlat_pts, strict=True):
-            node(nid, pt, kind, nm, op)
+            node(nid, pt, kind, nm, op, status="planned" if nid in planned_nodes else "operational")
 
     def coords(geom) -> list:
         return [[round(x, 7), round(y, 7)] for x, y in shapely.get_coordinates(geom).tolist()]
@@ -240,7 +248,8 @@ def network_package(routes: gpd.GeoDataFrame | None, *, planned: gpd.GeoDataFram
                                                   axis=1))
         drop_ll = gpd.GeoSeries(drop_lines, crs=crs).to_crs(settings.display_crs).to_numpy()
         for (nid, li, _), jid, g, ll in zip(drops, drop_ends, drop_lines, drop_ll, strict=True):
-            spans.append({"id": f"drop:{nid}", "name": "drop", "status": STATUS[lines.iloc[li]["status"]],
+            status = "planned" if nid in planned_nodes else lines.iloc[li]["status"]
+            spans.append({"id": f"drop:{nid}", "name": "drop", "status": STATUS[status],
                           "start": jid, "end": nid, "fibreLength": round(float(g.length) / 1000.0, 3),
                           "route": {"type": "LineString", "coordinates": coords(ll)}})
     network = {

@@ -91,6 +91,12 @@ def test_cli_export_and_fiber_plan(tmp_path, tiny_dir):
     assert ofds.validate(data) == []
     statuses = {s["status"] for s in data["networks"][0]["spans"] if not s["id"].startswith("drop:")}
     assert statuses == {"operational", "planned"}
+    nodes = {n["id"]: n for n in data["networks"][0]["nodes"]}
+    summary = json.loads((tmp_path / "plan" / "summary.json").read_text(encoding="utf-8"))
+    unreachable = {u["id"] for u in summary["unreachable"]}
+    assert summary["villages_connected"] >= 2
+    assert {n for n, v in nodes.items() if n.startswith("village:") and v["status"] == "planned"} == {
+        f"village:{v}" for v in {"V06", "V08", "V10"} - unreachable}  # the tiny province's gap villages
     planned = ofds.read_spans(plan_file)
     assert set(planned.loc[planned["status"] == "planned", "id"]) and \
         all(i.startswith("PLAN-") for i in planned.loc[planned["status"] == "planned", "id"])

@@ -87,11 +87,15 @@ def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd,
     if ofds_file is not None:
         from .. import ofds
 
-        planned = plan.plan
+        planned, table = plan.plan, plan.villages
         if budget_vnd is not None and planned is not None:
             planned = planned[planned["phase"] == 1]
+        served = table["reachable"].astype(bool) & (table["selected"].astype(bool) if budget_vnd is not None
+                                                    else True)
+        connected = table.loc[served, "id"].astype(str).tolist()
         package = ofds.network_package(ds.get("fiber_routes"), planned=planned, pops=kwargs.get("pops"),
                                        sites=ds.get("bts_sites"), villages=ds.get("villages"),
+                                       planned_villages=connected,
                                        name=f"{Path(ds.data_dir or 'ictgis').name} fiber plan")
         ofds.write(package, ofds_file)
         click.echo(f"OFDS network → {ofds_file}", err=True)
