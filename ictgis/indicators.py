@@ -22,7 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import admin, infrastructure, labels, postal
+from . import admin, infrastructure, labels, postal, settings
 from ._errors import LayerError, Problem
 from .io import Dataset
 from .layers import parse_tech
@@ -283,8 +283,6 @@ def _broadcast(units, table, unavailable: dict) -> dict:
 
 def _sharing(dataset, old_to_new, table, unavailable: dict, *, distance_m: float | None) -> dict:
     """Towers and towers shared by ≥ 2 operators (`ictgis.infrastructure`), per unit and for the province."""
-    from . import settings
-
     d = settings.sharing_distance_m if distance_m is None else float(distance_m)
     out = {"towers": None, "sites_shared": None, "sites_shared_pct": None, "distance_m": d,
            "tower_ids": None}
