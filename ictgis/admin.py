@@ -62,7 +62,7 @@ def aggregate_2025(communes: gpd.GeoDataFrame, *, file: str = "communes") -> gpd
     -------
     geopandas.GeoDataFrame
         One row per 2025 commune: `code` (``NQ1661-NN``), `name`, `kind` (xa/phuong), summed `population` and
-        `households`, `radio` (any of its old units had one), `n_old` (old units merged) and `old_codes`.
+        `households`, `radio` and `radio_it` (any of its old units had one), `n_old` (old units merged) and `old_codes`.
 
     Raises
     ------
@@ -89,9 +89,10 @@ def aggregate_2025(communes: gpd.GeoDataFrame, *, file: str = "communes") -> gpd
         if column in frame:
             frame[column] = frame[column].astype("Float64")
             agg[column] = (column, "sum")
-    if "radio" in frame:
-        frame["radio"] = frame["radio"].astype("boolean").fillna(False).astype(bool)
-        agg["radio"] = ("radio", "any")
+    for column in ("radio", "radio_it"):
+        if column in frame:
+            frame[column] = frame[column].astype("boolean").fillna(False).astype(bool)
+            agg[column] = (column, "any")
     stats = frame.groupby("_item").agg(**agg)
     stats["old_codes"] = frame.groupby("_item")["code"].apply(lambda s: ",".join(sorted(s)))
     geoms = frame[["_item", frame.geometry.name]].dissolve(by="_item")
@@ -104,7 +105,7 @@ def aggregate_2025(communes: gpd.GeoDataFrame, *, file: str = "communes") -> gpd
         if column in out:
             out[column] = out[column].round().astype("Int64")
     out = out.reset_index(drop=True)
-    columns = ["code", "name", "kind", *[c for c in ("population", "households", "radio") if c in out],
+    columns = ["code", "name", "kind", *[c for c in ("population", "households", "radio", "radio_it") if c in out],
                "n_old", "old_codes", out.geometry.name]
     return gpd.GeoDataFrame(out[columns], geometry=out.geometry.name, crs=communes.crs)
 

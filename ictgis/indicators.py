@@ -1,9 +1,12 @@
 """The department's indicator table, computed from the layers.
 
 `compute` returns a JSON-ready dict — a stable contract used by scripts and the web app — with the province-level
-indicators under `postal`, `mobile`, `fiber` and `broadcast`, plus `communes` and `districts` breakdowns.
-An indicator whose layer is missing is None (unavailable), not an error. Figures are rounded as the department
-publishes them: 2 decimals for km, whole people, 1 decimal for percentages.
+indicators under `postal`, `mobile`, `fiber`, `broadcast` and `sharing`, plus `communes` and `districts`
+breakdowns, ``itu_codes`` (indicator key → ITU ICT indicator code, where one exists: docs/sources.md §3.10) and
+``unavailable`` (indicator key → why it could not be computed). An indicator whose layer or attribute is missing is
+None (unavailable), not an error and never a silent 0; for the newer indicators (sharing, undergrounding, radio
+stations using IT) ``unavailable`` says why, and ``ictgis indicators`` prints it as a warning. Figures are rounded
+as the department publishes them: 2 decimals for km, whole people, 1 decimal for percentages.
 
 Denominators differ by indicator: postal and internet-point indicators count xã only; the radio-station indicator
 counts all commune-level units (docs/sources.md §1.2, §1.4).
@@ -19,7 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import admin, labels, postal
+from . import admin, infrastructure, labels, postal, settings
 from ._errors import LayerError, Problem
 from .io import Dataset
 from .layers import parse_tech
@@ -67,7 +70,7 @@ def site_technologies(bts: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def compute(dataset: Dataset, *, structure: str = "2019", postal_kinds: tuple[str, ...] | None = None,
-            area_km2: float | None = None) -> dict:
+            area_km2: float | None = None, sharing_distance_m: float | None = None) -> dict:
     """Compute the department's indicators for a dataset.
 
     Parameters
@@ -81,6 +84,9 @@ def compute(dataset: Dataset, *, structure: str = "2019", postal_kinds: tuple[st
     area_km2
         Official province area for the service radius; default the layers.yaml `area_km2`, else the area of the
         commune polygons.
+    sharing_distance_m
+        BTS records this close stand on one tower (default `ictgis.settings.sharing_distance_m`, 50 m); see
+        `ictgis.infrastructure`.
 
     Returns
     -------
@@ -129,10 +135,17 @@ def compute(dataset: Dataset, *, structure: str = "2019", postal_kinds: tuple[st
     table["area_km2"] = units.geometry.area.to_numpy() / 1e6
     table["population"] = units["population"].astype("Float64").to_numpy()
 
+    unavailable: dict[str, str] = {}
     result["postal"] = _postal(dataset, units, old_to_new, table, is_xa, population, area, postal_kinds)
     result["mobile"] = _mobile(dataset, old_to_new, table)
     result["fiber"] = _fiber(dataset, old_to_new, table)
-    result["broadcast"] = _broadcast(units, table)
+    result["fiber"].update(_underground(dataset, units, table, unavailable))
+    result["broadcast"] = _broadcast(units, table, unavailable)
+    result["sharing"] = _sharing(dataset, old_to_new, table, unavailable, distance_m=sharing_distance_m)
+    result["itu_codes"] = {k: lab.itu for k, lab in labels.INDICATORS.items() if lab.itu}
+    result["unavailable"] = unavailable
+    for key, why in unavailable.items():
+        logger.info("%s is not computed: %s", key, why)
     result["communes"] = _records(table)
     result["districts"] = _records(_by_district(table)) if "district" in table else None
     return result
@@ -248,18 +261,96 @@ def _fiber(dataset, old_to_new, table) -> dict:
                   "villages_status_unknown": int((~known).sum())}
 
 
-def _broadcast(units, table) -> dict:
+def _broadcast(units, table, unavailable: dict) -> dict:
+    it_keys = {"units_with_it_radio": None, "units_with_it_radio_pct": None}
+    if "radio_it" not in units or units["radio_it"].isna().all():
+        unavailable["broadcast.units_with_it_radio"] = (
+            "the communes layer has no radio_it attribute (does the commune's radio station use IT/telecom: "
+            "có/không; aliases dai_cntt, dai_ip)")
     if "radio" not in units or units["radio"].isna().all():
-        return {"units_total": len(units), "units_with_radio": None, "units_with_radio_pct": None}
+        return {"units_total": len(units), "units_with_radio": None, "units_with_radio_pct": None} | it_keys
     radio = units["radio"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     table["radio"] = radio
-    return {"units_total": len(units), "units_with_radio": int(radio.sum()),
-            "units_with_radio_pct": _pct(int(radio.sum()), len(units))}
+    out = {"units_total": len(units), "units_with_radio": int(radio.sum()),
+           "units_with_radio_pct": _pct(int(radio.sum()), len(units))} | it_keys
+    if "broadcast.units_with_it_radio" not in unavailable:
+        it = units["radio_it"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        table["radio_it"] = it
+        n_it = int(it.sum())
+        out |= {"units_with_it_radio": n_it, "units_with_it_radio_pct": _pct(n_it, int(radio.sum()))}
+    return out
+
+
+def _sharing(dataset, old_to_new, table, unavailable: dict, *, distance_m: float | None) -> dict:
+    """Towers and towers shared by ≥ 2 operators (`ictgis.infrastructure`), per unit and for the province."""
+    d = settings.sharing_distance_m if distance_m is None else float(distance_m)
+    out = {"towers": None, "sites_shared": None, "sites_shared_pct": None, "distance_m": d,
+           "tower_ids": None}
+    bts = dataset.get("bts_sites")
+    if bts is None or len(bts) == 0:
+        unavailable["sharing.sites_shared"] = "there is no bts_sites layer"
+        return out
+    frame = bts.copy()
+    frame["commune"] = _unit_of(bts, old_to_new).to_numpy()
+    towers = infrastructure.towers(frame, distance_m=d)
+    table["towers"] = towers["commune"].value_counts().reindex(table.index, fill_value=0).to_numpy()
+    table["towers_shared"] = towers.loc[towers["shared"], "commune"].value_counts().reindex(
+        table.index, fill_value=0).to_numpy()
+    n, shared = len(towers), int(towers["shared"].sum())
+    return out | {"towers": n, "sites_shared": shared, "sites_shared_pct": _pct(shared, n),
+                  "bts_on_shared_towers": int(towers.loc[towers["shared"], "records"].sum()),
+                  "tower_ids": "tower" in bts and bool(bts["tower"].notna().any())}
+
+
+def _underground(dataset, units, table, unavailable: dict) -> dict:
+    """Fiber underground: km and share, for the province, per unit and in phường/thị trấn apart from xã."""
+    keys = ("underground_km", "underground_pct", "underground_km_urban", "underground_pct_urban",
+            "underground_km_xa", "underground_pct_xa", "underground_unknown_km")
+    out = dict.fromkeys(keys)
+    routes = dataset.get("fiber_routes")
+    if routes is None or len(routes) == 0:
+        unavailable["fiber.underground_km"] = "there is no fiber_routes layer"
+        return out
+    install = infrastructure.route_install(routes)
+    if install.isna().all():
+        unavailable["fiber.underground_km"] = (
+            "the fiber_routes layer has no install attribute (aerial/underground; Vietnamese treo/ngầm, aliases "
+            "lap_dat, hinh_thuc)")
+        return out
+    km = infrastructure.fiber_km_by_commune(routes, dataset["communes"])
+    unit_codes = pd.Index(units["code"].to_numpy())
+    if not km.index.equals(unit_codes):  # 2025 structure: old communes summed into new ones
+        mapping = {old: new for new, olds in zip(units["code"], units["old_codes"], strict=True)
+                   for old in str(olds).split(",")} if "old_codes" in units else {}
+        km = km.groupby(km.index.map(lambda c: mapping.get(c, c))).sum().reindex(unit_codes, fill_value=0.0)
+    table["fiber_km"] = km["fiber_km"].to_numpy()
+    table["underground_km"] = km["underground_km"].to_numpy()
+    known = (km["underground_km"] + km["aerial_km"]).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["underground_pct"] = np.where(known > 0, 100.0 * km["underground_km"].to_numpy() / known, np.nan)
+    by_line = routes.geometry.length.to_numpy() / 1000.0
+    under = float(by_line[(install == "underground").to_numpy()].sum())
+    known_total = float(by_line[install.notna().to_numpy()].sum())
+    urban = (table["kind"].isin(["phuong", "thi_tran"])).to_numpy()
+    xa = (table["kind"] == "xa").to_numpy()
+
+    def part(mask):
+        u = float(km["underground_km"].to_numpy()[mask].sum())
+        k = float(known[mask].sum())
+        return _r(u, 2), (None if k <= 0 else _pct(u, k))
+
+    u_urban, p_urban = part(urban)
+    u_xa, p_xa = part(xa)
+    return {"underground_km": _r(under, 2), "underground_pct": None if known_total <= 0 else _pct(under, known_total),
+            "underground_km_urban": u_urban, "underground_pct_urban": p_urban, "underground_km_xa": u_xa,
+            "underground_pct_xa": p_xa, "underground_unknown_km": _r(float(by_line[install.isna().to_numpy()].sum()),
+                                                                     2)}
 
 
 def _by_district(table: pd.DataFrame) -> pd.DataFrame:
     sums = [c for c in ("area_km2", "population", "post_points", "bdvhx", "bts_sites", "sites_4g", "villages",
-                        "villages_fiber", "radio") if c in table]
+                        "villages_fiber", "radio", "radio_it", "towers", "towers_shared", "fiber_km",
+                        "underground_km") if c in table]
     grouped = table.groupby("district")[sums].sum()
     grouped["units"] = table.groupby("district").size()
     if "post_points" in grouped:
@@ -267,6 +358,9 @@ def _by_district(table: pd.DataFrame) -> pd.DataFrame:
             points = grouped["post_points"].where(grouped["post_points"] > 0)
             grouped["postal_radius_km"] = np.sqrt(grouped["area_km2"] / (np.pi * points))
             grouped["people_per_point"] = grouped["population"] / points
+    if "underground_km" in grouped:
+        known = table.groupby("district")["fiber_km"].sum()
+        grouped["underground_pct"] = 100.0 * grouped["underground_km"] / known.where(known > 0)
     if "villages_fiber" in grouped:
         grouped["villages_fiber_pct"] = 100.0 * grouped["villages_fiber"] / grouped["villages"].where(
             grouped["villages"] > 0)
@@ -274,7 +368,8 @@ def _by_district(table: pd.DataFrame) -> pd.DataFrame:
     return grouped
 
 
-ROUNDING = {"area_km2": 2, "postal_radius_km": 2, "people_per_point": 0, "population": 0, "villages_fiber_pct": 1}
+ROUNDING = {"area_km2": 2, "postal_radius_km": 2, "people_per_point": 0, "population": 0, "villages_fiber_pct": 1,
+            "underground_pct": 1, "fiber_km": 2, "underground_km": 2}
 
 
 def _records(table: pd.DataFrame) -> list[dict]:
@@ -303,8 +398,10 @@ TABLE_INDICATORS: tuple[str, ...] = (
     "postal.xa_with_cultural_post_office", "postal.xa_with_cultural_post_office_pct", "mobile.bts_sites",
     "mobile.sites_3g", "mobile.sites_4g", "mobile.sites_diesel", "mobile.operators", "mobile.populated_area_4g_pct",
     "mobile.populated_area_3g_pct", "fiber.villages", "fiber.villages_with_fiber", "fiber.villages_without_fiber",
-    "fiber.villages_fiber_pct", "broadcast.units_total", "broadcast.units_with_radio",
-    "broadcast.units_with_radio_pct",
+    "fiber.villages_fiber_pct", "fiber.underground_km", "fiber.underground_pct", "fiber.underground_pct_urban",
+    "fiber.underground_pct_xa", "broadcast.units_total", "broadcast.units_with_radio",
+    "broadcast.units_with_radio_pct", "broadcast.units_with_it_radio", "sharing.towers", "sharing.sites_shared",
+    "sharing.sites_shared_pct",
 )
 
 
@@ -338,7 +435,10 @@ def format_table(result: dict, *, lang: str = "vi") -> str:
             lines.append(g.upper())
             group = g
         shown = "—" if value is None else (f"{value:,}" if isinstance(value, int) else f"{value}")
-        lines.append(f"  {label:<{width}}  {shown:>10}  {unit}")
+        lines.append(f"  {label:<{width}}  {shown:>10}  {unit}".rstrip())
+    codes = {k: labels.itu_code(k) for k in TABLE_INDICATORS if labels.itu_code(k)}
+    if codes:
+        lines.append("ITU: " + ", ".join(f"{labels.INDICATORS[k].text(lang)} = {c}" for k, c in codes.items()))
     return "\n".join(lines)
 
 
@@ -358,12 +458,16 @@ def _cell_vi(column: str, value: object) -> object:
 
 
 def write_xlsx(result: dict, path: str | Path) -> Path:
-    """Write the indicator table (one row per indicator) and the breakdowns to a Vietnamese XLSX, atomically."""
+    """Write the indicator table (one row per indicator) and the breakdowns to a Vietnamese XLSX, atomically.
+
+    The indicator sheet's last column is the ITU indicator code (``Mã ITU``; empty where ITU has none).
+    """
     from ._files import atomic_path
     from .sheets import Sheet, write_workbook
 
-    sheets = [Sheet("Chỉ tiêu", header=[labels.HEADINGS[k].vi for k in ("group", "indicator", "value", "unit")],
-                    rows=as_rows(result), widths=XLSX_WIDTHS)]
+    rows = [[*row, labels.itu_code(key) or ""] for key, row in zip(TABLE_INDICATORS, as_rows(result), strict=True)]
+    sheets = [Sheet("Chỉ tiêu", header=[labels.HEADINGS[k].vi for k in ("group", "indicator", "value", "unit", "itu")],
+                    rows=rows, widths=XLSX_WIDTHS)]
     for sheet_name, records in (("Theo xã", result.get("communes")), ("Theo huyện", result.get("districts"))):
         if not records:
             continue

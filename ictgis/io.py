@@ -4,7 +4,8 @@ A data folder holds one file per layer, named after it (``communes.shp``, ``vill
 Shapefile (also zipped), GeoPackage (a file per layer, or one file with a layer per name), GeoJSON, FlatGeobuf,
 KML or KMZ (Google Earth, with its ExtendedData; every folder is read), or a table with lon/lat or x/y columns:
 CSV as Excel saves it (UTF-8 with or without BOM, UTF-16, Windows-1258 "ANSI", ``;`` and decimal commas) or an
-XLSX sheet (`ictgis.tables`); plus an optional ``dem.tif``. An optional mapping file ``layers.yaml`` maps other
+XLSX sheet (`ictgis.tables`); plus an optional ``dem.tif``. A ``.json`` file holding Open Fibre Data Standard data
+is read as fiber routes (its spans: `ictgis.ofds.read_spans`). An optional mapping file ``layers.yaml`` maps other
 file names, field names and values onto the schema, so nobody edits a source file::
 
     crs: EPSG:9205            # for files without a CRS (and CSV x/y columns)
@@ -321,6 +322,11 @@ def _read_vector(path: Path, layer: str | None, collector: Collector, *, label: 
         # and DBFs without .cpg may hold TCVN3/VNI/UTF-8 bytes.
         read_kw["encoding"] = "latin1"
     try:
+        if suffix == ".json" and layer is None:
+            from . import ofds
+
+            if ofds.is_ofds(path):  # Open Fibre Data Standard: its spans are fiber routes
+                return ofds.read_spans(path), "UTF-8"
         if suffix in (".kml", ".kmz") and layer is None:
             frame = _read_kml(target)
         else:

@@ -54,12 +54,16 @@ class Label:
         Unit of the values, e.g. ``"km"``, ``"%"``, ``"trạm"``; empty for texts and yes/no values.
     group
         Key of `GROUPS` for indicators.
+    itu
+        Code of the matching indicator of the ITU ICT indicator collection (``i271GA`` …; docs/sources.md §3.10),
+        empty when there is none.
     """
 
     vi: str
     en: str = ""
     unit: str = ""
     group: str = ""
+    itu: str = ""
 
     def text(self, lang: str = "vi") -> str:
         """Return the label in `lang` (Vietnamese for anything but ``"en"``)."""
@@ -74,12 +78,12 @@ class Label:
 #: Groups of the indicator table (Vietnamese, in both languages, as the department's report).
 GROUPS: dict[str, str] = {
     "postal": "Bưu chính", "mobile": "Viễn thông di động", "fiber": "Băng rộng cố định",
-    "broadcast": "Truyền thanh cơ sở",
+    "broadcast": "Truyền thanh cơ sở", "sharing": "Dùng chung hạ tầng",
 }
 
 
-def _ind(group: str, vi: str, en: str, unit: str) -> Label:
-    return Label(vi, en, unit, group)
+def _ind(group: str, vi: str, en: str, unit: str, itu: str = "") -> Label:
+    return Label(vi, en, unit, group, itu)
 
 
 #: Indicators of the contract, by key (``group.name``).
@@ -101,9 +105,9 @@ INDICATORS: dict[str, Label] = {
     "mobile.sites_solar": _ind("mobile", "Số trạm BTS dùng năng lượng mặt trời", "Sites on solar power", "trạm"),
     "mobile.operators": _ind("mobile", "Số doanh nghiệp viễn thông", "Operators", "doanh nghiệp"),
     "mobile.populated_area_4g_pct": _ind("mobile", "Tỷ lệ vùng dân cư được phủ sóng 4G",
-                                         "Populated area covered by 4G", "%"),
+                                         "Populated area covered by 4G", "%", "i271GA"),
     "mobile.populated_area_3g_pct": _ind("mobile", "Tỷ lệ vùng dân cư được phủ sóng 3G",
-                                         "Populated area covered by 3G", "%"),
+                                         "Populated area covered by 3G", "%", "i271G"),
     "mobile.villages_covered_4g": _ind("mobile", "Số thôn, bản có sóng 4G", "Villages with 4G signal", "thôn, bản"),
     "fiber.villages": _ind("fiber", "Tổng số thôn, bản", "Villages", "thôn, bản"),
     "fiber.villages_with_fiber": _ind("fiber", "Số thôn, bản có cáp quang", "Villages with fiber", "thôn, bản"),
@@ -111,11 +115,27 @@ INDICATORS: dict[str, Label] = {
                                          "Villages without fixed broadband", "thôn, bản"),
     "fiber.villages_fiber_pct": _ind("fiber", "Tỷ lệ thôn, bản có cáp quang", "Share of villages with fiber", "%"),
     "fiber.route_km": _ind("fiber", "Chiều dài tuyến cáp quang", "Fiber route length", "km"),
+    "fiber.underground_km": _ind("fiber", "Chiều dài cáp quang đi ngầm", "Underground fiber", "km"),
+    "fiber.underground_pct": _ind("fiber", "Tỷ lệ cáp quang đi ngầm", "Share of fiber underground", "%"),
+    "fiber.underground_km_urban": _ind("fiber", "Cáp quang đi ngầm tại phường, thị trấn",
+                                       "Underground fiber in phường and thị trấn", "km"),
+    "fiber.underground_pct_urban": _ind("fiber", "Tỷ lệ cáp quang đi ngầm tại phường, thị trấn",
+                                        "Share of fiber underground in phường and thị trấn", "%"),
+    "fiber.underground_pct_xa": _ind("fiber", "Tỷ lệ cáp quang đi ngầm tại xã", "Share of fiber underground in xã",
+                                     "%"),
     "broadcast.units_total": _ind("broadcast", "Tổng số đơn vị hành chính cấp xã", "Commune-level units", "đơn vị"),
     "broadcast.units_with_radio": _ind("broadcast", "Số đơn vị có đài truyền thanh", "Units with a radio station",
                                        "đơn vị"),
     "broadcast.units_with_radio_pct": _ind("broadcast", "Tỷ lệ đơn vị có đài truyền thanh",
                                            "Share of units with a radio station", "%"),
+    "broadcast.units_with_it_radio": _ind("broadcast", "Số đài truyền thanh ứng dụng CNTT - viễn thông",
+                                          "Radio stations using IT/telecom", "đơn vị"),
+    "broadcast.units_with_it_radio_pct": _ind("broadcast", "Tỷ lệ đài truyền thanh ứng dụng CNTT - viễn thông",
+                                              "Share of radio stations using IT/telecom", "%"),
+    "sharing.towers": _ind("sharing", "Số cột anten (vị trí trạm)", "Towers (site locations)", "cột"),
+    "sharing.sites_shared": _ind("sharing", "Số cột anten dùng chung từ 2 doanh nghiệp",
+                                 "Towers shared by two or more operators", "cột"),
+    "sharing.sites_shared_pct": _ind("sharing", "Tỷ lệ cột anten dùng chung", "Share of towers shared", "%"),
 }
 
 #: Columns of the per-commune and per-district tables and layer attributes (map popups), by column name.
@@ -142,6 +162,13 @@ FIELDS: dict[str, Label] = {
     "villages_fiber": INDICATORS["fiber.villages_with_fiber"],
     "villages_fiber_pct": INDICATORS["fiber.villages_fiber_pct"],
     "radio": Label("Đài truyền thanh", "Radio station"),
+    "radio_it": Label("Đài truyền thanh ứng dụng CNTT - viễn thông", "Radio station using IT/telecom"),
+    "towers": INDICATORS["sharing.towers"],
+    "towers_shared": INDICATORS["sharing.sites_shared"],
+    "fiber_km": Label("Chiều dài cáp quang", "Fiber length", "km"),
+    "underground_km": INDICATORS["fiber.underground_km"],
+    "underground_pct": INDICATORS["fiber.underground_pct"],
+    "tower": Label("Mã cột anten", "Tower id"),
     "fiber": Label("Cáp quang", "Fiber"),
     "operator": Label("Nhà mạng", "Operator"),
     "tech": Label("Công nghệ", "Technologies"),
@@ -221,10 +248,17 @@ HEADINGS: dict[str, Label] = {
     "indicator": Label("Chỉ tiêu", "Indicator"),
     "value": Label("Giá trị", "Value"),
     "unit": Label("Đơn vị", "Unit"),
+    "itu": Label("Mã ITU", "ITU code"),
     "before": Label("Trước", "Before"),
     "after": Label("Sau", "After"),
     "change": Label("Thay đổi", "Change"),
 }
+
+
+def itu_code(key: str) -> str | None:
+    """Return the ITU code of an indicator key (``"mobile.populated_area_4g_pct"`` → ``"i271GA"``), or None."""
+    lab = INDICATORS.get(key)
+    return lab.itu if lab is not None and lab.itu else None
 
 
 def label(key: str) -> Label:

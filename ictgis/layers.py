@@ -104,6 +104,8 @@ COMMUNES = LayerSchema(
         Field("kind", "enum", False, "xa, phuong or thi_tran (derived from the name's prefix)", COMMUNE_KINDS,
               aliases=("loai", "cap", "loai_dvhc")),
         Field("radio", "bool", False, "Has a commune radio station", aliases=("dai_tt", "dai_truyen", "co_dai")),
+        Field("radio_it", "bool", False, "Its radio station uses IT/telecom (IP or mobile-network loudspeakers)",
+              aliases=("dai_cntt", "dai_ip", "tt_cntt", "dai_tt_it", "radio_ip")),
     ),
 )
 
@@ -147,6 +149,8 @@ BTS_SITES = LayerSchema(
               aliases=("nguon_dien", "nguon")),
         Field("commune", "str", False, "GSO code of its commune (derived by location when absent)",
               aliases=("ma_xa",), code_width=5),
+        Field("tower", "str", False, "Shared-tower id: records with the same id stand on one tower (sharing)",
+              aliases=("ma_cot", "cot_anten", "tower_id", "ma_nha_tram", "csht")),
     ),
 )
 
@@ -160,7 +164,7 @@ FIBER_ROUTES = LayerSchema(
         Field("id", "str", True, "Route id", aliases=("ma_tuyen",)),
         Field("kind", "enum", False, "backbone, distribution or access", FIBER_KINDS, aliases=("loai", "cap")),
         Field("install", "enum", False, "aerial (on poles) or underground", INSTALLATIONS,
-              aliases=("lap_dat", "hinh_thuc")),
+              aliases=("lap_dat", "hinh_thuc", "installation", "install_ty", "kieu_lap", "ngam_treo")),
         Field("operator", "str", False, "Owner", aliases=("nha_mang", "doanh_ngh")),
     ),
 )
@@ -257,7 +261,10 @@ VALUE_TERMS: dict[str, dict[str, tuple[str, ...]]] = {
                         "solar": ("Năng lượng mặt trời", "Mặt trời", "Pin mặt trời")},
     "kind@fiber_routes": {"backbone": ("Trục", "Cáp trục"), "distribution": ("Phân phối",),
                           "access": ("Truy nhập", "Truy cập")},
-    "install@fiber_routes": {"aerial": ("Treo", "Cáp treo"), "underground": ("Ngầm", "Cáp ngầm")},
+    "install@fiber_routes": {"aerial": ("Treo", "Cáp treo", "Đi nổi", "Nổi", "Trên cột", "Overhead", "Aboveground",
+                                        "Above ground"),
+                             "underground": ("Ngầm", "Cáp ngầm", "Đi ngầm", "Ngầm hóa", "Chôn", "Cống bể",
+                                             "Buried", "Belowground", "Below ground")},
     "road_class@roads": {
         "national": ("Quốc lộ", "Đường quốc lộ", "Quốc gia", "Đường quốc gia", "Cấp quốc gia", "Đường cao tốc",
                      "Cao tốc", "QL"),

@@ -188,3 +188,17 @@ lastmile_fwa_height_m: float = 5.0
 lastmile_fwa_capacity_mbps: float = 50.0
 #: Capacity of one microwave hop: a 28 MHz channel at 256-QAM (Mbps; vendor datasheets, assumption).
 lastmile_microwave_capacity_mbps: float = 180.0
+# --- Infrastructure sharing and undergrounding (docs/sources.md §4, §6; `ictgis.infrastructure`) --------------------
+#: BTS records this close (m) stand on one tower (co-located antennas), besides a shared ``tower`` id.
+sharing_distance_m: float = 50.0
+#: A new site within this distance (m) of an existing tower of another operator is put on that tower by the
+#: ``share_towers`` intervention (assumption: a tower serves a cell nearly as well from a few hundred metres away).
+colocation_max_distance_m: float = 500.0
+#: What co-locating on an existing tower saves on a new site (USD): Oughton's tower and civil-works lines
+#: (5,000 + 5,000); antennas, radios, power, transport and installation are still needed.
+colocation_saving_usd: float = site_tower_usd + site_civil_usd
+#: Yearly fee paid to the tower's owner for co-location (USD; assumption: the rural site rent it replaces).
+colocation_rent_usd_per_year: float = site_rent_usd_per_year
+#: Putting aerial fiber underground, per metre (USD) by setting: a new trench, duct and cable at Oughton's
+#: underground rates (the aerial cable is not reused; recovering it is not credited) — `fiber_usd_per_m`.
+underground_usd_per_m: dict[str, float] = dict(fiber_usd_per_m)

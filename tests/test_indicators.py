@@ -36,7 +36,9 @@ def test_contract_keys_and_known_answers(result):
                                                    "operators": 3}
     assert result["fiber"]["villages_without_fiber"] == 3
     assert result["fiber"]["villages_fiber_pct"] == 70.0
-    assert result["broadcast"] == {"units_total": 4, "units_with_radio": 3, "units_with_radio_pct": 75.0}
+    assert result["broadcast"] == {"units_total": 4, "units_with_radio": 3, "units_with_radio_pct": 75.0,
+                                   "units_with_it_radio": None, "units_with_it_radio_pct": None}
+    assert "radio_it" in result["unavailable"]["broadcast.units_with_it_radio"]
     json.dumps(result)  # JSON-ready
 
 
@@ -82,8 +84,8 @@ def test_xlsx_is_vietnamese_one_row_per_indicator(tmp_path, result):
     wb = load_workbook(path)
     ws = wb["Chỉ tiêu"]
     rows = list(ws.iter_rows(values_only=True))
-    assert rows[0] == ("Nhóm", "Chỉ tiêu", "Giá trị", "Đơn vị")
-    assert ("Bưu chính", "Bán kính phục vụ bình quân", 3.26, "km") in rows
+    assert rows[0] == ("Nhóm", "Chỉ tiêu", "Giá trị", "Đơn vị", "Mã ITU")
+    assert ("Bưu chính", "Bán kính phục vụ bình quân", 3.26, "km", None) in rows
     assert "Theo xã" in wb.sheetnames and "Theo huyện" in wb.sheetnames
     communes = list(wb["Theo xã"].iter_rows(values_only=True))
     kind = communes[0].index("Loại")

@@ -361,8 +361,8 @@ def test_a_new_module_in_the_interventions_package_is_a_new_type(tmp_path, monke
     shipped = list(interventions.__path__)
     monkeypatch.setattr(interventions, "__path__", [*shipped, str(extra)])
     found = registry.discover(interventions.__path__, interventions.__name__)
-    assert list(found) == ["power", "upgrade_sites", "retire", "survey", "add_sites", "post_offices", "fiber",
-                           "connect_villages", "project"]
+    assert list(found) == ["power", "upgrade_sites", "retire", "survey", "add_sites", "share_towers", "post_offices",
+                           "fiber", "connect_villages", "underground_fiber", "project"]
     assert list(registry.discover(shipped, interventions.__name__)) == list(scenario.INTERVENTIONS)
     (extra / "power2.py").write_text(declare.format(name="power"), encoding="utf-8")
     with pytest.raises(ValueError, match="declared twice"):

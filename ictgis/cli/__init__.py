@@ -74,6 +74,7 @@ def main(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 for _command in (data.validate, indicators.indicators, data.demo, data.clean, coverage.coverage, fiber.fiber,
+                 fiber.export_ofds,
                  postal.postal, radio.profile_command, scenario.scenario, terrain.viewshed, web.serve, web.user,
                  codes.match_codes, calibrate.calibrate, lastmile.lastmile):
     main.add_command(_command)

@@ -9,6 +9,9 @@ least-cost route), ``villages_ranked.csv`` and ``villages_ranked.xlsx`` (Vietnam
 Routes start from the ``fiber_routes`` layer of DATA_DIR; with ``--pops FILE`` (points of presence: district
 exchanges, OLTs — a point file with an ``id``) they start from those points too, and a data folder without
 fiber_routes is then accepted. The summary says which (``existing_fiber.source``).
+
+With ``--ofds FILE`` the existing and planned network is also written as Open Fibre Data Standard JSON
+(`ictgis.ofds`); ``ictgis export-ofds DATA_DIR --out FILE`` writes the current network alone.
 """
 
 from __future__ import annotations
@@ -42,8 +45,10 @@ from ._options import CRS_OPTION, DATA_DIR, load_dataset
               "farther than this from every road (default 100; it is joined by an off-road connector).")
 @click.option("--coverage/--no-coverage", "with_coverage", default=True, show_default=True,
               help="Compute 4G coverage (needs the DEM and BTS sites) to score villages lacking both fiber and 4G.")
+@click.option("--ofds", "ofds_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the existing and planned network as Open Fibre Data Standard JSON.")
 def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd, gap_distance_m,
-          max_offroad_m, pops_file, fiber_warn_m, with_coverage) -> None:
+          max_offroad_m, pops_file, fiber_warn_m, with_coverage, ofds_file) -> None:
     """Route fiber to the villages of DATA_DIR without it; write a plan, a ranking and a summary to OUT."""
     from .. import fiber as fib
     from .. import fiber_outputs
@@ -79,6 +84,21 @@ def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd,
     if out_dir.exists() and not out_dir.is_dir():
         raise click.UsageError(f"{out_dir} exists and is not a folder")
     fiber_outputs.write_outputs(plan, out_dir)
+    if ofds_file is not None:
+        from .. import ofds
+
+        planned, table = plan.plan, plan.villages
+        if budget_vnd is not None and planned is not None:
+            planned = planned[planned["phase"] == 1]
+        served = table["reachable"].astype(bool) & (table["selected"].astype(bool) if budget_vnd is not None
+                                                    else True)
+        connected = table.loc[served, "id"].astype(str).tolist()
+        package = ofds.network_package(ds.get("fiber_routes"), planned=planned, pops=kwargs.get("pops"),
+                                       sites=ds.get("bts_sites"), villages=ds.get("villages"),
+                                       planned_villages=connected,
+                                       name=f"{Path(ds.data_dir or 'ictgis').name} fiber plan")
+        ofds.write(package, ofds_file)
+        click.echo(f"OFDS network → {ofds_file}", err=True)
     s = plan.summary
     click.echo(f"{s['villages_without_fiber']} villages without fiber: {s['villages_reachable']} routed, "
                f"{s['villages_unreachable']} unreachable; connected {s['villages_connected']} villages, "
@@ -86,3 +106,42 @@ def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd,
                f"→ {out_dir}")
     if s["no_village_reached"]:
         click.echo(f"Warning: {s['no_village_reached']}", err=True)
+
+
+@click.command("export-ofds")
+@DATA_DIR
+@CRS_OPTION
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="OFDS JSON file to write.")
+@click.option("--pops", "pops_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Points of presence to add as nodes (a point file with an id).")
+@click.option("--name", default=None, help="Network name (default: the data folder's name).")
+@click.option("--validate/--no-validate", "check", default=False, show_default=True,
+              help="Check the file with the standard's validator (libcoveofds; slow on large networks).")
+def export_ofds(data_dir, crs, out_file, pops_file, name, check) -> None:
+    """Write the current fiber network of DATA_DIR as Open Fibre Data Standard (OFDS 0.4) JSON.
+
+    Spans are the fiber_routes (status operational, length, installation, owner); nodes are the points of presence,
+    the BTS sites on a route and the villages with fiber, each joined to its nearest route.
+    """
+    from .. import fiber as fib
+    from .. import ofds
+    from .._errors import LayerError, Problem
+
+    ds = load_dataset(data_dir, crs)
+    routes = ds.get("fiber_routes")
+    pops = fib.read_pops(pops_file, crs=crs, working=ds.crs) if pops_file is not None else None
+    if routes is None and pops is None:
+        raise LayerError("nothing to export", [Problem("fiber_routes", "layer is missing (and no --pops given)")])
+    package = ofds.network_package(routes, pops=pops, sites=ds.get("bts_sites"), villages=ds.get("villages"),
+                                   name=name or f"{Path(ds.data_dir or 'ictgis').name} fiber network")
+    ofds.write(package, out_file)
+    net = package["networks"][0]
+    click.echo(f"{len(net['spans'])} spans, {len(net['nodes'])} nodes → {out_file}")
+    if check:
+        problems = ofds.validate(package)
+        for p in problems[:20]:
+            click.echo(f"OFDS: {p.get('message') or p}", err=True)
+        if problems:
+            raise click.ClickException(f"{len(problems)} OFDS validation problem(s)")
+        click.echo("OFDS validation: no problems", err=True)

@@ -27,13 +27,24 @@ logger = logging.getLogger(__name__)
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("--coverage", "with_coverage", is_flag=True,
               help="Also compute 3G/4G populated-area coverage from the DEM and the sites (takes seconds).")
-def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, lang, with_coverage) -> None:
-    """Print the department's indicator table for DATA_DIR (default: the embedded demo)."""
+@click.option("--sharing-distance-m", type=click.FloatRange(min=0), default=None,
+              help="BTS sites this close stand on one tower, for infrastructure sharing (default 50).")
+def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, lang, with_coverage,
+               sharing_distance_m) -> None:
+    """Print the department's indicator table for DATA_DIR (default: the embedded demo).
+
+    An indicator the data cannot give (a missing layer or attribute) is shown as "—" with a warning line on stderr
+    saying why (with --json: null, and the reason under "unavailable").
+    """
     from .. import indicators as ind
 
     kinds = postal_kinds_option(postal_kinds, option="--postal-kinds")
     ds = load_dataset(data_dir, crs)
-    result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2)
+    result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2,
+                         sharing_distance_m=sharing_distance_m)
+    if not as_json:  # the JSON says why under "unavailable"
+        for key, why in result["unavailable"].items():
+            click.echo(f"Warning: {key} is not computed: {why}", err=True)
     if with_coverage:
         from .. import coverage
 

@@ -17,13 +17,15 @@ from .geography import AREA_KM2, CRS, REMOTE_DISTRICTS, Frame
 from .grid import Grid
 from .post import commune_remoteness, post_offices
 from .roads import main_roads, roads_layer
-from .sites import bts_sites
+from .sites import bts_sites, colocate
 from .terrain import Terrain, province_outline
 from .villages import villages
 
 logger = logging.getLogger(__name__)
 
 N_RADIO = 97
+N_RADIO_IT = 24
+"""Commune radio stations using IT/telecom (docs/sources.md §1.4: 24 of the 97)."""
 
 
 WORK_RES_M = 250.0
@@ -136,9 +138,15 @@ def build_demo(*, seed: int = 2021, dem_resolution_m: float = 90.0,
     no_radio = xa[np.argsort(-remoteness[xa], kind="stable")][: max(0, len(com) - N_RADIO)]
     com["radio"] = 1
     com.loc[no_radio, "radio"] = 0
-    com = com[["code", "name", "kind", "dist_code", "district", "population", "households", "radio", "geometry"]]
+    # IT/telecom-based stations: the 24 least remote units with a station (towns first), deterministic.
+    with_radio = np.flatnonzero(com["radio"].to_numpy() == 1)
+    com["radio_it"] = 0
+    com.loc[with_radio[np.argsort(remoteness[with_radio], kind="stable")][:N_RADIO_IT], "radio_it"] = 1
+    com = com[["code", "name", "kind", "dist_code", "district", "population", "households", "radio", "radio_it",
+               "geometry"]]
     districts = com.dissolve(by="dist_code", as_index=False, sort=True)[["dist_code", "district", "geometry"]]
     districts = districts.rename(columns={"dist_code": "code", "district": "name"})
+    sites = colocate(sites)
     sites["commune"] = _point_communes(com, sites.geometry.values)
     post["commune"] = _point_communes(com, post.geometry.values)
     dem, transform = _dem(w, terrain, shapely.union_all(com.geometry.values), dem_resolution_m)

@@ -171,3 +171,42 @@ def _site_attributes(w: Work, sites: list[dict], net: RoadGrid) -> gpd.GeoDataFr
     return gpd.GeoDataFrame({"id": ids, "operator": op.astype(str), "tech": tech.astype(str), "band_mhz": band,
                              "height_m": np.round(height), "power": power.astype(str)},
                             geometry=shapely.points(xy), crs=CRS)
+
+
+#: Sites of different operators this close are put on one tower in the demo (the host's position), so that a few
+#: percent of the towers are shared, as the department's plan describes sharing as still low (docs/sources.md §1.3).
+COLOCATE_WITHIN_M = 150.0
+
+
+def colocate(sites: gpd.GeoDataFrame, *, within_m: float = COLOCATE_WITHIN_M) -> gpd.GeoDataFrame:
+    """Put close sites of different operators on one tower and give every site its tower id (``T0001`` …).
+
+    Deterministic (no random numbers): pairs closest first; a site moves onto its neighbour's tower when neither
+    has moved, the mover hosts no one, is not on diesel (diesel sites stay in their remote communes) and its
+    operator is not on that tower yet. Moves are at most `within_m`.
+    """
+    out = sites.copy()
+    pts = out.geometry.to_numpy()
+    a, b = shapely.STRtree(pts).query(pts, predicate="dwithin", distance=within_m)
+    keep = a < b
+    a, b = a[keep], b[keep]
+    d = shapely.distance(pts[a], pts[b])
+    ops = out["operator"].to_numpy()
+    diesel = (out["power"] == "diesel").to_numpy()
+    host = np.arange(len(out))
+    guests: dict[int, set] = {}
+    for k in np.argsort(d, kind="stable"):
+        i, j = int(a[k]), int(b[k])
+        for h, m in ((i, j), (j, i)):
+            if host[h] != h or host[m] != m or m in guests or diesel[m]:
+                continue
+            on_tower = {ops[h], *(ops[g] for g in guests.get(h, ()))}
+            if ops[m] in on_tower:
+                continue
+            host[m] = h
+            guests.setdefault(h, set()).add(m)
+            break
+    out.geometry = pts[host]
+    roots = {h: f"T{n + 1:04d}" for n, h in enumerate(sorted(set(host.tolist())))}
+    out["tower"] = [roots[h] for h in host]
+    return out

@@ -28,6 +28,8 @@ PARAMETERS = {
     "diesel_litres_per_year": float, "diesel_vnd_per_litre": float, "co2_kg_per_litre_diesel": float,
     "bdvhx_capex_vnd": float, "bdvhx_opex_vnd_per_year": float, "fiber_opex_share_per_year": float,
     "calibration": str,
+    "sharing_distance_m": float, "colocation_max_distance_m": float, "colocation_saving_usd": float,
+    "colocation_rent_usd_per_year": float,
 }
 
 def _resolved(params: dict, path: Path) -> dict:

@@ -42,7 +42,8 @@ KEY_INDICATORS: tuple[str, ...] = (
     "mobile.sites_3g", "mobile.sites_4g", "mobile.sites_5g", "mobile.sites_diesel", "mobile.sites_solar",
     "mobile.populated_area_3g_pct", "mobile.populated_area_4g_pct", "mobile.villages_covered_4g",
     "fiber.villages_with_fiber", "fiber.villages_without_fiber", "fiber.villages_fiber_pct", "fiber.route_km",
-    "broadcast.units_with_radio",
+    "fiber.underground_km", "fiber.underground_pct", "fiber.underground_pct_urban", "broadcast.units_with_radio",
+    "broadcast.units_with_it_radio", "sharing.towers", "sharing.sites_shared", "sharing.sites_shared_pct",
 )
 
 #: Hooks that add analysis results (coverage …) to the indicators: f(dataset, params) -> dict of extra keys.
@@ -55,7 +56,7 @@ def measure(ds: Dataset, *, structure: str, params: dict) -> tuple[dict, dict]:
         The indicator contract (coverage as ``mobile.populated_area_<tech>_pct`` …) and the coverage results by
         technology (``{"4G": CoverageResult, …}``; empty without a DEM).
     """
-    result = indicators.compute(ds, structure=structure)
+    result = indicators.compute(ds, structure=structure, sharing_distance_m=params.get("sharing_distance_m"))
     if ds.dem_path is None:
         return result, {}
     from ..coverage import populated_area_coverage

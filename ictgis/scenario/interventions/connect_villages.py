@@ -88,4 +88,4 @@ def check(chk: Checker, path: tuple, spec: dict) -> None:
 INTERVENTION = Intervention(
     "connect_villages",
     {"method": ("cheapest",), "budget_vnd": float, "technologies": list},
-    apply_connect_villages, required=("method",), check=check, order=65)
+    apply_connect_villages, required=("method",), check=check, order=62)
