@@ -518,7 +518,24 @@ def collections(collection_id: str | None = None):
     """List the collections (one per served layer), or describe one."""
     import pygeoapi.api as core
 
-    return _run(core.describe_collections, collection_id, skip_valid_check=False)
+    response = _run(core.describe_collections, collection_id, skip_valid_check=False)
+    if response.status_code == 200 and response.mimetype == "application/json":
+        response.set_data(json.dumps(_plain_items_links(json.loads(response.get_data())), ensure_ascii=False,
+                                     separators=(",", ":")))
+    return response
+
+
+def _plain_items_links(doc: dict) -> dict:
+    """Write the GeoJSON ``items`` links without ``?f=json``: GDAL 3.6 appends ``/<id>`` to that link's URL.
+
+    pygeoapi writes ``…/items?f=json``; GDAL's OAPIF driver (3.6, Debian 12) then asks ``…/items?f=json/P2`` for
+    the feature ``P2`` (a ``-where id = 'P2'``). GeoJSON is what ``…/items`` answers without ``f`` anyway.
+    """
+    for collection in doc.get("collections", [doc]):
+        for link in collection.get("links", []):
+            if link.get("rel") == "items" and link.get("type") == "application/geo+json":
+                link["href"] = link["href"].split("?", 1)[0]
+    return doc
 
 
 @bp.get("/collections/<collection_id>/queryables")
