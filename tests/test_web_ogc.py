@@ -157,6 +157,8 @@ def test_bbox_in_crs84_selects_the_features_inside(client, data_dir):
     doc = get_json(client, f"/ogc/collections/villages/items?f=json&bbox={bbox}")
     assert sorted(f["id"] for f in doc["features"]) == ["V01", "V02", "V04"] and doc["numberMatched"] == 3
     assert get_json(client, "/ogc/collections/villages/items?f=json&bbox=0,0,1,1")["numberMatched"] == 0
+    both = get_json(client, f"/ogc/collections/villages/items?f=json&bbox={bbox}&commune=03127")  # with an attribute
+    assert [f["id"] for f in both["features"]] == ["V04"]
 
 
 @pytest.mark.parametrize("query", ["bbox=1,2,3", "bbox=a,b,c,d", "bbox=0,5,1,4", "limit=abc", "limit=0", "limit=-5",
@@ -204,6 +206,16 @@ def test_behind_login_anonymous_clients_get_401_and_users_read(make_app):
     user = app.test_client()
     login(user, app, role="viewer")
     assert get_json(user, "/ogc/collections/villages/items?f=json")["numberMatched"] == 10
+
+
+def test_a_page_asked_again_is_the_same_and_a_client_that_has_it_gets_304(client):
+    url = "/ogc/collections/villages/items?f=json&limit=3&offset=3"
+    first, again = client.get(url), client.get(url)
+    assert first.status_code == again.status_code == 200 and first.data == again.data
+    etag = first.headers["ETag"]
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    other = client.get("/ogc/collections/villages/items?f=json&limit=3&offset=6")
+    assert other.headers["ETag"] != etag and other.data != first.data
 
 
 def test_public_by_default(client):

@@ -28,11 +28,15 @@ requests get 401 JSON).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import math
+import secrets
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,6 +63,8 @@ LIMIT_MAX = 10_000
 DECIMALS = 7  # degrees: about 1 cm
 _TYPES = {"str": "string", "enum": "string", "int": "integer", "float": "number", "bool": "boolean"}
 _API_CACHE_SIZE = 8  # base URLs (host names a client used) kept per app
+#: Bytes of answers kept per served dataset and base URL (pages asked again are not computed again).
+ANSWERS_MAX_BYTES = 32 * 1024 * 1024
 _lock = threading.Lock()
 
 
@@ -440,6 +446,23 @@ class _Api:
                                        limit_max=limit_max), {})
         self.openapi_lock = threading.Lock()
         self.openapi_ready = False
+        self.token = secrets.token_hex(8)
+        self.answers: LRUCache = LRUCache(maxsize=ANSWERS_MAX_BYTES, getsizeof=lambda v: len(v[2]) + 512)
+        self.answers_lock = threading.Lock()  # cachetools caches are not thread-safe
+
+    def answer(self, key: tuple) -> tuple[int, dict, bytes] | None:
+        """Return a kept answer (status, headers, body), or None."""
+        with self.answers_lock:
+            return self.answers.get(key)
+
+    def keep(self, key: tuple, value: tuple[int, dict, bytes]) -> None:
+        """Keep an answer (not when it is larger than the whole cache)."""
+        with self.answers_lock, contextlib.suppress(ValueError):
+            self.answers[key] = value
+
+    def etag(self, key: tuple) -> str:
+        """Return the weak ETag of an answer of this API object (new dataset, new API object, new ETags)."""
+        return hashlib.sha1(repr((self.token, key)).encode()).hexdigest()[:20]
 
     def with_openapi(self):
         with self.openapi_lock:
@@ -468,22 +491,42 @@ def api_for_request() -> _Api:
     return built
 
 
-def _run(function, *args, api=None, skip_valid_check: bool = True) -> Response:
-    """Call a pygeoapi API function with this Flask request; return its answer as a Flask response."""
+def _run(function, *args, api: _Api | None = None, skip_valid_check: bool = True,
+         transform: Callable[[str], str] | None = None) -> Response:
+    """Call a pygeoapi API function with this Flask request; return its answer as a Flask response.
+
+    Answers of 200 are kept per served dataset (`_Api.answers`, by URL, ``Accept`` and ``Accept-Language``) with an
+    ETag: the same page asked again is not computed again, and a client that has it gets 304.
+    """
     from pygeoapi.api import APIRequest, apply_gzip
 
-    api = api or api_for_request().api
-    api_request = APIRequest.from_flask(request, api.locales)
-    if not skip_valid_check and not api_request.is_valid():
-        headers, status, content = api.get_format_exception(api_request)
+    owner = api or api_for_request()
+    key = (request.full_path, request.headers.get("Accept", ""), request.headers.get("Accept-Language", ""))
+    found = owner.answer(key)
+    if found is None:
+        api_request = APIRequest.from_flask(request, owner.api.locales)
+        if not skip_valid_check and not api_request.is_valid():
+            headers, status, content = owner.api.get_format_exception(api_request)
+        else:
+            headers, status, content = function(owner.api, api_request, *args)
+            if transform is not None and int(status) == 200 and isinstance(content, str):
+                content = transform(content)
+            content = apply_gzip(headers, content)
+        if int(status) >= 500:
+            logger.error("OGC API %s answered %s: %s", request.full_path, int(status), str(content)[:500])
+        found = (int(status), dict(headers or {}), content.encode() if isinstance(content, str) else content)
+        if found[0] == 200:
+            owner.keep(key, found)
+    status, headers, body = found
+    etag = owner.etag(key) if status == 200 else None
+    if etag and request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
     else:
-        headers, status, content = function(api, api_request, *args)
-        content = apply_gzip(headers, content)
-    if int(status) >= 500:
-        logger.error("OGC API %s answered %s: %s", request.full_path, int(status), str(content)[:500])
-    response = make_response(content, status)
-    if headers:
+        response = make_response(body, status)
         response.headers.update(headers)
+    if etag:
+        response.set_etag(etag, weak=True)
+        response.cache_control.no_cache = True  # revalidate: a new dataset version changes the answer
     return response
 
 
@@ -501,7 +544,9 @@ def openapi():
     """OpenAPI document of the API."""
     import pygeoapi.api as core
 
-    return _run(core.openapi_, api=api_for_request().with_openapi(), skip_valid_check=False)
+    owner = api_for_request()
+    owner.with_openapi()
+    return _run(core.openapi_, api=owner, skip_valid_check=False)
 
 
 @bp.get("/conformance")
@@ -518,11 +563,14 @@ def collections(collection_id: str | None = None):
     """List the collections (one per served layer), or describe one."""
     import pygeoapi.api as core
 
-    response = _run(core.describe_collections, collection_id, skip_valid_check=False)
-    if response.status_code == 200 and response.mimetype == "application/json":
-        response.set_data(json.dumps(_plain_items_links(json.loads(response.get_data())), ensure_ascii=False,
-                                     separators=(",", ":")))
-    return response
+    def plain_links(content: str) -> str:
+        try:
+            doc = json.loads(content)
+        except ValueError:  # HTML
+            return content
+        return json.dumps(_plain_items_links(doc), ensure_ascii=False, separators=(",", ":"))
+
+    return _run(core.describe_collections, collection_id, skip_valid_check=False, transform=plain_links)
 
 
 def _plain_items_links(doc: dict) -> dict:
