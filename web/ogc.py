@@ -11,9 +11,11 @@ built from a dict, so no environment variable and no configuration file are invo
 Data flow: `served_dataset` (the **one swap point**: today the dataset the map serves, see `web.data`; with the
 versioned store, ``store.dataset(as_of=...)``) → `layer_index` (per served dataset and layer: GeoJSON features in
 CRS84, their bounds, an id lookup; built once, read by many threads, never modified) → `IctgisProvider` (slices of
-it) → pygeoapi (JSON). Features: ``id`` is the layer's key (``id`` or ``code``; roads without unique ids get their
-1-based row number), properties are the schema's attributes (text NFC, numbers as numbers, booleans as booleans,
-missing as null), geometry in CRS84 rounded to 7 decimals (about 1 cm).
+it) → pygeoapi (JSON) → answers of 200 kept per served dataset and base URL (`ANSWERS_MAX_BYTES`, least recently
+used dropped first) with weak ETags, so pages that clients ask again are not computed again. Features: ``id`` is the
+layer's key (``id`` or ``code``; roads without unique ids get their 1-based row number), properties are the schema's
+attributes (text NFC, numbers as numbers, booleans as booleans, missing as null), geometry in CRS84 rounded to 7
+decimals (about 1 cm).
 
 ``datetime``: each collection's temporal extent begins when the served data became current (its version's creation
 time; for the base folder, the time its files were last written) and is open at the end. A ``datetime`` (instant
@@ -94,7 +96,9 @@ def served_dataset(*, as_of: datetime | None = None) -> Served:
 
     Today the web app serves one dataset version without history (`web.data.dataset`): it is the answer for any
     time from its creation on. With the store, this becomes ``store.dataset(as_of=as_of)`` and `valid_from` the
-    first changeset's time; nothing else in this module changes.
+    first changeset's time; nothing else in this module changes. The caches here are keyed by the identity of the
+    returned `io.Dataset` (the current one): return the same object while the data is unchanged, a new one after
+    each changeset.
 
     Raises
     ------
