@@ -74,7 +74,7 @@ def _require_public_or_user():
 
 
 def _unauthenticated():
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or request.path == "/ogc" or request.path.startswith("/ogc/"):
         return jsonify(error="Unauthorized", message="log in first"), 401
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
