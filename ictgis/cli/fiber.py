@@ -18,12 +18,13 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, load_dataset
+from ._options import CRS_OPTION, DATA_DIR, load_dataset, store_options
 
 
 @click.command()
 @DATA_DIR
 @CRS_OPTION
+@store_options
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (replaced as a whole when the run succeeds).")
 @click.option("--budget-vnd", type=float, default=None, help="Budget in VND: choose the villages that connect the "
@@ -42,7 +43,7 @@ from ._options import CRS_OPTION, DATA_DIR, load_dataset
               "farther than this from every road (default 100; it is joined by an off-road connector).")
 @click.option("--coverage/--no-coverage", "with_coverage", default=True, show_default=True,
               help="Compute 4G coverage (needs the DEM and BTS sites) to score villages lacking both fiber and 4G.")
-def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd, gap_distance_m,
+def fiber(data_dir, crs, db, as_of, out_dir, budget_vnd, weights, installation, usd_to_vnd, gap_distance_m,
           max_offroad_m, pops_file, fiber_warn_m, with_coverage) -> None:
     """Route fiber to the villages of DATA_DIR without it; write a plan, a ranking and a summary to OUT."""
     from .. import fiber as fib
@@ -59,7 +60,7 @@ def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd,
         raise click.BadParameter(str(exc), param_hint="--weights") from None
     if budget_vnd is not None and budget_vnd < 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--budget-vnd")
-    ds = load_dataset(data_dir, crs)
+    ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
     model = fib.CostModel.from_usd(usd_to_vnd=usd_to_vnd, installation=installation)
     kwargs = {} if max_offroad_m is None else {"max_offroad_m": max_offroad_m}
     if fiber_warn_m is not None:
