@@ -65,7 +65,7 @@ def _current(store, conn, layer: str, key: str):
     return rows[0] if rows else None
 
 
-def _end(store, conn, layer: str, key: str, *, seen: int, cs) -> int:
+def _end(store, conn, layer: str, key: str, *, seen: int, cs) -> float:
     """End the current version if it is still `seen`; return its ord. Raises EditConflictError otherwise."""
     t = store.layer_tables[layer]
     row = _current(store, conn, layer, key)
@@ -73,7 +73,7 @@ def _end(store, conn, layer: str, key: str, *, seen: int, cs) -> int:
                         .values(ended_by=cs.id, valid_to=cs.time))
     if done.rowcount != 1 or row is None:
         raise EditConflictError(layer, key, expected=seen, current=None if row is None else int(row["version"]))
-    return int(row["ord"])
+    return float(row["ord"])
 
 
 def _row(store, layer, key, values, wkb, ord_, cs) -> dict:
@@ -107,7 +107,9 @@ def edit_feature(store, layer, key, *, expected_version, author, message, attrib
         geom = geometry if geometry is not None else shapely.from_wkb(row["geom"])
         values, wkb = _check(store, conn, layer, key, attrs, geom)
         old = tuple(row[f] for f, _ in LAYER_FIELDS[layer])
-        if values == old and wkb == rowmod.normal_wkb([shapely.from_wkb(row["geom"])])[0]:
+        same_geom = rowmod.normal_wkb([shapely.from_wkb(wkb)], canonical=True) == rowmod.normal_wkb(
+            [shapely.from_wkb(row["geom"])], canonical=True)
+        if values == old and same_geom:
             return None
         cs = store.new_changeset(conn, author=author, message=message, kind="edit")
         ord_ = _end(store, conn, layer, key, seen=int(expected_version), cs=cs)
@@ -130,8 +132,8 @@ def add_feature(store, layer, key, *, attributes, geometry, author, message):
         t = store.layer_tables[layer]
         last = conn.execute(sa.select(sa.func.max(t.c.ord))).scalar()
         cs = store.new_changeset(conn, author=author, message=message, kind="edit")
-        insert_rows(store, conn, layer, [_row(store, layer, key, values, wkb, (last or 0) + 1
-                                              if last is not None else 0, cs)])
+        ord_ = 0.0 if last is None else float(last) + 1
+        insert_rows(store, conn, layer, [_row(store, layer, key, values, wkb, ord_, cs)])
     return cs
 
 

@@ -33,8 +33,8 @@ def import_dataset(store, data, *, author: str, message: str, kind: str = "impor
         raise StoreError(f"{store.label}: the store's working CRS is EPSG:{store.srid}, the data's is "
                          f"{ds.crs.name} (EPSG:{epsg}); use a store for that province")
     prepared = {name: _prepare(name, frame) for name, frame in ds.layers.items()}
-    meta = {f"columns:{name}": [c for c in frame.columns if c != frame.geometry.name]
-            for name, frame in ds.layers.items()}
+    meta = {f"columns:{name}": ["geometry" if c == frame.geometry.name else c for c in frame.columns]
+            for name, frame in ds.layers.items()}  # the column order, geometry's place included
     if ds.area_km2 is not None:
         meta["area_km2"] = ds.area_km2
     dem = None
@@ -60,7 +60,7 @@ def _write(store, prepared, meta, dem, *, author, message, kind, source):
         cs = store.new_changeset(conn, author=author, message=message, kind=kind, source=source)
         counts: dict[str, dict[str, int]] = {}
         for name in SCHEMAS:
-            counts[name] = _write_layer(store, conn, name, prepared.get(name, ([], [], [])), cs)
+            counts[name] = _write_layer(store, conn, name, prepared.get(name, ([], [], [], [])), cs)
         meta_changed = _write_meta(store, conn, meta, cs)
         if dem is not None:
             t = store.tables["rasters"]
@@ -72,50 +72,106 @@ def _write(store, prepared, meta, dem, *, author, message, kind, source):
     return cs, counts
 
 
-def _prepare(name: str, frame) -> tuple[list[str], list[tuple], list[bytes | None]]:
-    """Keys, attribute tuples and normalised WKB of a layer's features, in file order."""
+def _prepare(name: str, frame) -> tuple[list[str], list[tuple], list[bytes | None], list[bytes | None]]:
+    """Keys, attribute tuples, WKB and canonical WKB (for comparing) of a layer's features, in file order."""
     wkbs = rowmod.normal_wkb(frame.geometry.values)
-    keys = rowmod.feature_keys(frame, SCHEMAS[name], wkbs)
+    canonical = rowmod.normal_wkb(frame.geometry.values, canonical=True)
+    keys = rowmod.feature_keys(frame, SCHEMAS[name], canonical)
     attrs = rowmod.records(frame, LAYER_FIELDS[name])
-    return keys, attrs, wkbs
+    return keys, attrs, wkbs, canonical
 
 
 def _write_layer(store, conn: sa.Connection, name: str, prepared, cs) -> dict[str, int]:
-    """Write one layer's differences; return the counts."""
-    keys, attrs, wkbs = prepared
+    """Write one layer's differences; return the counts.
+
+    Each version keeps its row order (``ord``) so that any state reads back in its file's order. Features keep
+    their ord when the file keeps their relative order (new ones get ords between their neighbours'); a file
+    that reorders them gives the moved ones new versions (``reordered``, not changes: their content is equal).
+    """
+    keys, attrs, wkbs, canonical = prepared
     t = store.layer_tables[name]
     fields = LAYER_FIELDS[name]
     current = {r["feature_key"]: r for r in store.version_rows(name, None, conn=conn)}
     cur_wkb = dict(zip(current, rowmod.normal_wkb(
-        [None if r["geom"] is None else _from_wkb(r["geom"]) for r in current.values()]), strict=True))
-    new_keys = set(keys)
+        [None if r["geom"] is None else _from_wkb(r["geom"]) for r in current.values()], canonical=True),
+        strict=True))
+    status = []
+    for key, values, wkb in zip(keys, attrs, canonical, strict=True):
+        row = current.get(key)
+        if row is None:
+            status.append("added")
+        elif tuple(row[f] for f, _ in fields) == values and cur_wkb[key] == wkb:
+            status.append("same")
+        else:
+            status.append("changed")
+    old_ords = [current[k]["ord"] if s == "same" else None for k, s in zip(keys, status, strict=True)]
+    ords = new_ords(old_ords)
     end: list[int] = []
     insert: list[dict] = []
-    reorder: list[dict] = []
-    added = changed = 0
-    for ord_, (key, values, wkb) in enumerate(zip(keys, attrs, wkbs, strict=True)):
-        row = current.get(key)
-        if row is not None:
-            same = tuple(row[f] for f, _ in fields) == values and cur_wkb[key] == wkb
-            if same:
-                if row["ord"] != ord_:
-                    reorder.append({"b_fid": row["fid"], "b_ord": ord_})
+    counts = {"added": 0, "changed": 0, "removed": 0, "reordered": 0}
+    for key, values, wkb, state, ord_, old in zip(keys, attrs, wkbs, status, ords, old_ords, strict=True):
+        if state == "same":
+            if ord_ == old:
                 continue
-            end.append(row["fid"])
-            changed += 1
-        else:
-            added += 1
+            state = "reordered"
+        if state != "added":
+            end.append(current[key]["fid"])
+        counts[state] += 1
         insert.append(_row(store, key, values, wkb, ord_, fields, cs))
+    new_keys = set(keys)
     removed = [r["fid"] for k, r in current.items() if k not in new_keys]
+    counts["removed"] = len(removed)
     end += removed
     if end:
         conn.execute(t.update().where(t.c.fid == sa.bindparam("b_fid")).values(ended_by=cs.id, valid_to=cs.time),
                      [{"b_fid": f} for f in end])
-    if reorder:
-        conn.execute(t.update().where(t.c.fid == sa.bindparam("b_fid")).values(ord=sa.bindparam("b_ord")), reorder)
     if insert:
         insert_rows(store, conn, name, insert)
-    return {"added": added, "changed": changed, "removed": len(removed)}
+    if not counts["reordered"]:
+        del counts["reordered"]
+    return counts
+
+
+def new_ords(old: list[float | None]) -> list[float]:
+    """Return the ord of each row of a file: kept (given) where increasing, else renumbered 0, 1, 2 ….
+
+    Rows without an ord (new or changed features) get ords between their neighbours'.
+
+    Examples
+    --------
+    >>> new_ords([0.0, None, 1.0, None])
+    [0.0, 0.5, 1.0, 2.0]
+    >>> new_ords([2.0, 1.0, None])
+    [0.0, 1.0, 2.0]
+    """
+    kept = [o for o in old if o is not None]
+    if any(b <= a for a, b in zip(kept, kept[1:], strict=False)):
+        return [float(i) for i in range(len(old))]
+    out: list[float] = []
+    i = 0
+    while i < len(old):
+        if old[i] is not None:
+            out.append(float(old[i]))  # type: ignore[arg-type]
+            i += 1
+            continue
+        j = i
+        while j < len(old) and old[j] is None:
+            j += 1
+        lo = out[-1] if out else None
+        hi = old[j] if j < len(old) else None
+        n = j - i
+        if lo is None and hi is None:
+            out += [float(k) for k in range(n)]
+        elif hi is None:
+            out += [lo + k + 1 for k in range(n)]  # type: ignore[operator]
+        elif lo is None:
+            out += [hi - n + k for k in range(n)]
+        else:
+            if hi - lo < 1e-6 * (n + 1):  # no room left between them: renumber everything
+                return [float(k) for k in range(len(old))]
+            out += [lo + (hi - lo) * (k + 1) / (n + 1) for k in range(n)]
+        i = j
+    return out
 
 
 def _from_wkb(wkb: bytes):

@@ -49,9 +49,16 @@ def records(frame: pd.DataFrame, fields: Sequence[tuple[str, str]]) -> list[tupl
     return list(zip(*columns, strict=True)) if columns else [() for _ in range(len(frame))]
 
 
-def normal_wkb(geoms) -> list[bytes | None]:
-    """Return ISO little-endian WKB of geometries (the form compared to tell a changed geometry)."""
+def normal_wkb(geoms, *, canonical: bool = False) -> list[bytes | None]:
+    """Return ISO little-endian WKB of geometries.
+
+    With `canonical`, of their normal form (`shapely.normalize`: rings oriented and started alike, parts sorted),
+    the form compared to tell a changed geometry: a shapefile's clockwise ring and a GeoPackage's
+    counter-clockwise one of the same polygon are equal.
+    """
     arr = np.asarray(list(geoms), dtype=object)
+    if canonical:
+        arr = np.asarray(shapely.normalize(arr), dtype=object)
     out: list[bytes | None] = [None] * len(arr)
     present = np.array([g is not None for g in arr], dtype=bool)
     if present.any():
@@ -122,7 +129,7 @@ def frame_from_rows(rows: Sequence, columns: Sequence[str], fields: dict[str, st
     rows
         Mappings with the attribute columns, ``geom`` (WKB) and the `extra` columns.
     columns
-        Attribute columns, in order.
+        Attribute columns, in order; ``geometry`` among them puts the geometry column there (else last).
     fields
         Attribute → schema type.
     crs
@@ -130,6 +137,8 @@ def frame_from_rows(rows: Sequence, columns: Sequence[str], fields: dict[str, st
     extra
         Other columns kept before the attributes (``feature_key``, ``version``).
     """
+    order = list(columns)
+    columns = [c for c in order if c != "geometry"]
     data: dict[str, pd.Series] = {}
     index = pd.RangeIndex(len(rows))
     for name in extra:
@@ -137,4 +146,7 @@ def frame_from_rows(rows: Sequence, columns: Sequence[str], fields: dict[str, st
     for name in columns:
         data[name] = pd.Series([r[name] for r in rows], index=index, dtype=PANDAS_DTYPES.get(fields[name], object))
     geoms = shapely.from_wkb([r["geom"] for r in rows]) if rows else np.array([], dtype=object)
-    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, index=index, crs=crs), crs=crs)
+    frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, index=index, crs=crs), crs=crs)
+    if "geometry" in order:  # the geometry's place in the file's columns
+        frame = frame[[*extra, *order]]
+    return frame

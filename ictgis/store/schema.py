@@ -2,8 +2,8 @@
 
 - ``changesets``: one row per import, edit or upload (author, UTC time, message, source file, kind).
 - one table per layer of `ictgis.layers.SCHEMAS` holding every version of every feature: ``feature_key`` (the
-  layer's id or code), the schema's attributes as typed columns, ``geom`` in the working CRS, ``ord`` (row order of
-  the latest import), ``changeset`` (the changeset that made this version, also its *version number*),
+  layer's id or code), the schema's attributes as typed columns, ``geom`` in the working CRS, ``ord`` (row order in
+  the file imported, kept across later imports that keep it), ``changeset`` (the changeset that made this version, also its *version number*),
   ``ended_by`` (the changeset that replaced or removed it; NULL = current), ``valid_from`` and ``valid_to`` (their
   times; NULL = current); a view ``<layer>_current`` with the current versions.
 - ``meta``: versioned dataset properties (column order per layer, official area, the DEM's checksum).
@@ -182,7 +182,7 @@ def layer_table(metadata: sa.MetaData, name: str, fields: tuple[tuple[str, str],
         sa.Column("feature_key", sa.Text, nullable=False),
         *(sa.Column(f, column_type(t, dialect)) for f, t in fields),
         sa.Column("geom", geometry_type(dialect, srid)),
-        sa.Column("ord", sa.Integer, nullable=False),
+        sa.Column("ord", sa.Double, nullable=False),
         sa.Column("changeset", sa.Integer, sa.ForeignKey("changesets.id"), nullable=False),
         sa.Column("ended_by", sa.Integer, sa.ForeignKey("changesets.id")),
         sa.Column("valid_from", UTCTime(), nullable=False),

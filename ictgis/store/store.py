@@ -156,15 +156,15 @@ class Store:
             When the database holds no store (``ictgis db init`` was not run).
         """
         if self._srid is None:
+            if self.url.startswith("sqlite:///") and not Path(self.url[len("sqlite:///"):]).exists():
+                raise StoreError(f"{self.label}: no such store: create it with `ictgis db init --db {self.label}`")
             try:
                 with self.engine.connect() as conn:
                     value = conn.execute(sa.text("SELECT value FROM store_info WHERE name = 'srid'")).scalar()
-            except sa.exc.OperationalError as exc:
-                if self.url.startswith("sqlite:///") and not Path(self.url[len("sqlite:///"):]).exists():
-                    raise StoreError(f"{self.label}: no such store: create it with `ictgis db init --db "
-                                     f"{self.label}`") from None
-                raise StoreError(f"{self.label}: cannot open the store ({str(exc).splitlines()[0]})") from None
-            except sa.exc.ProgrammingError:
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+                text = str(exc.orig)
+                if "no such table" not in text and "does not exist" not in text:
+                    raise StoreError(f"{self.label}: cannot open the store ({text.splitlines()[0]})") from None
                 value = None
             if value is None:
                 raise StoreError(f"{self.label}: not an ictgis store yet: run `ictgis db init --db {self.label}`")
@@ -252,6 +252,8 @@ class Store:
                 known = f"changesets are 1 … {last}" if last else "the store has no changeset yet"
                 raise StoreError(f"no changeset {parsed} ({known}; `ictgis db log` lists them)")
             return parsed
+        if parsed.microsecond % 1000:  # times are kept to the millisecond: round the bound up to one
+            parsed += dt.timedelta(microseconds=1000 - parsed.microsecond % 1000)
         return int(conn.execute(sa.select(sa.func.max(t.c.id)).where(t.c.time < parsed)).scalar() or 0)
 
     def new_changeset(self, conn: sa.Connection, *, author: str, message: str, kind: str,
@@ -280,7 +282,7 @@ class Store:
         Each row has ``fid``, ``feature_key``, ``version``, ``ord``, the attributes and ``geom`` (WKB).
         """
         t = self.layer_tables[layer]
-        names = [f for f, _ in LAYER_FIELDS[layer]] if columns is None else columns
+        names = [f for f, _ in LAYER_FIELDS[layer]] if columns is None else [c for c in columns if c != "geometry"]
         cond = t.c.ended_by.is_(None) if as_of is None else _alive(t, as_of)
         if keys is not None:
             cond = sa.and_(cond, t.c.feature_key.in_(keys))
