@@ -13,15 +13,15 @@ from pathlib import Path
 import pyogrio
 import pytest
 import shapely
-from geopandas.testing import assert_geodataframe_equal
-from store_fixtures import postgis_template, postgresql_proc, store_url  # noqa: F401
-
 from conftest import X0, Y0, tiny_layers, write_layers
+from geopandas.testing import assert_geodataframe_equal
+
 from ictgis import io
 from ictgis._errors import EditConflictError, LayerError, StoreError
 from ictgis.store import open_store
 from ictgis.store.accounts import create_run, get_run, list_users, set_user, update_run
 
+pytest_plugins = ["store_fixtures"]   # store_url: one store per backend
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -167,7 +167,8 @@ def test_import_stopped_half_way_leaves_the_previous_state(store, store_url, tin
     with open_store(store_url) as fresh:
         assert [cs.message for cs in fresh.log()] == ["first"]
         same_dataset(fresh.dataset(), before)
-        assert fresh.import_dataset(folder, author="Minh", message="second").id == 2   # usable afterwards
+        assert fresh.import_dataset(folder, author="Minh", message="second").id > 1   # usable afterwards
+        assert [cs.message for cs in fresh.log()] == ["first", "second"]   # (PostgreSQL may skip an id)
 
 
 def test_edit_with_optimistic_version_check(store, tiny_dir):

@@ -38,7 +38,8 @@ class Changeset:
     Attributes
     ----------
     id
-        Increasing number; also the *version* of the features it wrote.
+        Increasing number (PostgreSQL may skip one after a failed import); also the *version* of the features
+        it wrote.
     time
         When it was recorded (UTC).
     author, message
