@@ -34,7 +34,8 @@ def _same(name: str, r1, r2) -> bool:
     fields = [f for f, _ in LAYER_FIELDS[name]]
     if any(r1[f] != r2[f] for f in fields):
         return False
-    g1, g2 = (None if r["geom"] is None else rowmod.normal_wkb([_shape(r["geom"])], canonical=True)[0] for r in (r1, r2))
+    g1, g2 = (None if r["geom"] is None else rowmod.normal_wkb([_shape(r["geom"])], canonical=True)[0]
+              for r in (r1, r2))
     return g1 == g2
 
 

@@ -24,7 +24,7 @@ from .importer import insert_rows
 from .schema import LAYER_FIELDS
 
 
-def _check(store, conn, layer: str, key: str, attributes: Mapping[str, Any], geometry) -> tuple[tuple, bytes]:
+def _check(store, conn, layer: str, key: str, attributes: Mapping[str, Any], geometry) -> tuple[tuple, bytes | None]:
     """Validate one feature like an imported row; return its attribute tuple and WKB."""
     schema = SCHEMAS[layer]
     unknown = sorted(set(attributes) - {f for f, _ in LAYER_FIELDS[layer]})

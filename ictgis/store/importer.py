@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -33,7 +34,7 @@ def import_dataset(store, data, *, author: str, message: str, kind: str = "impor
         raise StoreError(f"{store.label}: the store's working CRS is EPSG:{store.srid}, the data's is "
                          f"{ds.crs.name} (EPSG:{epsg}); use a store for that province")
     prepared = {name: _prepare(name, frame) for name, frame in ds.layers.items()}
-    meta = {f"columns:{name}": ["geometry" if c == frame.geometry.name else c for c in frame.columns]
+    meta: dict[str, Any] = {f"columns:{name}": ["geometry" if c == frame.geometry.name else c for c in frame.columns]
             for name, frame in ds.layers.items()}  # the column order, geometry's place included
     if ds.area_km2 is not None:
         meta["area_km2"] = ds.area_km2

@@ -141,6 +141,8 @@ class Store:
         if self.url.startswith("sqlite:///"):
             Path(self.url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         code = srid if srid is not None else working_crs().to_epsg()
+        if code is None:
+            raise StoreError("the working CRS has no EPSG code")
         revision = upgrade(self.engine, srid=int(code))
         self._srid = None
         self._tables = None
@@ -290,7 +292,7 @@ class Store:
         query = (sa.select(t.c.fid, t.c.feature_key, t.c.changeset.label("version"), t.c.ord, t.c.valid_from,
                            *(t.c[n] for n in names), rowmod.geometry_select(t.c.geom, self.dialect))
                  .where(cond).order_by(t.c.ord, t.c.fid))
-        out = []
+        out: list[Mapping] = []
         for r in conn.execute(query).mappings():
             d = dict(r)
             d["geom"] = rowmod.wkb_from_db([d["geom"]], self.dialect)[0]
