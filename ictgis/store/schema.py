@@ -4,8 +4,8 @@
 - one table per layer of `ictgis.layers.SCHEMAS` holding every version of every feature: ``feature_key`` (the
   layer's id or code), the schema's attributes as typed columns, ``geom`` in the working CRS, ``ord`` (row order in
   the file imported, kept across later imports that keep it), ``changeset`` (the changeset that made this version,
-  also its *version number*), ``ended_by`` (the changeset that replaced or removed it; NULL = current), ``valid_from`` and ``valid_to`` (their
-  times; NULL = current); a view ``<layer>_current`` with the current versions.
+  also its *version number*), ``ended_by`` (the changeset that replaced or removed it; NULL = current),
+  ``valid_from`` and ``valid_to`` (their times; NULL = current); a view ``<layer>_current`` with the current versions.
 - ``meta``: versioned dataset properties (column order per layer, official area, the DEM's checksum).
 - ``rasters``: the DEM GeoTIFFs by checksum; ``store_info``: the working CRS's EPSG code.
 - ``users`` and ``scenario_runs``: shared by every server process using the store.
