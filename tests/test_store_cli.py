@@ -93,3 +93,33 @@ def test_db_errors_exit_2_with_a_clear_message(tmp_path, tiny_dir):
     assert run("db", "import", tiny_dir, "--db", url, "--author", "a", "--message", "m").exit_code == 0
     again = run("db", "import", tiny_dir, "--db", url, "--author", "a", "--message", "m", "--json")
     assert again.exit_code == 0 and json.loads(again.output) is None
+
+
+def test_scenario_run_on_a_state_of_the_store(imported, tmp_path):
+    url, first_dir, _ = imported
+    text = "name: s\nbase: /nowhere\ninterventions:\n  - type: power\n    to: solar\n"
+    (tmp_path / "s.yaml").write_text(text, encoding="utf-8")
+    assert run("scenario", "validate", tmp_path / "s.yaml", "--db", url).exit_code == 0
+    from_store = run("scenario", "run", tmp_path / "s.yaml", "--out", tmp_path / "a", "--db", url, "--as-of", "1")
+    assert from_store.exit_code == 0, from_store.output
+    (tmp_path / "f.yaml").write_text(text.replace("/nowhere", str(first_dir)), encoding="utf-8")
+    from_files = run("scenario", "run", tmp_path / "f.yaml", "--out", tmp_path / "b")
+    assert from_files.exit_code == 0, from_files.output
+    for name in ("indicators_before.json", "indicators_after.json"):
+        a, b = (json.loads((tmp_path / d / name).read_text(encoding="utf-8")) for d in "ab")
+
+        assert a == b
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["base"]["changeset"] == 1 and manifest["base"]["store"]
+
+
+def test_serve_reads_the_store_into_a_data_folder(imported):
+    from ictgis import io
+    from ictgis.cli._options import dataset_folder
+
+    url, first_dir, _ = imported
+    with dataset_folder(None, db=url, as_of="1") as folder:
+        served = io.load(folder)
+        counts = {n: len(f) for n, f in io.load(first_dir).layers.items()}
+        assert {n: len(f) for n, f in served.layers.items()} == counts
+    assert not folder.exists()   # removed when the server stops
