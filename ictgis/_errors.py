@@ -120,10 +120,16 @@ class EditConflictError(StoreError):
 
     def __init__(self, layer: str, key: str, *, expected: int | None, current: int | None):
         self.layer, self.key, self.expected, self.current = layer, key, expected, current
-        now = "it was deleted" if current is None else f"it is now at version {current}"
-        super().__init__(f"{layer} {key}: edited by someone else since version {expected} ({now}); reload it and "
-                         "apply your change again — nothing was saved / đối tượng đã bị người khác sửa, hãy tải lại",
-                         [Problem(layer, f"version {expected} is no longer current", feature_id=key)])
+        if expected is None:
+            text = (f"{layer} {key}: already exists (version {current}); choose another id — nothing was saved / "
+                    "mã đã tồn tại")
+            problem = "the id is taken"
+        else:
+            now = "it was deleted" if current is None else f"it is now at version {current}"
+            text = (f"{layer} {key}: edited by someone else since version {expected} ({now}); reload it and apply "
+                    "your change again — nothing was saved / đối tượng đã bị người khác sửa, hãy tải lại")
+            problem = f"version {expected} is no longer current"
+        super().__init__(text, [Problem(layer, problem, feature_id=key)])
 
 
 class DataWarning(UserWarning):

@@ -198,7 +198,7 @@ def test_edit_with_optimistic_version_check(store, tiny_dir):
                        author="An", message="moved")
     added = store.add("post_offices", "P9", attributes={"name": "Điểm BĐVHX mới", "kind": "Điểm BĐVHX",
                       "commune": "03325"}, geometry=shapely.Point(X0 + 8e3, Y0 + 8e3), author="An", message="new")
-    with pytest.raises(EditConflictError):
+    with pytest.raises(EditConflictError, match="already exists"):
         store.add("post_offices", "P9", attributes={"kind": "bdvhx"}, geometry=shapely.Point(X0 + 8e3, Y0 + 8e3),
                   author="An", message="twice")
     gone = store.delete("villages", "V01", expected_version=first.id, author="An", message="merged")

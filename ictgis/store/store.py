@@ -49,7 +49,8 @@ class Changeset:
     kind
         ``import``, ``edit`` or ``upload``.
     counts
-        Layer → {"added", "changed", "removed"} counts, for a changeset just written (None when read back).
+        Layer → {"added", "changed", "removed"} counts (and "reordered": features whose content is equal but
+        whose place in the file moved), for a changeset just written by an import (None when read back).
     """
 
     id: int
@@ -319,7 +320,7 @@ class Store:
         _check_layer(layer)
         with self.reading() as conn:
             rows = self.version_rows(layer, None, conn=conn, keys=[str(key)])
-        return None if not rows else feature_of(layer, rows[0], self.layer_tables[layer], conn=None)
+        return None if not rows else feature_of(layer, rows[0])
 
     def dataset(self, as_of: Ref | None = None, *, dem_dir: str | Path | None = None):
         """Return the layers as of a state as an `ictgis.io.Dataset`, as `ictgis.io.load` reads their files.
@@ -478,7 +479,7 @@ def _check_layer(name: str) -> None:
         raise StoreError(f"unknown layer {name!r} (known: {', '.join(LAYER_NAMES)})")
 
 
-def feature_of(layer: str, row: Mapping, table: sa.Table, *, conn) -> Feature:
+def feature_of(layer: str, row: Mapping) -> Feature:
     """Build a `Feature` from a version row (`Store.version_rows`)."""
     import shapely
 
