@@ -254,3 +254,24 @@ def test_geopackage_store_opens_in_gdal_with_its_current_views(tmp_path, tiny_di
     assert info["fields"].tolist()[:3] == ["feature_key", "id", "name"]
     spatial = pyogrio.read_dataframe(path, layer="villages_current", bbox=(X0, Y0, X0 + 2e3, Y0 + 2e3))
     assert spatial["id"].tolist() == ["V01"]
+
+
+def test_two_planners_saving_the_same_feature_at_once(store, tiny_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = store.import_dataset(tiny_dir, author="Lan", message="first")
+
+    def save(height):
+        try:
+            return store.edit("bts_sites", "S3", expected_version=first.id, attributes={"height_m": height},
+                              author=f"planner {height}", message="mast height")
+        except EditConflictError as exc:
+            return exc
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(save, [41.0, 42.0]))
+    saved = [r for r in results if not isinstance(r, Exception)]
+    refused = [r for r in results if isinstance(r, EditConflictError)]
+    assert len(saved) == 1 and len(refused) == 1
+    assert store.feature("bts_sites", "S3").attributes["height_m"] == float(saved[0].author.split()[1])
+    assert len(store.log()) == 2

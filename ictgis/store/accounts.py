@@ -22,7 +22,7 @@ def set_user(store: Store, name: str, *, password_hash: str, role: str) -> None:
     if role not in ROLES:
         raise StoreError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
     t = store.tables["users"]
-    with store.writing() as conn:
+    with store.writing(serial=False) as conn:
         if conn.execute(sa.select(t.c.name).where(t.c.name == name)).scalar() is None:
             conn.execute(t.insert().values(name=name, password_hash=password_hash, role=role, created=now()))
         else:
@@ -47,7 +47,7 @@ def list_users(store: Store) -> list[dict[str, Any]]:
 def remove_user(store: Store, name: str) -> bool:
     """Remove a user; return whether there was one."""
     t = store.tables["users"]
-    with store.writing() as conn:
+    with store.writing(serial=False) as conn:
         return conn.execute(t.delete().where(t.c.name == name)).rowcount > 0
 
 
@@ -56,7 +56,7 @@ def create_run(store: Store, run_id: str, *, name: str, parameters: Mapping[str,
     """Record a queued scenario run; return it."""
     t = store.tables["scenario_runs"]
     time = now()
-    with store.writing() as conn:
+    with store.writing(serial=False) as conn:
         conn.execute(t.insert().values(id=run_id, name=name, status="queued", parameters=json.dumps(parameters),
                                        outputs=outputs, owner=owner, created=time, updated=time, version=1))
     return get_run(store, run_id)  # type: ignore[return-value]
@@ -77,7 +77,7 @@ def update_run(store: Store, run_id: str, *, expected_version: int, status: str 
     values: dict[str, Any] = {"updated": now(), "version": expected_version + 1}
     values.update({k: v for k, v in (("status", status), ("outputs", outputs), ("message", message))
                    if v is not None})
-    with store.writing() as conn:
+    with store.writing(serial=False) as conn:
         done = conn.execute(t.update().where(t.c.id == run_id, t.c.version == expected_version).values(**values))
         if done.rowcount != 1:
             current = conn.execute(sa.select(t.c.version).where(t.c.id == run_id)).scalar()

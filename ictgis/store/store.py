@@ -204,11 +204,18 @@ class Store:
             yield conn
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[sa.Connection]:
-        """Yield a connection in a write transaction: committed when the block ends, rolled back on an error."""
+    def writing(self, *, serial: bool = True) -> Iterator[sa.Connection]:
+        """Yield a connection in a write transaction: committed when the block ends, rolled back on an error.
+
+        With `serial` (changesets), writers take turns: SQLite's ``BEGIN IMMEDIATE``, and on PostgreSQL a lock
+        on ``changesets`` that other writers wait for (readers do not), so an import or edit always diffs
+        against the state it writes onto.
+        """
         with self.engine.connect() as conn:
             conn = conn.execution_options(**WRITE)
             with conn.begin():
+                if serial and self.dialect == "postgresql":
+                    conn.exec_driver_sql("LOCK TABLE changesets IN SHARE ROW EXCLUSIVE MODE")
                 yield conn
 
     # ------------------------------------------------------------------------------------------ changesets
