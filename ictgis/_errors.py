@@ -99,6 +99,39 @@ class ScenarioError(IctgisError, ValueError):
     http_status = 400
 
 
+class StoreError(IctgisError, ValueError):
+    """A database problem the user can act on: no URL, an unknown changeset or date, a store not initialised."""
+
+    http_status = 400
+
+
+class EditConflictError(StoreError):
+    """An edit based on a version of a feature that is no longer current (someone saved it first).
+
+    Attributes
+    ----------
+    layer, key
+        The feature.
+    expected, current
+        The version the edit was based on and the current one (None when the feature is gone).
+    """
+
+    http_status = 409
+
+    def __init__(self, layer: str, key: str, *, expected: int | None, current: int | None):
+        self.layer, self.key, self.expected, self.current = layer, key, expected, current
+        if expected is None:
+            text = (f"{layer} {key}: already exists (version {current}); choose another id — nothing was saved / "
+                    "mã đã tồn tại")
+            problem = "the id is taken"
+        else:
+            now = "it was deleted" if current is None else f"it is now at version {current}"
+            text = (f"{layer} {key}: edited by someone else since version {expected} ({now}); reload it and apply "
+                    "your change again — nothing was saved / đối tượng đã bị người khác sửa, hãy tải lại")
+            problem = f"version {expected} is no longer current"
+        super().__init__(text, [Problem(layer, problem, feature_id=key)])
+
+
 class DataWarning(UserWarning):
     """Something about the input data the user should know (commands print each one as a line on stderr)."""
 

@@ -200,6 +200,16 @@ def test_the_installed_command_writes_coverage_and_its_kmz_without_matplotlib(in
     assert "matplotlib" not in run.stderr
 
 
+def test_the_installed_package_carries_the_store_migrations(installed):
+    data = make_data(installed["tmp"] / "store-data")
+    db = installed["tmp"] / "ictgis.gpkg"
+    ictgis = str(installed["venv"] / "bin" / "ictgis")
+    init = _run(installed, ictgis, "db", "init", "--db", str(db))
+    assert init.returncode == 0 and "schema revision 0001" in init.stdout, init.stdout + init.stderr
+    done = _run(installed, ictgis, "db", "import", str(data), "--db", str(db), "--author", "a", "--message", "m")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.mark.slow
 def test_the_installed_server_serves_the_page_and_its_assets(installed):
     data = make_data(installed["tmp"] / "serve_data")

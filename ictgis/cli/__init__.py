@@ -16,7 +16,7 @@ import click
 
 from .. import __version__
 from .._errors import MAX_SHOWN_PROBLEMS, IctgisError
-from . import calibrate, codes, coverage, data, fiber, indicators, lastmile, postal, radio, scenario, terrain, web
+from . import calibrate, codes, coverage, data, db, fiber, indicators, lastmile, postal, radio, scenario, terrain, web
 
 logger = logging.getLogger(__name__)
 
@@ -76,5 +76,5 @@ def main(ctx: click.Context, verbose: int, quiet: int) -> None:
 for _command in (data.validate, indicators.indicators, data.demo, data.clean, coverage.coverage, fiber.fiber,
                  fiber.export_ofds,
                  postal.postal, radio.profile_command, scenario.scenario, terrain.viewshed, web.serve, web.user,
-                 codes.match_codes, calibrate.calibrate, lastmile.lastmile):
+                 codes.match_codes, calibrate.calibrate, lastmile.lastmile, db.db):
     main.add_command(_command)

@@ -20,6 +20,19 @@ DATA_DIR = click.argument("data_dir", required=False, type=click.Path(file_okay=
 """The optional DATA_DIR argument (default: the embedded demo)."""
 CRS_OPTION = click.option("--crs", default=None, help="CRS of files that have none, e.g. EPSG:9205.")
 """The ``--crs`` option for files without a CRS."""
+DB_OPTION = click.option("--db", "db", default=None, metavar="URL",
+                         help="Read the layers from this store instead of a data folder: a .gpkg file or "
+                         "postgresql://USER@HOST/DB (see `ictgis db`).")
+"""The ``--db`` option naming a store (`ictgis.store`) to read the layers from."""
+AS_OF_OPTION = click.option("--as-of", "as_of", default=None, metavar="DATE|ID",
+                            help="With --db: the layers as they were at this date (YYYY-MM-DD, end of day UTC) "
+                            "or changeset id (default: the current state).")
+"""The ``--as-of`` option: a state of the store."""
+
+
+def store_options(command: Callable) -> Callable:
+    """Add ``--db URL`` and ``--as-of DATE|ID`` to a command that reads a dataset (see `load_dataset`)."""
+    return DB_OPTION(AS_OF_OPTION(command))
 
 
 @contextlib.contextmanager
@@ -46,12 +59,52 @@ def data_warnings() -> Iterator[None]:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
-def load_dataset(data_dir: Path | None, crs: str | None) -> Dataset:
-    """Read and check the layers of `data_dir` (see :func:`ictgis.io.load`), printing the repairs made."""
+def load_dataset(data_dir: Path | None, crs: str | None, *, db: str | None = None, as_of: str | None = None
+                 ) -> Dataset:
+    """Read and check the layers of `data_dir` (see :func:`ictgis.io.load`), printing the repairs made.
+
+    With `db`, read them from that store as of `as_of` instead (`ictgis.store.Store.dataset`): the same dataset
+    the data folder they were imported from gives.
+
+    Raises
+    ------
+    click.UsageError
+        For both a data folder and ``--db``, or ``--as-of`` without ``--db``.
+    """
     from .. import io
 
-    with data_warnings():
-        return io.load(data_dir, crs=crs)
+    if db is None:
+        if as_of is not None:
+            raise click.UsageError("--as-of needs --db (a store): a data folder has no history")
+        with data_warnings():
+            return io.load(data_dir, crs=crs)
+    if data_dir is not None:
+        raise click.UsageError(f"give either DATA_DIR ({data_dir}) or --db, not both")
+    from ..store import open_store
+
+    with open_store(db) as store:
+        return store.dataset(as_of)
+
+
+@contextlib.contextmanager
+def dataset_folder(data_dir: Path | None, *, db: str | None, as_of: str | None) -> Iterator[Path | None]:
+    """Yield a data folder: `data_dir` itself, or the state of store `db` exported into a temporary folder.
+
+    For commands that take a folder rather than a dataset (scenario runs).
+    """
+    if db is None:
+        if as_of is not None:
+            raise click.UsageError("--as-of needs --db (a store): a data folder has no history")
+        yield data_dir
+        return
+    if data_dir is not None:
+        raise click.UsageError(f"give either DATA_DIR ({data_dir}) or --db, not both")
+    import tempfile
+
+    from ..store import open_store
+
+    with tempfile.TemporaryDirectory(prefix="ictgis-store-") as tmp, open_store(db) as store:
+        yield store.export(Path(tmp) / "data", as_of=as_of)
 
 
 @contextlib.contextmanager

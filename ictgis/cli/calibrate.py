@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 from .. import settings
-from ._options import CRS_OPTION, DATA_DIR, fraction_progress, load_dataset
+from ._options import CRS_OPTION, DATA_DIR, fraction_progress, load_dataset, store_options
 
 
 @click.command()
 @DATA_DIR
 @CRS_OPTION
+@store_options
 @click.option("--tech", "technology", type=click.Choice(["2g", "3g", "4g", "5g"], case_sensitive=False),
               default="4g", show_default=True)
 @click.option("--measurements", "measurements", required=True,
@@ -28,12 +29,12 @@ from ._options import CRS_OPTION, DATA_DIR, fraction_progress, load_dataset
               show_default=True, help="Regularisation: each offset is pulled to 0 as if its group had this many "
                                       "more points with no error.")
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
-def calibrate(data_dir, crs, technology, measurements, measurements_crs, out_dir, resolution_m, floor_dbm,
+def calibrate(data_dir, crs, db, as_of, technology, measurements, measurements_crs, out_dir, resolution_m, floor_dbm,
               ridge_points, folds) -> None:
     """Fit path-loss offsets per environment and land-cover class to measured levels; write OUT/calibration.json."""
     from ..calibration import calibrate as fit
 
-    ds = load_dataset(data_dir, crs)
+    ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
     with fraction_progress(f"{technology.upper()} prediction") as progress:
         doc = fit(ds, measurements, out_dir, technology=technology.upper(), measurements_crs=measurements_crs,
                   resolution_m=resolution_m, floor_dbm=floor_dbm, ridge_points=ridge_points, folds=folds,

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, fraction_progress, load_dataset
+from ._options import CRS_OPTION, DATA_DIR, fraction_progress, load_dataset, store_options
 
 
 @click.command()
 @DATA_DIR
 @CRS_OPTION
+@store_options
 @click.option("--tech", "technology", type=click.Choice(["2g", "3g", "4g", "5g"], case_sensitive=False),
               default="4g", show_default=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
@@ -24,7 +25,7 @@ from ._options import CRS_OPTION, DATA_DIR, fraction_progress, load_dataset
 @click.option("--no-kmz", is_flag=True, help="Skip the KMZ overlay.")
 @click.option("--calibration", "calibration_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="calibration.json from `ictgis calibrate`: path-loss offsets to apply.")
-def coverage(data_dir, crs, technology, out_dir, resolution_m, threshold_dbm, operator, radius_m, no_kmz,
+def coverage(data_dir, crs, db, as_of, technology, out_dir, resolution_m, threshold_dbm, operator, radius_m, no_kmz,
              calibration_path) -> None:
     """Compute best-server coverage of a technology; write GeoTIFFs, tables, summary.json and a KMZ into OUT."""
     from .. import coverage as cov
@@ -34,7 +35,7 @@ def coverage(data_dir, crs, technology, out_dir, resolution_m, threshold_dbm, op
         from ..calibration import read_calibration
 
         calibration = read_calibration(calibration_path)
-    ds = load_dataset(data_dir, crs)
+    ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
     with fraction_progress(f"{technology.upper()} coverage") as progress:
         result = cov.compute(ds, technology=technology.upper(), resolution_m=resolution_m,
                              threshold_dbm=threshold_dbm, operator=operator, radius_m=radius_m, progress=progress,

@@ -7,20 +7,22 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, data_warnings, load_dataset
+from ._options import CRS_OPTION, DATA_DIR, data_warnings, load_dataset, store_options
 
 
 @click.command()
 @DATA_DIR
 @CRS_OPTION
+@store_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (every problem, exit 2 if any).")
 @click.pass_context
-def validate(ctx: click.Context, data_dir: Path | None, crs: str | None, as_json: bool) -> None:
-    """Check every layer and the DEM of DATA_DIR; print 'valid' or one list of every problem."""
+def validate(ctx: click.Context, data_dir: Path | None, crs: str | None, db: str | None, as_of: str | None,
+             as_json: bool) -> None:
+    """Check every layer and the DEM of DATA_DIR (or of a store, --db); print 'valid' or every problem."""
     from .._errors import IctgisError
 
     try:
-        ds = load_dataset(data_dir, crs)
+        ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
     except IctgisError as exc:
         if not as_json:
             raise
@@ -41,7 +43,7 @@ def validate(ctx: click.Context, data_dir: Path | None, crs: str | None, as_json
                   "notes": ds.notes, "warnings": dem_warnings, "topology": topo}
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    click.echo(f"valid: {ds.data_dir}")
+    click.echo(f"valid: {ds.data_dir if db is None else ds.sources['communes'].rsplit('#', 1)[0]}")
     for name, n in counts.items():
         click.echo(f"  {name:<13} {n:>6} features  ({Path(ds.sources[name]).name})")
     click.echo(f"  {'dem':<13} {'yes' if ds.dem_path else 'none'}")

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, load_dataset
+from ._options import CRS_OPTION, DATA_DIR, load_dataset, store_options
 
 
 @click.command()
 @DATA_DIR
 @CRS_OPTION
+@store_options
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (replaced as a whole when the run succeeds).")
 @click.option("--budget-vnd", type=float, default=None, help="Budget in VND: choose the villages that connect the "
@@ -47,7 +48,7 @@ from ._options import CRS_OPTION, DATA_DIR, load_dataset
               help="Compute 4G coverage (needs the DEM and BTS sites) to score villages lacking both fiber and 4G.")
 @click.option("--ofds", "ofds_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the existing and planned network as Open Fibre Data Standard JSON.")
-def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd, gap_distance_m,
+def fiber(data_dir, crs, db, as_of, out_dir, budget_vnd, weights, installation, usd_to_vnd, gap_distance_m,
           max_offroad_m, pops_file, fiber_warn_m, with_coverage, ofds_file) -> None:
     """Route fiber to the villages of DATA_DIR without it; write a plan, a ranking and a summary to OUT."""
     from .. import fiber as fib
@@ -64,7 +65,7 @@ def fiber(data_dir, crs, out_dir, budget_vnd, weights, installation, usd_to_vnd,
         raise click.BadParameter(str(exc), param_hint="--weights") from None
     if budget_vnd is not None and budget_vnd < 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--budget-vnd")
-    ds = load_dataset(data_dir, crs)
+    ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
     model = fib.CostModel.from_usd(usd_to_vnd=usd_to_vnd, installation=installation)
     kwargs = {} if max_offroad_m is None else {"max_offroad_m": max_offroad_m}
     if fiber_warn_m is not None:

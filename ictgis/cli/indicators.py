@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, load_dataset, postal_kinds_option
+from ._options import CRS_OPTION, DATA_DIR, load_dataset, postal_kinds_option, store_options
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 @click.command()
 @DATA_DIR
 @CRS_OPTION
+@store_options
 @click.option("--structure", type=click.Choice(["2019", "2025"]), default="2019", show_default=True,
               help="Administrative structure: 2019 (10 districts, 129 units) or 2025 (45 communes).")
 @click.option("--postal-kinds", default=None, help="Post office kinds counted as service points, comma-separated "
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
               help="Also compute 3G/4G populated-area coverage from the DEM and the sites (takes seconds).")
 @click.option("--sharing-distance-m", type=click.FloatRange(min=0), default=None,
               help="BTS sites this close stand on one tower, for infrastructure sharing (default 50).")
-def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, lang, with_coverage,
+def indicators(data_dir, crs, db, as_of, structure, postal_kinds, area_km2, as_json, xlsx, lang, with_coverage,
                sharing_distance_m) -> None:
     """Print the department's indicator table for DATA_DIR (default: the embedded demo).
 
@@ -39,7 +40,7 @@ def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, 
     from .. import indicators as ind
 
     kinds = postal_kinds_option(postal_kinds, option="--postal-kinds")
-    ds = load_dataset(data_dir, crs)
+    ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
     result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2,
                          sharing_distance_m=sharing_distance_m)
     if not as_json:  # the JSON says why under "unavailable"

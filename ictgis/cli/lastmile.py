@@ -12,12 +12,13 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, load_dataset
+from ._options import CRS_OPTION, DATA_DIR, load_dataset, store_options
 
 
 @click.command()
 @DATA_DIR
 @CRS_OPTION
+@store_options
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (replaced as a whole when the run succeeds).")
 @click.option("--budget-vnd", type=float, default=None, help="Budget in VND (net present cost over the horizon): "
@@ -29,7 +30,7 @@ from ._options import CRS_OPTION, DATA_DIR, load_dataset
 @click.option("--usd-to-vnd", type=float, default=None, help="Exchange rate for the USD unit costs.")
 @click.option("--include-no-4g", is_flag=True, default=False,
               help="Also consider villages that have fiber but no 4G (coverage model).")
-def lastmile(data_dir, crs, out_dir, budget_vnd, technologies, horizon_years, discount_rate, usd_to_vnd,
+def lastmile(data_dir, crs, db, as_of, out_dir, budget_vnd, technologies, horizon_years, discount_rate, usd_to_vnd,
              include_no_4g) -> None:
     """Choose fiber, microwave, satellite or 4G fixed wireless for each village of DATA_DIR without fiber."""
     from .. import lastmile as lm
@@ -52,7 +53,7 @@ def lastmile(data_dir, crs, out_dir, budget_vnd, technologies, horizon_years, di
         raise click.BadParameter("must be ≥ 0", param_hint="--discount-rate")
     if out_dir.exists() and not out_dir.is_dir():
         raise click.UsageError(f"{out_dir} exists and is not a folder")
-    ds = load_dataset(data_dir, crs)
+    ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
     params = {} if usd_to_vnd is None else {"usd_to_vnd": usd_to_vnd}
     result = lm.plan_last_mile(ds, technologies=techs, horizon_years=horizon_years, discount_rate=discount_rate,
                                budget_vnd=budget_vnd, include_no_4g=include_no_4g, params=params,

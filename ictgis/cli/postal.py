@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
-from ._options import CRS_OPTION, DATA_DIR, load_dataset, postal_kinds_option
+from ._options import CRS_OPTION, DATA_DIR, load_dataset, postal_kinds_option, store_options
 
 
 @click.command()
 @DATA_DIR
 @CRS_OPTION
+@store_options
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--kinds", default=None, help="Post office kinds counted, comma-separated (default all): cap1, cap2, "
               "cap3, kt1, large_cust, letterbox, bdvhx, other, or their Vietnamese labels (\"Điểm BĐVHX\" …).")
@@ -21,7 +22,7 @@ from ._options import CRS_OPTION, DATA_DIR, load_dataset, postal_kinds_option
               "whichever is shorter) are listed, each with the reason.")
 @click.option("--max-radius-km", type=float, default=None, help="Norm: service radius (default 3 km, QCVN 1:2008).")
 @click.option("--max-people", type=float, default=None, help="Norm: people per point (default 8,000).")
-def postal(data_dir, crs, out_dir, kinds, threshold_km, max_radius_km, max_people) -> None:
+def postal(data_dir, crs, db, as_of, out_dir, kinds, threshold_km, max_radius_km, max_people) -> None:
     """Service radius and people per point per commune (QCVN 1:2008 norms) and each village's distance to post."""
     chosen = postal_kinds_option(kinds, option="--kinds")
     from .. import indicators
@@ -29,7 +30,7 @@ def postal(data_dir, crs, out_dir, kinds, threshold_km, max_radius_km, max_peopl
     from .._files import atomic_path
     from ..sheets import write_csv, write_xlsx
 
-    ds = load_dataset(data_dir, crs)
+    ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
     po = ds.get("post_offices")
     if po is None:
         from .._errors import LayerError, Problem

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._options import data_warnings, fraction_progress
+from ._options import data_warnings, dataset_folder, fraction_progress, store_options
 
 
 @click.group()
@@ -16,12 +16,16 @@ def scenario() -> None:
 
 @scenario.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def validate_cmd(file: Path) -> None:
-    """Check a scenario FILE: every problem at once, with its line number."""
+@store_options
+def validate_cmd(file: Path, db: str | None, as_of: str | None) -> None:
+    """Check a scenario FILE: every problem at once, with its line number.
+
+    With --db, the base data is the store's state (as of --as-of) instead of the file's ``base:`` folder.
+    """
     from .. import scenario as sc
 
-    with data_warnings():  # repairs the base data needed
-        parsed = sc.read(file)
+    with data_warnings(), dataset_folder(None, db=db, as_of=as_of) as base:  # repairs the base data needed
+        parsed = sc.read(file, base=base)
     click.echo(f"valid: {file} ({parsed.name}: {len(parsed.interventions)} interventions on {parsed.base})")
 
 
@@ -39,12 +43,23 @@ def schema_cmd() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
-def run_cmd(file: Path, out_dir: Path, force: bool) -> None:
-    """Apply scenario FILE to copies of its base layers; write indicators, costs and layers into OUT."""
+@store_options
+def run_cmd(file: Path, out_dir: Path, force: bool, db: str | None, as_of: str | None) -> None:
+    """Apply scenario FILE to copies of its base layers; write indicators, costs and layers into OUT.
+
+    With --db, the base layers are the store's (as of --as-of) instead of the file's ``base:`` folder.
+    """
     from .. import scenario as sc
 
-    with data_warnings(), fraction_progress("scenario") as progress:
-        result = sc.run(file, out_dir, force=force, progress=progress)
+    with data_warnings(), dataset_folder(None, db=db, as_of=as_of) as base, \
+            fraction_progress("scenario") as progress:
+        info = None
+        if db is not None:
+            from ..store import open_store
+
+            with open_store(db) as store:
+                info = {"store": store.label, "changeset": store.resolve(as_of)}
+        result = sc.run(file, out_dir, force=force, progress=progress, base=base, base_info=info)
     click.echo(f"{file.name} → {out_dir}")
     click.echo(_format_delta(result.delta))
     total = result.costs.iloc[-1]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from ._options import dataset_folder, store_options
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,13 +34,23 @@ def _web():
 @click.option("--threads", default=4, type=int, show_default=True)
 @click.option("--instance", "instance", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Instance folder (users, secret key, dataset versions, runs); default instance/.")
-def serve(data_dir: Path | None, host: str, port: int, threads: int, instance: Path | None) -> None:
+@store_options
+def serve(data_dir: Path | None, host: str, port: int, threads: int, instance: Path | None, db: str | None,
+          as_of: str | None) -> None:
     """Serve the web map with waitress.
+
+    With --db, the map serves the store's layers (as of --as-of), read once at start into a temporary data
+    folder that is removed when the server stops.
 
     At start, the instance folder is locked (one server per instance) and what a killed server left is swept
     (partial outputs and uploads, runs still recorded as running). SIGTERM (systemd, containers) stops the server
     like Ctrl-C: the running and queued runs are stopped and recorded as cancelled, then the process exits.
     """
+    with dataset_folder(data_dir, db=db, as_of=as_of) as folder:
+        _serve(folder, host=host, port=port, threads=threads, instance=instance)
+
+
+def _serve(data_dir: Path | None, *, host: str, port: int, threads: int, instance: Path | None) -> None:
     try:
         from waitress.server import create_server
     except ImportError as exc:  # pragma: no cover - depends on the install

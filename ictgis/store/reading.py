@@ -1,0 +1,61 @@
+"""The store's state at a changeset, as the `ictgis.io.Dataset` that reading the same data from files gives."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from .._errors import StoreError
+from .._files import atomic_path
+from ..layers import LAYER_NAMES
+from . import rows as rowmod
+from .schema import LAYER_FIELDS
+
+DEM_FOLDER = "ictgis-store-dem"
+
+
+def read_dataset(store, as_of, *, dem_dir=None):
+    """Return the dataset of `store` as of a reference (see `ictgis.store.Store.dataset`)."""
+    from ..io import Dataset, commune_topology
+
+    with store.reading() as conn:
+        number = store.resolve(as_of, conn=conn)
+        meta = store.meta(number, conn=conn)
+        if "columns:communes" not in meta:
+            when = "now" if as_of is None else f"as of {as_of}"
+            raise StoreError(f"{store.label}: no data {when} (import a data folder with `ictgis db import`)")
+        layers = {}
+        for name in LAYER_NAMES:
+            columns = meta.get(f"columns:{name}")
+            if columns is None:
+                continue
+            rows = store.version_rows(name, None if as_of is None else number, conn=conn, columns=columns)
+            layers[name] = rowmod.frame_from_rows(rows, columns, dict(LAYER_FIELDS[name]), store.crs)
+        dem_path = None
+        if meta.get("dem"):
+            dem_path = _dem_file(store, conn, meta["dem"]["sha256"], dem_dir)
+    communes = layers["communes"]
+    topology = commune_topology(communes) if "code" in communes else None
+    area = meta.get("area_km2")
+    return Dataset(layers=layers, sources={name: f"{store.label}#{name}" for name in layers}, crs=store.crs,
+                   data_dir=None, dem_path=dem_path, topology=topology, notes=[],
+                   area_km2=None if area is None else float(area))
+
+
+def _dem_file(store, conn: sa.Connection, sha256: str, dem_dir) -> Path:
+    """Write the DEM of a checksum to ``<dem_dir>/<sha256>.tif`` once; return its path."""
+    folder = Path(dem_dir) if dem_dir is not None else Path(tempfile.gettempdir()) / DEM_FOLDER
+    path = folder / f"{sha256}.tif"
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    t = store.tables["rasters"]
+    content = conn.execute(sa.select(t.c.content).where(t.c.sha256 == sha256)).scalar_one()
+    if hashlib.sha256(content).hexdigest() != sha256:
+        raise StoreError(f"{store.label}: the stored DEM {sha256[:12]}… is damaged (checksum differs)")
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(content)
+    return path
