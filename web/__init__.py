@@ -110,12 +110,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
-    from . import api, auth, jobs, maps, scenarios, security, uploads
+    from . import api, auth, formats, jobs, maps, pages, scenarios, security, uploads
     from .i18n import install as install_i18n
 
     security.install(app)
     auth.install(app)
     install_i18n(app)
+    formats.install(app)
+    pages.install(app)
     jobs.install(app)
     app.register_blueprint(maps.bp)
     app.register_blueprint(api.bp)

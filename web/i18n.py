@@ -104,6 +104,18 @@ TEXT: dict[str, dict[str, str]] = {
     "run_writing": {"vi": "Đang ghi kết quả", "en": "Writing the results"},
     "run_done": {"vi": "Hoàn tất", "en": "Finished"},
     "indicator_pending": {"vi": "đang tính…", "en": "computing…"},
+    # the leader's indicator page and printing (issue 17 §1)
+    "print": {"vi": "In", "en": "Print"},
+    "printed_on": {"vi": "Ngày in", "en": "Printed on"},
+    "baseline_2021": {"vi": "Kế hoạch (2021)", "en": "Plan (2021)"},
+    "target": {"vi": "Mục tiêu", "en": "Target"},
+    "gap": {"vi": "Còn thiếu", "en": "Gap"},
+    "target_status": {"vi": "Đánh giá", "en": "Status"},
+    "targets_help": {"vi": "Mục tiêu theo QĐ 1132/QĐ-TTg (cáp quang đến mọi thôn, bản) và QCVN 1:2008/BTTTT (bưu "
+                           "chính); cột Kế hoạch là số liệu của kế hoạch năm 2022 (giữa năm 2021).",
+                     "en": "Targets from QĐ 1132/QĐ-TTg (fiber to every village) and QCVN 1:2008/BTTTT (postal); the "
+                           "Plan column holds the 2022 plan's figures (mid-2021)."},
+    "charts": {"vi": "Biểu đồ theo đơn vị hành chính", "en": "Charts per administrative unit"},
     # from the catalogue of labels
     **{key: _both(label) for key, label in HEADINGS.items()},
     "capex": _both(COSTS["capex_vnd"]), "opex": _both(COSTS["opex_vnd_per_year"]), "npv": _both(COSTS["npv_vnd"]),
