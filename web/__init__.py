@@ -110,7 +110,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
-    from . import api, auth, formats, jobs, maps, pages, scenarios, security, uploads
+    from . import api, auth, formats, jobs, maps, pages, planner, scenarios, security, uploads
     from .i18n import install as install_i18n
 
     security.install(app)
@@ -124,6 +124,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(scenarios.bp)
     app.register_blueprint(uploads.bp)
+    planner.install(app)
     _install_error_handlers(app)
     missing = maps.missing_vendor_files(app.config["VENDOR_DIR"])
     if missing:

@@ -116,6 +116,26 @@ TEXT: dict[str, dict[str, str]] = {
                      "en": "Targets from QĐ 1132/QĐ-TTg (fiber to every village) and QCVN 1:2008/BTTTT (postal); the "
                            "Plan column holds the 2022 plan's figures (mid-2021)."},
     "charts": {"vi": "Biểu đồ theo đơn vị hành chính", "en": "Charts per administrative unit"},
+    # the planner (issue 17 §2)
+    "copy_scenario": {"vi": "Sao chép và sửa kịch bản", "en": "Copy and edit a scenario"},
+    "copy_help": {"vi": "Sửa các tham số và ngân sách rồi lưu thành một tệp kịch bản mới (tệp gốc không bị thay "
+                        "đổi). Số viết kiểu Việt Nam (0,05; 30.000.000.000) hoặc kiểu quốc tế đều được.",
+                  "en": "Change the parameters and budgets and save them as a new scenario file (the original is "
+                        "not changed). Numbers may be written 0.05 or 0,05."},
+    "copy": {"vi": "Sao chép, sửa", "en": "Copy, edit"},
+    "group_scenario": {"vi": "Kịch bản", "en": "Scenario"},
+    "group_parameters": {"vi": "Tham số", "en": "Parameters"},
+    "intervention": {"vi": "Hạng mục", "en": "Intervention"},
+    "save_copy": {"vi": "Lưu bản sao", "en": "Save the copy"},
+    "save_and_run": {"vi": "Lưu và chạy", "en": "Save and run"},
+    "saved_as": {"vi": "Đã lưu kịch bản mới", "en": "New scenario saved"},
+    "place_site": {"vi": "Đặt trạm thử", "en": "Place a site"},
+    "place_site_hint": {"vi": "Bấm vào bản đồ để đặt một trạm mới và xem vùng phủ sóng dự kiến.",
+                        "en": "Click the map to place a new site and see its predicted coverage."},
+    "site_height": {"vi": "Độ cao anten (m)", "en": "Antenna height (m)"},
+    "technology": {"vi": "Công nghệ", "en": "Technology"},
+    "add_to_scenario": {"vi": "Thêm vào bản sao của", "en": "Add to a copy of"},
+    "add_site": {"vi": "Thêm trạm", "en": "Add the site"},
     # from the catalogue of labels
     **{key: _both(label) for key, label in HEADINGS.items()},
     "capex": _both(COSTS["capex_vnd"]), "opex": _both(COSTS["opex_vnd_per_year"]), "npv": _both(COSTS["npv_vnd"]),

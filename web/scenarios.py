@@ -41,19 +41,31 @@ def scenarios_dir() -> Path:
     return Path(current_app.config["SCENARIOS_DIR"])
 
 
+def saved_dir() -> Path:
+    """Folder of the scenarios planners save from the web (``<instance>/scenarios``), listed after `scenarios_dir`."""
+    return Path(current_app.instance_path) / "scenarios"
+
+
+def scenario_dirs() -> list[Path]:
+    """Return the folders whose scenario files are listed and run: `scenarios_dir`, then `saved_dir` (when another)."""
+    first, second = scenarios_dir(), saved_dir()
+    return [first] if second.resolve() == first.resolve() else [first, second]
+
+
 def scenario_files() -> list[dict]:
     """Return ``{"file", "name", "description"[, "problem"]}`` for each scenario file.
 
     Name and description come from the YAML, read within `ictgis.yamlfile`'s limits (size, alias expansion);
     ``problem``, only for a file that cannot be used, says why (too large, not valid YAML, not a mapping).
     """
-    folder = scenarios_dir()
     out = []
-    if not folder.is_dir():
-        return out
-    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-        if not NAME_RE.match(path.name):
+    seen = set()
+    paths = [p for folder in scenario_dirs() if folder.is_dir()
+             for p in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])]
+    for path in paths:
+        if not NAME_RE.match(path.name) or path.name in seen:
             continue
+        seen.add(path.name)
         entry = {"file": path.name, "name": path.stem, "description": ""}
         try:
             doc = yamlfile.read(path, error=ScenarioError).data
@@ -68,13 +80,15 @@ def scenario_files() -> list[dict]:
     return out
 
 
-def _scenario_path(name: str) -> Path:
+def scenario_path(name: str) -> Path:
+    """Return the path of a listed scenario file (the first of `scenario_dirs` that has it), or abort with 404."""
     if not NAME_RE.match(name or ""):
         abort(404, description=f"no scenario file {name!r}")
-    path = scenarios_dir() / name
-    if not path.is_file():
-        abort(404, description=f"no scenario file {name!r}")
-    return path
+    for folder in scenario_dirs():
+        path = folder / name
+        if path.is_file():
+            return path
+    abort(404, description=f"no scenario file {name!r}")
 
 
 def _refuse_non_planner(*, as_json: bool, next_url: str):
@@ -134,7 +148,7 @@ def start_run(name: str, *, as_json: bool):
     refused = _refuse_non_planner(as_json=as_json, next_url=url_for("scenarios.index"))
     if refused is not None:
         return refused
-    path = _scenario_path(name)
+    path = scenario_path(name)
     version = requested_version()
     folder = data.version_folder(version)
     info = {"dataset_version": version, "dataset_folder": data.folder_label(folder)}
