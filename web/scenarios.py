@@ -7,7 +7,6 @@ cancel them. Results are read from the run's output folder as the scenario modul
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -25,7 +24,7 @@ from flask import (
     url_for,
 )
 
-from ictgis import IctgisError, ScenarioError, indicators, labels, yamlfile
+from ictgis import IctgisError, ScenarioError, yamlfile
 
 from . import data, jobs
 from .auth import login_required
@@ -176,55 +175,14 @@ def run(name: str):
     return start_run(name, as_json=False)
 
 
-def _load_json(folder: Path, name: str) -> dict | None:
-    path = folder / name
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def cost_rows(record: dict) -> list[dict]:
-    """Rows of the run's cost table (``costs.json``: capex, opex per year, NPV in VND), the total last."""
-    folder = jobs.runner().run_dir(record["id"])
-    if folder is None or record.get("status") != "done":
-        return []
-    rows = _load_json(folder / "out", "costs.json")
-    return rows if isinstance(rows, list) else []
-
-
-def before_after(record: dict) -> list[dict]:
-    """Rows of key indicators before and after a finished run, from its ``indicators_*.json`` outputs.
-
-    The indicators of ``ictgis.scenario.delta_rows`` (`KEY_INDICATORS`, as the run's delta table), labelled from
-    `ictgis.labels`.
-    """
-    folder = jobs.runner().run_dir(record["id"])
-    if folder is None or record["status"] != "done":
-        return []
-    before = _load_json(folder / "out", "indicators_before.json")
-    after = _load_json(folder / "out", "indicators_after.json")
-    if before is None or after is None:
-        return []
-    from ictgis.scenario import delta_rows
-
-    lang = g.get("lang", "vi")
-    rows = []
-    for row in delta_rows(before, after):
-        lab = labels.label(row["indicator"])
-        rows.append({"key": row["indicator"], "group": labels.GROUPS.get(lab.group, ""), "label": lab.text(lang),
-                     "unit": lab.unit, "before": row["before"], "after": row["after"], "delta": row["change"]})
-    return rows
-
-
 @bp.get("/runs/<run_id>")
 @login_required
 def run_page(run_id: str):
-    """One run: progress (polled), then before/after indicators and the outputs to download."""
+    """One run: progress (polled), then what changed (first), the results, the costs and the outputs to download."""
+    from .runview import run_view
+
     record = record_or_404(run_id)
-    return render_template("run.html", run=record, rows=before_after(record), costs=cost_rows(record))
+    return render_template("run.html", run=record, view=run_view(record))
 
 
 def cancel_run(run_id: str, *, as_json: bool):
@@ -259,18 +217,12 @@ def download(run_id: str, filename: str):
 @bp.get("/compare")
 @login_required
 def compare():
-    """Key indicators after two runs, side by side (``?a=RUN&b=RUN``)."""
-    ids = [request.args.get("a", ""), request.args.get("b", "")]
+    """Show runs side by side (``?a=RUN&b=RUN``): baseline, runs, difference, costs; a message when none chosen."""
+    from .runview import compare_view
+
+    ids = [i for i in (request.args.get("a", ""), request.args.get("b", "")) if i]
     records = [jobs.runner().get(i) for i in ids]
-    if any(r is None for r in records):
-        abort(404, description="choose two existing runs")
-    results = []
-    for rec in records:
-        folder = jobs.runner().run_dir(rec["id"])
-        results.append(_load_json(folder / "out", "indicators_after.json") if rec["status"] == "done" else None)
-    rows = []
-    for key in indicators.TABLE_INDICATORS:
-        lab = labels.INDICATORS[key]
-        rows.append({"label": lab.text(g.get("lang", "vi")), "unit": lab.unit,
-                     "values": [indicators.lookup(r, key) if r else None for r in results]})
-    return render_template("compare.html", runs=records, rows=rows, complete=all(r is not None for r in results))
+    if len(ids) < 2 or any(r is None for r in records):
+        message = "choose_two_runs" if len(ids) < 2 else "unknown_run"
+        return render_template("compare.html", runs=[], view=None, message=message), 200 if len(ids) < 2 else 404
+    return render_template("compare.html", runs=records, view=compare_view(records), message=None)
