@@ -16,6 +16,7 @@ import time
 
 import geopandas as gpd
 import numpy as np
+from affine import Affine
 from shapely.geometry import Point
 
 from ictgis import coverage, settings
@@ -134,7 +135,7 @@ def _overlay(result: coverage.CoverageResult) -> dict | None:
         return None
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     window = rsrp[r0:r1, c0:c1]
-    transform = result.dem.transform * result.dem.transform.translation(c0, r0)
+    transform = result.dem.transform @ Affine.translation(c0, r0)
     png, bounds = classed_png(window, transform=transform, crs=result.dem.crs, classes=coverage.RSRP_CLASSES,
                               dst_crs="EPSG:3857", max_px=512, resampling="max")
     return {"png": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "bounds": bounds}
