@@ -13,6 +13,7 @@
   var toggle = document.getElementById("planner-toggle");
   var body = document.getElementById("planner-body");
   var result = document.getElementById("planner-result");
+  var status = document.getElementById("planner-status");
   var height = document.getElementById("planner-height");
   var tech = document.getElementById("planner-tech");
   var addForm = document.getElementById("planner-add");
@@ -45,6 +46,8 @@
                                              interactive: false});
     })).addTo(m);
     result.textContent = "";
+    status.textContent = "";
+    box.classList.remove("busy");
     var dl = el("dl", "planner-figures");
     [[words.new_villages, fmt(data.villages_newly_covered), "planner-new"],
      [words.households, fmt(data.households), "planner-households"],
@@ -85,7 +88,10 @@
     var ll = state.marker.getLatLng();
     var seq = ++state.seq;
     box.removeAttribute("data-shown");
-    result.textContent = words.computing;
+    // the figures stay until the new ones replace them: the panel keeps its size, so that a click on its buttons
+    // (which may follow the change of the height) lands where it was aimed
+    status.textContent = words.computing;
+    box.classList.add("busy");
     fetch(url, {method: "POST", credentials: "same-origin",
                 headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf},
                 body: JSON.stringify({lon: ll.lng, lat: ll.lat, height_m: Number(height.value),
@@ -95,7 +101,7 @@
       })
       .then(function (data) { if (seq === state.seq) { show(data); } })
       .catch(function (err) {
-        if (seq === state.seq) { result.textContent = words.failed + ": " + err.message; }
+        if (seq === state.seq) { status.textContent = words.failed + ": " + err.message; box.classList.remove("busy"); }
       });
   }
 
@@ -132,7 +138,10 @@
     new Control().addTo(m);
     L.DomEvent.disableClickPropagation(box);
     L.DomEvent.disableScrollPropagation(box);
-    m.on("click", place);
+    // "preclick": every click on the map, also on a commune or village (their popups stop the click itself);
+    // while placing, popups stay closed
+    m.on("preclick", place);
+    m.on("popupopen", function () { if (state.active) { m.closePopup(); } });
     box.setAttribute("data-ready", "1");
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", attach); } else { attach(); }
