@@ -215,7 +215,8 @@ def test_planner_copies_edits_saves_and_runs_a_scenario(page, site, artifacts): 
     page.fill("[id='f-p.discount_rate']", "0,07")
     page.screenshot(path=str(artifacts / f"planner_copy_{page.device}.png"), full_page=True)
     tap(page, "#save-run-scenario")
-    page.wait_for_selector("#run-status[data-status='done']", timeout=60_000)
+    page.wait_for_selector("#run-status[data-status='done'], #run-status[data-status='failed']", timeout=120_000)
+    assert page.get_attribute("#run-status", "data-status") == "done", page.inner_text("main")[:800]
     assert page.locator("#run-name").inner_text().startswith("ke-hoach-")  # the test runner names it by file
     assert "93,9 % → 95,0 %" in page.locator("#changed").inner_text()  # changed indicators first, vi format
     saved = sorted((site["tmp"] / "instance" / "scenarios").glob(f"ke-hoach-{page.device}*.yaml"))
