@@ -321,3 +321,31 @@ def test_compare_shows_baseline_difference_and_costs_per_household_and_person(ma
     run_page = client.get(f"/scenarios/runs/{ids[1]}").get_data(as_text=True)
     changed = run_page[run_page.index('id="changed"'):run_page.index("</section>")]
     assert "93,9 % → <strong>98,5 %</strong>" in changed and "88,3 % → <strong>94,2 %</strong>" in changed
+
+
+def test_candidate_coverage_on_its_window_equals_the_whole_dem():
+    """The candidate's coverage is computed on the part of the DEM it can reach: the same values as on all of it."""
+    import numpy as np
+    from conftest import DEMO_DIR
+
+    from ictgis import coverage
+    from ictgis.io import Dataset, load
+    from ictgis.terrain import read_dem
+    from ictgis_web import candidate
+
+    if not (DEMO_DIR / "dem.tif").exists():
+        pytest.skip("the demo is not generated")
+    ds = load(DEMO_DIR)
+    dem = read_dem(ds.dem_path)
+    village = ds["villages"].to_crs(4326).geometry.iloc[700]
+    site = candidate.site_frame(ds, lon=village.x, lat=village.y, height_m=40, technology="4G")
+    one = Dataset(layers={"communes": ds["communes"], "bts_sites": site}, sources={}, crs=ds.crs,
+                  dem_path=ds.dem_path, derived=True)
+    part = candidate.window(dem, site)
+    assert part.shape[0] < dem.shape[0] / 3 and part.shape[1] < dem.shape[1] / 3
+    full = coverage.compute(one, dem=dem, progress=lambda f, m: None).rsrp_dbm
+    small = coverage.compute(one, dem=part, progress=lambda f, m: None).rsrp_dbm
+    r0 = round((dem.transform.f - part.transform.f) / dem.resolution_m)
+    c0 = round((part.transform.c - dem.transform.c) / dem.resolution_m)
+    np.testing.assert_array_equal(full[r0:r0 + part.shape[0], c0:c0 + part.shape[1]], small)
+    assert np.isfinite(full).sum() == np.isfinite(small).sum() > 0  # nothing reached outside the window

@@ -55,6 +55,20 @@ def site_frame(ds: Dataset, *, lon: float, lat: float, height_m: float, technolo
     return assign_commune(frame, ds["communes"])
 
 
+def window(dem: Dem, site: gpd.GeoDataFrame) -> Dem:
+    """Return the part of a DEM a site can reach (`ictgis.coverage.MAX_RADIUS_M` around it, plus two cells).
+
+    The coverage of one site is the same on it as on the whole DEM (no ray leaves it), computed without the
+    whole-grid arrays of the best-server passes.
+    """
+    rows, cols = dem.cell_of(site.geometry.x.to_numpy(), site.geometry.y.to_numpy())
+    n = int(np.ceil(coverage.MAX_RADIUS_M / dem.resolution_m)) + 2
+    r0, c0 = max(0, int(rows[0]) - n), max(0, int(cols[0]) - n)
+    r1, c1 = min(dem.shape[0], int(rows[0]) + n + 1), min(dem.shape[1], int(cols[0]) + n + 1)
+    return Dem(np.ascontiguousarray(dem.elevation[r0:r1, c0:c1]), dem.transform @ Affine.translation(c0, r0),
+               dem.crs, dem.resolution_m)
+
+
 def inside(ds: Dataset, *, lon: float, lat: float) -> bool:
     """Tell whether a point (WGS 84) lies on a cell of the dataset's DEM that has a height."""
     dem = dem_of(ds)
@@ -90,10 +104,12 @@ def evaluate(ds: Dataset, *, lon: float, lat: float, height_m: float, technology
     t0 = time.perf_counter()
     dem = dem_of(ds)
     site = site_frame(ds, lon=lon, lat=lat, height_m=height_m, technology=technology)
-    one = Dataset(layers=dict(ds.layers) | {"bts_sites": site}, sources=dict(ds.sources), crs=ds.crs,
+    # the site alone, without villages (they are evaluated below on their own terrain profiles, not here)
+    layers = {k: v for k, v in ds.layers.items() if k != "villages"} | {"bts_sites": site}
+    one = Dataset(layers=layers, sources=dict(ds.sources), crs=ds.crs,
                   data_dir=ds.data_dir, dem_path=ds.dem_path, topology=ds.topology, area_km2=ds.area_km2,
                   derived=True)
-    result = coverage.compute(one, technology=technology, dem=dem, progress=lambda f, m: None)
+    result = coverage.compute(one, technology=technology, dem=window(dem, site), progress=lambda f, m: None)
     overlay = _overlay(result)
     villages = ds["villages"]
     covered, rsrp = coverage.coverage_matrix(ds, site, villages, technology=technology, dem=dem)
