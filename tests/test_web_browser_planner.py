@@ -103,7 +103,7 @@ def test_leader_indicator_page_targets_charts_4g_and_print(page, site, artifacts
     charts = page.locator("svg.ictgis-chart")
     assert charts.count() >= 8  # 4 per district + 4 per 2025 commune
     assert page.locator("#chart-district-populated_area_4g_pct rect.bar").count() > 0
-    assert page.locator("[data-pending-chart]").count() == 0
+    assert page.locator("[data-chart-pending]").count() == 0
     width = DEVICES[page.device]["viewport"]["width"]
     assert page.evaluate("() => document.documentElement.scrollWidth") <= width
     box = page.evaluate("() => document.querySelector('#chart-district-villages_fiber_pct').getBoundingClientRect()"

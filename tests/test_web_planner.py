@@ -89,7 +89,7 @@ def test_indicator_page_fills_4g_once_computed(make_app):  # noqa: F811
     row = page[page.index('data-key="mobile.populated_area_4g_pct"'):]
     row = row[:row.index("</tr>")]
     assert "đang tính" not in row and re.search(r'data-v="[\d.]+">\d+,\d<', row), row
-    assert 'id="chart-district-populated_area_4g_pct"' in page and "data-pending-chart" not in page
+    assert 'id="chart-district-populated_area_4g_pct"' in page and "data-chart-pending" not in page
 
 
 def test_print_button_and_print_header_on_the_map_and_the_indicators(make_app):  # noqa: F811

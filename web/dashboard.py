@@ -89,7 +89,7 @@ def coverage_by_unit() -> tuple[dict, dict] | None:
     return districts, _covered_by(frame.dropna(subset=["unit"]), "unit")
 
 
-def charts(*, lang: str) -> list[dict]:
+def charts(*, lang: str, pending: list[str] = ()) -> list[dict]:
     """Return the page's charts, per district (2019) then per commune (2025): ``{"id", "title", "svg" | "pending"}``."""
     goals = targets(current_app.config.get("INDICATOR_TARGETS"))
     cov = coverage_by_unit()
@@ -110,8 +110,9 @@ def charts(*, lang: str) -> list[dict]:
             title = f"{labels.INDICATORS[key].text(lang)} — {_unit_word(unit_kind, lang)}"
             chart_id = f"chart-{unit_kind}-{column}"
             if column == "populated_area_4g_pct":
-                if cov is None:
-                    out.append({"id": chart_id, "title": title, "pending": True})
+                if cov is None:  # being computed (the page reloads when it lands), or no DEM or sites: no chart
+                    if key in pending:
+                        out.append({"id": chart_id, "title": title, "pending": True})
                     continue
                 values = cov[cov_index]
                 items = [(r.get("name") or r.get("district") or "", values.get(r.get(id_column))) for r in records]
@@ -146,5 +147,5 @@ def page_context() -> dict:
     _values, pending = coverage_indicators(data.dataset())
     pending = [key for key in pending if ind.lookup(result, key) is None]
     return {"rows": indicator_rows(result, lang=lang, pending=pending), "pending": pending,
-            "communes": result["communes"], "result": result, "charts": charts(lang=lang),
+            "communes": result["communes"], "result": result, "charts": charts(lang=lang, pending=pending),
             "version": data.served_version()}
