@@ -25,13 +25,23 @@ gone), errors, invalid JSON and latency. The peer is the same URL walk on one cl
 while 16 more clients guess passwords (real login form, CSRF token, wrong passwords) for ``--load-seconds``: errors
 and p95 of the 50, how the guesses were answered (401, 429); the peer is the same load with no attack.
 
+``web_first_render`` (issue 17): the map's first render on a warm server — the 4G coverage computed and on the
+map, the server's caches built; each load with an empty browser cache — median seconds and bytes transferred of
+``--runs`` loads, against the goals (≤ 1.5 s, ≤ 2 MB).
+
+``web_candidate_click`` (issue 17): a planner places a candidate site by a click on the demo map (warm: the first
+request has loaded the kernels), at ``--candidate-clicks`` villages without 4G: from the click to the coverage and
+newly covered villages shown on the page (median and max ms, goal ≤ 1 s), and the server's part of it.
+``--planner-only`` prints only these two lines.
+
 The last line is the same load while scenario runs (``--during-scenario``, default 4g-every-village: new-site
 optimisation with 4G coverage, about 16 s per run) execute back to back in the background: ours in a worker process
 per run at lower priority (what the app does), the peer in a server thread (the app's previous design); the
 ratio is the peer's p95 over ours.
 
 Usage: ``python benchmarks/bench_web.py [--data DIR] [--runs 5] [--load-seconds 60] [--clients 50]
-[--during-seconds 45] [--during-scenario FILE] [--uncached-requests 10000] [--guessers 16]``.
+[--during-seconds 45] [--during-scenario FILE] [--uncached-requests 10000] [--guessers 16]
+[--candidate-clicks 10] [--planner-only]``.
 Needs playwright (pip) and Debian's chromium (``/usr/bin/chromium``); loopback only.
 """
 
@@ -173,6 +183,78 @@ def page_bench(base: str, runs: int) -> dict:
             "speedup": round(peer[0] / ours[0], 2) if ours[0] else None,
             "quality": {"ours_bytes": ours[1], "peer_bytes": peer[1], "ours_external_requests": len(ours[2]),
                         "runs": runs}}
+
+
+def first_render_bench(base: str, runs: int) -> dict:
+    """The map's first render on a warm server (4G coverage computed and shown): median seconds and bytes."""
+    from playwright.sync_api import sync_playwright
+
+    from ictgis_web import analyses
+
+    analyses.wait_idle(timeout_s=1800)  # the 4G coverage of the served data (what a warm server has)
+    urllib.request.urlopen(base + "/", timeout=300).read()  # the page with its coverage overlay, built once
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        measure(browser, base + "/", "ours")
+        loads = [measure(browser, base + "/", "ours") for _ in range(runs)]
+        browser.close()
+    seconds = statistics.median(s for s, _b, _u in loads)
+    size = int(statistics.median(b for _s, b, _u in loads))
+    overlay = any("/api/overlays/coverage_4g.png" in u for u in loads[0][2])
+    return {"bench": "web_first_render", "ours_s": round(seconds, 3), "ours_bytes": size,
+            "goal_s": 1.5, "goal_bytes": 2_000_000, "met": seconds <= 1.5 and size <= 2_000_000,
+            "quality": {"runs": runs, "max_s": round(max(s for s, _b, _u in loads), 3),
+                        "coverage_overlay_loaded": overlay, "viewport": "1280x800", "browser_cache": "disabled"}}
+
+
+CLICK_JS = """(ll) => { const m = ictgis.state.map; m.setView(ll, 12, {animate: false});
+    m.panBy([0, -m.getSize().y / 4], {animate: false});
+    const p = m.latLngToContainerPoint(ll), r = m.getContainer().getBoundingClientRect();
+    return [r.left + p.x + 6, r.top + p.y + 6]; }"""
+
+
+def candidate_bench(base: str, instance: Path, clicks: int) -> dict:
+    """Click → candidate coverage shown, in the browser, at `clicks` villages without 4G (warm)."""
+    from playwright.sync_api import sync_playwright
+
+    from ictgis_web import analyses
+    from ictgis_web.users import UserStore
+
+    analyses.wait_idle(timeout_s=1800)
+    UserStore(instance).add("bench-planner", "mat-khau-bench", "planner", replace=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(base + "/login")
+        page.fill("input[name=username]", "bench-planner")
+        page.fill("input[name=password]", "mat-khau-bench")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#logout", state="attached")
+        page.goto(base + "/")
+        page.wait_for_selector("#ictgis-planner[data-ready='1']", state="attached", timeout=60_000)
+        page.click("#planner-toggle")
+        villages = page.evaluate("""() => fetch('/api/layers/villages.geojson').then(r => r.json()).then(g =>
+            g.features.filter(f => f.properties.g4 === false)
+             .map(f => [f.geometry.coordinates[1], f.geometry.coordinates[0]]))""")
+        step = max(1, len(villages) // max(1, clicks))
+        chosen = villages[::step][:clicks]
+        page.evaluate("""(ll) => fetch('/api/candidate', {method: 'POST', headers: {'Content-Type':
+            'application/json', 'X-CSRF-Token': document.getElementById('ictgis-planner').dataset.csrf},
+            body: JSON.stringify({lat: ll[0], lon: ll[1]})})""", chosen[0])  # warm: kernels loaded
+        shown, server, new = [], [], []
+        for ll in chosen:
+            point = page.evaluate(CLICK_JS, ll)
+            page.mouse.click(*point)
+            page.wait_for_selector("#ictgis-planner[data-shown]", state="attached", timeout=60_000)
+            shown.append(page.evaluate("() => window.ictgisPlanner.shownAt - window.ictgisPlanner.clickAt"))
+            server.append(page.evaluate("() => window.ictgisPlanner.last.elapsed_ms"))
+            new.append(page.evaluate("() => window.ictgisPlanner.last.villages_newly_covered"))
+        browser.close()
+    median = statistics.median(shown)
+    return {"bench": "web_candidate_click", "ours_ms": round(median, 1), "goal_ms": 1000, "met": max(shown) <= 1000,
+            "quality": {"clicks": len(shown), "max_ms": round(max(shown), 1),
+                        "server_median_ms": round(statistics.median(server), 1),
+                        "villages_newly_covered_median": statistics.median(new), "warm": True}}
 
 
 def load_bench(base: str, *, clients: int, seconds: float) -> dict:
@@ -397,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--during-scenario", type=Path, default=ROOT / "scenarios" / "4g-every-village.yaml")
     parser.add_argument("--uncached-requests", type=int, default=10_000, help="0 skips the crash test (issue 10)")
     parser.add_argument("--guessers", type=int, default=16, help="0 skips the login attack (issue 10)")
+    parser.add_argument("--candidate-clicks", type=int, default=10, help="0 skips the candidate site (issue 17)")
+    parser.add_argument("--planner-only", action="store_true", help="only the issue-17 lines")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth" is expected under load
@@ -410,11 +494,18 @@ def main(argv: list[str] | None = None) -> int:
         server, base = start_server(args.data.resolve(), Path(instance))
         try:
             urllib.request.urlopen(base + "/", timeout=300).read()  # build the page and caches once
-            print(json.dumps(page_bench(base, args.runs)), flush=True)
-            if args.load_seconds > 0:
+            if not args.planner_only:
+                print(json.dumps(page_bench(base, args.runs)), flush=True)
+            print(json.dumps(first_render_bench(base, args.runs)), flush=True)
+            if args.candidate_clicks > 0:
+                print(json.dumps(candidate_bench(base, Path(server.app.instance_path), args.candidate_clicks)),
+                      flush=True)
+            if args.load_seconds > 0 and not args.planner_only:
                 print(json.dumps(load_bench(base, clients=args.clients, seconds=args.load_seconds)), flush=True)
         finally:
             server.close()
+    if args.planner_only:
+        return 0
     if args.uncached_requests > 0:
         print(json.dumps(uncached_layers(args.data.resolve(), requests=args.uncached_requests, threads=16)),
               flush=True)

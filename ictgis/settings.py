@@ -143,7 +143,7 @@ fiber_offroad_usd_per_m: float = 10.0
 #: Per village connected to fiber: splitter cabinet, ODF, splicing and tests (assumption).
 fiber_equipment_usd_per_village: float = 2_000.0
 
-# --- The last mile (`ictgis lastmile`, the ``connect_villages`` intervention; docs/sources.md §3.10, §4, §6) --------
+# --- The last mile (`ictgis lastmile`, the ``connect_villages`` intervention; docs/sources.md §3.11, §4, §6) --------
 #: Busy-hour demand of one household (Mbps): a 100 Mbps fibre plan, the entry speed of the national target of fibre
 #: to every household (Quyết định 1132/QĐ-TTg, §3.8), shared 1:100 at the busy hour (assumption).
 lastmile_mbps_per_household: float = 1.0
@@ -151,7 +151,7 @@ lastmile_mbps_per_household: float = 1.0
 lastmile_institution_mbps: float = 20.0
 #: Rain rate exceeded 0.01 % of an average year in Điện Biên (mm/h, 1-minute integration): ITU-R P.837-7's digital
 #: map gives 64–80 mm/h over the province (69.4 at Điện Biên Phủ, 74.2 at Mường Nhé); 72 is the median of a 0.25°
-#: grid over it (docs/sources.md §3.10).
+#: grid over it (docs/sources.md §3.11).
 lastmile_rain_rate_mm_h: float = 72.0
 #: Availability a microwave hop must keep through rain (%, the rain fade margin is ITU-R P.530's A at 100 − this).
 lastmile_availability_pct: float = 99.99

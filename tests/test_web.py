@@ -477,31 +477,32 @@ def rich_runner(path, out_dir, progress, **_options):
 
 
 def test_run_page_before_after_rows_are_the_delta_table(make_app):
-    """The run page's before/after table shows the rows of scenario.delta_table (KEY_INDICATORS), labelled."""
+    """The run page's before/after table: the rows of scenario.delta_rows (KEY_INDICATORS), labelled, changed first."""
     import html as html_mod
-
-    import pandas as pd
 
     from ictgis import labels
     from ictgis import scenario as sc
-    from ictgis_web.scenarios import before_after
+    from ictgis_web.runview import indicator_rows
 
     app, client, run_id = start_planner_run(make_app, rich_runner)
     record = app.extensions["ictgis_jobs"].wait(run_id)
     assert record["status"] == "done", record
-    expected = [tuple(None if pd.isna(v) else v for v in row)
-                for row in sc.delta_table(RICH_BEFORE, RICH_AFTER).itertuples(index=False)]
+    expected = sc.delta_rows(RICH_BEFORE, RICH_AFTER)
     with app.test_request_context("/"):
-        rows = before_after(record)
-    assert [(r["key"], r["before"], r["after"], r["delta"]) for r in rows] == expected
-    assert [r["key"] for r in rows] == ["postal.service_points", "postal.service_radius_km", "mobile.sites_4g",
-                                        "mobile.sites_5g", "fiber.villages_fiber_pct", "fiber.route_km"]
+        changed, same = indicator_rows(RICH_BEFORE, RICH_AFTER)
+    rows = changed + same
+    assert [r["key"] for r in changed] == [e["indicator"] for e in expected if e["change"] not in (None, 0)]
+    assert sorted(r["key"] for r in rows) == sorted(["postal.service_points", "postal.service_radius_km",
+                                                     "mobile.sites_4g", "mobile.sites_5g",
+                                                     "fiber.villages_fiber_pct", "fiber.route_km"])
     page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
     table = page[page.index('id="before-after"'):page.index("</table>", page.index('id="before-after"'))]
-    assert table.count("<tr>") == len(rows) + 1
+    assert table.count("<tr") == len(rows) + 1
     for r in rows:
         assert html_mod.escape(labels.label(r["key"]).vi) in table
     assert html_mod.escape(labels.INDICATORS["postal.xa_total"].vi) not in table  # not a key indicator
+    box = page[page.index('id="changed"'):page.index("</section>")]
+    assert [html_mod.escape(labels.label(r["key"]).vi) in box for r in changed] == [True] * len(changed)
     english = client.get(f"/scenarios/runs/{run_id}?lang=en").get_data(as_text=True)
     assert "Average service radius" in english and "Sites with 5G" in english
 
@@ -541,7 +542,7 @@ def test_scenario_run_in_background(make_app):
     api = client.get(f"/api/runs/{run_id}").get_json()
     assert api["outputs"] == ["indicators_after.json", "indicators_before.json", "layers/villages.geojson"]
     page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
-    assert "before-after" in page and "100.0" in page
+    assert "before-after" in page and "100,0 %" in page  # Vietnamese number format
     dl = client.get(f"/scenarios/runs/{run_id}/files/layers/villages.geojson", buffered=True)
     assert dl.status_code == 200 and "attachment" in dl.headers["Content-Disposition"]
     # a second run through the form, then compare
@@ -716,7 +717,12 @@ def test_real_scenario_run_through_the_web(make_app, data_dir):
     assert {"manifest.json", "scenario.xlsx", "costs.csv", "indicators_after.json", "layers.gpkg"} <= set(outputs)
     page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
     assert "before-after" in page
-    assert 'id="costs"' in page and "Đô thị thông minh" in page and "1,000,000,000" in page
+    assert 'id="costs"' in page and "Đô thị thông minh" in page
+    costs = page[page.index('id="costs"'):page.index("</table>", page.index('id="costs"'))]
+    assert "Chi phí đầu tư (tỷ đồng)" in page and "<td class=\"num\">1,00</td>" in costs  # VND 1e9 = 1,00 tỷ đồng
+    results = page[page.index('id="run-results"'):page.index("</table>", page.index('id="run-results"'))]
+    assert "CO₂ giảm phát thải mỗi năm" in results and "53,6 tấn" in results  # only in summary.json before
+    assert "Kịch bản nhỏ" in page[page.index('id="run-name"'):]  # the scenario's name, not its file
     assert 'id="changes-map"' in page and "ictgis-changes.js" in page
     changes = json.loads(client.get(f"/scenarios/runs/{run_id}/files/changes.geojson", buffered=True)
                          .get_data(as_text=True))

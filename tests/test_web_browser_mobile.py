@@ -351,14 +351,17 @@ def test_the_indicator_table_fills_in_the_4g_coverage(page, small_site, artifact
         # a new content key: the coverage of this copy is not computed yet
         (small_site["data"] / "README.txt").write_text(f"{uuid.uuid4()}", encoding="utf-8")
         page.goto(small_site["base"] + "/indicators")
-        cell = "#indicator-table tr[data-key='mobile.populated_area_4g_pct'] td.num"
+        cell = "#indicator-table tr[data-key='mobile.populated_area_4g_pct'] td:nth-child(3)"  # the value
         assert page.locator(cell).inner_text() == "đang tính…"
     finally:
         release.set()
-    page.wait_for_function(f"() => /^\\d+(\\.\\d+)?$/.test(document.querySelector(\"{cell}\").textContent)",
+    # the value lands, written the Vietnamese way (93,9); the page then reloads with its target status and charts
+    page.wait_for_function(f"() => /^\\d+(,\\d+)?$/.test(document.querySelector(\"{cell}\").textContent)",
                            timeout=120_000, polling=250)
+    landed = "#indicator-table tr[data-key='mobile.populated_area_4g_pct'] td.status:not([data-status='unknown'])"
+    page.wait_for_selector(landed, timeout=30_000)
     api = page.evaluate("() => fetch('/api/indicators').then(r => r.json())")
-    assert float(page.locator(cell).inner_text()) == api["mobile"]["populated_area_4g_pct"] > 0
+    assert float(page.locator(cell).inner_text().replace(",", ".")) == api["mobile"]["populated_area_4g_pct"] > 0
     width = DEVICES[page.device]["viewport"]["width"]
     # the page never scrolls sideways; wide tables scroll inside their box
     assert page.evaluate("() => document.documentElement.scrollWidth") <= width

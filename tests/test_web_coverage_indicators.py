@@ -11,6 +11,7 @@ from test_web_analyses import unique_folder
 from ictgis import io
 from ictgis.coverage import populated_area_coverage
 from ictgis_web import analyses, create_app
+from ictgis_web.formats import number
 
 
 def _app(tmp_path, folder, **config):
@@ -44,7 +45,7 @@ def test_the_server_start_computes_the_coverage_and_the_table_shows_the_run_page
         expected["populated_area_4g_pct"]
     page = client.get("/indicators").get_data(as_text=True)
     row = page.split('data-key="mobile.populated_area_4g_pct"')[1].split("</tr>")[0]
-    assert f">{expected['populated_area_4g_pct']}<" in row
+    assert f">{number(expected['populated_area_4g_pct'], decimals=1, lang='vi')}<" in row  # 93,9
     assert "data-pending" not in page and "ictgis-indicators.js" not in page
 
 
@@ -70,7 +71,7 @@ def test_the_page_says_computing_then_the_value_lands(tmp_path, blocked_worker):
     value = client.get("/api/indicators").get_json()["mobile"]["populated_area_4g_pct"]
     assert 0 < value <= 100
     page = client.get("/indicators").get_data(as_text=True)
-    assert "data-pending" not in page and f">{value}<" in page
+    assert "data-pending" not in page and f">{number(value, decimals=1, lang='vi')}<" in page
 
 
 def test_a_dataset_without_dem_has_nothing_pending(tmp_path):
@@ -79,3 +80,5 @@ def test_a_dataset_without_dem_has_nothing_pending(tmp_path):
     assert "data-pending" not in page and "ictgis-indicators.js" not in page
     mobile = app.test_client().get("/api/indicators").get_json()["mobile"]
     assert mobile.get("populated_area_4g_pct") is None
+    assert "chart-district-populated_area_4g_pct" not in page  # no 4G chart without a DEM (none "computing")
+    assert "chart-district-villages_fiber_pct" in page

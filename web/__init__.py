@@ -110,12 +110,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
-    from . import api, auth, jobs, maps, ogc, scenarios, security, uploads
+    from . import api, auth, formats, jobs, maps, ogc, pages, planner, scenarios, security, uploads
     from .i18n import install as install_i18n
 
     security.install(app)
     auth.install(app)
     install_i18n(app)
+    formats.install(app)
+    pages.install(app)
     jobs.install(app)
     app.register_blueprint(maps.bp)
     app.register_blueprint(api.bp)
@@ -123,6 +125,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(scenarios.bp)
     app.register_blueprint(uploads.bp)
     ogc.install(app)
+    planner.install(app)
     _install_error_handlers(app)
     missing = maps.missing_vendor_files(app.config["VENDOR_DIR"])
     if missing:

@@ -10,11 +10,10 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from werkzeug.security import safe_join
 
-from ictgis import indicators as ind
 from ictgis import maps as ictgis_maps
 
 from . import data, mapview
-from .analyses import MAP_PROVIDERS, coverage_indicators
+from .analyses import MAP_PROVIDERS
 
 bp = Blueprint("maps", __name__)
 
@@ -91,16 +90,14 @@ def index():
 
 @bp.get("/indicators")
 def indicator_table():
-    """Serve the department's indicator table and the per-commune table.
+    """Serve the leader's indicator page: values beside targets, gaps and status; charts; the per-commune table.
 
     Values computed in the background (the populated-area coverage) say so until they land; the page polls
-    ``/api/indicators`` and fills them in.
+    ``/api/indicators`` and fills them in (`web.dashboard`).
     """
-    result = data.indicators()
-    rows = [(key, *row) for key, row in zip(ind.TABLE_INDICATORS, ind.as_rows(result, lang=g.lang), strict=True)]
-    _values, pending = coverage_indicators(data.dataset())
-    return render_template("indicators.html", rows=rows, communes=result["communes"], result=result,
-                           pending=[key for key in pending if ind.lookup(result, key) is None])
+    from .dashboard import page_context
+
+    return render_template("indicators.html", **page_context())
 
 
 @bp.get("/vendor/<package>/<path:filename>")

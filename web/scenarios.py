@@ -7,7 +7,6 @@ cancel them. Results are read from the run's output folder as the scenario modul
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -25,7 +24,7 @@ from flask import (
     url_for,
 )
 
-from ictgis import IctgisError, ScenarioError, indicators, labels, yamlfile
+from ictgis import IctgisError, ScenarioError, yamlfile
 
 from . import data, jobs
 from .auth import login_required
@@ -41,19 +40,31 @@ def scenarios_dir() -> Path:
     return Path(current_app.config["SCENARIOS_DIR"])
 
 
+def saved_dir() -> Path:
+    """Folder of the scenarios planners save from the web (``<instance>/scenarios``), listed after `scenarios_dir`."""
+    return Path(current_app.instance_path) / "scenarios"
+
+
+def scenario_dirs() -> list[Path]:
+    """Return the folders whose scenario files are listed and run: `scenarios_dir`, then `saved_dir` (when another)."""
+    first, second = scenarios_dir(), saved_dir()
+    return [first] if second.resolve() == first.resolve() else [first, second]
+
+
 def scenario_files() -> list[dict]:
     """Return ``{"file", "name", "description"[, "problem"]}`` for each scenario file.
 
     Name and description come from the YAML, read within `ictgis.yamlfile`'s limits (size, alias expansion);
     ``problem``, only for a file that cannot be used, says why (too large, not valid YAML, not a mapping).
     """
-    folder = scenarios_dir()
     out = []
-    if not folder.is_dir():
-        return out
-    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-        if not NAME_RE.match(path.name):
+    seen = set()
+    paths = [p for folder in scenario_dirs() if folder.is_dir()
+             for p in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])]
+    for path in paths:
+        if not NAME_RE.match(path.name) or path.name in seen:
             continue
+        seen.add(path.name)
         entry = {"file": path.name, "name": path.stem, "description": ""}
         try:
             doc = yamlfile.read(path, error=ScenarioError).data
@@ -68,13 +79,15 @@ def scenario_files() -> list[dict]:
     return out
 
 
-def _scenario_path(name: str) -> Path:
+def scenario_path(name: str) -> Path:
+    """Return the path of a listed scenario file (the first of `scenario_dirs` that has it), or abort with 404."""
     if not NAME_RE.match(name or ""):
         abort(404, description=f"no scenario file {name!r}")
-    path = scenarios_dir() / name
-    if not path.is_file():
-        abort(404, description=f"no scenario file {name!r}")
-    return path
+    for folder in scenario_dirs():
+        path = folder / name
+        if path.is_file():
+            return path
+    abort(404, description=f"no scenario file {name!r}")
 
 
 def _refuse_non_planner(*, as_json: bool, next_url: str):
@@ -134,7 +147,7 @@ def start_run(name: str, *, as_json: bool):
     refused = _refuse_non_planner(as_json=as_json, next_url=url_for("scenarios.index"))
     if refused is not None:
         return refused
-    path = _scenario_path(name)
+    path = scenario_path(name)
     version = requested_version()
     folder = data.version_folder(version)
     info = {"dataset_version": version, "dataset_folder": data.folder_label(folder)}
@@ -162,55 +175,14 @@ def run(name: str):
     return start_run(name, as_json=False)
 
 
-def _load_json(folder: Path, name: str) -> dict | None:
-    path = folder / name
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def cost_rows(record: dict) -> list[dict]:
-    """Rows of the run's cost table (``costs.json``: capex, opex per year, NPV in VND), the total last."""
-    folder = jobs.runner().run_dir(record["id"])
-    if folder is None or record.get("status") != "done":
-        return []
-    rows = _load_json(folder / "out", "costs.json")
-    return rows if isinstance(rows, list) else []
-
-
-def before_after(record: dict) -> list[dict]:
-    """Rows of key indicators before and after a finished run, from its ``indicators_*.json`` outputs.
-
-    The indicators of ``ictgis.scenario.delta_rows`` (`KEY_INDICATORS`, as the run's delta table), labelled from
-    `ictgis.labels`.
-    """
-    folder = jobs.runner().run_dir(record["id"])
-    if folder is None or record["status"] != "done":
-        return []
-    before = _load_json(folder / "out", "indicators_before.json")
-    after = _load_json(folder / "out", "indicators_after.json")
-    if before is None or after is None:
-        return []
-    from ictgis.scenario import delta_rows
-
-    lang = g.get("lang", "vi")
-    rows = []
-    for row in delta_rows(before, after):
-        lab = labels.label(row["indicator"])
-        rows.append({"key": row["indicator"], "group": labels.GROUPS.get(lab.group, ""), "label": lab.text(lang),
-                     "unit": lab.unit, "before": row["before"], "after": row["after"], "delta": row["change"]})
-    return rows
-
-
 @bp.get("/runs/<run_id>")
 @login_required
 def run_page(run_id: str):
-    """One run: progress (polled), then before/after indicators and the outputs to download."""
+    """One run: progress (polled), then what changed (first), the results, the costs and the outputs to download."""
+    from .runview import run_view
+
     record = record_or_404(run_id)
-    return render_template("run.html", run=record, rows=before_after(record), costs=cost_rows(record))
+    return render_template("run.html", run=record, view=run_view(record))
 
 
 def cancel_run(run_id: str, *, as_json: bool):
@@ -245,18 +217,12 @@ def download(run_id: str, filename: str):
 @bp.get("/compare")
 @login_required
 def compare():
-    """Key indicators after two runs, side by side (``?a=RUN&b=RUN``)."""
-    ids = [request.args.get("a", ""), request.args.get("b", "")]
+    """Show runs side by side (``?a=RUN&b=RUN``): baseline, runs, difference, costs; a message when none chosen."""
+    from .runview import compare_view
+
+    ids = [i for i in (request.args.get("a", ""), request.args.get("b", "")) if i]
     records = [jobs.runner().get(i) for i in ids]
-    if any(r is None for r in records):
-        abort(404, description="choose two existing runs")
-    results = []
-    for rec in records:
-        folder = jobs.runner().run_dir(rec["id"])
-        results.append(_load_json(folder / "out", "indicators_after.json") if rec["status"] == "done" else None)
-    rows = []
-    for key in indicators.TABLE_INDICATORS:
-        lab = labels.INDICATORS[key]
-        rows.append({"label": lab.text(g.get("lang", "vi")), "unit": lab.unit,
-                     "values": [indicators.lookup(r, key) if r else None for r in results]})
-    return render_template("compare.html", runs=records, rows=rows, complete=all(r is not None for r in results))
+    if len(ids) < 2 or any(r is None for r in records):
+        message = "choose_two_runs" if len(ids) < 2 else "unknown_run"
+        return render_template("compare.html", runs=[], view=None, message=message), 200 if len(ids) < 2 else 404
+    return render_template("compare.html", runs=records, view=compare_view(records), message=None)

@@ -1,5 +1,6 @@
-// The indicator table: values still computed in the background (4G and 3G coverage) are filled in when they land.
-// Polls the indicator contract (/api/indicators) until every pending cell has its value (at most GIVE_UP_MS: a
+// The indicator table: values still computed in the background (4G and 3G coverage) are filled in when they land,
+// formatted as the page's language writes numbers; once none is pending the page reloads, so that the targets' status
+// and the charts per unit show them too. Polls the indicator contract (/api/indicators) until every pending cell has its value (at most GIVE_UP_MS: a
 // computation that keeps failing shows "—", as an unavailable value).
 (function () {
   "use strict";
@@ -25,14 +26,24 @@
       if (!r.ok) { throw new Error(r.status); }
       return r.json();
     }).then(function (result) {
+      var lang = document.documentElement.lang === "en" ? "en-US" : "vi-VN";
+      var landed = 0;
       Array.prototype.forEach.call(cells, function (cell) {
         var value = lookup(result, cell.parentNode.getAttribute("data-key"));
         if (value !== null && value !== undefined) {
-          cell.textContent = String(value);
+          var digits = Number.isInteger(value) ? 0 : 1;
+          cell.textContent = new Intl.NumberFormat(lang, {minimumFractionDigits: digits,
+                                                          maximumFractionDigits: digits}).format(value);
+          cell.setAttribute("data-v", String(value));
           cell.removeAttribute("data-pending");
           cell.classList.remove("pending");
+          landed += 1;
         }
       });
+      if (landed && !document.querySelector("#indicator-table td[data-pending]")) {
+        window.location.reload();
+        return;
+      }
       delay = Math.min(delay * 1.5, 5000);
       setTimeout(poll, delay);
     }).catch(function () { setTimeout(poll, 10000); });
