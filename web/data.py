@@ -2,7 +2,9 @@
 
 Accepted uploads become versions ``<instance>/datasets/<n>/`` (see `web.uploads`); each records its base folder in
 ``ictgis-version.json``. The app serves the newest version of its ``DATA_DIR``, or ``DATA_DIR`` itself when there
-is none. Versions are never modified after they are created.
+is none, unless a planner chose another one (a roll back, `web.versions.serve_version`): then
+``<instance>/datasets/served.json`` names it until the next upload. Versions are never modified after they are
+created.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 VERSION_FILE = "ictgis-version.json"
+#: The version chosen to be served (``{"base", "n", "user", "time", "previous"}``), in the versions' folder.
+SERVED_FILE = "served.json"
 
 _lock = threading.Lock()
 _datasets: dict[tuple[str, float], io.Dataset] = {}  # only the served one: cleared before a new one is added
@@ -64,16 +68,36 @@ def versions() -> list[dict]:
     return sorted(out, key=lambda m: m["n"])
 
 
+def served_choice() -> dict | None:
+    """Return the record of the version a planner chose to serve (``served.json``), None when there is none."""
+    try:
+        record = json.loads((versions_dir() / SERVED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("base") != str(base_dir()) or not isinstance(record.get("n"), int):
+        return None
+    return record
+
+
+def _served(found: list[dict]) -> tuple[int, Path]:
+    choice = served_choice()
+    if choice is not None:
+        if choice["n"] == 0:
+            return 0, base_dir()
+        for meta in found:
+            if meta["n"] == choice["n"]:
+                return meta["n"], Path(meta["path"])
+    return (found[-1]["n"], Path(found[-1]["path"])) if found else (0, base_dir())
+
+
 def current_dir() -> Path:
-    """Return the folder served now: the newest version of the base folder, else the base folder."""
-    found = versions()
-    return Path(found[-1]["path"]) if found else base_dir()
+    """Return the folder served now: the chosen version, else the newest version of the base folder, else the base."""
+    return _served(versions())[1]
 
 
 def served_version() -> int:
     """Return the number of the served version (0: the base folder itself)."""
-    found = versions()
-    return found[-1]["n"] if found else 0
+    return _served(versions())[0]
 
 
 def version_folder(n: int) -> Path:
