@@ -178,7 +178,8 @@ def test_a_long_problem_list_ends_with_and_n_more(tmp_path):
     report = json.loads(as_json.stdout)
     assert report["valid"] is False and len(report["problems"]) == 30
     assert report["problems"][0] == {"file": "villages.shp", "row": 1, "column": "population", "id": "V00",
-                                     "message": "population is 'nhiều', expected a whole number ≥ 0"}
+                                     "message": "population is 'nhiều', expected a whole number ≥ 0",
+                                     "kind": "bad_value", "detail": {"value": "nhiều", "expected": "int"}}
 
 
 def test_an_error_keeps_every_problem():

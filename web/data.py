@@ -10,24 +10,30 @@ created.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import threading
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 from cachetools import LRUCache
 from flask import current_app
 
-from ictgis import io
+from ictgis import IctgisError, Problem, io
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 VERSION_FILE = "ictgis-version.json"
+#: Lock file of the dataset versions, beside the versions' folder (``<instance>/datasets.lock``): held while a
+#: version is created (`web.uploads`) and while the served version is chosen (`web.versions.serve_version`).
+LOCK_FILE = "datasets.lock"
 #: The version chosen to be served (``{"base", "n", "user", "time", "previous"}``), in the versions' folder.
 SERVED_FILE = "served.json"
 
@@ -38,6 +44,52 @@ _MISSING = object()
 #: recently used dropped first: an anonymous visitor walking every zoom × precision × layer must not fill the memory.
 MEMO_MAX_BYTES = 256 * 1024 * 1024
 _OTHER_BYTES = 64 * 1024  # a value that is not text or bytes (indicator dicts …) counts as this much
+
+
+class UploadBusyError(IctgisError):
+    """Another upload is creating a dataset version and did not finish in time (409: try again)."""
+
+    http_status = 409
+
+
+@contextlib.contextmanager
+def version_lock(root: Path, *, timeout_s: float) -> Iterator[None]:
+    """Hold the exclusive lock of the dataset versions in `root` (across threads and processes).
+
+    An ``fcntl.flock`` on `LOCK_FILE` beside `root`, taken on a descriptor of its own: two threads of one process
+    exclude each other as two processes do. The lock goes with the descriptor: a process that dies releases it.
+
+    Parameters
+    ----------
+    root
+        Folder of the dataset versions (created when missing).
+    timeout_s
+        Seconds to wait for the lock.
+
+    Raises
+    ------
+    UploadBusyError
+        When the lock is still held by another upload after `timeout_s`.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root.parent / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise UploadBusyError(
+                        "another upload is being checked: try again in a moment",
+                        [Problem("upload", f"another upload held the dataset versions for more than {timeout_s:g} s;"
+                                           " nothing was kept: send the file again", kind="upload_busy",
+                                 params=(("seconds", f"{timeout_s:g}"),))]) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def versions_dir() -> Path:

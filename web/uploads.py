@@ -22,10 +22,8 @@ it derives from (`web.versions.diff_datasets`) and the villages lying outside th
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -33,7 +31,6 @@ import secrets
 import shutil
 import time
 import warnings
-from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path, PurePosixPath
 
@@ -48,6 +45,9 @@ from ictgis.layers import SCHEMAS
 from . import data, versions
 from .archive import ZipLimits, check_zip, copy_tree_links, extract_layer
 from .auth import login_required, planner_required
+from .data import LOCK_FILE as LOCK_FILE  # the lock's home is web.data; kept importable from here
+from .data import UploadBusyError as UploadBusyError
+from .data import version_lock
 from .i18n import TEXT, placement_text, problem_text, t
 from .paths import is_public_file
 
@@ -56,8 +56,6 @@ bp = Blueprint("uploads", __name__, url_prefix="/data")
 ACCEPTED = (".zip", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".csv", ".xlsx")
 #: Single files that are zip containers: their entries get the same limits as a zipped layer (no zip bomb).
 ZIP_CONTAINERS = (".kmz", ".xlsx")
-#: Lock file of the dataset versions, beside the versions' folder (``<instance>/datasets.lock``).
-LOCK_FILE = "datasets.lock"
 #: Headline of the upload page per refusal status (keys of `web.i18n.TEXT`).
 REFUSAL_HEADLINES = {409: "upload_busy", 507: "disk_full"}
 #: The CRSs a file without one is most likely in (besides the province's working CRS, listed first): VN-2000
@@ -95,55 +93,9 @@ def chosen_crs(form) -> str | None:
     return f"EPSG:{code}" if code else value
 
 
-class UploadBusyError(IctgisError):
-    """Another upload is creating a dataset version and did not finish in time (409: try again)."""
-
-    http_status = 409
-
-
 def is_disk_full(exc: OSError) -> bool:
     """Tell whether an OSError says the disk (or the user's quota) is full."""
     return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-@contextlib.contextmanager
-def version_lock(root: Path, *, timeout_s: float) -> Iterator[None]:
-    """Hold the exclusive lock of the dataset versions in `root` (across threads and processes).
-
-    An ``fcntl.flock`` on `LOCK_FILE` beside `root`, taken on a descriptor of its own: two threads of one process
-    exclude each other as two processes do. The lock goes with the descriptor: a process that dies releases it.
-
-    Parameters
-    ----------
-    root
-        Folder of the dataset versions (created when missing).
-    timeout_s
-        Seconds to wait for the lock.
-
-    Raises
-    ------
-    UploadBusyError
-        When the lock is still held by another upload after `timeout_s`.
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root.parent / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise UploadBusyError(
-                        "another upload is being checked: try again in a moment",
-                        [Problem("upload", f"another upload held the dataset versions for more than {timeout_s:g} s;"
-                                           " nothing was kept: send the file again", kind="upload_busy",
-                                 params=(("seconds", f"{timeout_s:g}"),))]) from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _remove_debris(root: Path) -> None:

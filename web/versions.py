@@ -147,7 +147,7 @@ def list_versions() -> list[dict]:
 def serve_version(version_id: int, *, user: str, address: str = "-") -> dict:
     """Serve dataset version `version_id` (0: the base data) from now on, for every server process.
 
-    Holds the instance lock of the dataset versions (`web.uploads.version_lock`) while it checks the version and
+    Holds the instance lock of the dataset versions (`web.data.version_lock`) while it checks the version and
     writes ``served.json`` (written whole, then renamed): an upload running at the same moment either derived
     from the version served before (and then becomes the served one, being newer) or starts after and derives
     from the chosen one. The change is audited (``serve_version`` in the instance's audit log).
@@ -161,14 +161,13 @@ def serve_version(version_id: int, *, user: str, address: str = "-") -> dict:
     ------
     NoSuchVersionError
         When there is no such version.
-    web.uploads.UploadBusyError
+    web.data.UploadBusyError
         When an upload holds the lock for longer than ``UPLOAD_LOCK_TIMEOUT_S``.
     """
     from .auth import guard
-    from .uploads import version_lock
 
     root = data.versions_dir()
-    with version_lock(root, timeout_s=float(current_app.config.get("UPLOAD_LOCK_TIMEOUT_S", 60.0))):
+    with data.version_lock(root, timeout_s=float(current_app.config.get("UPLOAD_LOCK_TIMEOUT_S", 60.0))):
         known = {0} | {m["n"] for m in data.versions()}
         if version_id not in known:
             raise NoSuchVersionError(f"no dataset version {version_id}",
