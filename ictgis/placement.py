@@ -123,7 +123,7 @@ def warn_outside(villages: gpd.GeoDataFrame, communes: gpd.GeoDataFrame, *, labe
     if found.empty:
         return None
     message = describe(found, label=label, tolerance_m=tolerance_m)
-    logger.warning(message)
+    logger.debug(message)  # the warning is the one copy the user sees (commands print it as one line)
     rows = [{"layer": "villages", **rec} for rec in found.to_dict("records")]
     warnings.warn(PlacementWarning(message, rows), stacklevel=2)
     return message
