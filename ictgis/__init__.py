@@ -14,13 +14,14 @@ from ._errors import (
     DataWarning,
     IctgisError,
     LayerError,
+    PlacementWarning,
     Problem,
     RepairWarning,
     ScenarioError,
 )
 
-__all__ = ["CRSError", "CRSWarning", "DataWarning", "IctgisError", "LayerError", "Problem", "RepairWarning",
-           "ScenarioError", "__version__"]
+__all__ = ["CRSError", "CRSWarning", "DataWarning", "IctgisError", "LayerError", "PlacementWarning", "Problem",
+           "RepairWarning", "ScenarioError", "__version__"]
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

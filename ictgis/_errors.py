@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,12 @@ class Problem:
         Attribute name concerned, or None.
     feature_id
         Value of the layer's id attribute for that row, when known.
+    kind
+        What kind of problem it is (``missing_value``, ``bad_value``, ``wrong_geometry_type`` … see `PROBLEM_KINDS`),
+        so that an interface can say it in its own words; None for problems without a kind.
+    params
+        The values a translated message needs (``value``, ``expected``, ``geometry`` …); compared and hashed with
+        the rest (a tuple of ``(name, value)`` pairs; read it as a dict with `detail`).
     """
 
     file: str
@@ -28,6 +34,13 @@ class Problem:
     row: int | None = None
     column: str | None = None
     feature_id: str | None = None
+    kind: str | None = None
+    params: tuple[tuple[str, object], ...] = field(default=())
+
+    @property
+    def detail(self) -> dict[str, object]:
+        """The `params` as a dict."""
+        return dict(self.params)
 
     def __str__(self) -> str:
         where = self.file
@@ -39,6 +52,26 @@ class Problem:
             where += f", column {self.column}"
         return f"{where}: {self.message}"
 
+
+#: The kinds of `Problem` the engine gives, with the `Problem.params` each carries (English text stays in `message`).
+PROBLEM_KINDS: dict[str, tuple[str, ...]] = {
+    "file_not_found": ("layer",),
+    "empty_layer": ("layer",),
+    "missing_attribute": ("attribute",),
+    "missing_value": (),
+    "bad_value": ("value", "expected"),
+    "duplicate_id": ("value", "first_row"),
+    "missing_geometry": (),
+    "geometry_type": ("found", "expected"),
+    "wrong_geometry_type": ("layer", "found", "expected", "count", "total"),
+    "invalid_geometry": ("reason",),
+    "no_crs": (),
+    "degrees_in_metres": ("crs",),
+    "crs_misfit": ("suggested",),
+    "swapped_coordinates": (),
+    "outside_province": ("distance_km",),
+    "unknown_commune": ("value",),
+}
 
 MAX_SHOWN_PROBLEMS = 20
 """How many problems an error's text lists before "… and N more" (`IctgisError.problems` keeps them all)."""
@@ -142,3 +175,21 @@ class RepairWarning(DataWarning):
 
 class CRSWarning(DataWarning):
     """A stated CRS disagrees with the one a file declares (the file's own CRS is used)."""
+
+
+class PlacementWarning(DataWarning):
+    """Points lie outside the commune they name (`ictgis.placement`); `rows` lists them.
+
+    Parameters
+    ----------
+    message
+        The warning's text (English, naming the first points).
+    rows
+        One dict per point: ``layer``, ``id``, ``name``, ``commune`` (the stated code), ``commune_name``,
+        ``lies_in`` (code of the commune it lies in, None outside every commune), ``lies_in_name``,
+        ``distance_m`` (to the stated commune).
+    """
+
+    def __init__(self, message: str, rows: list[dict] | None = None):
+        super().__init__(message)
+        self.rows = list(rows or [])

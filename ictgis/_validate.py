@@ -37,11 +37,12 @@ class Collector:
     notes: list[str] = field(default_factory=list)
 
     def add(self, file: str, message: str, *, row: int | None = None, column: str | None = None,
-            feature_id: object = None) -> None:
-        """Record one problem."""
+            feature_id: object = None, kind: str | None = None, **params: object) -> None:
+        """Record one problem (`kind` and `params`: see `ictgis._errors.PROBLEM_KINDS`)."""
         fid = None if feature_id is None or (isinstance(feature_id, float) and math.isnan(feature_id)) \
             else str(feature_id)
-        self.problems.append(Problem(file=file, message=message, row=row, column=column, feature_id=fid))
+        self.problems.append(Problem(file=file, message=message, row=row, column=column, feature_id=fid,
+                                     kind=kind, params=tuple(params.items())))
 
     def note(self, message: str) -> None:
         """Record a repair made to the input (reported as a `RepairWarning`, which callers show or log)."""
@@ -133,7 +134,7 @@ def check_attributes(frame: gpd.GeoDataFrame, schema: LayerSchema, *, file: str,
         if spec.name not in out.columns:
             if spec.required:
                 collector.add(file, f"required attribute '{spec.name}' ({spec.description}) is missing",
-                              column=spec.name)
+                              column=spec.name, kind="missing_attribute", attribute=spec.name)
             continue
         raw = out[spec.name].tolist()
         values: list[object] = []
@@ -142,7 +143,8 @@ def check_attributes(frame: gpd.GeoDataFrame, schema: LayerSchema, *, file: str,
             fid = ids.iloc[i] if ids is not None else None
             if _is_missing(value):
                 if spec.required:
-                    collector.add(file, "missing value", row=i + 1, column=spec.name, feature_id=fid)
+                    collector.add(file, "missing value", row=i + 1, column=spec.name, feature_id=fid,
+                                  kind="missing_value")
                 values.append(None)
                 continue
             try:
@@ -158,7 +160,8 @@ def check_attributes(frame: gpd.GeoDataFrame, schema: LayerSchema, *, file: str,
                     expected = _expected(spec, schema.name)
                     detail = f" ({exc})" if str(exc) else ""
                     collector.add(file, f"{spec.name} is {value!r}, expected {expected}{detail}", row=i + 1,
-                                  column=spec.name, feature_id=fid)
+                                  column=spec.name, feature_id=fid, kind="bad_value", value=str(value),
+                                  expected=spec.dtype if spec.dtype != "enum" else ", ".join(spec.values))
                 values.append(None)
         if bad > MAX_LISTED_PER_KIND:
             collector.add(file, f"… and {bad - MAX_LISTED_PER_KIND} more bad values", column=spec.name)
@@ -224,11 +227,49 @@ def check_unique(frame: gpd.GeoDataFrame, column: str, *, file: str, collector: 
             break
         first = int(np.flatnonzero((values == value).to_numpy())[0]) + 1
         collector.add(file, f"duplicate id {value!r} (first at row {first})", row=int(i) + 1, column=column,
-                      feature_id=value)
+                      feature_id=value, kind="duplicate_id", value=str(value), first_row=first)
 
 
 GEOMETRY_FAMILIES = {"Point": ("Point", "MultiPoint"), "LineString": ("LineString", "MultiLineString"),
                      "Polygon": ("Polygon", "MultiPolygon")}
+#: Plural words for the geometry families, for messages.
+GEOMETRY_WORDS = {"Point": "points", "LineString": "lines", "Polygon": "polygons"}
+#: Share of a layer's geometries that must be of another family for the layer (not each row) to be the problem.
+WRONG_FAMILY_SHARE = 0.5
+
+
+def geometry_family(geom_type: str) -> str | None:
+    """Return the family (``Point``, ``LineString``, ``Polygon``) of a geometry type, None for collections."""
+    return next((family for family, types in GEOMETRY_FAMILIES.items() if geom_type in types), None)
+
+
+def check_geometry_family(frame: gpd.GeoDataFrame, schema: LayerSchema, *, file: str, collector: Collector) -> bool:
+    """Say once when a whole layer has the wrong kind of geometry (points uploaded as communes).
+
+    When at least `WRONG_FAMILY_SHARE` of the non-empty geometries are of another family than the schema's, the
+    file is not a file of that layer: one problem of kind ``wrong_geometry_type`` ("communes need polygons, this
+    file has points") replaces the row-by-row problems, which would all say the same thing.
+
+    Returns
+    -------
+    bool
+        False when the layer has the wrong geometry type (the caller checks nothing more in it).
+    """
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    present = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if not len(present):
+        return True
+    families = pd.Series([geometry_family(g.geom_type) or g.geom_type for g in present])
+    wrong = families[families != schema.geometry]
+    if len(wrong) < WRONG_FAMILY_SHARE * len(present) or wrong.empty:
+        return True
+    found = str(wrong.mode().iloc[0])
+    found_word = GEOMETRY_WORDS.get(found, found)
+    needed = GEOMETRY_WORDS[schema.geometry]
+    collector.add(file, f"{schema.name} need {needed}, this file has {found_word} ({len(wrong)} of {len(present)} "
+                  f"features): is it the file of another layer?", column="geometry", kind="wrong_geometry_type",
+                  layer=schema.name, found=found, expected=schema.geometry, count=len(wrong), total=len(present))
+    return False
 
 
 def check_geometries(frame: gpd.GeoDataFrame, schema: LayerSchema, *, file: str, collector: Collector
@@ -246,14 +287,16 @@ def check_geometries(frame: gpd.GeoDataFrame, schema: LayerSchema, *, file: str,
     for i, geom in enumerate(geoms):
         fid = ids.iloc[i] if ids is not None else None
         if geom is None or shapely.is_empty(geom):
-            collector.add(file, "geometry is missing or empty", row=i + 1, column="geometry", feature_id=fid)
+            collector.add(file, "geometry is missing or empty", row=i + 1, column="geometry", feature_id=fid,
+                          kind="missing_geometry")
             continue
         if geom.geom_type == "MultiPoint" and len(geom.geoms) == 1:
             geom = geom.geoms[0]
             geoms[i] = geom
         if geom.geom_type not in allowed:
             collector.add(file, f"geometry is a {geom.geom_type}, expected a {schema.geometry}", row=i + 1,
-                          column="geometry", feature_id=fid)
+                          column="geometry", feature_id=fid, kind="geometry_type", found=geom.geom_type,
+                          expected=schema.geometry)
             continue
         if schema.geometry == "Point" and geom.geom_type == "MultiPoint":
             collector.add(file, f"geometry is a MultiPoint of {len(geom.geoms)} points, expected one point",
@@ -265,7 +308,7 @@ def check_geometries(frame: gpd.GeoDataFrame, schema: LayerSchema, *, file: str,
             fixed = _keep_family(fixed, allowed)
             if fixed is None or shapely.is_empty(fixed) or not shapely.is_valid(fixed):
                 collector.add(file, f"invalid geometry ({reason}) that cannot be repaired", row=i + 1,
-                              column="geometry", feature_id=fid)
+                              column="geometry", feature_id=fid, kind="invalid_geometry", reason=reason)
                 continue
             geoms[i] = fixed
             repaired += 1

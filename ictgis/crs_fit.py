@@ -345,7 +345,8 @@ def check_layer(frame: gpd.GeoDataFrame, *, stated: object, working: object, lab
         suggestions = suggest_crs(cx[ok], cy[ok], working=working, extent=extent, exclude=crs) if ok.any() else []
         tried = f"EPSG:{parse_crs(working).to_epsg()}, EPSG:3405, EPSG:4326, EPSG:4756 or the other VN-2000 zones"
         remedy = _remedy(suggestions, declared_by_file=file_crs is not None, label=label, tried=tried)
-        collector.add(label, f"{wrong}: the CRS (from {source}) does not fit the data; {remedy}")
+        collector.add(label, f"{wrong}: the CRS (from {source}) does not fit the data; {remedy}", kind="crs_misfit",
+                      suggested=", ".join(s.code for s in suggestions[:MAX_SUGGESTIONS]))
         return False
     problems = len(collector.problems)
     for n, i in enumerate(np.flatnonzero(~possible)):

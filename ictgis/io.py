@@ -50,9 +50,16 @@ import shapely
 import yaml
 from pyproj import CRS
 
-from . import admin, settings, tables, yamlfile
+from . import admin, placement, settings, tables, yamlfile
 from ._errors import CRSError, LayerError, Problem
-from ._validate import Collector, check_attributes, check_geometries, check_gso_codes, check_unique
+from ._validate import (
+    Collector,
+    check_attributes,
+    check_geometries,
+    check_geometry_family,
+    check_gso_codes,
+    check_unique,
+)
 from .attributes import (
     apply_constants,
     apply_values,
@@ -543,7 +550,7 @@ def read_layer(path: str | Path, schema: str | LayerSchema, *, fields: dict | No
     decimal_comma = False
     declared: str | None = None
     if not path.exists():
-        collector.add(label, f"file not found for layer {schema.name}")
+        collector.add(label, f"file not found for layer {schema.name}", kind="file_not_found", layer=schema.name)
         frame = None
     elif path.suffix.lower() in tables.TABLE_SUFFIXES:
         table = tables.read_table(path, encoding=encoding, sheet=layer, collector=collector, label=label)
@@ -565,7 +572,9 @@ def read_layer(path: str | Path, schema: str | LayerSchema, *, fields: dict | No
 def _prepare(frame, schema, *, declared, fields, crs, encoding, working, collector, label, values=None,
              constants=None, join=None, decimal_comma=False, base=None, mapping_file=None):
     if frame.empty:
-        collector.add(label, f"the {schema.name} layer is empty")
+        collector.add(label, f"the {schema.name} layer is empty", kind="empty_layer", layer=schema.name)
+        return None
+    if not check_geometry_family(frame, schema, file=label, collector=collector):
         return None
     frame = frame.reset_index(drop=True)
     legacy = tables.normalize_encoding(encoding) if encoding else None
@@ -633,7 +642,8 @@ def _to_working(frame, *, crs, working, collector, label):
         return None  # unusable: kept out of the cross-layer checks
     if frame.crs is None:
         if crs is None:
-            collector.add(label, "the layer has no CRS (no .prj): state one with --crs or `crs:` in layers.yaml")
+            collector.add(label, "the layer has no CRS (no .prj): state one with --crs or `crs:` in layers.yaml",
+                          kind="no_crs")
             return frame
         frame = frame.set_crs(parse_crs(crs, source=label))
     layer_crs = CRS(frame.crs)
@@ -643,7 +653,8 @@ def _to_working(frame, *, crs, working, collector, label):
     bounds = tuple(valid.total_bounds)
     if layer_crs.is_projected and looks_like_degrees(bounds):
         collector.add(label, f"coordinates look like degrees ({bounds[0]:.4f}, {bounds[1]:.4f} …) but the CRS is "
-                      f"{layer_crs.name} (metres): the .prj is wrong; state the right CRS")
+                      f"{layer_crs.name} (metres): the .prj is wrong; state the right CRS", kind="degrees_in_metres",
+                      crs=layer_crs.name)
         return frame
     if layer_crs.is_geographic:
         reps = valid.geometry.representative_point()
@@ -654,7 +665,7 @@ def _to_working(frame, *, crs, working, collector, label):
                 break
             row = int(valid.index[i]) + 1
             collector.add(label, f"coordinates ({reps.x.iloc[i]:.4f}, {reps.y.iloc[i]:.4f}) look like latitude/"
-                          "longitude swapped", row=row, column="geometry")
+                          "longitude swapped", row=row, column="geometry", kind="swapped_coordinates")
         if swapped.any():
             return frame
     try:
@@ -716,8 +727,14 @@ def load(data_dir: str | Path | None = None, *, crs: object = None, province_cod
     topology = None
     if "communes" in layers and _in_crs(layers["communes"], working) and "code" in layers["communes"]:
         checked = {k: v for k, v in layers.items() if _in_crs(v, working)}
+        stated = "villages" in checked and "commune" in checked["villages"]
         _check_cross_layer(checked, sources, collector)  # may add commune codes to point layers
         layers.update(checked)
+        if stated and not collector.problems:
+            note = placement.warn_outside(layers["villages"], layers["communes"],
+                                          label=Path(sources["villages"][0]).name)
+            if note:
+                collector.notes.append(note)
         topology = commune_topology(layers["communes"])
         if not topology.clean:
             logger.warning("%s", topology)
@@ -768,7 +785,8 @@ def _check_cross_layer(layers: dict[str, gpd.GeoDataFrame], sources: dict, colle
                 break
             d_km = shapely.distance(province, geoms[i]) / 1000
             collector.add(label, f"point lies outside the province ({d_km:.1f} km from the commune polygons)",
-                          row=int(i) + 1, column="geometry", feature_id=None if ids is None else ids.iloc[i])
+                          row=int(i) + 1, column="geometry", feature_id=None if ids is None else ids.iloc[i],
+                          kind="outside_province", distance_km=round(float(d_km), 1))
         if "commune" in frame:
             unknown = frame["commune"].notna() & ~frame["commune"].isin(codes)
             for n, i in enumerate(np.flatnonzero(unknown.to_numpy())):
@@ -778,7 +796,8 @@ def _check_cross_layer(layers: dict[str, gpd.GeoDataFrame], sources: dict, colle
                     break
                 collector.add(label, f"commune code {frame['commune'].iloc[i]!r} matches no commune",
                               row=int(i) + 1, column="commune",
-                              feature_id=None if ids is None else ids.iloc[i])
+                              feature_id=None if ids is None else ids.iloc[i], kind="unknown_commune",
+                              value=str(frame["commune"].iloc[i]))
         elif not outside.any():
             layers[lname] = assign_commune(frame, communes)
 

@@ -16,6 +16,10 @@ province_area_km2 : float
     Official area of the province, used by the postal service radius when asked for (9,541.25 km²).
 province_tolerance_m : float
     How far outside the commune polygons a point may lie before it counts as outside the province.
+village_commune_tolerance_m : float
+    How far outside the commune it names a village may lie before ``ictgis validate`` (and an upload) warns that it
+    lies in another commune (100 m: village points along a commune border, digitised on another base map, often
+    sit a few tens of metres across it; an assumption).
 province_extent_margin_m : float
     How far outside the area of use of the province's working CRS (EPSG:9205: 102.14–103.99 °E, 20.89–22.82 °N) a
     layer may reach before its CRS is called wrong (:mod:`ictgis.crs_fit`; 20 km).
@@ -64,6 +68,7 @@ vn2000_crs: str = "EPSG:4756"
 vn2000_to_wgs84: str = "EPSG:6960"
 province_area_km2: float = 9541.25
 province_tolerance_m: float = 2000.0
+village_commune_tolerance_m: float = 100.0
 province_extent_margin_m: float = 20_000.0
 dem_max_resolution_m: float = 100.0
 postal_kinds_counted: tuple[str, ...] | None = None

@@ -88,6 +88,7 @@ def bowtie_dir(folder: Path) -> Path:
     layers["communes"].loc[0, "geometry"] = shapely.Polygon(
         [(x, y), (x + 5000, y + 5000), (x + 5000, y), (x, y + 5000), (x, y)])
     layers["communes"]["radio_it"] = [1, 0, 0, 0]  # every indicator computable: the repair is the only warning
+    layers["villages"] = layers["villages"].drop(index=[1, 2])  # not in the repaired bow tie's two triangles
     return write_layers(folder, layers)
 
 
@@ -178,7 +179,8 @@ def test_a_long_problem_list_ends_with_and_n_more(tmp_path):
     report = json.loads(as_json.stdout)
     assert report["valid"] is False and len(report["problems"]) == 30
     assert report["problems"][0] == {"file": "villages.shp", "row": 1, "column": "population", "id": "V00",
-                                     "message": "population is 'nhiều', expected a whole number ≥ 0"}
+                                     "message": "population is 'nhiều', expected a whole number ≥ 0",
+                                     "kind": "bad_value", "detail": {"value": "nhiều", "expected": "int"}}
 
 
 def test_an_error_keeps_every_problem():

@@ -218,13 +218,44 @@ def test_invalid_geometry_is_repaired_with_a_warning(tmp_path):
 def test_wrong_geometry_type_and_empty_geometry_are_refused(tmp_path):
     layers = tiny_layers()
     folder = write_layers(tmp_path / "d", {"communes": layers["communes"]})
-    lines = layers["villages"].copy()
-    lines = lines.set_geometry([shapely.LineString([(p.x, p.y), (p.x + 1, p.y)]) for p in lines.geometry])
+    lines = layers["villages"].copy()  # a few lines among points: each one is a problem of its row
+    lines = lines.set_geometry([shapely.LineString([(p.x, p.y), (p.x + 1, p.y)]) if i < 2 else p
+                                for i, p in enumerate(lines.geometry)])
     lines.to_file(folder / "villages.geojson", engine="pyogrio")
     with pytest.raises(LayerError) as exc:
         io.load(folder)
     assert "villages.geojson row 1 (id V01), column geometry: geometry is a LineString, expected a Point" in \
         problems_of(exc)
+    assert exc.value.problems[0].kind == "geometry_type"
+    assert exc.value.problems[0].detail == {"found": "LineString", "expected": "Point"}
+
+
+def test_points_uploaded_as_communes_are_one_problem(tmp_path):
+    layers = tiny_layers()
+    folder = write_layers(tmp_path / "d", {"communes": layers["villages"], "villages": layers["villages"]})
+    with pytest.raises(LayerError) as exc:
+        io.load(folder)
+    assert problems_of(exc) == ["communes.shp, column geometry: communes need polygons, this file has points "
+                                "(10 of 10 features): is it the file of another layer?"]
+    problem = exc.value.problems[0]
+    assert problem.kind == "wrong_geometry_type"
+    assert problem.detail == {"layer": "communes", "found": "Point", "expected": "Polygon", "count": 10,
+                              "total": 10}
+
+
+def test_polygons_as_villages_and_lines_as_sites_are_one_problem_each(tmp_path):
+    layers = tiny_layers()
+    folder = write_layers(tmp_path / "d", {"communes": layers["communes"]})
+    layers["communes"].rename(columns={"code": "commune"}).assign(id=lambda f: f["commune"]).to_file(
+        folder / "villages.gpkg", engine="pyogrio")
+    layers["fiber_routes"].to_file(folder / "bts_sites.geojson", engine="pyogrio")
+    with pytest.raises(LayerError) as exc:
+        io.load(folder)
+    kinds = [(p.file, p.kind, p.detail.get("found")) for p in exc.value.problems]
+    assert kinds == [("bts_sites.geojson", "wrong_geometry_type", "LineString"),
+                     ("villages.gpkg", "wrong_geometry_type", "Polygon")] or kinds == [
+        ("villages.gpkg", "wrong_geometry_type", "Polygon"),
+        ("bts_sites.geojson", "wrong_geometry_type", "LineString")]
 
 
 def test_points_outside_the_province_and_unknown_commune_codes(tmp_path):

@@ -644,7 +644,7 @@ def test_invalid_upload_shows_problems_and_keeps_nothing(client, app):
     assert resp.status_code == 400 and "upload-problems" in html and "population" in html
     assert not list((Path(app.instance_path) / "datasets").glob("*"))
     resp = upload(client, b"x,y\n1,2\n", "notes.txt")
-    assert resp.status_code == 400 and "accepted" in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "định dạng tệp không được nhận" in resp.get_data(as_text=True)
     resp = upload(client, _villages_geojson(), "v.geojson", layer="nonsense")
     assert resp.status_code == 400
 

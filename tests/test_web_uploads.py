@@ -225,7 +225,7 @@ def test_upload_while_another_process_holds_the_versions_is_a_clean_409(make_app
         assert holder.stdout.readline().strip() == "held"
         resp = upload(client, villages_geojson(2), "thon.geojson")
         html = resp.get_data(as_text=True)
-        assert resp.status_code == 409 and "đang được kiểm tra" in html and "send the file again" in html
+        assert resp.status_code == 409 and "đang được kiểm tra" in html and "hãy gửi lại tệp" in html
         assert version_numbers(Path(app.instance_path)) == [] and leftovers(Path(app.instance_path)) == []
     finally:
         holder.stdin.close()

@@ -2,30 +2,40 @@
 
 Accepted uploads become versions ``<instance>/datasets/<n>/`` (see `web.uploads`); each records its base folder in
 ``ictgis-version.json``. The app serves the newest version of its ``DATA_DIR``, or ``DATA_DIR`` itself when there
-is none. Versions are never modified after they are created.
+is none, unless a planner chose another one (a roll back, `web.versions.serve_version`): then
+``<instance>/datasets/served.json`` names it until the next upload. Versions are never modified after they are
+created.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import threading
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 from cachetools import LRUCache
 from flask import current_app
 
-from ictgis import io
+from ictgis import IctgisError, Problem, io
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 VERSION_FILE = "ictgis-version.json"
+#: Lock file of the dataset versions, beside the versions' folder (``<instance>/datasets.lock``): held while a
+#: version is created (`web.uploads`) and while the served version is chosen (`web.versions.serve_version`).
+LOCK_FILE = "datasets.lock"
+#: The version chosen to be served (``{"base", "n", "user", "time", "previous"}``), in the versions' folder.
+SERVED_FILE = "served.json"
 
 _lock = threading.Lock()
 _datasets: dict[tuple[str, float], io.Dataset] = {}  # only the served one: cleared before a new one is added
@@ -34,6 +44,52 @@ _MISSING = object()
 #: recently used dropped first: an anonymous visitor walking every zoom × precision × layer must not fill the memory.
 MEMO_MAX_BYTES = 256 * 1024 * 1024
 _OTHER_BYTES = 64 * 1024  # a value that is not text or bytes (indicator dicts …) counts as this much
+
+
+class UploadBusyError(IctgisError):
+    """Another upload is creating a dataset version and did not finish in time (409: try again)."""
+
+    http_status = 409
+
+
+@contextlib.contextmanager
+def version_lock(root: Path, *, timeout_s: float) -> Iterator[None]:
+    """Hold the exclusive lock of the dataset versions in `root` (across threads and processes).
+
+    An ``fcntl.flock`` on `LOCK_FILE` beside `root`, taken on a descriptor of its own: two threads of one process
+    exclude each other as two processes do. The lock goes with the descriptor: a process that dies releases it.
+
+    Parameters
+    ----------
+    root
+        Folder of the dataset versions (created when missing).
+    timeout_s
+        Seconds to wait for the lock.
+
+    Raises
+    ------
+    UploadBusyError
+        When the lock is still held by another upload after `timeout_s`.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root.parent / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise UploadBusyError(
+                        "another upload is being checked: try again in a moment",
+                        [Problem("upload", f"another upload held the dataset versions for more than {timeout_s:g} s;"
+                                           " nothing was kept: send the file again", kind="upload_busy",
+                                 params=(("seconds", f"{timeout_s:g}"),))]) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def versions_dir() -> Path:
@@ -64,16 +120,36 @@ def versions() -> list[dict]:
     return sorted(out, key=lambda m: m["n"])
 
 
+def served_choice() -> dict | None:
+    """Return the record of the version a planner chose to serve (``served.json``), None when there is none."""
+    try:
+        record = json.loads((versions_dir() / SERVED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("base") != str(base_dir()) or not isinstance(record.get("n"), int):
+        return None
+    return record
+
+
+def _served(found: list[dict]) -> tuple[int, Path]:
+    choice = served_choice()
+    if choice is not None:
+        if choice["n"] == 0:
+            return 0, base_dir()
+        for meta in found:
+            if meta["n"] == choice["n"]:
+                return meta["n"], Path(meta["path"])
+    return (found[-1]["n"], Path(found[-1]["path"])) if found else (0, base_dir())
+
+
 def current_dir() -> Path:
-    """Return the folder served now: the newest version of the base folder, else the base folder."""
-    found = versions()
-    return Path(found[-1]["path"]) if found else base_dir()
+    """Return the folder served now: the chosen version, else the newest version of the base folder, else the base."""
+    return _served(versions())[1]
 
 
 def served_version() -> int:
     """Return the number of the served version (0: the base folder itself)."""
-    found = versions()
-    return found[-1]["n"] if found else 0
+    return _served(versions())[0]
 
 
 def version_folder(n: int) -> Path:

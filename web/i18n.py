@@ -83,6 +83,38 @@ TEXT: dict[str, dict[str, str]] = {
                   "en": "Disk full: the file was refused and nothing was kept. Ask the administrator to free some "
                         "space."},
     "versions": {"vi": "Các phiên bản dữ liệu", "en": "Dataset versions"},
+    "crs": {"vi": "Hệ tọa độ của tệp (khi tệp không có)", "en": "CRS of the file (when it has none)"},
+    "crs_from_file": {"vi": "Theo tệp (.prj, GeoPackage, GeoJSON)", "en": "From the file (.prj, GeoPackage, GeoJSON)"},
+    "crs_epsg": {"vi": "hoặc mã EPSG khác", "en": "or another EPSG code"},
+    "crs_help": {"vi": "Shapefile thiếu tệp .prj, bảng CSV/XLSX có cột x/y: chọn hệ tọa độ. Tọa độ mét của tỉnh: "
+                       "VN-2000 / TM-3 103° (EPSG:9205); kinh độ/vĩ độ GPS: WGS 84 (EPSG:4326).",
+                 "en": "A Shapefile without .prj, a CSV/XLSX table with x/y columns: choose its CRS. The province's "
+                       "metres: VN-2000 / TM-3 103° (EPSG:9205); GPS longitude/latitude: WGS 84 (EPSG:4326)."},
+    "crs_EPSG:9205": {"vi": "VN-2000 / TM-3 kinh tuyến trục 103° Điện Biên (mét) — EPSG:9205",
+                      "en": "VN-2000 / TM-3 103° Điện Biên (metres) — EPSG:9205"},
+    "crs_EPSG:4756": {"vi": "VN-2000 (kinh độ, vĩ độ) — EPSG:4756", "en": "VN-2000 (longitude, latitude) — EPSG:4756"},
+    "crs_EPSG:4326": {"vi": "WGS 84 (kinh độ, vĩ độ; GPS) — EPSG:4326",
+                      "en": "WGS 84 (longitude, latitude; GPS) — EPSG:4326"},
+    "crs_EPSG:32648": {"vi": "WGS 84 / UTM múi 48N (mét) — EPSG:32648",
+                       "en": "WGS 84 / UTM zone 48N (metres) — EPSG:32648"},
+    "crs_EPSG:3405": {"vi": "VN-2000 / UTM múi 48N (mét) — EPSG:3405",
+                      "en": "VN-2000 / UTM zone 48N (metres) — EPSG:3405"},
+    "version_id": {"vi": "Phiên bản", "en": "Version"},
+    "uploaded_at": {"vi": "Thời điểm", "en": "When"},
+    "uploaded_by": {"vi": "Người tải lên", "en": "Uploaded by"},
+    "uploaded_what": {"vi": "Tệp tải lên", "en": "Uploaded file"},
+    "changes": {"vi": "Thay đổi so với phiên bản trước", "en": "Changes against the previous version"},
+    "added": {"vi": "thêm", "en": "added"},
+    "removed": {"vi": "xóa", "en": "removed"},
+    "changed": {"vi": "sửa", "en": "changed"},
+    "no_change": {"vi": "không thay đổi", "en": "no change"},
+    "unknown_change": {"vi": "chưa rõ", "en": "unknown"},
+    "serve_this": {"vi": "Dùng phiên bản này", "en": "Serve this version"},
+    "serve_refused": {"vi": "Không đổi được phiên bản đang dùng", "en": "The served version was not changed"},
+    "served_now": {"vi": "Đã chuyển sang dùng phiên bản", "en": "Now serving version"},
+    "from_version": {"vi": "từ phiên bản", "en": "from version"},
+    "outside_commune": {"vi": "Cảnh báo: thôn, bản nằm ngoài xã ghi trong dữ liệu (quá 100 m)",
+                        "en": "Warning: villages outside the commune they name (by more than 100 m)"},
     "base_data": {"vi": "Dữ liệu gốc", "en": "Base data"},
     "serving": {"vi": "đang dùng", "en": "served"},
     "dataset_version": {"vi": "Phiên bản dữ liệu", "en": "Dataset version"},
@@ -217,6 +249,129 @@ def run_message(message: str | None, *, lang: str | None = None) -> str:
     return public(text)
 
 
+#: Layer names as the messages say them.
+LAYER_WORDS = {
+    "communes": {"vi": "xã, phường, thị trấn", "en": "communes"},
+    "villages": {"vi": "thôn, bản", "en": "villages"},
+    "bts_sites": {"vi": "trạm BTS", "en": "BTS sites"},
+    "fiber_routes": {"vi": "tuyến cáp quang", "en": "fiber routes"},
+    "post_offices": {"vi": "điểm phục vụ bưu chính", "en": "post offices"},
+    "roads": {"vi": "đường giao thông", "en": "roads"},
+}
+#: Geometry families in Vietnamese: one, and "dạng …" of a whole layer.
+GEOMETRY_VI = {"Point": "điểm", "MultiPoint": "đa điểm", "LineString": "đường", "MultiLineString": "đa đường",
+               "Polygon": "vùng (polygon)", "MultiPolygon": "đa vùng (multipolygon)"}
+EXPECTED_VI = {"int": "một số nguyên ≥ 0", "float": "một số", "bool": "có/không (1/0, Có/Không)", "str": "văn bản"}
+CRS_HINT_VI = ("chọn hệ tọa độ ở ô «Hệ tọa độ của tệp» rồi gửi lại: tọa độ mét của tỉnh là VN-2000 / TM-3 103° "
+               "(EPSG:9205), kinh độ/vĩ độ GPS là WGS 84 (EPSG:4326), kinh độ/vĩ độ VN-2000 là EPSG:4756")
+#: Vietnamese messages per kind of `ictgis.Problem` (`ictgis._errors.PROBLEM_KINDS`, and the web's own kinds).
+PROBLEM_VI: dict[str, str] = {
+    "file_not_found": "không tìm thấy tệp của lớp {layer}",
+    "empty_layer": "lớp {layer} không có đối tượng nào",
+    "missing_attribute": "thiếu trường bắt buộc «{attribute}»",
+    "missing_value": "thiếu giá trị",
+    "bad_value": "giá trị «{value}» không hợp lệ, cần {expected}",
+    "duplicate_id": "mã «{value}» bị trùng (đã có ở dòng {first_row})",
+    "missing_geometry": "thiếu hình học (rỗng)",
+    "geometry_type": "hình học là {found}, cần {expected}",
+    "wrong_geometry_type": "lớp {layer} cần dữ liệu dạng {expected}, tệp này chứa dữ liệu dạng {found} ({count}/"
+                           "{total} đối tượng): có phải đây là tệp của lớp khác? Hãy chọn đúng lớp hoặc đúng tệp",
+    "invalid_geometry": "hình học không hợp lệ ({reason}) và không sửa được",
+    "no_crs": "tệp không có hệ tọa độ (thiếu tệp .prj, hoặc bảng có cột x/y): " + CRS_HINT_VI,
+    "degrees_in_metres": "tọa độ có dạng độ (kinh độ/vĩ độ) nhưng hệ tọa độ {crs} tính bằng mét: tệp .prj sai; "
+                         + CRS_HINT_VI,
+    "crs_misfit": "tọa độ không nằm trong tỉnh với hệ tọa độ này: hệ tọa độ sai; {suggested}",
+    "swapped_coordinates": "tọa độ có vẻ bị đảo (vĩ độ đứng trước kinh độ)",
+    "outside_province": "điểm nằm ngoài tỉnh ({distance_km} km từ ranh giới các xã)",
+    "unknown_commune": "mã xã «{value}» không khớp với xã nào",
+    "unknown_layer": "không có lớp «{layer}»",
+    "format_not_accepted": "định dạng tệp không được nhận; nhận các định dạng: {accepted}",
+    "bad_crs": "«{value}» không phải là hệ tọa độ (hãy ghi mã EPSG, ví dụ EPSG:9205)",
+    "no_version": "không có phiên bản dữ liệu {id}",
+    "upload_busy": "một lượt tải lên khác giữ các phiên bản dữ liệu quá {seconds} giây; không có gì được lưu: hãy "
+                   "gửi lại tệp",
+}
+
+#: English messages of the page where the engine's advice is for the command line (``--crs``).
+PROBLEM_EN_WEB: dict[str, str] = {
+    "no_crs": "the file has no CRS (no .prj, or a table with x/y columns): choose it under «CRS of the file» and "
+              "send the file again: the province's metres are VN-2000 / TM-3 103° (EPSG:9205), GPS longitude/"
+              "latitude WGS 84 (EPSG:4326), VN-2000 longitude/latitude EPSG:4756",
+}
+
+
+def _vi_number(value: object) -> str:
+    return str(value).replace(".", ",") if isinstance(value, float) else str(value)
+
+
+def problem_text(problem: object, *, lang: str | None = None) -> str:
+    """Return a problem (an `ictgis.Problem`, or any error) as the page says it, paths hidden.
+
+    In English: the engine's own text. In Vietnamese: where it is (tệp, dòng, mã, cột) and, for the kinds the
+    engine names (`PROBLEM_VI`), what is wrong in Vietnamese; a problem of another kind keeps the engine's English
+    words after the Vietnamese place.
+    """
+    from ictgis import Problem
+
+    from .paths import public
+
+    lang = lang or g.get("lang", "vi")
+    if not isinstance(problem, Problem):
+        return public(problem)
+    if lang != "vi":
+        if problem.kind in PROBLEM_EN_WEB:  # the engine's advice names the command line, the page has a form
+            return f"{public(problem.file)}: {PROBLEM_EN_WEB[problem.kind]}"
+        return public(problem)
+    where = public(problem.file)
+    if problem.row is not None:
+        where += f", dòng {problem.row}"
+        if problem.feature_id not in (None, ""):
+            where += f" (mã {problem.feature_id})"
+    if problem.column:
+        where += f", cột {problem.column}"
+    template = PROBLEM_VI.get(problem.kind or "")
+    if template is None:
+        return f"{where}: {public(problem.message)}"
+    detail = {k: _vi_number(v) for k, v in problem.detail.items()}
+    if problem.kind == "wrong_geometry_type":
+        detail["layer"] = LAYER_WORDS.get(str(detail["layer"]), {}).get("vi", detail["layer"])
+        for key in ("found", "expected"):
+            detail[key] = GEOMETRY_VI.get(detail[key], detail[key])
+    elif problem.kind == "geometry_type":
+        detail = {k: GEOMETRY_VI.get(v, v) for k, v in detail.items()}
+    elif problem.kind == "bad_value":
+        detail["expected"] = EXPECTED_VI.get(detail["expected"], "một trong: " + detail["expected"])
+    elif problem.kind in ("file_not_found", "empty_layer"):
+        detail["layer"] = LAYER_WORDS.get(detail["layer"], {}).get("vi", detail["layer"])
+    elif problem.kind == "crs_misfit":
+        detail["suggested"] = (f"có thể là {detail['suggested']}: chọn hệ này ở ô «Hệ tọa độ của tệp» rồi gửi lại"
+                               if detail.get("suggested") else CRS_HINT_VI)
+    return f"{where}: {template.format(**detail)}"
+
+
+def placement_text(row: dict, *, lang: str | None = None) -> str:
+    """Say where a village outside its commune lies (a row of `ictgis.PlacementWarning.rows`)."""
+    lang = lang or g.get("lang", "vi")
+    km = row["distance_m"] / 1000
+    name = f"{row['id']} {row.get('name') or ''}".strip()
+    stated = f"{row['commune']} {row.get('commune_name') or ''}".strip()
+    if lang == "vi":
+        where = f"{row['lies_in']} {row.get('lies_in_name') or ''}".strip() if row.get("lies_in") else \
+            "ngoài mọi xã"
+        return (f"{name} (dòng {row.get('row')}): ghi thuộc xã {stated} nhưng nằm ở {where}, cách xã {row['commune']} "
+                f"{km:.2f} km".replace(".", ","))
+    where = f"{row['lies_in']} {row.get('lies_in_name') or ''}".strip() if row.get("lies_in") else "no commune"
+    return f"{name} (row {row.get('row')}): stated commune {stated}, lies in {where}, {km:.2f} km from {row['commune']}"
+
+
+def when(epoch: float) -> str:
+    """Return a moment (epoch seconds) in the server's local time: 03/12/2026 14:05 in Vietnamese, ISO in English."""
+    import time
+
+    fmt = "%d/%m/%Y %H:%M" if g.get("lang", "vi") == "vi" else "%Y-%m-%d %H:%M"
+    return time.strftime(fmt, time.localtime(float(epoch)))
+
+
 def field(key: str) -> str:
     """Return the header of a table column (`ictgis.labels.FIELDS`) in the request's language."""
     label = FIELDS.get(key)
@@ -232,5 +387,7 @@ def install(app: Flask) -> None:
     app.before_request(_set_lang)
     app.jinja_env.globals["t"] = t
     app.jinja_env.globals["field"] = field
+    app.jinja_env.globals["when"] = when
+    app.jinja_env.globals["layer_word"] = lambda key: LAYER_WORDS.get(key, {}).get(g.get("lang", "vi"), key)
     app.jinja_env.globals["run_message"] = run_message
     app.jinja_env.globals["lang"] = lambda: g.get("lang", "vi")

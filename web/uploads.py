@@ -10,14 +10,20 @@ same parent, or the second silently drops the first one's layer. `create_version
 ``fcntl.flock`` on ``<instance>/datasets.lock`` from reading the served version through the rename of the new
 one: uploads are checked one after the other and each derives from the one before. An upload that cannot get the
 lock within ``UPLOAD_LOCK_TIMEOUT_S`` seconds is refused with 409 (try again). A full disk gives 507 and leaves
-nothing behind.
+nothing behind. Choosing which version is served (a roll back, `web.versions.serve_version`) takes the same lock;
+an accepted upload is served from then on.
+
+A file without a CRS (a Shapefile without .prj, a CSV with x/y columns) gets one from the form (``crs``: one of
+`crs_choices` or ``crs_epsg``: any EPSG code): it is written as ``crs:`` of the layer in the version's layers.yaml,
+so the version loads the same way later; the engine then checks the coordinates against it as for any file
+(degrees in a metre CRS, data outside the province …). Each new version records what changed against the version
+it derives from (`web.versions.diff_datasets`) and the villages lying outside the commune they name.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -25,81 +31,71 @@ import secrets
 import shutil
 import time
 import warnings
-from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path, PurePosixPath
 
 import pyogrio
 import yaml
-from flask import Blueprint, abort, current_app, g, render_template, request, send_from_directory
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, send_from_directory, url_for
 
-from ictgis import IctgisError, LayerError, Problem, io
+from ictgis import CRSError, IctgisError, LayerError, PlacementWarning, Problem, io
+from ictgis.crs import parse_crs, working_crs
 from ictgis.layers import SCHEMAS
 
-from . import data
+from . import data, versions
 from .archive import ZipLimits, check_zip, copy_tree_links, extract_layer
 from .auth import login_required, planner_required
-from .paths import is_public_file, public
+from .data import LOCK_FILE as LOCK_FILE  # the lock's home is web.data; kept importable from here
+from .data import UploadBusyError as UploadBusyError
+from .data import version_lock
+from .i18n import TEXT, placement_text, problem_text, t
+from .paths import is_public_file
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("uploads", __name__, url_prefix="/data")
 ACCEPTED = (".zip", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".csv", ".xlsx")
 #: Single files that are zip containers: their entries get the same limits as a zipped layer (no zip bomb).
 ZIP_CONTAINERS = (".kmz", ".xlsx")
-#: Lock file of the dataset versions, beside the versions' folder (``<instance>/datasets.lock``).
-LOCK_FILE = "datasets.lock"
 #: Headline of the upload page per refusal status (keys of `web.i18n.TEXT`).
 REFUSAL_HEADLINES = {409: "upload_busy", 507: "disk_full"}
+#: The CRSs a file without one is most likely in (besides the province's working CRS, listed first): VN-2000
+#: geographic, WGS 84 (GPS, web maps), WGS 84 / UTM 48N and VN-2000 / UTM 48N. Any other: an EPSG code.
+USUAL_CRS = ("EPSG:4756", "EPSG:4326", "EPSG:32648", "EPSG:3405")
 
 
-class UploadBusyError(IctgisError):
-    """Another upload is creating a dataset version and did not finish in time (409: try again)."""
+def crs_choices() -> list[str]:
+    """Return the CRSs the upload form offers for files without one: the working CRS first, then `USUAL_CRS`."""
+    code = f"EPSG:{working_crs().to_epsg()}"
+    return [code, *(c for c in USUAL_CRS if c != code)]
 
-    http_status = 409
+
+def chosen_crs(form) -> str | None:
+    """Return the CRS the form states (``crs_epsg`` typed, else ``crs`` chosen) as ``EPSG:n``, None when none.
+
+    Raises
+    ------
+    CRSError
+        When the typed value is not a CRS pyproj knows.
+    """
+    typed = (form.get("crs_epsg") or "").strip()
+    value = typed or (form.get("crs") or "").strip()
+    if not value:
+        return None
+    if typed.isdigit():
+        value = f"EPSG:{typed}"
+    try:
+        crs = parse_crs(value, source="crs")
+    except CRSError as exc:
+        raise CRSError(f"unknown CRS {value!r}", [Problem("crs", f"{value!r} is not a CRS (write an EPSG code such "
+                                                                 "as EPSG:9205)", column="crs", kind="bad_crs",
+                                                          params=(("value", value),))]) from exc
+    code = crs.to_epsg()
+    return f"EPSG:{code}" if code else value
 
 
 def is_disk_full(exc: OSError) -> bool:
     """Tell whether an OSError says the disk (or the user's quota) is full."""
     return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-@contextlib.contextmanager
-def version_lock(root: Path, *, timeout_s: float) -> Iterator[None]:
-    """Hold the exclusive lock of the dataset versions in `root` (across threads and processes).
-
-    An ``fcntl.flock`` on `LOCK_FILE` beside `root`, taken on a descriptor of its own: two threads of one process
-    exclude each other as two processes do. The lock goes with the descriptor: a process that dies releases it.
-
-    Parameters
-    ----------
-    root
-        Folder of the dataset versions (created when missing).
-    timeout_s
-        Seconds to wait for the lock.
-
-    Raises
-    ------
-    UploadBusyError
-        When the lock is still held by another upload after `timeout_s`.
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root.parent / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise UploadBusyError(
-                        "another upload is being checked: try again in a moment",
-                        [Problem("upload", f"another upload held the dataset versions for more than {timeout_s:g} s;"
-                                           " nothing was kept: send the file again")]) from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _remove_debris(root: Path) -> None:
@@ -151,8 +147,14 @@ def _gpkg_layer(path: Path, layer: str, label: str) -> str | None:
                                                                  f"({', '.join(names)}); name one '{layer}'")])
 
 
-def create_version(upload_path: Path, original_name: str, layer: str, *, user: str | None) -> dict:
+def create_version(upload_path: Path, original_name: str, layer: str, *, user: str | None,
+                   crs: str | None = None) -> dict:
     """Validate an uploaded file as `layer` on a copy of the served folder; keep it as a new version.
+
+    Parameters
+    ----------
+    crs
+        CRS of the file when it has none (``EPSG:n``), kept as ``crs:`` of the layer in the version's layers.yaml.
 
     Returns
     -------
@@ -171,18 +173,22 @@ def create_version(upload_path: Path, original_name: str, layer: str, *, user: s
     label = PurePosixPath(original_name.replace("\\", "/")).name or "upload"
     suffix = PurePosixPath(label).suffix.lower()
     if layer not in SCHEMAS:
-        raise LayerError(f"unknown layer {layer!r}", [Problem(label, f"unknown layer {layer!r}", column="layer")])
+        raise LayerError(f"unknown layer {layer!r}", [Problem(label, f"unknown layer {layer!r}", column="layer",
+                                                              kind="unknown_layer", params=(("layer", layer),))])
     if suffix not in ACCEPTED:
-        raise LayerError(f"{label}: format not accepted", [Problem(label, "accepted: " + ", ".join(ACCEPTED))])
+        raise LayerError(f"{label}: format not accepted", [Problem(label, "accepted: " + ", ".join(ACCEPTED),
+                                                                   kind="format_not_accepted",
+                                                                   params=(("accepted", ", ".join(ACCEPTED)),))])
     root = data.versions_dir()
     with version_lock(root, timeout_s=float(current_app.config.get("UPLOAD_LOCK_TIMEOUT_S", 60.0))):
         _remove_debris(root)
         work = root / f".new-{secrets.token_hex(6)}"
         try:
-            meta = _build_version(upload_path, label, suffix, layer, work, user=user)
+            meta = _build_version(upload_path, label, suffix, layer, work, user=user, crs=crs)
             existing = [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
             n = max(existing, default=0) + 1
             os.rename(work, root / str(n))
+            versions.clear_choice(root)  # the new version is served (also after a roll back)
         finally:
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
@@ -190,9 +196,11 @@ def create_version(upload_path: Path, original_name: str, layer: str, *, user: s
     return meta | {"n": n}
 
 
-def _build_version(upload_path: Path, label: str, suffix: str, layer: str, work: Path, *, user: str | None) -> dict:
+def _build_version(upload_path: Path, label: str, suffix: str, layer: str, work: Path, *, user: str | None,
+                   crs: str | None = None) -> dict:
     """Write the candidate version into `work` and validate it (under the lock); return its metadata."""
     current = data.current_dir()
+    parent_n = data.served_version()
     served = data.dataset()
     mapping_path = next((current / n for n in io.MAPPING_NAMES if (current / n).exists()), None)
     mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8")) if mapping_path else None
@@ -207,7 +215,7 @@ def _build_version(upload_path: Path, label: str, suffix: str, layer: str, work:
         new_file = _save_single(upload_path, work, layer, suffix)
     spec_layer = _gpkg_layer(new_file, layer, label) if new_file.suffix == ".gpkg" else None
     mapped = mapping is not None and layer in (mapping.get("layers") or {})
-    if mapped or spec_layer is not None:
+    if mapped or spec_layer is not None or crs is not None:
         mapping = mapping if mapping is not None else {}
         layers = mapping.get("layers") if isinstance(mapping.get("layers"), dict) else {}
         spec = layers.get(layer)
@@ -216,27 +224,47 @@ def _build_version(upload_path: Path, label: str, suffix: str, layer: str, work:
         spec.pop("layer", None)
         if spec_layer:
             spec["layer"] = spec_layer
+        spec.pop("crs", None)  # the previous file's CRS does not hold for this one
+        if crs is not None:
+            spec["crs"] = crs
         mapping["layers"] = {**layers, layer: spec}
         target = work / (mapping_path.name if mapping_path else io.MAPPING_NAMES[0])
         target.unlink(missing_ok=True)  # a hard link to the previous version: replace, never write through
         target.write_text(yaml.safe_dump(mapping, allow_unicode=True, sort_keys=False), encoding="utf-8")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        loaded = io.load(work)
-    meta = {"base": str(data.base_dir()), "parent": str(current), "layer": layer, "file": new_file.name,
-            "uploaded_name": label, "user": user, "created": time.time(),
+        try:
+            loaded = io.load(work)
+        except IctgisError as exc:  # the problems of the new file name the file the planner sent
+            saved = {new_file.name, f"{new_file.name}:{spec_layer}"}
+            exc.problems = [dataclasses.replace(p, file=label) if p.file in saved else p for p in exc.problems]
+            raise
+    placed = [row for w in caught if isinstance(w.message, PlacementWarning) for row in w.message.rows]
+    meta = {"base": str(data.base_dir()), "parent": str(current), "parent_n": parent_n, "layer": layer,
+            "file": new_file.name, "uploaded_name": label, "user": user, "created": time.time(), "crs": crs,
             "features": len(loaded[layer]) if layer in loaded else None,
-            "notes": [str(w.message) for w in caught][:50]}
+            "changes": versions.diff_datasets(served, loaded),
+            "outside_commune": placed[:500],
+            "notes": [str(w.message) for w in caught if not isinstance(w.message, PlacementWarning)][:50]}
     (work / data.VERSION_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     return meta
+
+
+def _page(*, problems: list[str] | None = None, accepted: dict | None = None, headline: str | None = None,
+          form: dict | None = None, rolled: dict | None = None) -> str:
+    choices = [(c, t(f"crs_{c}") if f"crs_{c}" in TEXT else f"{parse_crs(c).name} — {c}") for c in crs_choices()]
+    return render_template("upload.html", versions=versions.list_versions(), layers=list(SCHEMAS),
+                           crs_choices=choices, problems=problems, accepted=accepted,
+                           placement=[placement_text(r) for r in (accepted or {}).get("outside_commune") or []],
+                           headline=headline or "upload_refused", form=form or {}, rolled=rolled)
 
 
 @bp.get("/")
 @login_required
 def index():
     """Show the dataset versions and the upload form."""
-    return render_template("upload.html", versions=data.versions(), layers=list(SCHEMAS), served=data.current_dir(),
-                           base=data.base_dir(), problems=None, accepted=None)
+    rolled = request.args.get("served", type=int)
+    return _page(rolled={"id": rolled} if rolled is not None else None)
 
 
 @bp.post("/upload")
@@ -250,17 +278,19 @@ def upload():
     tmp = Path(current_app.instance_path) / "tmp"
     upload_path = tmp / f"upload-{secrets.token_hex(8)}"
     status, problems, accepted = 201, None, None
+    form = {k: request.form.get(k, "") for k in ("layer", "crs", "crs_epsg")}
     try:
         layer = request.form.get("layer", "")
         file = request.files.get("file")
         if file is None or not file.filename:
             abort(400, description="choose a file to upload")
+        crs = chosen_crs(request.form)
         tmp.mkdir(parents=True, exist_ok=True)
         file.save(upload_path)
-        accepted = create_version(upload_path, file.filename, layer, user=g.user.name)
+        accepted = create_version(upload_path, file.filename, layer, user=g.user.name, crs=crs)
     except IctgisError as exc:
         status = exc.http_status
-        problems = [public(p) for p in exc.problems] or [public(exc)]
+        problems = [problem_text(p) for p in exc.problems] or [problem_text(exc)]
     except OSError as exc:
         if not is_disk_full(exc):
             raise
@@ -269,9 +299,23 @@ def upload():
         problems = [exc.strerror or str(exc)]
     finally:
         upload_path.unlink(missing_ok=True)
-    return render_template("upload.html", versions=data.versions(), layers=list(SCHEMAS), served=data.current_dir(),
-                           base=data.base_dir(), problems=problems, accepted=accepted,
-                           headline=REFUSAL_HEADLINES.get(status, "upload_refused")), status
+    return _page(problems=problems, accepted=accepted, headline=REFUSAL_HEADLINES.get(status, "upload_refused"),
+                 form=form if status != 201 else None), status
+
+
+@bp.post("/serve")
+@planner_required
+def serve():
+    """Serve another dataset version (planners; a roll back): 303 to the data page; 404 for an unknown version."""
+    version_id = request.form.get("version", type=int)
+    if version_id is None:
+        abort(400, description="choose a version")
+    try:
+        versions.serve_version(version_id, user=g.user.name, address=request.remote_addr or "-")
+    except IctgisError as exc:
+        return _page(problems=[problem_text(p) for p in exc.problems] or [problem_text(exc)],
+                     headline="serve_refused"), exc.http_status
+    return redirect(url_for("uploads.index", served=version_id), code=303)
 
 
 @bp.get("/versions/<int:n>/<path:filename>")

@@ -27,7 +27,8 @@ def validate(ctx: click.Context, data_dir: Path | None, crs: str | None, db: str
         if not as_json:
             raise
         problems = [{"file": p.file, "row": p.row, "column": p.column, "id": p.feature_id,
-                     "message": p.message} for p in exc.problems]
+                     "message": p.message, "kind": p.kind, **({"detail": p.detail} if p.params else {})}
+                    for p in exc.problems]
         click.echo(json.dumps({"valid": False, "error": exc.summary, "problems": problems},
                               ensure_ascii=False, indent=2))
         ctx.exit(2)
