@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 import shapely
 
+#: store_url (one store per backend: GeoPackage, PostGIS) and the PostgreSQL process, for the store's tests.
+pytest_plugins = ["store_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "dienbien"
 DEMO_DIR = ROOT / "data" / "shapefiles"

@@ -21,7 +21,6 @@ from ictgis._errors import EditConflictError, LayerError, StoreError
 from ictgis.store import open_store
 from ictgis.store.accounts import create_run, get_run, list_users, set_user, update_run
 
-pytest_plugins = ["store_fixtures"]   # store_url: one store per backend
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -10,8 +10,6 @@ from conftest import tiny_layers, write_layers
 
 from ictgis.cli import main
 
-pytest_plugins = ["store_fixtures"]   # store_url: one store per backend
-
 
 def run(*args: str, env: dict | None = None):
     return CliRunner().invoke(main, [str(a) for a in args], env=env)
