@@ -42,8 +42,8 @@ def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> P
     out_dir = Path(out_dir)
     tag = result.technology.lower()
     with atomic_dir(out_dir, merge=True) as tmp:
-        rsrp = np.where(np.isnan(result.rsrp_dbm), NO_SIGNAL_DBM, result.rsrp_dbm).astype(np.float32)
-        write_raster(tmp / f"rsrp_{tag}.tif", rsrp, result.dem, nodata=NO_SIGNAL_DBM, dtype="float32")
+        # NaN (no site reaches) is written as NO_SIGNAL_DBM by write_raster
+        write_raster(tmp / f"rsrp_{tag}.tif", result.rsrp_dbm, result.dem, nodata=NO_SIGNAL_DBM, dtype="float32")
         write_raster(tmp / f"server_{tag}.tif", result.server, result.dem, nodata=-1, dtype="int32")
         write_csv(pd.DataFrame({"index": range(len(result.site_ids)), "site_id": result.site_ids}),
                   tmp / f"servers_{tag}.csv")
@@ -60,12 +60,12 @@ def write_kmz(result: CoverageResult, path: Path, *, max_size: int = 4096) -> Pa
     """Write a KMZ with the RSRP classes as a PNG ground overlay in EPSG:4326 (for Google Earth)."""
     import zipfile
 
-    from ..rasterpng import classify, encode_png, warp
+    from ..rasterpng import classify_warped, encode_png
 
-    warped, transform = warp(result.rsrp_dbm, transform=result.dem.transform, crs=result.dem.crs,
-                             dst_crs="EPSG:4326", max_px=max_size, resampling="max")
-    height, width = warped.shape
-    png = encode_png(np.moveaxis(classify(warped, RSRP_CLASSES), 2, 0))
+    image, transform = classify_warped(result.rsrp_dbm, RSRP_CLASSES, transform=result.dem.transform,
+                                       crs=result.dem.crs, dst_crs="EPSG:4326", max_px=max_size)
+    height, width = image.shape[:2]
+    png = encode_png(np.moveaxis(image, 2, 0))
     west, north = transform.c, transform.f
     east, south = west + width * transform.a, north + height * transform.e
     name = f"{result.technology} RSRP ≥ {result.threshold_dbm:g} dBm"
