@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 #: DEFLATE level of the GeoTIFFs `write_raster` writes (1–12 with GDAL's libdeflate; GDAL's default is 6): with the
 #: predictor, level 3 writes a 30 m province RSRP grid about twice as fast as level 6 for a file 2 % larger.
 DEFLATE_LEVEL = 3
+#: `write_raster` compresses on GDAL's threads from this many cells up (a 30 m province grid has 33 M).
+THREADS_FROM_CELLS = 4_000_000
 
 @dataclass(frozen=True, eq=False)
 class Dem:
@@ -284,7 +286,7 @@ def check_dem(path: str | Path, *, max_resolution_m: float | None = None,
 def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float | None, dtype: str | np.dtype,
                  tiled: bool = True, overviews: bool = True, compress: str | None = "deflate",
                  window: tuple[int, int] | None = None, predictor: bool = True,
-                 threads: int | str = "ALL_CPUS") -> Path:
+                 threads: int | str | None = None) -> Path:
     """Write a single-band GeoTIFF on the DEM's grid, atomically (temporary name beside it, then rename).
 
     `array` covers the DEM's grid, or a window of it whose upper-left cell is `window` = (row0, col0). NaN in
@@ -300,7 +302,8 @@ def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float
         3, floating point, for floats), which the readers undo; the values are unchanged.
     threads
         GDAL threads compressing tiles and computing overviews (``NUM_THREADS``, ``GDAL_NUM_THREADS``; a number or
-        ``ALL_CPUS``); the file's values do not depend on it.
+        ``ALL_CPUS``); the file does not depend on it. Default: ``ALL_CPUS`` from `THREADS_FROM_CELLS` cells up,
+        else 1 (on small rasters the threads cost more than they save).
 
     Raises
     ------
@@ -322,6 +325,8 @@ def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float
     if tiled:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
     integer = np.issubdtype(np.dtype(dtype), np.integer)
+    if threads is None:
+        threads = "ALL_CPUS" if array.size >= THREADS_FROM_CELLS else 1
     if compress:
         profile.update(compress=compress, num_threads=threads)
         if predictor and compress.lower() in ("deflate", "lzw", "zstd"):
