@@ -176,3 +176,24 @@ def test_viewshed_of_a_sites_csv_imports_no_geopandas_folium_or_flask(dem_file, 
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["A.tif", "B.tif"]
+
+
+def test_a_second_process_loads_the_compiled_kernel_from_numba_cache(dem_file, tmp_path):
+    # cache=True: numba writes the compiled viewshed kernel beside its module (__pycache__, or NUMBA_CACHE_DIR when
+    # that is read-only); a new process loads it instead of compiling again
+    import os
+    import subprocess
+    import sys
+
+    path, _ = dem_file
+    x, y = centre(20, 30)
+    env = os.environ | {"NUMBA_DEBUG_CACHE": "1"}
+    logs = []
+    for k in range(2):
+        out = subprocess.run([sys.executable, "-c", "import sys; from ictgis.cli import main; main(sys.argv[1:])",
+                              "viewshed", "--dem", str(path), "--x", str(x), "--y", str(y), "--height-m", "10",
+                              "--radius-m", "300", "--out", str(tmp_path / f"{k}.tif")],
+                             capture_output=True, text=True, env=env, check=True)
+        logs.append(out.stdout + out.stderr)
+    assert "data loaded from" in logs[1] and "viewshed_batch" in logs[1]
+    assert "data saved to" not in logs[1]

@@ -285,7 +285,7 @@ def check_dem(path: str | Path, *, max_resolution_m: float | None = None,
 
 def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float | None, dtype: str | np.dtype,
                  tiled: bool = True, overviews: bool = True, compress: str | None = "deflate",
-                 window: tuple[int, int] | None = None, predictor: bool = True,
+                 window: tuple[int, int] | None = None, predictor: bool | None = None,
                  threads: int | str | None = None) -> Path:
     """Write a single-band GeoTIFF on the DEM's grid, atomically (temporary name beside it, then rename).
 
@@ -299,7 +299,8 @@ def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float
         GeoTIFF compression (``deflate``: every GDAL, QGIS and ArcGIS reads it), or None.
     predictor
         With compression: the TIFF predictor that shrinks smooth grids (2, horizontal differencing, for integers;
-        3, floating point, for floats), which the readers undo; the values are unchanged.
+        3, floating point, for floats), which the readers undo; the values are unchanged. Default: for floats only
+        (class and index grids of integers compress better without it).
     threads
         GDAL threads compressing tiles and computing overviews (``NUM_THREADS``, ``GDAL_NUM_THREADS``; a number or
         ``ALL_CPUS``); the file does not depend on it. Default: ``ALL_CPUS`` from `THREADS_FROM_CELLS` cells up,
@@ -329,6 +330,8 @@ def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float
         threads = "ALL_CPUS" if array.size >= THREADS_FROM_CELLS else 1
     if compress:
         profile.update(compress=compress, num_threads=threads)
+        if predictor is None:
+            predictor = not integer
         if predictor and compress.lower() in ("deflate", "lzw", "zstd"):
             profile.update(predictor=2 if integer else 3)
         if compress.lower() == "deflate":
