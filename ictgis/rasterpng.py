@@ -5,8 +5,7 @@ coverage``, the hillshade basemap). The PNG is written by rasterio's PNG driver 
 no plotting library is needed.
 
 - `warp` reprojects a grid to a north-up grid in another CRS, at most ``max_px`` pixels on its longest side;
-- `classify` turns values into an RGBA image by classes (lower bounds, best first); `classify_warped` does both,
-  warping one-byte class ranks instead of the values (the same image, faster);
+- `classify` turns values into an RGBA image by classes (lower bounds, best first);
 - `encode_png` encodes 1–4 bands of bytes (grey, grey + alpha, RGB, RGBA);
 - `latlon_bounds` gives the ``[[south, west], [north, east]]`` of a warped grid, as Leaflet wants them;
 - `classed_png` does the four at once.
@@ -24,14 +23,13 @@ b'PNG'
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 from affine import Affine
 
-__all__ = ["classed_png", "classify", "classify_warped", "encode_png", "latlon_bounds", "warp"]
+__all__ = ["classed_png", "classify", "encode_png", "latlon_bounds", "warp"]
 
 
 def _rio_crs(crs: object):
@@ -46,7 +44,7 @@ def _rio_crs(crs: object):
 
 
 def warp(values: np.ndarray, *, transform: Affine, crs: object, dst_crs: object = "EPSG:3857", max_px: int = 1600,
-         resampling: str = "max", nodata: float | None = None) -> tuple[np.ndarray, Affine]:
+         resampling: str = "max") -> tuple[np.ndarray, Affine]:
     """Reproject a grid to a north-up grid in `dst_crs`, at most `max_px` pixels on the longer side of the source.
 
     Parameters
@@ -63,14 +61,11 @@ def warp(values: np.ndarray, *, transform: Affine, crs: object, dst_crs: object 
         The source is shrunk by ``max(rows, cols) / max_px`` when larger.
     resampling
         A `rasterio.enums.Resampling` name (``max`` keeps the best value of the cells a pixel covers).
-    nodata
-        With an integer grid: its nodata value (kept in the result, also outside the source); the grid keeps its
-        type. None: the grid is warped as float32 with NaN as nodata.
 
     Returns
     -------
     tuple
-        ``(grid, affine transform)`` in `dst_crs`: float32, or the type of an integer grid given with `nodata`.
+        ``(float32 grid, affine transform)`` in `dst_crs`.
     """
     from rasterio.enums import Resampling
     from rasterio.warp import calculate_default_transform, reproject
@@ -83,52 +78,11 @@ def warp(values: np.ndarray, *, transform: Affine, crs: object, dst_crs: object 
     dst_transform, width, height = calculate_default_transform(
         src_crs, dst_crs, cols, rows, west, south, east, north,
         dst_width=int(cols / scale), dst_height=int(rows / scale))
-    if nodata is None:
-        values, nodata = np.asarray(values, dtype=np.float32), np.nan
-    warped = np.full((height, width), nodata, dtype=values.dtype)
-    reproject(values, warped, src_transform=transform, src_crs=src_crs, dst_transform=dst_transform,
-              dst_crs=dst_crs, src_nodata=nodata, dst_nodata=nodata, resampling=Resampling[resampling],
-              num_threads=os.cpu_count() or 1)
+    warped = np.full((height, width), np.nan, dtype=np.float32)
+    reproject(np.asarray(values, dtype=np.float32), warped, src_transform=transform, src_crs=src_crs,
+              dst_transform=dst_transform, dst_crs=dst_crs, src_nodata=np.nan, dst_nodata=np.nan,
+              resampling=Resampling[resampling])
     return warped, dst_transform
-
-
-def classify_warped(values: np.ndarray, classes: Sequence[tuple[float, tuple[int, int, int, int]]], *,
-                    transform: Affine, crs: object, dst_crs: object = "EPSG:3857", max_px: int = 1600
-                    ) -> tuple[np.ndarray, Affine]:
-    """RGBA image of `values` by classes, warped to `dst_crs` keeping the best class of the cells a pixel covers.
-
-    The same image as ``classify(warp(values, resampling="max"), classes)`` (the class of the maximum is the
-    maximum of the classes: classes only grow with the value), from a one-byte grid of class ranks, which warps
-    faster than the float values.
-
-    Parameters
-    ----------
-    values, transform, crs, dst_crs, max_px
-        As in `warp`.
-    classes
-        As in `classify`, the lower bounds strictly decreasing.
-
-    Returns
-    -------
-    tuple
-        ``((rows, cols, 4) uint8 image, affine transform)`` in `dst_crs`.
-
-    Raises
-    ------
-    ValueError
-        If the lower bounds are not strictly decreasing.
-    """
-    lowers = [float(lower) for lower, _ in classes]
-    if any(a <= b for a, b in zip(lowers, lowers[1:], strict=False)):
-        raise ValueError(f"class lower bounds must be strictly decreasing, got {lowers}")
-    ranks = np.zeros(values.shape, dtype=np.uint8)  # 0: below the last class or NaN; len(classes): the best
-    palette = np.zeros((len(classes) + 1, 4), dtype=np.uint8)
-    for i, (lower, color) in enumerate(classes):
-        ranks += values >= lower  # the number of lower bounds a value reaches (NaN reaches none)
-        palette[len(classes) - i] = color
-    warped, dst_transform = warp(ranks, transform=transform, crs=crs, dst_crs=dst_crs, max_px=max_px,
-                                 resampling="max", nodata=0)
-    return palette[warped], dst_transform
 
 
 def classify(values: np.ndarray, classes: Sequence[tuple[float, tuple[int, int, int, int]]]) -> np.ndarray:
@@ -231,14 +185,8 @@ def classed_png(values: np.ndarray, *, transform: Affine, crs: object,
     tuple
         ``(png bytes, [[south, west], [north, east]])``; the bounds are in degrees whatever `dst_crs` is.
     """
-    bounds = [float(lower) for lower, _ in classes]
-    if resampling == "max" and all(a > b for a, b in zip(bounds, bounds[1:], strict=False)):
-        image, dst_transform = classify_warped(values, classes, transform=transform, crs=crs, dst_crs=dst_crs,
-                                               max_px=max_px)
-    else:
-        warped, dst_transform = warp(values, transform=transform, crs=crs, dst_crs=dst_crs, max_px=max_px,
-                                     resampling=resampling)
-        image = classify(warped, classes)
-    height, width = image.shape[:2]
-    png = encode_png(np.moveaxis(image, 2, 0))
+    warped, dst_transform = warp(values, transform=transform, crs=crs, dst_crs=dst_crs, max_px=max_px,
+                                 resampling=resampling)
+    height, width = warped.shape
+    png = encode_png(np.moveaxis(classify(warped, classes), 2, 0))
     return png, latlon_bounds(dst_transform, width, height, dst_crs)

@@ -11,7 +11,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
 from ictgis.coverage import RSRP_CLASSES
-from ictgis.rasterpng import classed_png, classify, classify_warped, encode_png, latlon_bounds, warp
+from ictgis.rasterpng import classed_png, classify, encode_png, latlon_bounds, warp
 
 # 10 × 8 cells of 90 m in VN-2000 / TM-3 103-00 near Điện Biên Phủ
 TRANSFORM = Affine(90.0, 0.0, 500_000.0, 0.0, -90.0, 2_370_000.0)
@@ -68,28 +68,6 @@ def test_warp_shrinks_to_max_px():
     values = np.zeros((200, 300), dtype=np.float32)
     warped, _ = warp(values, transform=TRANSFORM, crs="EPSG:9205", dst_crs="EPSG:4326", max_px=100)
     assert max(warped.shape) <= 110 and min(warped.shape) >= 50
-
-
-@pytest.mark.parametrize(("dst_crs", "max_px"), [("EPSG:4326", 4096), ("EPSG:3857", 37)])
-def test_classify_warped_is_the_class_image_of_the_warped_maximum(dst_crs, max_px):
-    # warping one-byte class ranks gives the image of classify(warp(values, "max")): the classes grow with the value
-    rng = np.random.default_rng(7)
-    values = rng.uniform(-135.0, -70.0, size=(120, 90)).astype(np.float32)
-    values[rng.random(values.shape) < 0.2] = np.nan  # no signal
-    values[:10] = np.nan
-    warped, transform = warp(values, transform=TRANSFORM, crs="EPSG:9205", dst_crs=dst_crs, max_px=max_px)
-    expected = classify(warped, RSRP_CLASSES)
-    image, transform2 = classify_warped(values, RSRP_CLASSES, transform=TRANSFORM, crs="EPSG:9205",
-                                        dst_crs=dst_crs, max_px=max_px)
-    assert transform2 == transform and image.shape == expected.shape
-    np.testing.assert_array_equal(image, expected)
-    colours = {tuple(c) for c in image.reshape(-1, 4)}
-    assert (0, 0, 0, 0) in colours and len(colours) >= (len(RSRP_CLASSES) + 1 if max_px > 120 else 3)
-
-
-def test_classify_warped_needs_decreasing_bounds():
-    with pytest.raises(ValueError, match="strictly decreasing"):
-        classify_warped(np.zeros((4, 4)), list(reversed(RSRP_CLASSES)), transform=TRANSFORM, crs="EPSG:9205")
 
 
 def test_classed_png_is_an_rgba_image_with_lat_lon_bounds():

@@ -60,12 +60,12 @@ def write_kmz(result: CoverageResult, path: Path, *, max_size: int = 4096) -> Pa
     """Write a KMZ with the RSRP classes as a PNG ground overlay in EPSG:4326 (for Google Earth)."""
     import zipfile
 
-    from ..rasterpng import classify_warped, encode_png
+    from ..rasterpng import classify, encode_png, warp
 
-    image, transform = classify_warped(result.rsrp_dbm, RSRP_CLASSES, transform=result.dem.transform,
-                                       crs=result.dem.crs, dst_crs="EPSG:4326", max_px=max_size)
-    height, width = image.shape[:2]
-    png = encode_png(np.moveaxis(image, 2, 0))
+    warped, transform = warp(result.rsrp_dbm, transform=result.dem.transform, crs=result.dem.crs,
+                             dst_crs="EPSG:4326", max_px=max_size, resampling="max")
+    height, width = warped.shape
+    png = encode_png(np.moveaxis(classify(warped, RSRP_CLASSES), 2, 0))
     west, north = transform.c, transform.f
     east, south = west + width * transform.a, north + height * transform.e
     name = f"{result.technology} RSRP ≥ {result.threshold_dbm:g} dBm"
