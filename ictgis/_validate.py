@@ -129,7 +129,8 @@ def check_attributes(frame: gpd.GeoDataFrame, schema: LayerSchema, *, file: str,
         A new frame with typed columns (nullable where the attribute is optional).
     """
     out = frame.copy()
-    ids = out[schema.id_field] if schema.id_field and schema.id_field in out else None
+    # the id column's values (as .iloc gives them, without its per-row cost)
+    ids = out[schema.id_field].array if schema.id_field and schema.id_field in out else None
     for spec in schema.fields:
         if spec.name not in out.columns:
             if spec.required:
@@ -140,7 +141,7 @@ def check_attributes(frame: gpd.GeoDataFrame, schema: LayerSchema, *, file: str,
         values: list[object] = []
         bad = 0
         for i, value in enumerate(raw):
-            fid = ids.iloc[i] if ids is not None else None
+            fid = ids[i] if ids is not None else None
             if _is_missing(value):
                 if spec.required:
                     collector.add(file, "missing value", row=i + 1, column=spec.name, feature_id=fid,
@@ -281,11 +282,12 @@ def check_geometries(frame: gpd.GeoDataFrame, schema: LayerSchema, *, file: str,
     """
     out = frame.copy()
     geoms = np.asarray(out.geometry.values, dtype=object)
-    ids = out[schema.id_field] if schema.id_field and schema.id_field in out else None
+    # the id column's values (as .iloc gives them, without its per-row cost)
+    ids = out[schema.id_field].array if schema.id_field and schema.id_field in out else None
     allowed = GEOMETRY_FAMILIES[schema.geometry]
     repaired = 0
     for i, geom in enumerate(geoms):
-        fid = ids.iloc[i] if ids is not None else None
+        fid = ids[i] if ids is not None else None
         if geom is None or shapely.is_empty(geom):
             collector.add(file, "geometry is missing or empty", row=i + 1, column="geometry", feature_id=fid,
                           kind="missing_geometry")

@@ -274,3 +274,14 @@ def test_scenario_commands_print_the_base_data_repairs(tmp_path):
         assert result.exit_code == 0, result.output
         repaired = [line for line in result.output.splitlines() if line.startswith("Warning:") and "repaired" in line]
         assert len(repaired) == 1, result.output
+
+
+def test_help_imports_no_heavy_library():
+    # `ictgis --help` and every command's --help start without geopandas, numba, folium or flask: the commands
+    # import what they need when they run (python -X importtime shows the cost)
+    probe = ("import sys\nfrom ictgis.cli import main\nfor args in (['--help'], ['viewshed', '--help'], "
+             "['coverage', '--help']):\n    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+             "print(sorted(m for m in ('geopandas', 'pandas', 'numba', 'folium', 'flask', 'rasterio', 'shapely') "
+             "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

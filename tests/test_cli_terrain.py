@@ -128,3 +128,72 @@ def test_usage_errors(dem_file, tmp_path):
     path, _ = dem_file
     result = run("viewshed", "--dem", path, "--radius-m", 300, "--out", tmp_path / "o.tif")
     assert result.exit_code == 2 and "--sites" in result.output
+
+
+def test_plain_sites_csv_is_read_as_the_general_reader_reads_it(dem_file, tmp_path):
+    from ictgis.terrain.observers import read_plain_csv
+
+    _, dem = dem_file
+    (xa, ya), (xb, yb) = centre(10, 12), centre(40, 70)
+    text = f"x,id,y,height_m\n{xa},BTS-1,{ya},30\n{xb},BTS_2,{yb},\n"
+    plain = tmp_path / "sites.csv"
+    plain.write_text(text, encoding="utf-8")
+    fast = read_plain_csv(plain, default_height_m=12)
+    assert fast is not None
+    upper = tmp_path / "upper.csv"  # other column names: the general reader (aliases), same values
+    upper.write_text(text.replace("x,id,y", "X,ID,Y"), encoding="utf-8")
+    assert read_plain_csv(upper, default_height_m=12) is None
+    general = terrain.read_observers(upper, dem.crs, default_height_m=12)
+    assert fast[0] == general[0] == ["BTS-1", "BTS_2"]
+    for a, b in zip(fast[1:], general[1:], strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(fast[3], [30.0, 12.0])
+
+
+@pytest.mark.parametrize("body", ["A,1,2\nA,3,4\n", "A,1,x\n", "A B,1,2\n", "A,1,2,3\n", "A,1e999,2\n", "A,1,2\n"])
+def test_plain_csv_reader_leaves_every_doubtful_file_to_the_general_reader(tmp_path, body):
+    from ictgis.terrain.observers import read_plain_csv
+
+    path = tmp_path / "s.csv"
+    path.write_text("id,x,y\n" + body, encoding="utf-8")
+    # the last one is valid but has no height and no default
+    assert read_plain_csv(path, default_height_m=None) is None
+
+
+def test_viewshed_of_a_sites_csv_imports_no_geopandas_folium_or_flask(dem_file, tmp_path):
+    import subprocess
+    import sys
+
+    path, _ = dem_file
+    (xa, ya), (xb, yb) = centre(10, 12), centre(40, 70)
+    sites = tmp_path / "sites.csv"
+    sites.write_text(f"id,x,y\nA,{xa},{ya}\nB,{xb},{yb}\n", encoding="utf-8")
+    probe = ("import sys\nfrom ictgis.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+             "    assert not e.code, e.code\n"
+             "print(sorted(m for m in ('geopandas', 'pandas', 'folium', 'flask', 'shapely') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe, "viewshed", "--dem", str(path), "--sites", str(sites),
+                          "--height-m", "10", "--radius-m", "300", "--crop", "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["A.tif", "B.tif"]
+
+
+def test_a_second_process_loads_the_compiled_kernel_from_numba_cache(dem_file, tmp_path):
+    # cache=True: numba writes the compiled viewshed kernel beside its module (__pycache__, or NUMBA_CACHE_DIR when
+    # that is read-only); a new process loads it instead of compiling again
+    import os
+    import subprocess
+    import sys
+
+    path, _ = dem_file
+    x, y = centre(20, 30)
+    env = os.environ | {"NUMBA_DEBUG_CACHE": "1"}
+    logs = []
+    for k in range(2):
+        out = subprocess.run([sys.executable, "-c", "import sys; from ictgis.cli import main; main(sys.argv[1:])",
+                              "viewshed", "--dem", str(path), "--x", str(x), "--y", str(y), "--height-m", "10",
+                              "--radius-m", "300", "--out", str(tmp_path / f"{k}.tif")],
+                             capture_output=True, text=True, env=env, check=True)
+        logs.append(out.stdout + out.stderr)
+    assert "data loaded from" in logs[1] and "viewshed_batch" in logs[1]
+    assert "data saved to" not in logs[1]

@@ -14,11 +14,14 @@ import logging
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import geopandas as gpd
 
 from ._options import CRS_OPTION
+
+if TYPE_CHECKING:  # geopandas is imported by the commands that need it, not by `ictgis --help`
+    import geopandas as gpd
 
 logger = logging.getLogger(__name__)
 

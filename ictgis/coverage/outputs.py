@@ -42,8 +42,8 @@ def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> P
     out_dir = Path(out_dir)
     tag = result.technology.lower()
     with atomic_dir(out_dir, merge=True) as tmp:
-        rsrp = np.where(np.isnan(result.rsrp_dbm), NO_SIGNAL_DBM, result.rsrp_dbm).astype(np.float32)
-        write_raster(tmp / f"rsrp_{tag}.tif", rsrp, result.dem, nodata=NO_SIGNAL_DBM, dtype="float32")
+        # NaN (no site reaches) is written as NO_SIGNAL_DBM by write_raster
+        write_raster(tmp / f"rsrp_{tag}.tif", result.rsrp_dbm, result.dem, nodata=NO_SIGNAL_DBM, dtype="float32")
         write_raster(tmp / f"server_{tag}.tif", result.server, result.dem, nodata=-1, dtype="int32")
         write_csv(pd.DataFrame({"index": range(len(result.site_ids)), "site_id": result.site_ids}),
                   tmp / f"servers_{tag}.csv")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,12 @@ from pyproj import CRS
 from .._errors import CRSError, LayerError, Problem
 
 logger = logging.getLogger(__name__)
+
+#: DEFLATE level of the GeoTIFFs `write_raster` writes (1–12 with GDAL's libdeflate; GDAL's default is 6): with the
+#: predictor, level 3 writes a 30 m province RSRP grid about twice as fast as level 6 for a file 2 % larger.
+DEFLATE_LEVEL = 3
+#: `write_raster` compresses on GDAL's threads from this many cells up (a 30 m province grid has 33 M).
+THREADS_FROM_CELLS = 4_000_000
 
 @dataclass(frozen=True, eq=False)
 class Dem:
@@ -132,6 +139,30 @@ def _open_projected(path: Path, *, name_in_error: bool):
             raise CRSError(f"{path.name}: {exc}" if name_in_error else str(exc)) from None
     return src, crs
 
+def _read_band(src) -> np.ndarray:
+    """Band 1 as float32 with NaN where the dataset's mask says no data.
+
+    The same values as ``src.read(1, masked=True).astype(np.float32).filled(np.nan)`` with fewer passes and copies
+    when the mask is just a nodata value (or none); other masks (mask bands, alpha) take that slower path.
+    """
+    from rasterio.dtypes import in_dtype_range
+    from rasterio.enums import MaskFlags
+
+    flags = set(src.mask_flag_enums[0])
+    nodata = src.nodatavals[0]
+    if flags == {MaskFlags.all_valid}:
+        return src.read(1, out_dtype=np.float32)
+    if flags == {MaskFlags.nodata} and nodata is not None:
+        raw = src.read(1)
+        band = raw.astype(np.float32, copy=False)
+        if np.isnan(nodata):
+            return band
+        if in_dtype_range(nodata, raw.dtype):
+            band[raw == raw.dtype.type(nodata)] = np.nan
+        return band
+    return src.read(1, masked=True).astype(np.float32).filled(np.nan)
+
+
 def read_dem(path: str | Path, *, resolution_m: float | None = None) -> Dem:
     """Read a single-band DEM with rasterio, optionally resampled to another cell size.
 
@@ -161,7 +192,7 @@ def read_dem(path: str | Path, *, resolution_m: float | None = None) -> Dem:
     src, crs = _open_projected(path, name_in_error=False)
     with src:
         t = src.transform
-        band = src.read(1, masked=True).astype(np.float32).filled(np.nan)
+        band = _read_band(src)
         native = abs(t.a)
         square = t.b == 0 and t.d == 0 and math.isclose(abs(t.a), abs(t.e), rel_tol=1e-6)
         if resolution_m is None and not square:
@@ -177,7 +208,7 @@ def read_dem(path: str | Path, *, resolution_m: float | None = None) -> Dem:
         out = np.full((rows, cols), np.nan, np.float32)
         method = Resampling.average if resolution_m > native else Resampling.bilinear
         reproject(band, out, src_transform=t, src_crs=src.crs, dst_transform=dst_t, dst_crs=src.crs,
-                  src_nodata=np.nan, dst_nodata=np.nan, resampling=method)
+                  src_nodata=np.nan, dst_nodata=np.nan, resampling=method, num_threads=os.cpu_count() or 1)
         logger.info("resampled DEM %s from %.2f m to %.2f m cells (%s): %d × %d → %d × %d", path.name, native,
                     resolution_m, method.name, src.height, src.width, rows, cols)
         return Dem(out, dst_t, crs, resolution_m)
@@ -254,12 +285,26 @@ def check_dem(path: str | Path, *, max_resolution_m: float | None = None,
 
 def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float | None, dtype: str | np.dtype,
                  tiled: bool = True, overviews: bool = True, compress: str | None = "deflate",
-                 window: tuple[int, int] | None = None) -> Path:
+                 window: tuple[int, int] | None = None, predictor: bool | None = None,
+                 threads: int | str | None = None) -> Path:
     """Write a single-band GeoTIFF on the DEM's grid, atomically (temporary name beside it, then rename).
 
     `array` covers the DEM's grid, or a window of it whose upper-left cell is `window` = (row0, col0). NaN in
     float arrays is written as `nodata`. Tiles are 256 × 256; overviews (factors of 2 down to about 256 cells,
     nearest for integers, average for floats) are internal.
+
+    Parameters
+    ----------
+    compress
+        GeoTIFF compression (``deflate``: every GDAL, QGIS and ArcGIS reads it), or None.
+    predictor
+        With compression: the TIFF predictor that shrinks smooth grids (2, horizontal differencing, for integers;
+        3, floating point, for floats), which the readers undo; the values are unchanged. Default: for floats only
+        (class and index grids of integers compress better without it).
+    threads
+        GDAL threads compressing tiles and computing overviews (``NUM_THREADS``, ``GDAL_NUM_THREADS``; a number or
+        ``ALL_CPUS``); the file does not depend on it. Default: ``ALL_CPUS`` from `THREADS_FROM_CELLS` cells up,
+        else 1 (on small rasters the threads cost more than they save).
 
     Raises
     ------
@@ -280,12 +325,22 @@ def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float
                "dtype": np.dtype(dtype).name, "crs": _rio_crs(dem.crs), "transform": transform, "nodata": nodata}
     if tiled:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
-    if compress:
-        profile.update(compress=compress)
     integer = np.issubdtype(np.dtype(dtype), np.integer)
-    if nodata is not None and np.issubdtype(array.dtype, np.floating):
+    if threads is None:
+        threads = "ALL_CPUS" if array.size >= THREADS_FROM_CELLS else 1
+    if compress:
+        profile.update(compress=compress, num_threads=threads)
+        if predictor is None:
+            predictor = not integer
+        if predictor and compress.lower() in ("deflate", "lzw", "zstd"):
+            profile.update(predictor=2 if integer else 3)
+        if compress.lower() == "deflate":
+            profile.update(zlevel=DEFLATE_LEVEL)
+    if nodata is not None and np.issubdtype(array.dtype, np.floating) and np.isnan(array).any():
         array = np.where(np.isnan(array), nodata, array)
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+    overview_options = {"ZLEVEL_OVERVIEW": str(DEFLATE_LEVEL)} if compress and compress.lower() == "deflate" else {}
+    with atomic_path(path) as tmp, rasterio.Env(GDAL_NUM_THREADS=str(threads), **overview_options), \
+            rasterio.open(tmp, "w", **profile) as dst:
         dst.write(array.astype(dtype, copy=False), 1)
         factors: list[int] = []
         while overviews and max(array.shape) / 2 ** (len(factors) + 1) >= 256:

@@ -1,0 +1,243 @@
+"""Whole processes, as a planner runs them: ``ictgis viewshed`` for 100 sites against 100 ``gdal_viewshed`` runs, and
+``ictgis coverage`` of the demo province at 30 m from start to written outputs, with where its time goes.
+
+``viewshed_cli``: the synthetic 3000 × 3000 DEM of ``bench_viewshed.py`` (30 m, EPSG:9205, uncompressed GeoTIFF),
+100 deterministic sites in a CSV (id,x,y), observer 30 m, target 1.5 m, r 15 km, curvature coefficient 0.85714.
+Ours: one ``ictgis viewshed --sites sites.csv --crop`` process writing one window per site (as gdal_viewshed writes
+them); peer: one ``gdal_viewshed`` process per site. Each side is timed as whole processes (start-up, imports, numba
+kernels loaded from their cache, DEM read, writing), the median of `--repeats` runs, alternating ours and theirs
+so that the machine's load hits both alike; a first, untimed run of ours fills numba's cache. Beside the wall
+times, the CPU seconds (user + sys) of the processes: on a shared machine they move less than the walls. The cells
+both put within the radius agree (``quality.agreement_min``).
+
+``coverage_whole_process``: ``ictgis coverage data/shapefiles --tech 4g --resolution-m 30 --out DIR`` (the demo's 90
+m DEM resampled to 30 m), the median wall of `--repeats` processes (``ours_s``; goal ≤ 20 s on 2 cores), and the
+split of one instrumented process that runs the command's steps in order (``split_s``: imports, layers, DEM
+read/resample, compute = sites/params + kernel + tables and summary, GeoTIFFs, tables/summary, KMZ), in wall and
+in CPU seconds (``split_cpu_s``, all threads of the process: on a shared machine the walls stretch with the load).
+
+``cli_startup``: ``ictgis --help`` as a process and which heavy modules it imports (none of geopandas, folium,
+flask, numba).
+
+    python benchmarks/bench_cli.py [--repeats 3] [--sites 100] [--skip-coverage] [--skip-viewshed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import emit, load_average, tool_version
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "shapefiles"
+HEAVY = ("geopandas", "pandas", "folium", "flask", "numba", "rasterio", "scipy", "shapely")
+
+
+def ictgis_cmd() -> list[str]:
+    """The ``ictgis`` entry point of this interpreter (``python -c 'from ictgis.cli import main; main()'``)."""
+    return [sys.executable, "-c", "import sys; from ictgis.cli import main; sys.argv[0] = 'ictgis'; main()"]
+
+
+CPU_S: list[float] = []  # CPU seconds (user + sys) of the child processes of each `wall`, in order
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wall(cmd: list[str], **kw) -> float:
+    """Wall seconds of a process (its CPU seconds are appended to `CPU_S`)."""
+    c0, t0 = children_cpu(), time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    CPU_S.append(children_cpu() - c0)
+    return time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------------------------------------- start-up
+def bench_startup(repeats: int) -> None:
+    times = [wall(ictgis_cmd() + ["--help"]) for _ in range(repeats)]
+    probe = ("import sys; from ictgis.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+             f"print('heavy=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    heavy = out.strip().splitlines()[-1].removeprefix("heavy=")
+    emit({"bench": "cli_startup", "ours_s": round(statistics.median(times), 3), "peer": None,
+          "times_s": [round(t, 3) for t in times], "heavy_modules_imported": heavy.split(",") if heavy else [],
+          "load_avg_1m": load_average()})
+
+
+# ------------------------------------------------------------------------------------------------- viewshed
+def bench_viewshed(args: argparse.Namespace, tmp: Path) -> None:
+    from bench_viewshed import pick_sites, synthetic_dem
+
+    from ictgis import terrain
+
+    dem = synthetic_dem(3000, 30.0, args.seed)
+    dem_path = terrain.write_raster(tmp / "dem.tif", dem.elevation, dem, nodata=-9999.0, dtype="float32",
+                                    compress=None, overviews=False)
+    xs, ys = pick_sites(dem, args.sites, args.seed)
+    sites = tmp / "sites.csv"
+    sites.write_text("id,x,y\n" + "".join(f"s{k:03d},{x!r},{y!r}\n" for k, (x, y) in
+                                          enumerate(zip(xs.tolist(), ys.tolist(), strict=True))), encoding="utf-8")
+    common = {"height": "30", "target": "1.5", "radius": "15000", "cc": "0.85714"}
+
+    def ours(out: Path) -> float:
+        shutil.rmtree(out, ignore_errors=True)
+        return wall(ictgis_cmd() + ["viewshed", "--dem", str(dem_path), "--sites", str(sites), "--height-m",
+                                    common["height"], "--target-height-m", common["target"], "--radius-m",
+                                    common["radius"], "--refraction", common["cc"], "--crop", "--out", str(out)])
+
+    def theirs(out: Path) -> float:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        c0, t0 = children_cpu(), time.perf_counter()
+        for k, (x, y) in enumerate(zip(xs.tolist(), ys.tolist(), strict=True)):
+            subprocess.run(["gdal_viewshed", "-q", "-ox", repr(x), "-oy", repr(y), "-oz", common["height"],
+                            "-tz", common["target"], "-md", common["radius"], "-cc", common["cc"], "-vv", "1",
+                            "-iv", "0", "-ov", "255", str(dem_path), str(out / f"s{k:03d}.tif")], check=True)
+        CPU_S.append(children_cpu() - c0)
+        return time.perf_counter() - t0
+
+    first_s = ours(tmp / "ours")  # fills numba's cache if empty (and the page cache); not counted
+    record = {"bench": "viewshed_cli", "sites": args.sites, "dem": "3000x3000@30m", "radius_m": 15000.0,
+              "ours_first_run_s": round(first_s, 3), "peer": "gdal_viewshed",
+              "peer_version": tool_version(["gdalinfo", "--version"])}
+    if shutil.which("gdal_viewshed") is None:
+        times = [ours(tmp / "ours") for _ in range(args.repeats)]
+        record.update(ours_s=round(statistics.median(times), 3), note="gdal_viewshed not found: apt-get install "
+                      "gdal-bin", load_avg_1m=load_average())
+        emit(record)
+        return
+    mine, peer, loads, mine_cpu, peer_cpu = [], [], [], [], []
+    for _ in range(args.repeats):
+        loads.append(load_average())
+        mine.append(ours(tmp / "ours"))
+        mine_cpu.append(CPU_S[-1])
+        peer.append(theirs(tmp / "gdal"))
+        peer_cpu.append(CPU_S[-1])
+    agree = [agreement(tmp / "ours" / f"s{k:03d}.tif", tmp / "gdal" / f"s{k:03d}.tif") for k in range(args.sites)]
+    ours_s, peer_s = statistics.median(mine), statistics.median(peer)
+    record.update(ours_s=round(ours_s, 3), peer_s=round(peer_s, 3), speedup=round(peer_s / ours_s, 2),
+                  goal_speedup_min=5.0, ours_times_s=[round(t, 3) for t in mine],
+                  peer_times_s=[round(t, 3) for t in peer], peer_per_site_s=round(peer_s / args.sites, 4),
+                  ours_cpu_s=round(statistics.median(mine_cpu), 3), peer_cpu_s=round(statistics.median(peer_cpu), 3),
+                  speedup_cpu=round(statistics.median(peer_cpu) / statistics.median(mine_cpu), 2),
+                  quality={"agreement_min": round(min(agree), 5),
+                           "agreement_median": round(statistics.median(agree), 5)},
+                  load_avg_1m=round(statistics.median(loads), 2))
+    emit(record)
+
+
+def agreement(ours_path: Path, gdal_path: Path) -> float:
+    """Share of the cells both windows put within the radius that get the same value (placed by georeference)."""
+    import rasterio
+
+    with rasterio.open(ours_path) as a, rasterio.open(gdal_path) as b:
+        ours, t_a = a.read(1), a.transform
+        theirs, t_b = b.read(1), b.transform
+    r0, c0 = round((t_a.f - t_b.f) / t_b.e), round((t_a.c - t_b.c) / t_b.a)  # ours' corner in theirs' grid
+    mine = np.full(theirs.shape, 255, np.uint8)
+    rs = slice(max(r0, 0), min(r0 + ours.shape[0], theirs.shape[0]))
+    cs = slice(max(c0, 0), min(c0 + ours.shape[1], theirs.shape[1]))
+    mine[rs, cs] = ours[rs.start - r0:rs.stop - r0, cs.start - c0:cs.stop - c0]
+    both = (mine != 255) & (theirs != 255)
+    return float((mine[both] == theirs[both]).mean())
+
+
+# ------------------------------------------------------------------------------------------------- coverage
+def coverage_split(data: Path, out: Path) -> int:
+    """Child: run the steps of ``ictgis coverage --tech 4g --resolution-m 30`` in order and print their seconds."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    split: dict[str, float] = {}
+    split_cpu: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal t0, c0
+        now, cpu = time.perf_counter(), time.process_time()
+        split[name], split_cpu[name] = round(now - t0, 3), round(cpu - c0, 3)
+        t0, c0 = now, cpu
+
+    from ictgis import coverage, io, terrain
+    from ictgis.coverage import outputs
+    lap("imports")
+    ds = io.load(data)
+    lap("layers")
+    dem = terrain.read_dem(ds.dem_path, resolution_m=30.0)
+    lap("dem_read_resample")
+    result = coverage.compute(ds, technology="4G", dem=dem, progress=lambda f, m: None)
+    compute_s = time.perf_counter() - t0
+    lap("compute")
+    split["compute_kernel"] = result.summary["compute_s"]  # the sweep itself, inside compute
+    split["compute_other"] = round(compute_s - result.summary["compute_s"], 3)  # sites/params, tables, summary
+    out.mkdir(parents=True, exist_ok=True)
+    tag = "4g"
+    rsrp = np.where(np.isnan(result.rsrp_dbm), outputs.NO_SIGNAL_DBM, result.rsrp_dbm).astype(np.float32)
+    terrain.write_raster(out / f"rsrp_{tag}.tif", rsrp, result.dem, nodata=outputs.NO_SIGNAL_DBM, dtype="float32")
+    terrain.write_raster(out / f"server_{tag}.tif", result.server, result.dem, nodata=-1, dtype="int32")
+    lap("geotiffs")
+    result.villages.to_csv(out / f"villages_{tag}.csv", index=False)
+    result.communes.to_csv(out / f"communes_{tag}.csv", index=False)
+    (out / f"summary_{tag}.json").write_text(json.dumps(result.summary, ensure_ascii=False), encoding="utf-8")
+    lap("tables_summary")
+    coverage.write_kmz(result, out / f"coverage_{tag}.kmz")
+    lap("kmz_png")
+    print(json.dumps({"split_s": split, "split_cpu_s": split_cpu, "grid": result.summary["grid"],
+                      "sites": result.summary["sites"],
+                      "populated_area_pct": result.summary["populated_area_pct"]}))
+    return 0
+
+
+def bench_coverage(args: argparse.Namespace, tmp: Path) -> None:
+    cmd = ictgis_cmd() + ["coverage", str(args.data), "--tech", "4g", "--resolution-m", "30"]
+    first_s = wall(cmd + ["--out", str(tmp / "cov0")])  # numba cache, page cache; not counted
+    times, loads, cpus = [], [], []
+    for k in range(args.repeats):
+        loads.append(load_average())
+        times.append(wall(cmd + ["--out", str(tmp / f"cov{k + 1}")]))
+        cpus.append(CPU_S[-1])
+    child = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--coverage-split", str(tmp / "split"),
+                            "--data", str(args.data)], capture_output=True, text=True, check=True)
+    res = json.loads(child.stdout.strip().splitlines()[-1])
+    sizes = {p.name: round(p.stat().st_size / 1e6, 1) for p in sorted((tmp / "cov1").iterdir())}
+    emit({"bench": "coverage_whole_process", "ours_s": round(statistics.median(times), 2), "peer": None,
+          "goal_s_max": 20, "times_s": [round(t, 2) for t in times], "cpu_s": round(statistics.median(cpus), 2),
+          "first_run_s": round(first_s, 2),
+          "split_s": res["split_s"], "split_cpu_s": res["split_cpu_s"], "grid": res["grid"], "sites": res["sites"],
+          "populated_area_pct": res["populated_area_pct"], "outputs_mb": sizes,
+          "cpus": os.cpu_count(), "load_avg_1m": round(statistics.median(loads), 2)})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sites", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--skip-viewshed", action="store_true")
+    parser.add_argument("--skip-coverage", action="store_true")
+    parser.add_argument("--coverage-split", type=Path, default=None, help=argparse.SUPPRESS)  # child mode
+    args = parser.parse_args()
+    if args.coverage_split is not None:
+        return coverage_split(args.data, args.coverage_split)
+    bench_startup(args.repeats)
+    with tempfile.TemporaryDirectory(prefix="bench_cli_") as tmp:
+        if not args.skip_viewshed:
+            bench_viewshed(args, Path(tmp))
+        if not args.skip_coverage:
+            bench_coverage(args, Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
