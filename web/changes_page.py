@@ -33,6 +33,7 @@ from . import formats
 from .charts import time_chart
 from .dashboard import format_value
 from .history import COVERAGE_KEYS, app_store, changes_between, indicators_at, jsonable, sample_ids, store_url
+from .i18n import field
 from .targets import targets
 
 logger = logging.getLogger(__name__)
@@ -265,7 +266,8 @@ def changes_geojson():
 
     Each feature's properties: ``layer``, ``layer_label``, ``key``, ``name``, ``change`` (added / removed /
     changed), ``class`` (``change-<kind>``), ``colour``, ``commune``, ``attrs`` (``[field, before, after]``),
-    ``moved_m`` and ``before_point`` (the old position of a moved point).
+    ``attr_labels`` (field → its heading in the page's language), ``moved_m`` and ``before_point`` (the old
+    position of a moved point).
     """
     store = _required_store()
     ids = [c.id for c in store.log()]
@@ -279,13 +281,15 @@ def changes_geojson():
         geom_col = frame.geometry.name
         for row in frame.to_dict("records"):
             geom = row[geom_col]
-            code = row["commune"]
+            code = jsonable(row["commune"])
             props = {"layer": name, "layer_label": layer_names.get(name, name), "key": str(row["feature_key"]),
                      "name": jsonable(row.get("name")), "change": row["change"],
                      "change_label": w[row["change"]], "class": f"change-{row['change']}",
                      "colour": COLOURS[row["change"]], "commune": code,
                      "commune_name": changes.communes.get(code or "", ("", ""))[0] or None,
-                     "attrs": row["attrs"], "moved_m": row["moved_m"], "before_point": row["before_point"]}
+                     "attrs": row["attrs"], "attr_labels": {a[0]: field(a[0]) for a in row["attrs"]},
+                     "moved_m": jsonable(row["moved_m"]),
+                     "before_point": row["before_point"] if isinstance(row["before_point"], list) else None}
             features.append({"type": "Feature", "properties": props,
                              "geometry": None if geom is None else geom.__geo_interface__})
     return jsonify({"type": "FeatureCollection", "from": from_id, "to": to_id, "features": features})

@@ -26,7 +26,7 @@
     table.appendChild(head);
     (p.attrs || []).forEach(function (a) {
       var tr = node("tr");
-      tr.appendChild(node("td", a[0]));
+      tr.appendChild(node("td", (p.attr_labels || {})[a[0]] || a[0]));
       tr.appendChild(node("td", p.change === "added" ? "" : show(a[1])));
       tr.appendChild(node("td", p.change === "removed" ? "" : (p.change === "changed" ? "→ " : "") + show(a[2])));
       table.appendChild(tr);
@@ -35,13 +35,17 @@
       var tr = node("tr");
       tr.appendChild(node("td", words.moved));
       tr.appendChild(node("td", ""));
-      tr.appendChild(node("td", p.moved_m + " m"));
+      var lang = document.documentElement.lang === "en" ? "en-US" : "vi-VN";
+      tr.appendChild(node("td", new Intl.NumberFormat(lang, {maximumFractionDigits: 0}).format(p.moved_m) + " m"));
       table.appendChild(tr);
     }
     box.appendChild(table);
     return box;
   }
   var bounds = null;
+  // feature key → its Leaflet layer ("layer:key"), for tests and the README's screenshot: ictgisChanges.open(id)
+  var byKey = {};
+  window.ictgisChanges = {map: map, layers: byKey, open: function (id) { byKey[id].openPopup(); }};
   fetch(script.getAttribute("data-communes")).then(function (r) { return r.json(); }).then(function (gj) {
     var outline = L.geoJSON(gj, {style: {color: "#777", weight: 0.8, fill: false}, interactive: false}).addTo(map);
     if (gj.features.length) { bounds = outline.getBounds(); map.fitBounds(bounds); } else { map.setView([21.4, 103.0], 8); }
@@ -55,6 +59,7 @@
       },
       onEachFeature: function (f, lyr) {
         lyr.bindPopup(popup(f.properties), {maxWidth: 320});
+        byKey[f.properties.layer + ":" + f.properties.key] = lyr;
         var from = f.properties.before_point;
         if (from && f.geometry && f.geometry.type === "Point") {
           L.polyline([[from[1], from[0]], [f.geometry.coordinates[1], f.geometry.coordinates[0]]],
