@@ -81,12 +81,12 @@ def test_change_map_draws_every_change_in_its_colour(page, site, artifacts):  # 
         removed: document.querySelectorAll('path.change-removed').length,
         changed: document.querySelectorAll('path.change-changed').length,
         moved: document.querySelectorAll('path.change-moved').length})""")
-    assert counts == {"added": 1, "removed": 1, "changed": 3, "moved": 1}
+    assert counts == {"added": 1, "removed": 1, "changed": 4, "moved": 1}
     fills = page.evaluate("""() => ['added', 'removed', 'changed'].map(
         k => document.querySelector('path.change-' + k).getAttribute('fill'))""")
     assert fills == ["#1a9850", "#d73027", "#f28e2b"]
     legend = page.inner_text("#change-legend")
-    assert "Thêm mới: 1" in legend and "Xóa bỏ: 1" in legend and "Thay đổi: 3" in legend
+    assert "Thêm mới: 1" in legend and "Xóa bỏ: 1" in legend and "Thay đổi: 4" in legend
     assert all(u.startswith(site["base"]) or u.startswith("data:") for u in page.requests), page.requests
     assert page.errors == []
     page.locator("#change-map").screenshot(path=str(artifacts / f"bien-dong-{page.device}.png"))
@@ -124,8 +124,8 @@ def test_controls_are_reachable_and_tappable(page, site):
 
 def test_choosing_changesets_in_the_form_updates_the_page(page, site):
     open_page(page, site, "")
-    assert page.locator("path.change-added").count() == 0  # default: the last changeset only (V06, S2)
-    assert page.locator("path.change-changed").count() == 2
+    assert page.locator("path.change-added").count() == 0  # default: the last changeset only (V06, S2, S4)
+    assert page.locator("path.change-changed").count() == 3
     page.select_option("#bd-from", "0")
     if page.device == "phone":
         page.tap("#bd-show")

@@ -1,7 +1,7 @@
 """The biến động page (web.changes_page, web.history) and the time chart (web.charts.time_chart).
 
 A tiny store with three changesets: the tiny province; then a village added, one removed and one changed; then a
-BTS site moved and a village connected to fiber.
+BTS site moved, another upgraded to 4G, and a village connected to fiber.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def history_layers() -> list[dict[str, gpd.GeoDataFrame]]:
     third = {k: f.copy() for k, f in second.items()}
     b = third["bts_sites"]
     b.loc[b["id"] == "S2", "geometry"] = shapely.Point(X0 + 7.5 * KM, Y0 + 2.5 * KM)   # moved (03127 by location)
+    b.loc[b["id"] == "S4", "tech"] = "2G,4G"                             # upgraded in place (03325 by location)
     v = third["villages"]
     v.loc[v["id"] == "V06", "fiber"] = 1                                 # changed (commune 03127)
     return [first, second, third]
@@ -77,11 +78,11 @@ def test_counts_by_layer_and_by_commune_are_exact(client):
     html = client.get("/bien-dong?from=1&to=3").get_data(as_text=True)
     assert table(html, "bd-by-layer") == {
         "villages": {"added": 1, "removed": 1, "changed": 2, "total": 4},
-        "bts_sites": {"added": 0, "removed": 0, "changed": 1, "total": 1}}
+        "bts_sites": {"added": 0, "removed": 0, "changed": 2, "total": 2}}
     assert table(html, "bd-by-commune") == {
         "03127": {"added": 1, "removed": 0, "changed": 2, "total": 3},
-        "03124": {"added": 0, "removed": 0, "changed": 1, "total": 1},
-        "03325": {"added": 0, "removed": 1, "changed": 0, "total": 1}}
+        "03325": {"added": 0, "removed": 1, "changed": 1, "total": 2},
+        "03124": {"added": 0, "removed": 0, "changed": 1, "total": 1}}
     assert "Him Lam" in html and "Biến động" in html
 
 
@@ -91,7 +92,7 @@ def test_defaults_to_the_previous_changeset_and_now_and_lists_the_interval(clien
     assert resp.status_code == 200
     assert table(html, "bd-by-layer") == {
         "villages": {"added": 0, "removed": 0, "changed": 1, "total": 1},
-        "bts_sites": {"added": 0, "removed": 0, "changed": 1, "total": 1}}
+        "bts_sites": {"added": 0, "removed": 0, "changed": 2, "total": 2}}
     listed = html.split('id="bd-changesets"', 1)[1].split("</table>", 1)[0]
     assert re.findall(r'<tr data-id="(\d+)">', listed) == ["3"]
     assert "user3" in listed and "Dời trạm S2" in listed
@@ -107,11 +108,12 @@ def test_english_page_and_the_nav_link(client):
 
 
 def test_change_map_geojson_has_the_changed_features_with_colours_and_before_after(client):
-    gj = client.get("/bien-dong/changes.geojson?from=1&to=3").get_json()
+    text = client.get("/bien-dong/changes.geojson?from=1&to=3").get_data(as_text=True)
+    gj = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} is not JSON: browsers refuse it"))
     got = {(f["properties"]["layer"], f["properties"]["key"]): f["properties"] for f in gj["features"]}
     assert {k: p["change"] for k, p in got.items()} == {
         ("villages", "V11"): "added", ("villages", "V10"): "removed", ("villages", "V03"): "changed",
-        ("villages", "V06"): "changed", ("bts_sites", "S2"): "changed"}
+        ("villages", "V06"): "changed", ("bts_sites", "S2"): "changed", ("bts_sites", "S4"): "changed"}
     colours = {"added": "#1a9850", "removed": "#d73027", "changed": "#f28e2b"}
     for p in got.values():
         assert p["colour"] == colours[p["change"]] and p["class"] == f"change-{p['change']}"
@@ -119,6 +121,8 @@ def test_change_map_geojson_has_the_changed_features_with_colours_and_before_aft
     assert got[("villages", "V06")]["attrs"] == [["fiber", False, True]]
     assert got[("bts_sites", "S2")]["attrs"] == [] and got[("bts_sites", "S2")]["moved_m"] == pytest.approx(707.1)
     assert got[("bts_sites", "S2")]["before_point"] is not None
+    s4 = got[("bts_sites", "S4")]
+    assert s4["attrs"] == [["tech", "2G", "2G,4G"]] and s4["moved_m"] is None
     assert ["name", "Bản Pá Khoang", None] in got[("villages", "V10")]["attrs"]
     lon, lat = next(f for f in gj["features"] if f["properties"]["key"] == "V11")["geometry"]["coordinates"]
     assert 102 < lon < 104 and 20 < lat < 23  # EPSG:4326 near Điện Biên Phủ

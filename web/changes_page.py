@@ -55,7 +55,7 @@ TIME_INDICATORS: tuple[tuple[str, Callable[..., str]], ...] = (
 )
 #: Points of a time chart at most (changesets sampled evenly beyond it, first and last kept): each is one
 #: indicator computation on a past state the first time it is shown (about 0.7 s on the demo).
-MAX_TIME_POINTS = 24
+MAX_TIME_POINTS = 16
 #: Quick picks: (word key, days back).
 QUICK = (("last_quarter", 91), ("last_year", 365))
 
