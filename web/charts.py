@@ -84,6 +84,7 @@ TIME_LEFT = 64
 TIME_RIGHT = 16
 TIME_TOP = 22
 TIME_BOTTOM = 28
+TIME_LAST_W = 72
 
 
 def time_chart(points: Sequence[tuple[dt.datetime, float | None]], *, title: str, fmt: Callable[[float | None], str],
@@ -135,15 +136,16 @@ def time_chart(points: Sequence[tuple[dt.datetime, float | None]], *, title: str
     if high == low:
         low, high = low - 1.0, high + 1.0
     plot_w, plot_h = WIDTH - TIME_LEFT - TIME_RIGHT, TIME_HEIGHT - TIME_TOP - TIME_BOTTOM
+    room = TIME_LAST_W  # after the last point: its value, and the line holding until today
     times = [t.timestamp() for t, _ in points]
     span = (max(times) - min(times)) if times else 0.0
 
     def x_of(i: int) -> float:
         if len(points) == 1:
-            return TIME_LEFT + plot_w / 2
+            return TIME_LEFT + (plot_w - room) / 2
         if span <= 0:
-            return TIME_LEFT + plot_w * i / (len(points) - 1)
-        return TIME_LEFT + plot_w * (times[i] - times[0]) / span
+            return TIME_LEFT + (plot_w - room) * i / (len(points) - 1)
+        return TIME_LEFT + (plot_w - room) * (times[i] - times[0]) / span
 
     def y_of(v: float) -> float:
         return TIME_TOP + plot_h * (high - v) / (high - low)
@@ -162,8 +164,8 @@ def time_chart(points: Sequence[tuple[dt.datetime, float | None]], *, title: str
         base = TIME_HEIGHT - 8
         parts.append(f'<text class="chart-label" x="{TIME_LEFT}" y="{base}">{escape(first)}</text>')
         if len(points) > 1 and last != first:
-            parts.append(f'<text class="chart-label" x="{WIDTH - TIME_RIGHT}" y="{base}" text-anchor="end">'
-                         f"{escape(last)}</text>")
+            parts.append(f'<text class="chart-label" x="{x_of(len(points) - 1):.1f}" y="{base}" '
+                         f'text-anchor="middle">{escape(last)}</text>')
     if target is not None:
         y = y_of(float(target))
         parts.append(f'<line class="chart-target" x1="{TIME_LEFT}" x2="{WIDTH - TIME_RIGHT}" y1="{y:.1f}" '
@@ -179,6 +181,11 @@ def time_chart(points: Sequence[tuple[dt.datetime, float | None]], *, title: str
     if path:
         path.append(f"H{WIDTH - TIME_RIGHT}")  # the last value holds until today
         parts.append(f'<path class="chart-line" d="{"".join(path)}"/>')
+        i_last = max(i for i, (_, v) in enumerate(points) if v is not None)
+        y_last = y_of(float(points[i_last][1]))  # type: ignore[arg-type]
+        parts.append(f'<text class="chart-value chart-last" x="{WIDTH - TIME_RIGHT}" '
+                     f'y="{y_last - 6 if y_last > TIME_TOP + 12 else y_last + 14:.1f}" text-anchor="end">'
+                     f"{escape(fmt(points[i_last][1]))}</text>")
     for i, (t, v) in enumerate(points):
         tip = f"{date_fmt(t)}: {fmt(v)}" + (f" — {labels[i]}" if labels is not None else "")
         if v is None:
