@@ -110,7 +110,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
-    from . import api, auth, formats, jobs, maps, ogc, pages, planner, scenarios, security, uploads
+    from . import api, auth, changes_page, formats, jobs, maps, ogc, pages, planner, scenarios, security, uploads
     from .i18n import install as install_i18n
 
     security.install(app)
@@ -126,6 +126,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(uploads.bp)
     ogc.install(app)
     planner.install(app)
+    changes_page.install(app)
     _install_error_handlers(app)
     missing = maps.missing_vendor_files(app.config["VENDOR_DIR"])
     if missing:

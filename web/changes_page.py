@@ -1,0 +1,329 @@
+"""The "Biến động" page: what changed in the shared database between two dates or changesets, and when.
+
+``/bien-dong`` (also ``/changes``) shows, for two states of the app's store (``STORE_URL``; `web.history`):
+
+- counts of added, removed and changed features by layer and by commune (sortable tables);
+- a change map (Leaflet from the local npm copy, no CDN): added green, removed red, changed orange, a popup with
+  the values before → after; its features come from ``/bien-dong/changes.geojson``;
+- the changesets in the interval (who, when, what);
+- the department's indicators as of a date or changeset beside today's, with the differences
+  (``/bien-dong/indicators.json`` gives both as `ictgis.indicators.compute` returns them);
+- each key indicator over the changesets' times against its target (`web.charts.time_chart`).
+
+Query parameters: ``from``/``to`` (a changeset id or a date/time as `ictgis.store.refs` reads them) or
+``from_date``/``to_date`` (``YYYY-MM-DD``: the end of that day, Vietnam time); ``as_of`` or ``as_of_date`` for the
+indicators (default: the ``from`` state). Defaults: the previous changeset and now. A bad value is a 400 naming it.
+Without ``STORE_URL`` the page says the database is not configured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, abort, current_app, g, jsonify, render_template, request, url_for
+
+from ictgis import indicators as ind
+from ictgis import labels
+from ictgis.maps import labels as map_labels
+from ictgis.store import Store, StoreError
+
+from . import formats
+from .charts import time_chart
+from .dashboard import format_value
+from .history import COVERAGE_KEYS, app_store, changes_between, indicators_at, jsonable, sample_ids, store_url
+from .i18n import field
+from .targets import targets
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("changes", __name__)
+
+#: Vietnam time (UTC+7): how the page writes changeset times and reads dates.
+LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))
+#: Colours of the change map and its legend (kept in step with ``.change-swatch`` in ictgis.css).
+COLOURS = {"added": "#1a9850", "removed": "#d73027", "changed": "#f28e2b"}
+#: Key indicators charted over time, with their formatter.
+TIME_INDICATORS: tuple[tuple[str, Callable[..., str]], ...] = (
+    ("fiber.villages_fiber_pct", formats.percent),
+    ("fiber.villages_without_fiber", formats.number),
+    ("mobile.bts_sites", formats.number),
+    ("mobile.sites_4g", formats.number),
+    ("postal.service_points", formats.number),
+    ("postal.service_radius_km", formats.km),
+    ("postal.people_per_point", formats.number),
+)
+#: Points of a time chart at most (changesets sampled evenly beyond it, first and last kept): each is one
+#: indicator computation on a past state the first time it is shown (about 0.7 s on the demo).
+MAX_TIME_POINTS = 16
+#: Quick picks: (word key, days back).
+QUICK = (("last_quarter", 91), ("last_year", 365))
+
+WORDS: dict[str, dict[str, str]] = {
+    "vi": {
+        "nav": "Biến động", "title": "Biến động hạ tầng", "no_store": "Cơ sở dữ liệu dùng chung chưa được cấu "
+        "hình (STORE_URL): trang biến động cần nó.", "store_error": "Không đọc được cơ sở dữ liệu",
+        "empty": "Cơ sở dữ liệu chưa có lần thay đổi nào.",
+        "from": "Từ", "to": "Đến", "changeset": "Lần thay đổi", "or_date": "hoặc ngày", "show": "Xem",
+        "before_first": "trước lần đầu", "now": "hiện tại", "quick": "Chọn nhanh", "last_quarter": "Quý vừa qua",
+        "last_year": "Năm vừa qua", "all": "Toàn bộ", "summary": "Tóm tắt thay đổi", "by_layer": "Theo lớp",
+        "by_commune": "Theo xã, phường", "layer": "Lớp", "commune": "Xã, phường", "district": "Huyện",
+        "added": "Thêm mới", "removed": "Xóa bỏ", "changed": "Thay đổi", "total": "Tổng",
+        "no_changes": "Không có thay đổi nào trong khoảng này.", "map": "Bản đồ biến động",
+        "map_help": "Bấm vào một đối tượng để xem giá trị trước → sau.", "changesets": "Các lần thay đổi trong "
+        "khoảng", "id": "Mã", "time": "Thời gian (giờ Việt Nam)", "author": "Người thực hiện",
+        "message": "Nội dung", "kind": "Loại", "indicators": "Chỉ tiêu tại một thời điểm so với hiện tại",
+        "as_of": "Tại", "today": "Hiện tại", "difference": "Chênh lệch", "indicator": "Chỉ tiêu", "unit": "Đơn vị",
+        "coverage_note": "Tỷ lệ vùng dân cư có sóng 4G/3G tại một thời điểm trong quá khứ không được tính ở đây "
+        "(cần tính lại vùng phủ sóng cho trạng thái đó, mất hàng chục giây); giá trị hiện tại có ở trang Chỉ "
+        "tiêu.", "charts": "Chỉ tiêu chính theo thời gian", "charts_help": "Mỗi điểm là một lần thay đổi; đường "
+        "nét đứt là mục tiêu.", "sampled": "Có {n} lần thay đổi: biểu đồ lấy {k} lần trải đều.",
+        "target": "mục tiêu", "moved": "Dời vị trí", "before": "Trước", "after": "Sau", "field": "Thuộc tính",
+        "swapped": "Hai mốc đã được đổi chỗ để mốc đầu đứng trước.",
+        "import": "nhập dữ liệu", "edit": "sửa trên bản đồ", "upload": "tải lên",
+    },
+    "en": {
+        "nav": "Changes", "title": "Infrastructure changes", "no_store": "The shared database is not configured "
+        "(STORE_URL): the changes page needs it.", "store_error": "The database cannot be read",
+        "empty": "The database has no changeset yet.",
+        "from": "From", "to": "To", "changeset": "Changeset", "or_date": "or date", "show": "Show",
+        "before_first": "before the first", "now": "now", "quick": "Quick picks", "last_quarter": "Last quarter",
+        "last_year": "Last year", "all": "Everything", "summary": "Summary of changes", "by_layer": "By layer",
+        "by_commune": "By commune", "layer": "Layer", "commune": "Commune", "district": "District",
+        "added": "Added", "removed": "Removed", "changed": "Changed", "total": "Total",
+        "no_changes": "Nothing changed in this interval.", "map": "Map of changes",
+        "map_help": "Click a feature to see its values before → after.", "changesets": "Changesets in the interval",
+        "id": "Id", "time": "Time (Vietnam)", "author": "Author", "message": "Message", "kind": "Kind",
+        "indicators": "Indicators as of a date beside today's", "as_of": "As of", "today": "Today",
+        "difference": "Difference", "indicator": "Indicator", "unit": "Unit",
+        "coverage_note": "The 4G/3G populated-area coverage of a past state is not computed here (it needs that "
+        "state's coverage raster, tens of seconds); today's value is on the Indicators page.",
+        "charts": "Key indicators over time", "charts_help": "One point per changeset; the dashed line is the "
+        "target.", "sampled": "{n} changesets: the charts show {k} of them, evenly spread.",
+        "target": "target", "moved": "Moved", "before": "Before", "after": "After", "field": "Attribute",
+        "swapped": "The two bounds were swapped so that the first comes first.",
+        "import": "import", "edit": "edit on the map", "upload": "upload",
+    },
+}
+
+
+def words() -> dict[str, str]:
+    """Return the page's words in the request's language."""
+    return WORDS["en" if g.get("lang") == "en" else "vi"]
+
+
+def local_time(moment: dt.datetime, *, lang: str | None = None) -> str:
+    """Write a changeset time in Vietnam time: ``03/12/2026 14:05`` (``2026-12-03 14:05`` in English)."""
+    lang = lang or g.get("lang", "vi")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    local = moment.astimezone(LOCAL_TZ)
+    return local.strftime("%Y-%m-%d %H:%M" if lang == "en" else "%d/%m/%Y %H:%M")
+
+
+def local_date(moment: dt.datetime) -> str:
+    """Write a changeset's date in Vietnam time (chart axes)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    local = moment.astimezone(LOCAL_TZ)
+    return local.date().isoformat() if g.get("lang") == "en" else local.strftime("%d/%m/%Y")
+
+
+def _bound(store: Store, name: str, default: int) -> int:
+    """Resolve the ``name`` / ``name_date`` query parameters to a changeset id (400 naming a bad value)."""
+    date_text = request.args.get(f"{name}_date", "").strip()
+    text = request.args.get(name, "").strip()
+    if date_text:
+        try:
+            day = dt.date.fromisoformat(date_text)
+        except ValueError:
+            abort(400, description=f"{name}_date={date_text[:40]!r}: không phải ngày YYYY-MM-DD / not a date "
+                                   "(YYYY-MM-DD)")
+        ref: str = dt.datetime.combine(day, dt.time(23, 59, 59, 999000), tzinfo=LOCAL_TZ).isoformat()
+    elif text:
+        ref = text[:64]
+    else:
+        return default
+    try:
+        return store.resolve(ref)
+    except StoreError as exc:
+        abort(400, description=f"{name}={ref!r}: {str(exc).splitlines()[0]}")
+
+
+def _open() -> tuple[Store | None, str | None]:
+    """Return the app's store, or None and the message the page shows instead."""
+    if store_url() is None:
+        return None, words()["no_store"]
+    store = app_store()
+    try:
+        store.srid  # noqa: B018 - opens the store: not initialised, not reachable → StoreError
+    except StoreError as exc:
+        logger.warning("changes page: %s", exc)
+        return None, f"{words()['store_error']}: {str(exc).splitlines()[0]}"
+    return store, None
+
+
+def _interval(store: Store, ids: list[int]) -> tuple[int, int, bool]:
+    to_id = _bound(store, "to", ids[-1] if ids else 0)
+    from_id = _bound(store, "from", ids[-2] if len(ids) > 1 else 0)
+    swapped = from_id > to_id
+    return (to_id, from_id, True) if swapped else (from_id, to_id, False)
+
+
+def _required_store() -> Store:
+    store, message = _open()
+    if store is None:
+        abort(503, description=message)
+    return store
+
+
+def indicator_rows(before: dict | None, today: dict | None, *, lang: str) -> list[dict]:
+    """Rows of the as-of table: each indicator's value then and today, and the difference (today − then)."""
+    rows = []
+    for key in ind.TABLE_INDICATORS:
+        label = labels.INDICATORS[key]
+        then = None if before is None else ind.lookup(before, key)
+        now = None if today is None else ind.lookup(today, key)
+        diff = None
+        if isinstance(then, (int, float)) and isinstance(now, (int, float)) and not isinstance(then, bool):
+            diff = round(float(now) - float(then), 2)
+        decimals = 1 if label.unit == "%" else 2 if label.unit == "km" else None
+        rows.append({"key": key, "label": label.text(lang), "unit": label.unit, "then": then, "now": now,
+                     "then_text": format_value(key, then, lang=lang), "now_text": format_value(key, now, lang=lang),
+                     "diff": diff, "coverage": key in COVERAGE_KEYS,
+                     "diff_text": "" if diff is None or diff == 0 else formats.number(diff, decimals=decimals,
+                                                                                      lang=lang, sign=True)})
+    return rows
+
+
+def time_charts(store: Store, log: list, *, lang: str) -> list[dict]:
+    """Return each key indicator over the (sampled) changesets against its target: ``{"id", "title", "svg"}``."""
+    shown = sample_ids(log, MAX_TIME_POINTS)
+    results = [indicators_at(store, c.id) for c in shown]
+    goals = targets(current_app.config.get("INDICATOR_TARGETS"))
+    out = []
+    for key, fmt in TIME_INDICATORS:
+        title = labels.INDICATORS[key].text(lang)
+        points = [(c.time, None if r is None else ind.lookup(r, key)) for c, r in zip(shown, results, strict=True)]
+
+        def show(v, fmt=fmt):
+            return fmt(v, lang=lang)
+
+        goal = goals.get(key)
+        svg = time_chart(points, title=title, fmt=show, date_fmt=local_date,
+                         target=goal.value if goal else None,
+                         target_text=f"{words()['target']} {show(goal.value)}" if goal else "",
+                         higher_is_better=goal.higher_is_better if goal else True,
+                         labels=[f"#{c.id} {c.message}" for c in shown],
+                         chart_id=f"time-{key.replace('.', '-')}")
+        out.append({"id": f"time-{key.replace('.', '-')}", "title": title, "svg": svg})
+    return out
+
+
+@bp.get("/bien-dong")
+@bp.get("/changes", endpoint="index_en")
+def index():
+    """Serve the biến động page (see the module docstring)."""
+    w = words()
+    lang = g.get("lang", "vi")
+    store, message = _open()
+    if store is None:
+        return render_template("bien_dong.html", w=w, message=message, store=None)
+    log = store.log()
+    if not log:
+        return render_template("bien_dong.html", w=w, message=w["empty"], store=None)
+    ids = [c.id for c in log]
+    from_id, to_id, swapped = _interval(store, ids)
+    as_of = _bound(store, "as_of", from_id or ids[0])
+    changes = changes_between(store, from_id, to_id)
+    layer_names = map_labels(lang)
+    by_layer = [{"layer": name, "label": layer_names.get(name, name), **counts,
+                 "total": sum(counts.values())} for name, counts in changes.by_layer().items()]
+    totals = {kind: sum(r[kind] for r in by_layer) for kind in COLOURS}
+    today = indicators_at(store, ids[-1])
+    then = indicators_at(store, as_of)
+    today_local = dt.datetime.now(LOCAL_TZ).date()
+    quick = [{"label": w[key], "url": url_for("changes.index", from_date=(today_local - dt.timedelta(days=days))
+                                              .isoformat(), to=ids[-1])} for key, days in QUICK]
+    quick.append({"label": w["all"], "url": url_for("changes.index", **{"from": 0, "to": ids[-1]})})
+    by_id = {c.id: c for c in log}
+    return render_template(
+        "bien_dong.html", w=w, message=None, store=store, log=log, from_id=from_id, to_id=to_id,
+        swapped=swapped, latest=ids[-1], quick=quick, by_layer=by_layer, totals=totals,
+        by_commune=changes.by_commune(), colours=COLOURS,
+        interval=[c for c in reversed(log) if from_id < c.id <= to_id],
+        from_cs=by_id.get(from_id), to_cs=by_id.get(to_id), as_of=as_of, as_of_cs=by_id.get(as_of),
+        rows=indicator_rows(then, today, lang=lang), charts=time_charts(store, log, lang=lang),
+        sampled=len(log) > MAX_TIME_POINTS, n_log=len(log), max_points=MAX_TIME_POINTS,
+        geojson_url=url_for("changes.changes_geojson", **{"from": from_id, "to": to_id}),
+        communes_url=url_for("changes.communes_geojson", at=to_id or ids[0]),
+        local_time=local_time)
+
+
+@bp.get("/bien-dong/changes.geojson")
+def changes_geojson():
+    """Serve the changed features between ``from`` and ``to`` as GeoJSON (EPSG:4326) for the change map.
+
+    Each feature's properties: ``layer``, ``layer_label``, ``key``, ``name``, ``change`` (added / removed /
+    changed), ``class`` (``change-<kind>``), ``colour``, ``commune``, ``attrs`` (``[field, before, after]``),
+    ``attr_labels`` (field → its heading in the page's language), ``moved_m`` and ``before_point`` (the old
+    position of a moved point).
+    """
+    store = _required_store()
+    ids = [c.id for c in store.log()]
+    from_id, to_id, _ = _interval(store, ids)
+    changes = changes_between(store, from_id, to_id)
+    lang = g.get("lang", "vi")
+    layer_names = map_labels(lang)
+    w = words()
+    features = []
+    for name, frame in changes.frames.items():
+        geom_col = frame.geometry.name
+        for row in frame.to_dict("records"):
+            geom = row[geom_col]
+            code = jsonable(row["commune"])
+            props = {"layer": name, "layer_label": layer_names.get(name, name), "key": str(row["feature_key"]),
+                     "name": jsonable(row.get("name")), "change": row["change"],
+                     "change_label": w[row["change"]], "class": f"change-{row['change']}",
+                     "colour": COLOURS[row["change"]], "commune": code,
+                     "commune_name": changes.communes.get(code or "", ("", ""))[0] or None,
+                     "attrs": row["attrs"], "attr_labels": {a[0]: field(a[0]) for a in row["attrs"]},
+                     "moved_m": jsonable(row["moved_m"]),
+                     "before_point": row["before_point"] if isinstance(row["before_point"], list) else None}
+            features.append({"type": "Feature", "properties": props,
+                             "geometry": None if geom is None else geom.__geo_interface__})
+    return jsonify({"type": "FeatureCollection", "from": from_id, "to": to_id, "features": features})
+
+
+@bp.get("/bien-dong/communes.geojson")
+def communes_geojson():
+    """Serve the commune outlines of a state (``at``: a changeset id or date; default now), simplified."""
+    from ictgis import settings
+    from ictgis.crs import to_crs
+
+    store = _required_store()
+    at = _bound(store, "at", store.resolve(None))
+    frame = store.layer("communes", as_of=at) if at > 0 else None
+    if frame is None:
+        return jsonify({"type": "FeatureCollection", "features": []})
+    frame = frame[["code", "name", frame.geometry.name]].copy()
+    frame[frame.geometry.name] = frame.geometry.simplify(50.0)
+    shown = to_crs(frame, settings.display_crs)
+    return current_app.response_class(shown.to_json(drop_id=True, to_wgs84=False), mimetype="application/geo+json")
+
+
+@bp.get("/bien-dong/indicators.json")
+def indicators_json():
+    """Serve the indicators as of ``as_of`` (default: the previous changeset) and today's, as computed."""
+    store = _required_store()
+    ids = [c.id for c in store.log()]
+    as_of = _bound(store, "as_of", ids[-2] if len(ids) > 1 else (ids[0] if ids else 0))
+    return jsonify({"as_of": as_of, "today": ids[-1] if ids else 0, "result": indicators_at(store, as_of),
+                    "today_result": indicators_at(store, ids[-1]) if ids else None,
+                    "not_computed": {k: words()["coverage_note"] for k in COVERAGE_KEYS}})
+
+
+def install(app: Flask) -> None:
+    """Register the page and the ``changes_nav`` template function (the nav link's word)."""
+    app.register_blueprint(bp)
+    app.jinja_env.globals["changes_nav"] = lambda: words()["nav"]
