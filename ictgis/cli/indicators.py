@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ._dask import client_for, dask_options
 from ._options import CRS_OPTION, DATA_DIR, load_dataset, postal_kinds_option
 
 logger = logging.getLogger(__name__)
@@ -27,12 +28,32 @@ logger = logging.getLogger(__name__)
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("--coverage", "with_coverage", is_flag=True,
               help="Also compute 3G/4G populated-area coverage from the DEM and the sites (takes seconds).")
-def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, lang, with_coverage) -> None:
-    """Print the department's indicator table for DATA_DIR (default: the embedded demo)."""
+@dask_options
+def indicators(data_dir, crs, structure, postal_kinds, area_km2, as_json, xlsx, lang, with_coverage, workers,
+               scheduler) -> None:
+    """Print the department's indicator table for DATA_DIR (default: the embedded demo).
+
+    With --workers N or --scheduler tcp://HOST:PORT, each province of a multi-province folder (``province``
+    column) is computed as one Dask task; the JSON is then ``{"provinces": {code: indicators}}``.
+    """
     from .. import indicators as ind
 
     kinds = postal_kinds_option(postal_kinds, option="--postal-kinds")
     ds = load_dataset(data_dir, crs)
+    if workers is not None or scheduler is not None:
+        from ..national.provinces import run_indicators
+
+        if with_coverage or xlsx or area_km2 is not None:
+            raise click.UsageError("--coverage, --xlsx and --area-km2 are for one province, not with --workers")
+        with client_for(workers, scheduler) as client:
+            result = run_indicators(ds, client=client, structure=structure, postal_kinds=kinds)
+        if as_json:
+            click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        else:
+            for code, part in result["provinces"].items():
+                click.echo(f"== {code}")
+                click.echo(ind.format_table(part, lang=lang))
+        return
     result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2)
     if with_coverage:
         from .. import coverage
