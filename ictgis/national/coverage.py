@@ -112,7 +112,7 @@ def read_window(dem_path: str | Path, grid: GridSpec, rows: tuple[int, int], col
         if grid.native:
             win = Window(c0, r0, c1 - c0, r1 - r0)
             band = src.read(1, window=win, masked=True).astype(np.float32).filled(np.nan)
-            return Dem(band, src.window_transform(win), src.crs, grid.resolution_m)
+            return Dem(band, src.transform @ Affine.translation(c0, r0), src.crs, grid.resolution_m)
         t = grid.transform
         dst_t = Affine(t.a, 0.0, t.c + c0 * t.a, 0.0, t.e, t.f + r0 * t.e)
         bounds = (dst_t.c, dst_t.f + (r1 - r0) * t.e, dst_t.c + (c1 - c0) * t.a, dst_t.f)
@@ -122,7 +122,8 @@ def read_window(dem_path: str | Path, grid: GridSpec, rows: tuple[int, int], col
         band = src.read(1, window=src_win, masked=True).astype(np.float32).filled(np.nan)
         out = np.full((r1 - r0, c1 - c0), np.nan, np.float32)
         method = Resampling.average if grid.resolution_m > abs(src.transform.a) else Resampling.bilinear
-        reproject(band, out, src_transform=src.window_transform(src_win), src_crs=src.crs, dst_transform=dst_t,
+        src_t = src.transform @ Affine.translation(src_win.col_off, src_win.row_off)
+        reproject(band, out, src_transform=src_t, src_crs=src.crs, dst_transform=dst_t,
                   dst_crs=src.crs, src_nodata=np.nan, dst_nodata=np.nan, resampling=method)
         return Dem(out, dst_t, src.crs, grid.resolution_m)
 
