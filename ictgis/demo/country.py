@@ -16,7 +16,7 @@ codes ``<province code>-<district>``. Every layer carries ``province``.
 The DEM is one national ``dem.tif``: int16, nodata -32768, a cloud-optimised GeoTIFF (GDAL's COG driver: 512 × 512
 tiles, DEFLATE + predictor 2, overviews), assembled province by province through a temporary tiled GeoTIFF, so the
 national grid is never held in memory. Its origin is a multiple of both 1 km and the cell size, so every province's
-DEM falls on the national grid cell for cell. Same arguments, same bytes.
+DEM falls on the national grid cell for cell (provinces are shifted by whole cells). Same arguments, same bytes.
 """
 
 from __future__ import annotations
@@ -97,8 +97,9 @@ def _national_grid(provinces: int, resolution_m: float) -> tuple[Affine, int, in
 
 
 def _place(demo: DemoProvince, col: int, row: int, resolution_m: float) -> tuple[float, float]:
-    """Shift (dx, dy) in whole km that centres the province in its slot with its DEM on the national grid."""
-    step = _step(resolution_m)
+    """Shift (dx, dy), whole cells, that centres the province in its slot with its DEM on the national grid."""
+    _step(resolution_m)
+    step = int(resolution_m)
     minx, miny, maxx, maxy = demo.communes.total_bounds
     cx = ORIGIN_M[0] + (col + 0.5) * SLOT_M[0]
     cy = ORIGIN_M[1] - (row + 0.5) * SLOT_M[1]
