@@ -192,3 +192,29 @@ def test_workers_and_scheduler_together_is_a_usage_error(country, tmp_path):
     result = CliRunner().invoke(main, ["coverage", str(country), "--out", str(tmp_path / "x"), "--workers", "1",
                                        "--scheduler", "tcp://127.0.0.1:1"])
     assert result.exit_code == 2 and "cannot be combined" in result.output
+
+
+def test_34_provinces_fit_the_area_of_use_of_the_national_grid():
+    from pyproj import CRS, Transformer
+
+    from ictgis.demo.country import COUNTRY_CRS, PROVINCES, country_layout
+
+    layout = country_layout(34)
+    assert [code for code, _, _ in layout] == list(PROVINCES) and len(set(PROVINCES)) == 34
+    assert {(c, r) for _, c, r in layout} == {(c, r) for c in range(4) for r in range(9)} - {(2, 8), (3, 8)}
+    west, south, east, north = CRS.from_user_input(COUNTRY_CRS).area_of_use.bounds
+    to_lonlat = Transformer.from_crs(COUNTRY_CRS, 4326, always_xy=True)
+    for _, col, row in layout:
+        xs = ORIGIN_M[0] + np.array([col, col + 1]) * SLOT_M[0]
+        ys = ORIGIN_M[1] - np.array([row, row + 1]) * SLOT_M[1]
+        lon, lat = to_lonlat.transform(*np.meshgrid(xs, ys))
+        assert (lon > west - 0.2).all() and (lon < east + 0.2).all(), (col, row)
+        assert (lat > south - 0.2).all() and (lat < north + 0.2).all(), (col, row)
+
+
+def test_demo_provinces_and_communes_cannot_be_combined(tmp_path):
+    communes = Path(__file__).resolve().parent.parent / "data" / "shapefiles" / "communes.shp"
+    result = CliRunner().invoke(main, ["demo", "--provinces", "2", "--communes", str(communes),
+                                       "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "cannot be combined" in result.output
+    assert not (tmp_path / "x").exists()
