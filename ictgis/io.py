@@ -34,6 +34,7 @@ Inputs are never modified. Every problem found in any layer is collected and rai
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import unicodedata
 import warnings
@@ -695,10 +696,10 @@ def load(data_dir: str | Path | None = None, *, crs: object = None, province_cod
         raise LayerError(f"{data_dir}: not a folder of layers", [Problem(str(data_dir), "folder not found")])
     mapping = read_mapping(data_dir, collector)
     default_crs = crs if crs is not None else mapping.get("crs")
+    working = working_crs(province_code or mapping.get("province"))
     if mapping.get("working_crs") is not None and province_code is None:  # a multi-province folder (issue 16)
-        working = parse_crs(mapping["working_crs"], source="layers.yaml working_crs")
-    else:
-        working = working_crs(province_code or mapping.get("province"))
+        with contextlib.suppress(CRSError):  # a bad value is already one of the collected problems
+            working = parse_crs(mapping["working_crs"], source="layers.yaml working_crs")
     sources = find_layer_sources(data_dir, mapping)
     layers: dict[str, gpd.GeoDataFrame] = {}
     if "communes" not in sources:

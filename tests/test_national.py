@@ -218,3 +218,20 @@ def test_demo_provinces_and_communes_cannot_be_combined(tmp_path):
                                        "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "cannot be combined" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_layers_yaml_working_crs_sets_the_national_grid(tmp_path):
+    import shutil
+
+    from ictgis._errors import LayerError
+
+    src = Path(__file__).resolve().parent.parent / "data" / "shapefiles"
+    for f in src.glob("communes.*"):
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "layers.yaml").write_text("working_crs: EPSG:3405\n", encoding="utf-8")
+    ds = io.load(tmp_path)
+    assert ds.crs.to_epsg() == 3405 and ds["communes"].crs.to_epsg() == 3405
+    (tmp_path / "layers.yaml").write_text("working_crs: EPSG:99999\n", encoding="utf-8")
+    with pytest.raises(LayerError) as err:
+        io.load(tmp_path)
+    assert "working_crs" in str(err.value) or any("working_crs" in str(p) for p in err.value.problems)
