@@ -5,7 +5,7 @@ For each cell size, a country of N provinces (``ictgis.demo.country.write_countr
 one thread, kernels warmed before the timed part — the warm-up is reported apart): with 1 worker and with 2 workers
 at the first tile size, and with 2 workers at the second tile size. Each line gives the wall time of the tile phase
 (``wall_s``: tasks, tables and mosaic), the sum of the task times, the peak resident memory of every worker
-(``ru_maxrss`` of the worker process, via ``client.run``), the per-tile and per-site-sweep costs, the output size,
+(the worker process's own ``VmHWM``, via ``client.run``), the per-tile and per-site-sweep costs, the output size,
 and for 2 workers the parallel efficiency ``wall(1 worker) / (2 × wall(2 workers))`` at the same tile size. A last
 line (``"kind": "extrapolation"``) scales the measured cost per site sweep and output bytes per cell to 34
 provinces / 100,000 sites / 331,000 km² at 30 m and at 10 m (a sweep's cost grows with the cells of its disc,

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 try:
@@ -81,6 +82,13 @@ def warmup_seconds(client: Any) -> dict[str, float]:
 
 
 def _peak_rss_mb() -> float:
+    """Peak RSS of this process image: VmHWM (``ru_maxrss`` keeps the forking parent's peak across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
