@@ -11,6 +11,7 @@ file names, field names and values onto the schema, so nobody edits a source fil
     crs: EPSG:9205            # for files without a CRS (and CSV x/y columns)
     encoding: tcvn3           # text encoding of DBFs without .cpg and of CSVs (guessed when absent)
     area_km2: 9541.25         # official province area for the postal service radius (optional)
+    working_crs: EPSG:3405    # a folder of many provinces: one national working CRS (default: the province's)
     layers:
       communes:
         file: ranh_gioi_xa.shp
@@ -34,6 +35,7 @@ Inputs are never modified. Every problem found in any layer is collected and rai
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import unicodedata
 import warnings
@@ -80,7 +82,7 @@ logger = logging.getLogger(__name__)
 VECTOR_SUFFIXES = (".shp", ".zip", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".kmz", ".csv", ".xlsx", ".xlsm",
                    ".xls")
 MAPPING_NAMES = ("layers.yaml", "layers.yml")
-MAPPING_KEYS = {"crs", "encoding", "area_km2", "layers", "province"}
+MAPPING_KEYS = {"crs", "encoding", "area_km2", "layers", "province", "working_crs"}
 LAYER_KEYS = {"file", "layer", "fields", "crs", "encoding", "values", "set", "join"}
 ENCODINGS = tables.CSV_ENCODINGS
 DBF_ENCODINGS = ("utf-8", "tcvn3", "vni", "cp1258", "latin1")
@@ -225,6 +227,7 @@ def read_mapping(data_dir: Path, collector: Collector) -> dict:
         _check_crs(spec.get("crs"), collector, file=path.name, column=f"layers.{lname}.crs")
     _check_encoding(mapping.get("encoding"), collector, file=path.name, column="encoding")
     _check_crs(mapping.get("crs"), collector, file=path.name, column="crs")
+    _check_crs(mapping.get("working_crs"), collector, file=path.name, column="working_crs")
     mapping["layers"] = layers
     mapping["_path"] = path.name
     return mapping
@@ -711,6 +714,9 @@ def load(data_dir: str | Path | None = None, *, crs: object = None, province_cod
     mapping = read_mapping(data_dir, collector)
     default_crs = crs if crs is not None else mapping.get("crs")
     working = working_crs(province_code or mapping.get("province"))
+    if mapping.get("working_crs") is not None and province_code is None:  # a multi-province folder (issue 16)
+        with contextlib.suppress(CRSError):  # a bad value is already one of the collected problems
+            working = parse_crs(mapping["working_crs"], source="layers.yaml working_crs")
     sources = find_layer_sources(data_dir, mapping)
     layers: dict[str, gpd.GeoDataFrame] = {}
     if "communes" not in sources:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ._dask import client_for, dask_options
 from ._options import CRS_OPTION, DATA_DIR, fraction_progress, load_dataset, store_options
 
 
@@ -25,9 +26,16 @@ from ._options import CRS_OPTION, DATA_DIR, fraction_progress, load_dataset, sto
 @click.option("--no-kmz", is_flag=True, help="Skip the KMZ overlay.")
 @click.option("--calibration", "calibration_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="calibration.json from `ictgis calibrate`: path-loss offsets to apply.")
+@dask_options
+@click.option("--tile-size", type=click.IntRange(16, None), default=None,
+              help="Tile side in cells of a national run (--workers/--scheduler) [default: 2048].")
 def coverage(data_dir, crs, db, as_of, technology, out_dir, resolution_m, threshold_dbm, operator, radius_m, no_kmz,
-             calibration_path) -> None:
-    """Compute best-server coverage of a technology; write GeoTIFFs, tables, summary.json and a KMZ into OUT."""
+             calibration_path, workers, scheduler, tile_size) -> None:
+    """Compute best-server coverage of a technology; write GeoTIFFs, tables, summary.json and a KMZ into OUT.
+
+    With --workers N or --scheduler tcp://HOST:PORT the work is split by tiles over a Dask cluster and the
+    rasters are VRT mosaics of tiles (rsrp_<tech>.vrt), with the same cells as a single-process run.
+    """
     from .. import coverage as cov
 
     calibration = None
@@ -36,6 +44,17 @@ def coverage(data_dir, crs, db, as_of, technology, out_dir, resolution_m, thresh
 
         calibration = read_calibration(calibration_path)
     ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
+    if workers is not None or scheduler is not None:
+        from ..national import TILE_SIZE, run_coverage
+
+        with client_for(workers, scheduler) as client:
+            s = run_coverage(ds, out_dir, client=client, technology=technology.upper(), resolution_m=resolution_m,
+                             threshold_dbm=threshold_dbm, operator=operator, radius_m=radius_m,
+                             tile_size=tile_size or TILE_SIZE, calibration=calibration, progress=True)
+        click.echo(f"{s['technology']} ≥ {s['threshold_dbm']:g} dBm at {s['resolution_m']:g} m, {s['sites']} sites, "
+                   f"{s['tiles']['computed']} tiles: {s.get('populated_area_pct')} % of the village population "
+                   f"covered. Outputs in {out_dir}")
+        return
     with fraction_progress(f"{technology.upper()} coverage") as progress:
         result = cov.compute(ds, technology=technology.upper(), resolution_m=resolution_m,
                              threshold_dbm=threshold_dbm, operator=operator, radius_m=radius_m, progress=progress,

@@ -75,12 +75,23 @@ def _check_dem(ds) -> list[str]:
 @click.option("--dem-resolution-m", type=float, default=90.0, show_default=True)
 @click.option("--communes", "communes_file", type=click.Path(exists=True, path_type=Path), default=None,
               help="Build the other layers on these commune polygons instead of generated ones.")
+@click.option("--provinces", type=click.IntRange(1, 36), default=None,
+              help="Write a synthetic country of N adjoining provinces instead (national runs; EPSG:3405).")
 @CRS_OPTION
-def demo(out_dir: Path, seed: int, dem_resolution_m: float, communes_file: Path | None, crs: str | None) -> None:
-    """Generate the synthetic Điện Biên demo province into OUT."""
+def demo(out_dir: Path, seed: int, dem_resolution_m: float, communes_file: Path | None, provinces: int | None,
+         crs: str | None) -> None:
+    """Generate the synthetic Điện Biên demo province (or a country of N provinces) into OUT."""
     from .. import demo as demo_mod
     from .. import io
 
+    if provinces is not None:
+        if communes_file:
+            raise click.UsageError("--communes and --provinces cannot be combined")
+        from ..demo.country import write_country
+
+        path = write_country(out_dir, provinces=provinces, seed=seed, dem_resolution_m=dem_resolution_m)
+        click.echo(f"country of {provinces} provinces written to {path}")
+        return
     communes = None
     if communes_file:
         with data_warnings():

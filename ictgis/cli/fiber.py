@@ -21,6 +21,7 @@ from pathlib import Path
 
 import click
 
+from ._dask import client_for, dask_options
 from ._options import CRS_OPTION, DATA_DIR, load_dataset, store_options
 
 
@@ -48,9 +49,15 @@ from ._options import CRS_OPTION, DATA_DIR, load_dataset, store_options
               help="Compute 4G coverage (needs the DEM and BTS sites) to score villages lacking both fiber and 4G.")
 @click.option("--ofds", "ofds_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the existing and planned network as Open Fibre Data Standard JSON.")
+@dask_options
 def fiber(data_dir, crs, db, as_of, out_dir, budget_vnd, weights, installation, usd_to_vnd, gap_distance_m,
-          max_offroad_m, pops_file, fiber_warn_m, with_coverage, ofds_file) -> None:
-    """Route fiber to the villages of DATA_DIR without it; write a plan, a ranking and a summary to OUT."""
+          max_offroad_m, pops_file, fiber_warn_m, with_coverage, ofds_file, workers, scheduler) -> None:
+    """Route fiber to the villages of DATA_DIR without it; write a plan, a ranking and a summary to OUT.
+
+    With --workers N or --scheduler tcp://HOST:PORT, each province of a multi-province folder gets its own plan
+    (OUT/<province>/, the budget per province) as one Dask task; routes crossing a province border are out of
+    scope.
+    """
     from .. import fiber as fib
     from .. import fiber_outputs
 
@@ -66,6 +73,18 @@ def fiber(data_dir, crs, db, as_of, out_dir, budget_vnd, weights, installation, 
     if budget_vnd is not None and budget_vnd < 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--budget-vnd")
     ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
+    if workers is not None or scheduler is not None:
+        from ..national.provinces import CROSS_BORDER_NOTE, run_fiber
+
+        click.echo(f"Note: {CROSS_BORDER_NOTE}", err=True)
+        with client_for(workers, scheduler) as client:
+            s = run_fiber(ds, out_dir, client=client, budget_vnd=budget_vnd, weights=parsed,
+                          installation=installation, usd_to_vnd=usd_to_vnd, gap_distance_m=gap_distance_m)
+        for code, part in s["provinces"].items():
+            click.echo(f"{code}: {part['villages_connected']} villages, {part['households_connected']:,} households, "
+                       f"{part['route_km']:.1f} km, {part['cost_vnd']:,.0f} VND")
+        click.echo(f"→ {out_dir}")
+        return
     model = fib.CostModel.from_usd(usd_to_vnd=usd_to_vnd, installation=installation)
     kwargs = {} if max_offroad_m is None else {"max_offroad_m": max_offroad_m}
     if fiber_warn_m is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ._dask import client_for, dask_options
 from ._options import CRS_OPTION, DATA_DIR, load_dataset, postal_kinds_option, store_options
 
 logger = logging.getLogger(__name__)
@@ -30,9 +31,13 @@ logger = logging.getLogger(__name__)
               help="Also compute 3G/4G populated-area coverage from the DEM and the sites (takes seconds).")
 @click.option("--sharing-distance-m", type=click.FloatRange(min=0), default=None,
               help="BTS sites this close stand on one tower, for infrastructure sharing (default 50).")
+@dask_options
 def indicators(data_dir, crs, db, as_of, structure, postal_kinds, area_km2, as_json, xlsx, lang, with_coverage,
-               sharing_distance_m) -> None:
+               sharing_distance_m, workers, scheduler) -> None:
     """Print the department's indicator table for DATA_DIR (default: the embedded demo).
+
+    With --workers N or --scheduler tcp://HOST:PORT, each province of a multi-province folder (``province``
+    column) is computed as one Dask task; the JSON is then ``{"provinces": {code: indicators}}``.
 
     An indicator the data cannot give (a missing layer or attribute) is shown as "—" with a warning line on stderr
     saying why (with --json: null, and the reason under "unavailable").
@@ -41,6 +46,20 @@ def indicators(data_dir, crs, db, as_of, structure, postal_kinds, area_km2, as_j
 
     kinds = postal_kinds_option(postal_kinds, option="--postal-kinds")
     ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
+    if workers is not None or scheduler is not None:
+        from ..national.provinces import run_indicators
+
+        if with_coverage or xlsx or area_km2 is not None:
+            raise click.UsageError("--coverage, --xlsx and --area-km2 are for one province, not with --workers")
+        with client_for(workers, scheduler) as client:
+            result = run_indicators(ds, client=client, structure=structure, postal_kinds=kinds)
+        if as_json:
+            click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        else:
+            for code, part in result["provinces"].items():
+                click.echo(f"== {code}")
+                click.echo(ind.format_table(part, lang=lang))
+        return
     result = ind.compute(ds, structure=structure, postal_kinds=kinds, area_km2=area_km2,
                          sharing_distance_m=sharing_distance_m)
     if not as_json:  # the JSON says why under "unavailable"

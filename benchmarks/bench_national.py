@@ -1,0 +1,130 @@
+"""National coverage on Dask: a synthetic country by tiles on 1 and 2 worker processes, and an extrapolation.
+
+For each cell size, a country of N provinces (``ictgis.demo.country.write_country``; built once and kept in
+``--cache``) is computed by ``ictgis.national.run_coverage`` on a fresh LocalCluster (one-thread workers, numba on
+one thread, kernels warmed before the timed part — the warm-up is reported apart): with 1 worker and with 2 workers
+at the first tile size, and with 2 workers at the second tile size. Each line gives the wall time of the tile phase
+(``wall_s``: tasks, tables and mosaic), the sum of the task times, the peak resident memory of every worker
+(the worker process's own ``VmHWM``, via ``client.run``), the per-tile and per-site-sweep costs, the output size,
+and for 2 workers the parallel efficiency ``wall(1 worker) / (2 × wall(2 workers))`` at the same tile size. A last
+line (``"kind": "extrapolation"``) scales the measured cost per site sweep and output bytes per cell to 34
+provinces / 100,000 sites / 331,000 km² at 30 m and at 10 m (a sweep's cost grows with the cells of its disc,
+(30/10)² = 9 × at 10 m): core-hours, output size, the memory of a tile window, and the workers that bring the run
+under 15 minutes at the measured efficiency.
+
+    python benchmarks/bench_national.py [--provinces 8] [--provinces-30 2] [--resolutions 90,30]
+                                        [--tile-sizes 1024,2048] [--cache /tmp/ictgis-national]
+
+The machine is shared: every line carries the load average; compare lines of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from _common import emit, load_average
+
+
+def _country(cache: Path, provinces: int, res: float) -> tuple[Path, float]:
+    from ictgis.demo.country import write_country
+
+    folder = cache / f"country_{provinces}_{int(res)}m"
+    if (folder / "dem.tif").exists():
+        return folder, 0.0
+    t = time.perf_counter()
+    write_country(folder, provinces=provinces, dem_resolution_m=res)
+    return folder, time.perf_counter() - t
+
+
+def _dir_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def _run(ds, workers: int, tile_size: int, scratch: Path) -> dict:
+    from ictgis.national import dask_client, run_coverage, warmup_seconds, worker_peak_rss_mb
+
+    out = scratch / f"w{workers}_t{tile_size}"
+    with dask_client(workers=workers) as client:
+        client.wait_for_workers(workers)
+        warm = warmup_seconds(client)
+        t = time.perf_counter()
+        summary = run_coverage(ds, out, client=client, tile_size=tile_size)
+        wall = time.perf_counter() - t
+        peak = worker_peak_rss_mb(client)
+    tiles = summary["tiles"]
+    record = {"workers": workers, "tile_size": tile_size, "wall_s": round(wall, 2),
+              "task_s": tiles["task_seconds"], "tiles": tiles["computed"], "site_sweeps": tiles["site_sweeps"],
+              "s_per_tile": round(tiles["task_seconds"] / max(tiles["computed"], 1), 3),
+              "s_per_site_sweep": round(tiles["task_seconds"] / max(tiles["site_sweeps"], 1), 5),
+              "peak_rss_mb_per_worker": sorted(round(v, 1) for v in peak.values()),
+              "warmup_s": sorted(round(v, 2) for v in warm.values()), "output_bytes": _dir_bytes(out),
+              "grid": summary["grid"], "sites": summary["sites"], "populated_area_pct": summary["populated_area_pct"]}
+    shutil.rmtree(out, ignore_errors=True)
+    return record
+
+
+def _extrapolate(at30: dict, efficiency: float) -> dict:
+    """Scale the 30 m costs to 34 provinces / 100,000 sites over 331,000 km²."""
+    sites, area_m2 = 100_000, 331_000e6
+    overlap = at30["site_sweeps"] / at30["sites"]  # sweeps per site (sites reaching several tiles)
+    cells30 = at30["grid"][0] * at30["grid"][1]
+    out = {"kind": "extrapolation", "basis": f"{at30['provinces']} provinces at 30 m, tile {at30['tile_size']}",
+           "sweeps_per_site": round(overlap, 3), "efficiency_assumed": round(efficiency, 2)}
+    for res, factor in ((30, 1.0), (10, 9.0)):
+        core_h = sites * overlap * at30["s_per_site_sweep"] * factor / 3600.0
+        cells = area_m2 / res**2
+        out_bytes = at30["output_bytes"] / cells30 * cells
+        tile = at30["tile_size"]
+        halo = 20_000 / res + 2
+        window_cells = (tile + 2 * halo) ** 2
+        out[f"{res}m"] = {"core_hours": round(core_h, 1), "cells": int(cells),
+                          "output_gb": round(out_bytes / 1e9, 1),
+                          "window_cells": int(window_cells),
+                          "window_mb": round(window_cells * 24 / 1e6),  # elevation, best, server, minima, crop
+                          "workers_for_15_min": int(-(-core_h * 3600 / (900 * max(efficiency, 0.1)) // 1))}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--provinces", type=int, default=8)
+    parser.add_argument("--provinces-30", type=int, default=2, help="provinces at 30 m (8 is slow on 2 cores)")
+    parser.add_argument("--resolutions", default="90,30")
+    parser.add_argument("--tile-sizes", default="1024,2048")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ictgis-national")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from ictgis import io
+
+    tiles = [int(t) for t in args.tile_sizes.split(",")]
+    args.cache.mkdir(parents=True, exist_ok=True)
+    at30, eff30 = None, 0.8
+    for res in (float(r) for r in args.resolutions.split(",")):
+        n = args.provinces if res >= 90 else args.provinces_30
+        folder, build_s = _country(args.cache, n, res)
+        ds = io.load(folder)
+        base = {"bench": "national", "resolution_m": res, "provinces": n, "country_build_s": round(build_s, 1)}
+        scratch = Path(tempfile.mkdtemp(prefix="ictgis-national-out-"))
+        try:
+            one = _run(ds, 1, tiles[0], scratch)
+            emit(base | one | {"load": load_average()})
+            two = _run(ds, 2, tiles[0], scratch)
+            eff = one["wall_s"] / (2 * two["wall_s"])
+            emit(base | two | {"efficiency": round(eff, 2), "load": load_average()})
+            other = _run(ds, 2, tiles[1], scratch)
+            emit(base | other | {"load": load_average()})
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        if res == 30:
+            at30, eff30 = base | one, eff
+    if at30 is not None:
+        emit(_extrapolate(at30, eff30))
+
+
+if __name__ == "__main__":
+    main()
