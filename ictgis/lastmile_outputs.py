@@ -24,6 +24,7 @@ import pandas as pd
 import pyogrio
 
 from ._files import atomic_dir
+from .labels import COSTS, FIBER_SUMMARY
 from .sheets import Sheet, frame_sheet, write_csv, write_workbook
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
 VI_HEADERS: dict[str, str] = {
     "id": "Mã thôn", "name": "Tên thôn", "commune": "Mã xã", "households": "Số hộ",
     "demand_mbps": "Nhu cầu (Mbps)", "technology": "Công nghệ chọn", "selected": "Được kết nối",
-    "npv_vnd": "Chi phí hiện giá (VNĐ)", "capex_vnd": "Vốn đầu tư (VNĐ)",
-    "opex_vnd_per_year": "Chi phí vận hành/năm (VNĐ)",
+    "npv_vnd": "Chi phí hiện giá (VNĐ)", "capex_vnd": COSTS["capex_vnd"].heading(),
+    "opex_vnd_per_year": COSTS["opex_vnd_per_year"].heading(),
     "fiber_npv_vnd": "Cáp quang: chi phí biên (VNĐ)", "fiber_trunk_share_vnd": "Cáp quang: phần trục chung (VNĐ)",
     "microwave_npv_vnd": "Vi ba (VNĐ)", "satellite_npv_vnd": "Vệ tinh (VNĐ)",
     "fwa_npv_vnd": "4G cố định không dây (VNĐ)",
@@ -45,9 +46,10 @@ VI_HEADERS: dict[str, str] = {
     "unconstrained_technology": "Công nghệ khi không giới hạn ngân sách", "note": "Ghi chú",
 }
 SUMMARY_VI: dict[str, str] = {
-    "villages": "Số thôn xét", "villages_connected": "Số thôn được kết nối",
-    "households_connected": "Số hộ được kết nối", "capex_vnd": "Vốn đầu tư (VNĐ)",
-    "opex_vnd_per_year": "Chi phí vận hành/năm (VNĐ)", "npv_vnd": "Tổng chi phí hiện giá (VNĐ)",
+    "villages": "Số thôn xét", "villages_connected": FIBER_SUMMARY["villages_connected"].heading(),
+    "households_connected": FIBER_SUMMARY["households_connected"].heading(),
+    "capex_vnd": COSTS["capex_vnd"].heading(), "opex_vnd_per_year": COSTS["opex_vnd_per_year"].heading(),
+    "npv_vnd": "Tổng chi phí hiện giá (VNĐ)",
     "fiber_only_npv_vnd": "Chỉ cáp quang: chi phí hiện giá (VNĐ)",
 }
 

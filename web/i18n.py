@@ -164,7 +164,7 @@ TEXT: dict[str, dict[str, str]] = {
     "place_site": {"vi": "Đặt trạm thử", "en": "Place a site"},
     "place_site_hint": {"vi": "Bấm vào bản đồ để đặt một trạm mới và xem vùng phủ sóng dự kiến.",
                         "en": "Click the map to place a new site and see its predicted coverage."},
-    "site_height": {"vi": "Độ cao anten (m)", "en": "Antenna height (m)"},
+    "site_height": {"vi": FIELDS["height_m"].heading("vi"), "en": FIELDS["height_m"].heading("en")},
     "technology": {"vi": "Công nghệ", "en": "Technology"},
     "add_to_scenario": {"vi": "Thêm vào bản sao của", "en": "Add to a copy of"},
     "add_site": {"vi": "Thêm trạm", "en": "Add the site"},

@@ -15,6 +15,7 @@ import secrets
 from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 
 from ictgis import IctgisError, ScenarioError, settings, yamlfile
+from ictgis.labels import COSTS, FIELDS
 from ictgis.scenario import read as read_scenario
 
 from . import data, scenario_form, scenarios
@@ -190,11 +191,13 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "bdvhx_opex_vnd_per_year": ("Vận hành một điểm BĐVHX (VNĐ/năm)", "Opex per BĐVHX (VND/year)"),
     "fiber_opex_share_per_year": ("Vận hành cáp quang/năm (tỷ lệ vốn)", "Fiber opex per year (share of capex)"),
     "label": ("Tên hạng mục", "Item name"), "budget_vnd": ("Ngân sách (VNĐ)", "Budget (VND)"),
-    "capex_vnd": ("Vốn đầu tư (VNĐ)", "Capex (VND)"), "opex_vnd_per_year": ("Vận hành (VNĐ/năm)", "Opex (VND/year)"),
+    "capex_vnd": (COSTS["capex_vnd"].heading("vi"), COSTS["capex_vnd"].heading("en")),
+    "opex_vnd_per_year": ("Vận hành (VNĐ/năm)", "Opex (VND/year)"),
     "optimize.n_sites": ("Số trạm mới", "Number of new sites"),
     "optimize.budget_vnd": ("Ngân sách trạm mới (VNĐ)", "New sites budget (VND)"),
     "optimize.cover_all": ("Phủ mọi thôn, bản", "Cover every village"),
-    "optimize.technology": ("Công nghệ", "Technology"), "optimize.height_m": ("Độ cao anten (m)", "Antenna height (m)"),
+    "optimize.technology": ("Công nghệ", "Technology"),
+    "optimize.height_m": (FIELDS["height_m"].heading("vi"), FIELDS["height_m"].heading("en")),
     "optimize.candidates": ("Vị trí ứng viên", "Candidate sites"), "optimize.operator": ("Doanh nghiệp", "Operator"),
     "to": ("Chuyển sang", "Change to"), "installation": ("Cách lắp đặt", "Installation"),
 }
