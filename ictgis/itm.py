@@ -18,13 +18,14 @@ E. Oughton et al., "itmlogic: The Irregular Terrain Model by Longley and Rice", 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 __all__ = ["ITM_GROUND", "itm_loss_db"]
 
 #: Ground, atmosphere and variability constants handed to ITM (see the module docstring).
-ITM_GROUND = {"eps": 15.0, "sgm": 0.005, "ens": 314.0, "klim": 5, "ipol": 1, "mdvar": 12}
+ITM_GROUND: dict[str, float] = {"eps": 15.0, "sgm": 0.005, "ens": 314.0, "klim": 5, "ipol": 1, "mdvar": 12}
 
 
 def itm_loss_db(distance_m: np.ndarray, elevation_m: np.ndarray, *, tx_height_m: float, rx_height_m: float,
@@ -73,7 +74,7 @@ def itm_loss_db(distance_m: np.ndarray, elevation_m: np.ndarray, *, tx_height_m:
         raise ValueError("ITM needs an evenly spaced profile")
     g = ITM_GROUND
     wn = frequency_mhz / 47.7
-    prop = {"pfl": [d.size - 1, step, *z.tolist()], "hg": [float(tx_height_m), float(rx_height_m)],
+    prop: dict[str, Any] = {"pfl": [d.size - 1, step, *z.tolist()], "hg": [float(tx_height_m), float(rx_height_m)],
             "fmhz": float(frequency_mhz), "wn": wn, "ens": g["ens"], "klim": g["klim"], "klimx": 0,
             "mdvar": g["mdvar"], "mdvarx": g["mdvar"], "lvar": 5, "kwx": 0}
     prop["gme"] = 157e-9 * (1.0 - 0.04665 * math.exp(prop["ens"] / 179.3))

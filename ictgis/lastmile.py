@@ -38,6 +38,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -479,7 +480,7 @@ def _microwave(ds, xy: np.ndarray, usd: float, params):
     relay_site = float(_p(params, "lastmile_relay_site_usd")) * usd
     share = float(_p(params, "lastmile_microwave_opex_share"))
     licence = float(_p(params, "lastmile_microwave_licence_usd_per_year")) * usd
-    kw = {"village_mast_m": float(_p(params, "lastmile_village_mast_m")),
+    kw: dict[str, Any] = {"village_mast_m": float(_p(params, "lastmile_village_mast_m")),
           "relay_mast_m": float(_p(params, "lastmile_relay_mast_m")),
           "rain_rate_mm_h": float(_p(params, "lastmile_rain_rate_mm_h")),
           "availability_pct": float(_p(params, "lastmile_availability_pct"))}

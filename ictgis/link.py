@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ def profile_report(distance_m: np.ndarray, elevation_m: np.ndarray, *, crs: str,
     for env in ("rural", "suburban", "urban"):
         base[f"hata_{env}"] = radio.hata_loss_db(distance_km, frequency_mhz, tx_height_m, rx_height_m,
                                                  environment=env)
-    nr = None
+    nr: dict[str, Any] | None = None
     if frequency_mhz >= settings.tr38901_from_mhz:
         d2 = max(float(distance_m[-1]), 20.0)
         nr = {"los": los.visible}

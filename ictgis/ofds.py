@@ -37,6 +37,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -154,7 +155,7 @@ def network_package(routes: gpd.GeoDataFrame | None, *, planned: gpd.GeoDataFram
     # Nodes of points of presence, sites near a route and villages with fiber; each tapped into its nearest route.
     geoms = lines.geometry.to_numpy()
     tree = shapely.STRtree(geoms) if len(lines) else None
-    point_nodes: list[tuple[str, object, str, object, object]] = []  # (id, point, type, name, operator)
+    point_nodes: list[tuple[str, Any, str, Any, Any]] = []  # (id, point, type, name, operator)
     planned_ids = {str(v) for v in planned_villages}
     planned_nodes = {f"village:{v}" for v in planned_ids}
     for prefix, frame, kind in (("pop", pops, "pointOfPresence"), ("site", sites, "site"),
@@ -188,7 +189,7 @@ def network_package(routes: gpd.GeoDataFrame | None, *, planned: gpd.GeoDataFram
         for (nid, *_), li, d in zip(point_nodes, line_of.tolist(), along.tolist(), strict=True):
             cuts.setdefault(li, []).append(d)
             drops.append((nid, li, d))
-    pieces: list[tuple[int, object]] = []  # (line, geometry)
+    pieces: list[tuple[int, Any]] = []  # (line, geometry)
     for i, g in enumerate(geoms):
         length = g.length
         marks = sorted({0.0, length, *(d for d in cuts.get(i, []) if 1.0 < d < length - 1.0)})

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -86,7 +87,7 @@ def fiber(data_dir, crs, db, as_of, out_dir, budget_vnd, weights, installation, 
         click.echo(f"→ {out_dir}")
         return
     model = fib.CostModel.from_usd(usd_to_vnd=usd_to_vnd, installation=installation)
-    kwargs = {} if max_offroad_m is None else {"max_offroad_m": max_offroad_m}
+    kwargs: dict[str, Any] = {} if max_offroad_m is None else {"max_offroad_m": max_offroad_m}
     if fiber_warn_m is not None:
         kwargs["fiber_warn_m"] = fiber_warn_m
     if pops_file is not None:
@@ -108,6 +109,7 @@ def fiber(data_dir, crs, db, as_of, out_dir, budget_vnd, weights, installation, 
         from .. import ofds
 
         planned, table = plan.plan, plan.villages
+        assert table is not None  # a solved plan has its village table
         if budget_vnd is not None and planned is not None:
             planned = planned[planned["phase"] == 1]
         served = table["reachable"].astype(bool) & (table["selected"].astype(bool) if budget_vnd is not None

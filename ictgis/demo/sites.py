@@ -208,5 +208,5 @@ def colocate(sites: gpd.GeoDataFrame, *, within_m: float = COLOCATE_WITHIN_M) ->
             break
     out.geometry = pts[host]
     roots = {h: f"T{n + 1:04d}" for n, h in enumerate(sorted(set(host.tolist())))}
-    out["tower"] = [roots[h] for h in host]
+    out["tower"] = [roots[h] for h in host.tolist()]
     return out

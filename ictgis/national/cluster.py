@@ -123,7 +123,8 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None) -> 
 
     with contextlib.ExitStack() as stack:
         if scheduler is None:
-            cluster = stack.enter_context(LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+            n_workers = int(workers or 1)
+            cluster = stack.enter_context(LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                                        env=dict(WORKER_ENV), dashboard_address=":0"))
             client = stack.enter_context(Client(cluster))
             logger.info("Dask LocalCluster of %d worker processes; dashboard: %s", workers, client.dashboard_link)

@@ -366,7 +366,7 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
         write_vrt(tmp / f"server_{tag}.vrt", grid, results, kind="server", dtype="Int32", nodata=-1)
         write_csv(pd.DataFrame({"index": range(len(sites)), "site_id": sites["id"].astype(str).tolist()}),
                   tmp / f"servers_{tag}.csv")
-        summary = {"technology": technology, "threshold_dbm": threshold, "operator": operator or "all",
+        summary: dict[str, Any] = {"technology": technology, "threshold_dbm": threshold, "operator": operator or "all",
                    "resolution_m": grid.resolution_m, "grid": [grid.height, grid.width], "sites": len(sites),
                    "compute_s": round(wall, 2),
                    "tiles": {"size_cells": tile_size, "computed": len(results),

@@ -105,8 +105,8 @@ def check(chk: Checker, path: tuple, spec: dict) -> None:
     if isinstance(where, dict):
         if not where:
             chk.add((*path, "where"), "where needs kind, commune or district")
-        for j, kind in enumerate(where.get("kind") if isinstance(where.get("kind"), list) else
-                                 [where["kind"]] if "kind" in where else []):
+        kinds = where.get("kind")
+        for j, kind in enumerate(kinds if isinstance(kinds, list) else [kinds] if "kind" in where else []):
             if str(kind) not in COMMUNE_KINDS:
                 chk.add((*path, "where", "kind", j), f"{kind!r} is not one of {', '.join(COMMUNE_KINDS)}")
     usd = spec.get("usd_per_m")
