@@ -187,6 +187,7 @@ def read_measurements(path: str | Path, *, crs: object = None) -> gpd.GeoDataFra
         table = read_table(path, collector=col, label=label)
         if table is None:
             col.raise_if_any(label)
+            raise AssertionError("read_table gives a table or collects a problem")
         points = points_from_table(table, crs=crs, collector=col, label=label)
         decimal_comma = table.decimal_comma
         if points is not None and points.crs is None:
@@ -402,13 +403,13 @@ def calibrate(ds, measurements: str | Path, out_dir: str | Path, *, technology: 
         "counts": {"read": len(points), "used": int(used.sum()), "below_floor": int(below.sum()),
                    "out_of_reach": int(unreached.sum())},
         "environment_db": env_db, "landcover_db": {str(k): v for k, v in lc_db.items()},
-        "points": {"environment": {k: int((environment[used] == k).sum()) for k in env_db},
-                   "landcover": {str(k): int((lc_used == k).sum()) for k in lc_db}},
+        "points": {"environment": {k: int(np.sum(environment[used] == k)) for k in env_db},
+                   "landcover": {str(k): int(np.sum(lc_used == k)) for k in lc_db}},
         "before": before_stats, "after": after_stats, "cross_validated_rmse_db": cv,
         "acceptance": {"rmse_db_max": ACCEPTANCE_RMSE_DB,
                        "met": cv is not None and cv <= ACCEPTANCE_RMSE_DB,
                        "note": "judged on the cross-validated RMSE"},
-        "landcover": lc_path.name if landcover is not None else None,
+        "landcover": lc_path.name if landcover is not None and lc_path is not None else None,
     }
     site_ids = result.site_ids
     residuals = gpd.GeoDataFrame({
