@@ -99,7 +99,7 @@ interventions:
     assert "line 15: budget_vnd must not be negative" in text_all
     # ids are checked against the base data once the file itself is well formed
     fixed = text.replace("colour: blue\n", "").replace("-0.1", "0.1").replace("ten", "10").replace("wind", "solar")
-    fixed = fixed.replace("  - type: teleport\n", "").replace("6G", "4G").replace("-5", "5")
+    fixed = fixed.replace("  - type: teleport\n", "").replace("6G", "4G").replace("budget_vnd: -5", "budget_vnd: 5")
     with pytest.raises(ScenarioError) as exc:
         scenario.read(write(tmp_path, fixed, "fixed.yaml"))
     text_all = "\n".join(str(p) for p in exc.value.problems)
