@@ -38,6 +38,19 @@ default_site_height_m : float
     Antenna height of a site that gives none (30 m; an assumption, a typical rural tower).
 default_operator : str
     Operator of a new site a scenario adds without naming one ("Viettel"; an assumption).
+sector_beamwidth_deg, sector_front_to_back_db : float
+    Horizontal 3 dB beamwidth (65°, 3GPP TR 38.901 Table 7.3-1) and front-to-back ratio A_m (25 dB, TR 36.814
+    Table A.2.1.1-2) of a cell without its own `beamwidth` nor pattern file (:mod:`ictgis.antenna`).
+sector_vertical_beamwidth_deg, sector_vertical_sidelobe_db : float
+    Vertical 3 dB beamwidth (10°) and side-lobe level SLA_V (20 dB) of the parametric pattern (TR 36.814 Table
+    A.2.1.1-2).
+landcover_loss_db : dict[int, float]
+    Loss (dB) at a receiver standing in each land-cover class (ESA WorldCover 2021 codes; :mod:`ictgis.landcover`,
+    sources in ``docs/sources.md`` §3.3). Overridable per class in ``layers.yaml`` (``landcover: loss_db:``), per
+    run (``coverage.compute(clutter_loss_db=…)``) and in scenario parameters (``clutter_loss_db:``).
+landcover_canopy_m : dict[int, float]
+    Height (m) added to the terrain for the diffraction where a class stands on the path (trees: 15 m, the
+    "trees/forest" representative clutter height of ITU-R P.1812 Table 2).
 
 Every figure below the cost heading is documented where it is set; the source of each is in ``docs/sources.md``
 (§1 the department's plan, §3 standards, §4 unit costs, §6 assumptions).
@@ -62,6 +75,15 @@ usd_to_vnd: float = 25_400.0
 environment_of_commune_kind: dict[str, str] = {"phuong": "urban", "thi_tran": "suburban", "xa": "rural"}
 default_site_height_m: float = 30.0
 default_operator: str = "Viettel"
+sector_beamwidth_deg: float = 65.0
+sector_front_to_back_db: float = 25.0
+sector_vertical_beamwidth_deg: float = 10.0
+sector_vertical_sidelobe_db: float = 20.0
+#: ESA WorldCover 2021: 10 tree cover, 20 shrubland, 30 grassland, 40 cropland, 50 built-up, 60 bare / sparse
+#: vegetation, 70 snow and ice, 80 permanent water, 90 herbaceous wetland, 95 mangroves, 100 moss and lichen.
+landcover_loss_db: dict[int, float] = {10: 12.0, 20: 4.0, 30: 0.0, 40: 0.0, 50: 8.0, 60: 0.0, 70: 0.0, 80: 0.0,
+                                       90: 2.0, 95: 12.0, 100: 0.0}
+landcover_canopy_m: dict[int, float] = {10: 15.0, 95: 15.0}
 
 # --- Scenario and cost defaults (docs/sources.md §4; configurable per run in scenario files) -----------------------
 #: Coverage threshold for "covered" (dBm, RSRP for 4G/5G). No official threshold exists (docs/sources.md §3.2);

@@ -40,11 +40,16 @@ class CoverageResult:
     threshold_dbm: float
     dem: Dem
     rsrp_dbm: np.ndarray  # float32, NaN where no site reaches
-    server: np.ndarray  # int32 index into site_ids, -1 where none
-    site_ids: list[str]
+    server: np.ndarray  # int32 index into site_ids / cell_ids (one per transmitter), -1 where none
+    site_ids: list[str]  # site of each transmitter (repeated for the cells of a sectored site)
     villages: pd.DataFrame
     communes: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    cell_ids: list[str] = field(default_factory=list)  # per server index: the cell (the site id when omni)
+
+    def __post_init__(self) -> None:
+        if not self.cell_ids:
+            self.cell_ids = list(self.site_ids)
 
 
 def site_environment(sites: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> np.ndarray:
