@@ -4,9 +4,10 @@ An optional ``landcover.tif`` in the data folder holds one class per pixel, by d
 codes (`WORLDCOVER`). It is brought onto the DEM grid (`read_landcover`: the most common class of the pixels in a
 DEM cell when the land cover is finer, the nearest pixel otherwise) and turned into two grids:
 
-- the **clutter loss** at a receiver in each cell (`loss_grid`): ``settings.landcover_loss_db`` per class —
-  built-up 8 dB (ITU-R P.2108-style terminal clutter loss, at the low end of its range because the Hata
-  environment already averages the clutter of its settlements), tree cover 12 dB (vegetation loss of a terminal
+- the **clutter loss** at a receiver in each cell (`loss_grid`, `loss_tables`): ``settings.landcover_loss_db`` per
+  class — built-up 8 dB (ITU-R P.2108-style terminal clutter loss, at the low end of its range; applied to sites of
+  the rural, open-area Hata formula only: the urban and suburban formulas are fitted among buildings already,
+  ``settings.landcover_in_hata``), tree cover 12 dB (vegetation loss of a terminal
   inside woodland, in the range ITU-R P.833 §2.2 gives at 0.9–2 GHz), shrubland 4 dB, wetland 2 dB, open classes
   0 (sources and reasoning in ``docs/sources.md`` §3.3);
 - the **canopy** added to the ground where trees stand (`canopy_grid`): ``settings.landcover_canopy_m`` per class
@@ -35,6 +36,7 @@ from .terrain import Dem
 
 __all__ = [
     "LANDCOVER_NAMES", "WORLDCOVER", "canopy_grid", "class_table", "find_landcover", "landcover_spec", "loss_grid",
+    "loss_tables",
     "read_landcover",
 ]
 
@@ -164,6 +166,24 @@ def _grid(classes: np.ndarray, table: dict[int, float]) -> np.ndarray:
         if 0 <= k < 256:
             lut[k] = v
     return lut[classes]
+
+
+def loss_tables(loss_db: dict[int, float], environments: np.ndarray) -> np.ndarray:
+    """Clutter loss by class (n × 256, dB) for transmitters of the given Hata environments.
+
+    The classes of ``settings.landcover_in_hata`` for an environment (built-up for urban and suburban Hata, whose
+    formulas are fitted to measurements among buildings) add nothing to its transmitters.
+    """
+    out = np.zeros((len(environments), 256))
+    base = np.zeros(256)
+    for k, v in loss_db.items():
+        if 0 <= k < 256:
+            base[k] = v
+    for name in set(environments):
+        row = base.copy()
+        row[list(settings.landcover_in_hata.get(name, ()))] = 0.0
+        out[np.asarray(environments) == name] = row
+    return out
 
 
 def loss_grid(classes: np.ndarray, loss_db: dict[int, float] | None = None) -> np.ndarray:

@@ -48,6 +48,9 @@ landcover_loss_db : dict[int, float]
     Loss (dB) at a receiver standing in each land-cover class (ESA WorldCover 2021 codes; :mod:`ictgis.landcover`,
     sources in ``docs/sources.md`` §3.3). Overridable per class in ``layers.yaml`` (``landcover: loss_db:``), per
     run (``coverage.compute(clutter_loss_db=…)``) and in scenario parameters (``clutter_loss_db:``).
+landcover_in_hata : dict[str, tuple[int, ...]]
+    Classes whose loss a Hata environment already holds (built-up for the urban and suburban formulas, fitted to
+    measurements among buildings): they add nothing to the sites of that environment.
 landcover_canopy_m : dict[int, float]
     Height (m) added to the terrain for the diffraction where a class stands on the path (trees: 15 m, the
     "trees/forest" representative clutter height of ITU-R P.1812 Table 2).
@@ -84,6 +87,7 @@ sector_vertical_sidelobe_db: float = 20.0
 landcover_loss_db: dict[int, float] = {10: 12.0, 20: 4.0, 30: 0.0, 40: 0.0, 50: 8.0, 60: 0.0, 70: 0.0, 80: 0.0,
                                        90: 2.0, 95: 12.0, 100: 0.0}
 landcover_canopy_m: dict[int, float] = {10: 15.0, 95: 15.0}
+landcover_in_hata: dict[str, tuple[int, ...]] = {"urban_dense": (50,), "urban": (50,), "suburban": (50,)}
 
 # --- Scenario and cost defaults (docs/sources.md §4; configurable per run in scenario files) -----------------------
 #: Coverage threshold for "covered" (dBm, RSRP for 4G/5G). No official threshold exists (docs/sources.md §3.2);

@@ -140,3 +140,15 @@ def test_clutter_table_defaults_and_overrides():
     np.testing.assert_array_equal(grid, [[14.0, 10.0, 0.0, 0.0]])
     assert settings.landcover_loss_db[10] == 12.0 and settings.landcover_loss_db[50] == 8.0
     np.testing.assert_array_equal(landcover.canopy_grid(np.array([10, 40], np.uint8)), [15.0, 0.0])
+
+
+def test_built_up_loss_applies_to_open_area_hata_only(flat):
+    row = int((Y0 + 10_500 - SITE[1]) // CELL)
+    east = int((SITE[0] + 3000 - (X0 - 500)) // CELL)
+    crop = np.full((220, 220), 40, np.uint8)
+    town = crop.copy()
+    town[row, east] = 50
+    for environment, expected in (("urban", 0.0), ("suburban", 0.0), ("rural", settings.landcover_loss_db[50])):
+        base = rsrp(run(flat, landcover=crop, environment=environment))
+        got = rsrp(run(flat, landcover=town, environment=environment))
+        assert base["EAST"] - got["EAST"] == pytest.approx(expected, abs=1e-3), environment

@@ -128,6 +128,7 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     strength = (ref - a_coef) / b_coef
     idx = idx[np.argsort(-strength[idx], kind="stable")]
     lams = SPEED_OF_LIGHT_M_PER_US / params.frequency_mhz  # c / f with f in MHz → metres
+    loss_lut = lc.loss_tables(clutter.losses, env) if clutter.used else np.zeros((len(env), 256))
     n_threads = max(1, numba.get_num_threads())
     with PARALLEL_LOCK:
         best, server = new_best(n_threads, *dem.shape)
@@ -147,8 +148,8 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
                                    params.height_m[chunk], rx_height_m, outer[chunk], lams[chunk], k_factor,
                                    a_coef[chunk], b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32),
                                    best, server, n_threads, inner[chunk], log_d, block_min, clutter.surface,
-                                   clutter.rx_loss, clutter.used, tx.pat_h[chunk], tx.pat_v[chunk],
-                                   tx.pat_cap[chunk], tx.use_pat[chunk])
+                                   clutter.classes, loss_lut[chunk], clutter.used, tx.pat_h[chunk],
+                                   tx.pat_v[chunk], tx.pat_cap[chunk], tx.use_pat[chunk])
             done = (pas + (start + len(chunk)) / len(todo)) / passes
             report(0.95 * done, f"{technology}: pass {pas + 1}/{passes}, {start + len(chunk)}/{len(todo)} sites")
         if pas < passes - 1 and n_threads > 1:
@@ -173,7 +174,8 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
 @dataclass(frozen=True, eq=False)
 class _Clutter:
     surface: np.ndarray  # ground + canopy (the DEM itself without land cover)
-    rx_loss: np.ndarray  # dB at the receiver (1 × 1 without land cover)
+    classes: np.ndarray  # land-cover classes, uint8 (1 × 1 without land cover)
+    losses: dict  # class → dB at the receiver
     used: bool
     summary: dict | None
 
@@ -196,7 +198,7 @@ def _transmitters(ds, sites, technology, cells, mapping) -> Transmitters:
 
 
 def _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m) -> _Clutter:
-    none = _Clutter(dem.elevation, np.zeros((1, 1), np.float32), False, None)
+    none = _Clutter(dem.elevation, np.zeros((1, 1), np.uint8), {}, False, None)
     if landcover is False:
         return none
     spec = lc.landcover_spec(mapping, file=mapping.get("_path", "layers.yaml")) if mapping else {}
@@ -218,7 +220,8 @@ def _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m) -> _Clutter
     summary = {"source": source, "loss_db": {str(k): v for k, v in sorted(losses.items())},
                "canopy_m": {str(k): v for k, v in sorted(heights.items()) if v},
                "cells_per_class": {str(k): v for k, v in present.items()}}
-    return _Clutter(surface, lc.loss_grid(classes, losses), True, summary)
+    summary["built_up_in_hata"] = sorted(settings.landcover_in_hata)
+    return _Clutter(surface, classes, losses, True, summary)
 
 
 def _tables(ds, dem, rsrp, srv, site_ids, sites, threshold, cell_ids=None) -> tuple[pd.DataFrame, pd.DataFrame]:

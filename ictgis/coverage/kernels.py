@@ -131,8 +131,8 @@ def block_minima(best, elevation):
 
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, lams, k_factor, a_coef, b_coef,
-                       fspl_c, ref_eirp, site_index, best, server, n_threads, inner, log_d, block_min, surface, rx_loss,
-                       use_loss, pat_h, pat_v, pat_cap, use_pat):
+                       fspl_c, ref_eirp, site_index, best, server, n_threads, inner, log_d, block_min, surface, classes,
+                       loss_lut, use_loss, pat_h, pat_v, pat_cap, use_pat):
     """Sweep every site fused with the best-server update (`radial_best_server_serial`), one best array per thread.
 
     Sites are handed to the threads one at a time as they free up (per-site work varies a lot), in the order given
@@ -141,7 +141,8 @@ def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, l
     not change the result: ties go to the lower site index (`sweep_kernels.beats`). Cells within `inner[s]` of site s
     are left alone (filled by an earlier pass, see `ictgis.coverage.compute`). `log_d` is `log_distance_table`
     out to the largest radius; `block_min` is `block_minima` of `best` (may be stale). `surface` (ground + canopy),
-    `rx_loss` (clutter loss at the receiver, used when `use_loss`) and the cells' antenna tables `pat_h` (n × 360),
+    `classes` (land cover, uint8) with each site's clutter loss per class `loss_lut` (n × 256, used when
+    `use_loss`) and the cells' antenna tables `pat_h` (n × 360),
     `pat_v` (n × 181), `pat_cap` and `use_pat` (per site, False: omnidirectional) are those of
     `radial_best_server_serial`.
     """
@@ -162,7 +163,7 @@ def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, l
             radial_best_server_serial(elev, x_min, y_max, cell, xs[s], ys[s], heights[s], rx_h, reach, lams[s],
                                       k_factor, a_coef[s], b_coef[s], fspl_c[s], ref_eirp[s], site_index[s],
                                       log_d, best[t], server[t], block_min[t], inner[s], reach2, ray_lim[t], surface,
-                                      rx_loss, use_loss, pat_h[s], pat_v[s], pat_cap[s], use_pat[s])
+                                      classes, loss_lut[s], use_loss, pat_h[s], pat_v[s], pat_cap[s], use_pat[s])
 
 
 @njit(cache=True, parallel=True, nogil=True)

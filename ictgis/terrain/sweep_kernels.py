@@ -44,7 +44,7 @@ ATAN_DEG = np.degrees(np.arctan(np.arange(ATAN_STEPS + 1) / ATAN_STEPS))
 
 #: No antenna pattern / clutter loss (the arguments of `_sweep_octant` for sweeps without them).
 NO_PATTERN = np.zeros(1)
-NO_LOSS = np.zeros((1, 1), np.float32)
+NO_CLASSES = np.zeros((1, 1), np.uint8)
 
 
 @njit(cache=True)
@@ -134,7 +134,8 @@ def ray_limits(group_lim, big, sp0):
 @njit(cache=True, error_model="numpy")
 def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell_size_m, ht, rx_height_m, bulge,
                   two_over_lambda, r2min, r2max, fused, dist, vmax, loss_a, loss_b, loss_fs, power, site, log_d, best,
-                  server, block_min, hull, group_lim, surface, rx_loss, use_loss, pat_h, pat_v, pat_cap, use_pat):
+                  server, block_min, hull, group_lim, surface, classes, loss_lut, use_loss, pat_h, pat_v, pat_cap,
+                  use_pat):
     """Cast the rays of one octant (see :func:`radial_sweep`), column by column, and fill the cells they own.
 
     Ray j goes from the site towards the cell (H, j) of the octant (major, minor offsets), H = `_ray_half`. At
@@ -151,7 +152,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
     direction m / i falls in a group g with ``group_lim[g] < i`` are skipped (`_NO_LIMIT`: no cut).
 
     The rays sample `surface` (the ground plus any canopy; `elev` itself when there is none), the receiver stands on
-    `elev`. When fused: `use_loss` subtracts ``rx_loss[r, c]`` (clutter loss at the receiver, dB); `use_pat`
+    `elev`. When fused: `use_loss` subtracts ``loss_lut[classes[r, c]]`` (clutter loss at the receiver by its land-cover
+    class, dB, 256 values); `use_pat`
     subtracts the antenna's attenuation ``min(A_H + A_V, pat_cap)``, A_H from `pat_h` (360 values by azimuth from
     north, degrees; a cell's azimuth from the `ATAN_DEG` table) and A_V from `pat_v` (181 values, −90 … 90
     degrees below the horizon) at the angle from the antenna to the receiver.
@@ -209,7 +211,7 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                     clear = fs
                 clear = power - clear  # RSRP without terrain loss: an upper bound
                 if use_loss:
-                    clear -= rx_loss[r, c]
+                    clear -= loss_lut[classes[r, c]]
                 if use_pat:
                     az = az_base + az_sign * ATAN_DEG[(m * ATAN_STEPS + (i >> 1)) // i]
                     if az < 0.0:
@@ -383,8 +385,8 @@ def _plain_octant(elevation, o, w, rx_height_m, wavelength_m, cell_size_m):
     no_log, no_best, no_server = np.empty(1), np.empty((1, 1), np.float32), np.empty((1, 1), np.int32)
     _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
                   rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, 0.0, 0,
-                  no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT, elevation, NO_LOSS,
-                  False, NO_PATTERN, NO_PATTERN, 0.0, False)
+                  no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT, elevation,
+                  NO_CLASSES, NO_PATTERN, False, NO_PATTERN, NO_PATTERN, 0.0, False)
 
 
 @njit(cache=True, parallel=True)
@@ -462,8 +464,8 @@ def radial_sweep_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m,
 @njit(cache=True)
 def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_height_m, radius_m,
                               wavelength_m, k_factor, loss_a, loss_b, loss_fs, power, site, log_d, best, server,
-                              block_min, inner_m, octant_r2, ray_lim, surface, rx_loss, use_loss, pat_h, pat_v,
-                              pat_cap, use_pat):
+                              block_min, inner_m, octant_r2, ray_lim, surface, classes, loss_lut, use_loss, pat_h,
+                              pat_v, pat_cap, use_pat):
     """Run the sweep of :func:`radial_sweep` fused with a best-server update, on one thread.
 
     Every cell within the radius gets ``rsrp = power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km) −
@@ -477,7 +479,7 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     exactly the values this sweep would: the ray set does not depend on the radius). Octant o (see `OCTANTS`) stops
     at ``min(radius², octant_r2[o]) · cell²``, and its rays of direction group g (`ray_lim[o]`, see `ray_limits`)
     at column ``ray_lim[o, g]``: the caller must make sure that no cell of a later column whose ray is in that group
-    could beat `block_min` (cells of such groups are skipped). `surface`, `rx_loss`, `use_loss`, `pat_h`,
+    could beat `block_min` (cells of such groups are skipped). `surface`, `classes`, `loss_lut`, `use_loss`, `pat_h`,
     `pat_v`, `pat_cap` and `use_pat` are those of `_sweep_octant` (land cover and a sector antenna; the site's own
     cell gets its clutter loss but no antenna attenuation).
     """
@@ -491,7 +493,7 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     own = loss_a + loss_b * log_d[0]
     own = power - max(own, loss_fs + 20.0 * log_d[0])
     if use_loss:
-        own -= rx_loss[orow, ocol]
+        own -= loss_lut[classes[orow, ocol]]
     if inner_m <= 0.0 and beats(own, site, best[orow, ocol], server[orow, ocol]):
         best[orow, ocol] = own
         server[orow, ocol] = site
@@ -501,5 +503,5 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
         r2o = min(r2max, octant_r2[o])
         _sweep_octant(elevation, orow, ocol, half, o, 0, 0, nrows, ncols, cell_size_m, ht, rx_height_m, bulge,
                       2.0 / wavelength_m, r2min, r2o, True, no_dist, no_dist, loss_a, loss_b, loss_fs, power, site,
-                      log_d, best, server, block_min, hull, ray_lim[o], surface, rx_loss, use_loss, pat_h, pat_v,
-                      pat_cap, use_pat)
+                      log_d, best, server, block_min, hull, ray_lim[o], surface, classes, loss_lut, use_loss,
+                      pat_h, pat_v, pat_cap, use_pat)
