@@ -152,3 +152,15 @@ def test_built_up_loss_applies_to_open_area_hata_only(flat):
         base = rsrp(run(flat, landcover=crop, environment=environment))
         got = rsrp(run(flat, landcover=town, environment=environment))
         assert base["EAST"] - got["EAST"] == pytest.approx(expected, abs=1e-3), environment
+
+
+def test_sectors_pruned_together_equal_the_best_of_each_alone(flat):
+    table = pd.DataFrame({"site": ["S1"] * 3, "azimuth": [20.0, 140.0, 260.0], "tilt": [3.0, 3.0, 3.0]})
+    together = run(flat, cells=table)
+    alone = [run(flat, cells=table.iloc[[k]]) for k in range(3)]
+    stack = np.stack([np.where(np.isnan(a.rsrp_dbm), -np.inf, a.rsrp_dbm) for a in alone])
+    best = stack.max(axis=0)
+    got = np.where(np.isnan(together.rsrp_dbm), -np.inf, together.rsrp_dbm)
+    np.testing.assert_array_equal(got, best)
+    winner = np.where(np.isfinite(best), stack.argmax(axis=0), -1)
+    np.testing.assert_array_equal(together.server, winner)

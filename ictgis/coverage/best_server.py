@@ -26,7 +26,15 @@ from ..cells import Transmitters, find_cells, read_cells, transmitters
 from ..constants import DEFAULT_K_FACTOR, SPEED_OF_LIGHT_M_PER_US
 from ..io import Dataset, read_mapping
 from ..terrain import PARALLEL_LOCK, Dem, read_dem
-from .kernels import best_server_kernel, block_minima, log_distance_table, merge_best, new_best, share_best
+from .kernels import (
+    best_server_kernel,
+    block_minima,
+    group_attenuation,
+    log_distance_table,
+    merge_best,
+    new_best,
+    share_best,
+)
 from .model import MAX_RADIUS_M, RADIUS_MARGIN_DB, CoverageResult, loss_coefficients, site_environment, sites_of
 
 __all__ = ["compute"]
@@ -128,6 +136,7 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     strength = (ref - a_coef) / b_coef
     idx = idx[np.argsort(-strength[idx], kind="stable")]
     lams = SPEED_OF_LIGHT_M_PER_US / params.frequency_mhz  # c / f with f in MHz → metres
+    att_min = group_attenuation(tx.pat_h, tx.pat_cap, tx.use_pat)
     loss_lut = lc.loss_tables(clutter.losses, env) if clutter.used else np.zeros((len(env), 256))
     n_threads = max(1, numba.get_num_threads())
     with PARALLEL_LOCK:
@@ -149,7 +158,7 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
                                    a_coef[chunk], b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32),
                                    best, server, n_threads, inner[chunk], log_d, block_min, clutter.surface,
                                    clutter.classes, loss_lut[chunk], clutter.used, tx.pat_h[chunk],
-                                   tx.pat_v[chunk], tx.pat_cap[chunk], tx.use_pat[chunk])
+                                   tx.pat_v[chunk], tx.pat_cap[chunk], tx.use_pat[chunk], att_min[chunk])
             done = (pas + (start + len(chunk)) / len(todo)) / passes
             report(0.95 * done, f"{technology}: pass {pas + 1}/{passes}, {start + len(chunk)}/{len(todo)} sites")
         if pas < passes - 1 and n_threads > 1:

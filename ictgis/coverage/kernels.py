@@ -17,16 +17,24 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from ..constants import EARTH_RADIUS_M, KNIFE_EDGE_V_MIN, MIN_DISTANCE_KM
-from ..terrain.sweep_kernels import BLOCK_SHIFT, OCTANTS, beats, knife_edge_db, radial_best_server_serial
+from ..terrain.sweep_kernels import (
+    BLOCK_SHIFT,
+    OCTANTS,
+    beats,
+    knife_edge_db,
+    octant_azimuth,
+    radial_best_server_serial,
+)
 
 __all__ = [
-    "best_server_kernel", "bilinear", "block_minima", "log_distance_table", "merge_best", "new_best", "pair_rsrp",
+    "RAY_GROUPS", "best_server_kernel", "bilinear", "block_minima", "group_attenuation", "log_distance_table",
+    "merge_best", "new_best", "pair_rsrp",
     "share_best", "take", "useful_radii",
 ]
 
 
 #: Groups of ray directions per octant for `useful_radii`'s per-group cut of the sweep.
-_RAY_GROUPS = 64
+RAY_GROUPS = 64
 
 
 @njit(cache=True)
@@ -40,7 +48,7 @@ def log_distance_table(cell, radius_max):
 
 
 @njit(cache=True)
-def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ray_lim):
+def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ray_lim, att_min):
     """Return, per octant of the sweep, the squared radius (cells²) a site needs to reach (-1: none).
 
     Beyond it, the site cannot beat any block's (stale) minimum even without terrain loss. The sweep's values do
@@ -48,6 +56,9 @@ def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ra
     int64) gets, per octant and group g of ray directions (minor / major offset in [g / G, (g + 1) / G]), the last
     column (major offset) its rays must reach: that of the farthest block the site could beat whose cells may take
     their values from a ray of the group (a cell's ray is within one ray spacing, 1 / major offset, of it).
+    `att_min` (8 × G) is the smallest antenna attenuation over each group's directions and its neighbours' (zeros:
+    omnidirectional), so that a sector's back lobe stops where it can no longer beat anything; it is used for blocks
+    from G columns out, where a cell's ray is less than a group away from its direction.
     """
     ng = ray_lim.shape[1]
     ray_lim[:] = 0
@@ -79,8 +90,6 @@ def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ra
                 m_lo = min(r0 * nr + c0 * nc, r1 * nr + c1 * nc)
                 m_hi = max(r0 * nr + c0 * nc, r1 * nr + c1 * nc)
                 if i_hi >= 0 and m_hi >= 0 and m_lo <= i_hi:
-                    if far > need[o]:
-                        need[o] = far
                     i_lo = max(min(r0 * mr + c0 * mc, r1 * mr + c1 * mc), 1)
                     m_lo = max(m_lo, 0)
                     m_hi = min(m_hi, i_hi)
@@ -88,10 +97,41 @@ def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ra
                     t_hi = (m_hi + 1) / i_lo
                     g0 = int(t_lo * ng)
                     g1 = min(int(t_hi * ng), ng - 1)
+                    hit = False
                     for g in range(g0, g1 + 1):
+                        if i_lo >= ng and np.float32(clear - att_min[o, g]) < block_min[br, bc]:
+                            continue  # the antenna's pattern keeps this group of directions from beating the block
+                        hit = True
                         if ray_lim[o, g] < i_hi:
                             ray_lim[o, g] = i_hi
+                    if hit and far > need[o]:
+                        need[o] = far
     return need
+
+
+def group_attenuation(pat_h: np.ndarray, pat_cap: np.ndarray, use_pat: np.ndarray) -> np.ndarray:
+    """Smallest horizontal attenuation (dB) of each transmitter over each octant's groups of ray directions.
+
+    Returns an n × 8 × `RAY_GROUPS` array for `useful_radii` (zeros for omnidirectional transmitters): the minimum of
+    the 360-degree table over the whole degrees from 1° before to 1° after the directions of the group and of its
+    two neighbours in the octant.
+    """
+    n = len(pat_h)
+    out = np.zeros((n, 8, RAY_GROUPS))
+    if not np.any(use_pat):
+        return out
+    edges = np.degrees(np.arctan(np.arange(RAY_GROUPS + 1) / RAY_GROUPS))
+    idx = np.empty((8, RAY_GROUPS, 9), np.int64)
+    for o in range(8):
+        base, sign = octant_azimuth(o)
+        for g in range(RAY_GROUPS):
+            lo, hi = max(g - 1, 0), min(g + 2, RAY_GROUPS)
+            a0, a1 = sorted((base + sign * edges[lo], base + sign * edges[hi]))
+            degs = np.minimum(np.arange(np.floor(a0) - 1, np.floor(a0) + 8), np.ceil(a1) + 1)
+            idx[o, g] = degs.astype(np.int64) % 360
+    att = np.minimum(pat_h[:, idx].min(axis=-1), pat_cap[:, None, None])
+    out[use_pat] = att[use_pat]
+    return out
 
 
 @intrinsic
@@ -132,7 +172,7 @@ def block_minima(best, elevation):
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, lams, k_factor, a_coef, b_coef,
                        fspl_c, ref_eirp, site_index, best, server, n_threads, inner, log_d, block_min, surface, classes,
-                       loss_lut, use_loss, pat_h, pat_v, pat_cap, use_pat):
+                       loss_lut, use_loss, pat_h, pat_v, pat_cap, use_pat, att_min):
     """Sweep every site fused with the best-server update (`radial_best_server_serial`), one best array per thread.
 
     Sites are handed to the threads one at a time as they free up (per-site work varies a lot), in the order given
@@ -142,12 +182,12 @@ def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, l
     are left alone (filled by an earlier pass, see `ictgis.coverage.compute`). `log_d` is `log_distance_table`
     out to the largest radius; `block_min` is `block_minima` of `best` (may be stale). `surface` (ground + canopy),
     `classes` (land cover, uint8) with each site's clutter loss per class `loss_lut` (n × 256, used when
-    `use_loss`) and the cells' antenna tables `pat_h` (n × 360),
+    `use_loss`) and the cells' antenna tables `pat_h` (n × 360), with `att_min` (n × 8 × G, `group_attenuation`),
     `pat_v` (n × 181), `pat_cap` and `use_pat` (per site, False: omnidirectional) are those of
     `radial_best_server_serial`.
     """
     n = xs.shape[0]
-    ray_lim = np.zeros((n_threads, 8, _RAY_GROUPS), np.int64)
+    ray_lim = np.zeros((n_threads, 8, RAY_GROUPS), np.int64)
     queue = np.zeros(1, np.int64)  # next site to sweep, taken atomically by whichever thread is free
     for t in prange(n_threads):
         while True:
@@ -156,7 +196,7 @@ def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, l
                 break
             orow, ocol = int(math.floor((y_max - ys[s]) / cell)), int(math.floor((xs[s] - x_min) / cell))
             reach2 = useful_radii(block_min[t], orow, ocol, cell, radii[s], a_coef[s], b_coef[s], fspl_c[s],
-                                  ref_eirp[s], log_d, ray_lim[t])
+                                  ref_eirp[s], log_d, ray_lim[t], att_min[s])
             reach = cell * math.sqrt(max(reach2.max(), 0.0))
             if reach <= inner[s]:
                 continue
