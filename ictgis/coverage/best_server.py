@@ -26,10 +26,11 @@ from ..cells import Transmitters, find_cells, read_cells, transmitters
 from ..constants import DEFAULT_K_FACTOR, SPEED_OF_LIGHT_M_PER_US
 from ..io import Dataset, read_mapping
 from ..terrain import PARALLEL_LOCK, Dem, read_dem
+from ..terrain.sweep_kernels import octant_azimuth
 from .kernels import (
+    RAY_GROUPS,
     best_server_kernel,
     block_minima,
-    group_attenuation,
     log_distance_table,
     merge_best,
     new_best,
@@ -231,6 +232,31 @@ def _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m) -> _Clutter
                "cells_per_class": {str(k): v for k, v in present.items()}}
     summary["built_up_in_hata"] = sorted(settings.landcover_in_hata)
     return _Clutter(surface, classes, losses, True, summary)
+
+
+def group_attenuation(pat_h: np.ndarray, pat_cap: np.ndarray, use_pat: np.ndarray) -> np.ndarray:
+    """Smallest horizontal attenuation (dB) of each transmitter over each octant's groups of ray directions.
+
+    Returns an n × 8 × `RAY_GROUPS` array for `useful_radii` (zeros for omnidirectional transmitters): the minimum of
+    the 360-degree table over the whole degrees from 1° before to 1° after the directions of the group and of its
+    two neighbours in the octant.
+    """
+    n = len(pat_h)
+    out = np.zeros((n, 8, RAY_GROUPS))
+    if not np.any(use_pat):
+        return out
+    edges = np.degrees(np.arctan(np.arange(RAY_GROUPS + 1) / RAY_GROUPS))
+    idx = np.empty((8, RAY_GROUPS, 9), np.int64)
+    for o in range(8):
+        base, sign = octant_azimuth(o)
+        for g in range(RAY_GROUPS):
+            lo, hi = max(g - 1, 0), min(g + 2, RAY_GROUPS)
+            a0, a1 = sorted((base + sign * edges[lo], base + sign * edges[hi]))
+            degs = np.minimum(np.arange(np.floor(a0) - 1, np.floor(a0) + 8), np.ceil(a1) + 1)
+            idx[o, g] = degs.astype(np.int64) % 360
+    att = np.minimum(pat_h[:, idx].min(axis=-1), pat_cap[:, None, None])
+    out[use_pat] = att[use_pat]
+    return out
 
 
 def _tables(ds, dem, rsrp, srv, site_ids, sites, threshold, cell_ids=None) -> tuple[pd.DataFrame, pd.DataFrame]:
