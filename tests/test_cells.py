@@ -164,3 +164,18 @@ def test_sectors_pruned_together_equal_the_best_of_each_alone(flat):
     np.testing.assert_array_equal(got, best)
     winner = np.where(np.isfinite(best), stack.argmax(axis=0), -1)
     np.testing.assert_array_equal(together.server, winner)
+
+
+def test_scenario_parameters_take_a_clutter_loss_per_class(tmp_path):
+    from ictgis import scenario
+    from ictgis._errors import ScenarioError
+
+    good = tmp_path / "s.yaml"
+    good.write_text("name: forest\nparameters:\n  clutter_loss_db: {10: 15, 50: 9.5}\ninterventions: []\n",
+                    encoding="utf-8")
+    assert scenario.read(good, check_base=False).parameters["clutter_loss_db"] == {10: 15, 50: 9.5}
+    bad = tmp_path / "b.yaml"
+    bad.write_text("name: forest\nparameters:\n  clutter_loss_db: {forest: dense}\ninterventions: []\n",
+                   encoding="utf-8")
+    with pytest.raises(ScenarioError, match="land-cover class"):
+        scenario.read(bad, check_base=False)

@@ -32,7 +32,8 @@ class CoverageIndicators:
 
 
 def populated_area_coverage(ds: Dataset, *, technologies: tuple[str, ...] = ("3G", "4G"),
-                            threshold_dbm: float | None = None) -> CoverageIndicators:
+                            threshold_dbm: float | None = None,
+                            clutter_loss_db: dict | None = None) -> CoverageIndicators:
     """Populated-area coverage per technology, as indicator values plus the coverage results computed for them.
 
     Computed at the DEM's own resolution; a technology without sites, or a dataset without DEM or villages, gives
@@ -46,6 +47,8 @@ def populated_area_coverage(ds: Dataset, *, technologies: tuple[str, ...] = ("3G
         Technologies to compute, e.g. ``("3G", "4G")``.
     threshold_dbm
         RSRP threshold (default `ictgis.settings`).
+    clutter_loss_db
+        Land-cover loss per class over the defaults (``clutter_loss_db:`` in scenario parameters).
 
     Returns
     -------
@@ -66,7 +69,8 @@ def populated_area_coverage(ds: Dataset, *, technologies: tuple[str, ...] = ("3G
         if not any(tech in parse_tech(t) for t in bts["tech"]):
             values.update(dict(zip(keys, (0.0, 0, 0), strict=True)))  # no site of that technology: nothing covered
             continue
-        result = compute(ds, technology=tech, threshold_dbm=threshold_dbm, dem=dem, progress=lambda f, m: None)
+        result = compute(ds, technology=tech, threshold_dbm=threshold_dbm, dem=dem, progress=lambda f, m: None,
+                         clutter_loss_db={int(k): float(v) for k, v in (clutter_loss_db or {}).items()})
         results[tech] = result
         s = result.summary
         values.update(dict(zip(keys, (s["populated_area_pct"], s["villages_covered"], s["population_covered"]),

@@ -27,6 +27,7 @@ PARAMETERS = {
     "site_rent_usd_per_year": float, "solar_kit_usd": float, "grid_connection_usd": float,
     "diesel_litres_per_year": float, "diesel_vnd_per_litre": float, "co2_kg_per_litre_diesel": float,
     "bdvhx_capex_vnd": float, "bdvhx_opex_vnd_per_year": float, "fiber_opex_share_per_year": float,
+    "clutter_loss_db": dict,
 }
 
 @dataclass
@@ -106,6 +107,12 @@ def read(path: str | Path, *, check_base: bool = True, base: str | Path | None =
         for key, value in params.items():
             if key not in PARAMETERS:
                 chk.add(("parameters", key), f"unknown parameter '{key}'")
+            elif PARAMETERS[key] is dict:
+                if chk.typed(("parameters", key), value, dict):
+                    for cls, db in value.items():
+                        if not str(cls).isdigit() or isinstance(db, bool) or not isinstance(db, (int, float)):
+                            chk.add(("parameters", key, cls), f"expected a land-cover class code: dB, got "
+                                    f"{cls!r}: {db!r}")
             elif chk.typed(("parameters", key), value, PARAMETERS[key]) and value < 0 and key != \
                     "rsrp_threshold_dbm":
                 chk.add(("parameters", key), f"{key} must not be negative")

@@ -60,7 +60,8 @@ def measure(ds: Dataset, *, structure: str, params: dict) -> tuple[dict, dict]:
         return result, {}
     from ..coverage import populated_area_coverage
 
-    found = populated_area_coverage(ds, technologies=("3G", "4G"), threshold_dbm=params.get("rsrp_threshold_dbm"))
+    found = populated_area_coverage(ds, technologies=("3G", "4G"), threshold_dbm=params.get("rsrp_threshold_dbm"),
+                                    clutter_loss_db=params.get("clutter_loss_db"))
     result.setdefault("mobile", {}).update(found.values)
     return result, found.results
 
