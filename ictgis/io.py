@@ -80,7 +80,7 @@ logger = logging.getLogger(__name__)
 VECTOR_SUFFIXES = (".shp", ".zip", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".kmz", ".csv", ".xlsx", ".xlsm",
                    ".xls")
 MAPPING_NAMES = ("layers.yaml", "layers.yml")
-MAPPING_KEYS = {"crs", "encoding", "area_km2", "layers", "province"}
+MAPPING_KEYS = {"crs", "encoding", "area_km2", "layers", "province", "landcover"}
 LAYER_KEYS = {"file", "layer", "fields", "crs", "encoding", "values", "set", "join"}
 ENCODINGS = tables.CSV_ENCODINGS
 DBF_ENCODINGS = ("utf-8", "tcvn3", "vni", "cp1258", "latin1")
@@ -194,8 +194,8 @@ def read_mapping(data_dir: Path, collector: Collector) -> dict:
         collector.add(path.name, "'layers' must map layer names to their settings", column="layers")
         layers = {}
     for lname, spec in layers.items():
-        if lname not in SCHEMAS and lname != "dem":
-            collector.add(path.name, f"unknown layer '{lname}' (known: {', '.join(LAYER_NAMES)}, dem)",
+        if lname not in SCHEMAS and lname not in ("dem", "cells"):
+            collector.add(path.name, f"unknown layer '{lname}' (known: {', '.join(LAYER_NAMES)}, cells, dem)",
                           column=f"layers.{lname}")
             continue
         if isinstance(spec, str):

@@ -41,6 +41,38 @@ def _ray_half(cell_size_m, half):
 _NO_LIMIT = np.full(1, 1 << 40, np.int64)
 
 
+#: atan(k / ATAN_STEPS) in degrees for k = 0 … ATAN_STEPS: the direction of a cell (i, m) of an octant off its major
+#: axis is ``atan(m / i)``, looked up (error below 0.03°) rather than computed per cell.
+ATAN_STEPS = 1024
+ATAN_DEG = np.degrees(np.arctan(np.arange(ATAN_STEPS + 1) / ATAN_STEPS))
+
+#: No antenna pattern / clutter loss (the arguments of `_sweep_octant` for sweeps without them).
+NO_PATTERN = np.zeros(1)
+NO_CLASSES = np.zeros((1, 1), np.uint8)
+
+
+@njit(cache=True)
+def octant_azimuth(octant):
+    """Azimuth (degrees from north) of an octant's major axis and the sign of its minor offsets' turn."""
+    mr, mc, nr, nc = OCTANTS[octant, 0], OCTANTS[octant, 1], OCTANTS[octant, 2], OCTANTS[octant, 3]
+    base = math.degrees(math.atan2(mc, -mr)) % 360.0
+    minor = math.degrees(math.atan2(nc, -nr)) % 360.0
+    sign = 1.0 if abs((minor - base) % 360.0 - 90.0) < 1.0 else -1.0
+    return base, sign
+
+
+@njit(cache=True, inline="always")
+def table_lookup(table, x):
+    """`table` interpolated linearly at fractional index `x` (clamped to the table's ends)."""
+    n = table.shape[0]
+    if x <= 0.0:
+        return table[0]
+    k0 = int(x)
+    if k0 >= n - 1:
+        return table[n - 1]
+    return table[k0] + (x - k0) * (table[k0 + 1] - table[k0])
+
+
 #: Side of the blocks of the best-server pruning minima (cells, as a power of two; see `coverage.kernels.block_minima`).
 BLOCK_SHIFT = 3
 
@@ -128,7 +160,8 @@ def ray_limits(group_lim, big, sp0):
 @njit(cache=True, error_model="numpy")
 def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell_size_m, ht, rx_height_m, bulge,
                   two_over_lambda, r2min, r2max, fused, dist, vmax, loss_a, loss_b, loss_fs, power, site, log_d, best,
-                  server, block_min, hull, group_lim, tr_row):
+                  server, block_min, hull, group_lim, tr_row, surface, classes, loss_lut, use_loss, pat_h,
+                  pat_v, pat_cap, use_pat):
     """Cast the rays of one octant (see :func:`radial_sweep`), column by column, and fill the cells they own.
 
     Ray j goes from the site towards the cell (H, j) of the octant (major, minor offsets), H = `_ray_half`. At
@@ -146,6 +179,13 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
     When ``tr_row[0] > 0`` (a row of `ictgis.tr38901.coefficients`), the fused loss is TR 38.901's instead of
     ``loss_a + loss_b · log10 d_km``: ``max(LOS, free space) + J(v)`` where v_max <= 0, else
     ``max(LOS + J(v), NLOS')`` (`ictgis.tr38901.combined_loss_db`).
+
+    The rays sample `surface` (the ground plus any canopy; `elev` itself when there is none), the receiver stands on
+    `elev`. When fused: `use_loss` subtracts ``loss_lut[classes[r, c]]`` (clutter loss at the receiver by its land-cover
+    class, dB, 256 values); `use_pat`
+    subtracts the antenna's attenuation ``min(A_H + A_V, pat_cap)``, A_H from `pat_h` (360 values by azimuth from
+    north, degrees; a cell's azimuth from the `ATAN_DEG` table) and A_V from `pat_v` (181 values, −90 … 90
+    degrees below the horizon) at the angle from the antenna to the receiver.
     """
     nrows, ncols = elev.shape
     mr, mc, nr, nc = OCTANTS[octant, 0], OCTANTS[octant, 1], OCTANTS[octant, 2], OCTANTS[octant, 3]
@@ -160,6 +200,7 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
         sp *= 2
     lim = ray_limits(group_lim, big, sp)
     ngroups = group_lim.shape[0]
+    az_base, az_sign = octant_azimuth(octant)
     for i in range(1, half + 1):
         if i * i > r2max:
             break
@@ -190,6 +231,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             if r < 0 or r >= hrows or c < 0 or c >= hcols:
                 continue
             clear = 0.0
+            plain = 0.0
+            ah = 0.0
             if fused:
                 ld = log_d[k]
                 clear = loss_a + loss_b * ld
@@ -199,12 +242,35 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                 if clear < fs:
                     clear = fs
                 clear = power - clear  # RSRP without terrain loss: an upper bound
+                plain = clear  # before the receiver's clutter loss and the antenna's attenuation
+                if use_loss:
+                    clear -= loss_lut[classes[r, c]]
+                if use_pat:
+                    az = az_base + az_sign * ATAN_DEG[(m * ATAN_STEPS + (i >> 1)) // i]
+                    if az < 0.0:
+                        az += 360.0
+                    elif az >= 360.0:
+                        az -= 360.0
+                    k0 = int(az)
+                    k1 = k0 + 1 if k0 < 359 else 0
+                    ah = pat_h[k0] + (az - k0) * (pat_h[k1] - pat_h[k0])
+                    if ah > pat_cap:
+                        ah = pat_cap
+                    clear -= ah
                 upper = np.float32(clear)  # compared as stored (float32): rounding keeps the order
                 if upper < block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT] or upper < best[r, c]:
                     continue  # cannot beat (nor tie) the best
             zc = elev[r + row0, c + col0]
             if np.isnan(zc):
                 continue
+            if use_pat:
+                down = math.degrees(math.atan((ht - zc - rx_height_m) / (cell_size_m * np.sqrt(k))))
+                extra = ah + table_lookup(pat_v, down + 90.0)
+                if extra > pat_cap:
+                    extra = pat_cap
+                clear -= extra - ah
+                if np.float32(clear) < best[r, c]:
+                    continue
             target = m * big  # ray position j·i compared with m·H
             j = (target // (i * sp)) * sp
             if j >= last_active:
@@ -254,7 +320,7 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             if fused:
                 rsrp = clear - knife_edge_db(v)
                 if tr_row[0] > 0.0 and v > 0.0:  # terrain cuts the line of sight: NLOS
-                    rsrp = min(rsrp, power - tr38901_nlos_db(tr_row, d))
+                    rsrp = min(rsrp, power - tr38901_nlos_db(tr_row, d) - (plain - clear))
                 if beats(rsrp, site, best[r, c], server[r, c]):
                     best[r, c] = rsrp
                     server[r, c] = site
@@ -278,11 +344,11 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             c = ocol + i * mc + m0 * nc
             if 0 <= r < nrows and 0 <= c < ncols:
                 frac = rem / big
-                z = elev[r, c]
+                z = surface[r, c]
                 if frac > 0.0:
                     r1, c1 = r + nr, c + nc
                     if 0 <= r1 < nrows and 0 <= c1 < ncols:
-                        z1 = elev[r1, c1]
+                        z1 = surface[r1, c1]
                         z = z1 if np.isnan(z) else (z if np.isnan(z1) else z + frac * (z1 - z))
                 if not np.isnan(z):
                     s = i * steps[j]
@@ -354,7 +420,8 @@ def _plain_octant(elevation, o, w, rx_height_m, wavelength_m, cell_size_m):
     no_log, no_best, no_server = np.empty(1), np.empty((1, 1), np.float32), np.empty((1, 1), np.int32)
     _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
                   rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, 0.0, 0,
-                  no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT, NO_TR38901)
+                  no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT, NO_TR38901,
+                  elevation, NO_CLASSES, NO_PATTERN, False, NO_PATTERN, NO_PATTERN, 0.0, False)
 
 
 @njit(cache=True, parallel=True)
@@ -432,7 +499,8 @@ def radial_sweep_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m,
 @njit(cache=True)
 def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_height_m, radius_m,
                               wavelength_m, k_factor, loss_a, loss_b, loss_fs, power, site, log_d, best, server,
-                              block_min, inner_m, octant_r2, ray_lim, tr_row):
+                              block_min, inner_m, octant_r2, ray_lim, tr_row, surface, classes, loss_lut, use_loss,
+                              pat_h, pat_v, pat_cap, use_pat):
     """Run the sweep of :func:`radial_sweep` fused with a best-server update, on one thread.
 
     Every cell within the radius gets ``rsrp = power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km) −
@@ -447,7 +515,9 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     at ``min(radius², octant_r2[o]) · cell²``, and its rays of direction group g (`ray_lim[o]`, see `ray_limits`)
     at column ``ray_lim[o, g]``: the caller must make sure that no cell of a later column whose ray is in that group
     could beat `block_min` (cells of such groups are skipped). `tr_row`: a row of `ictgis.tr38901.coefficients` for a
-    TR 38.901 site (the loss of `_sweep_octant`), `NO_TR38901` for the A + B·log10 d loss.
+    TR 38.901 site (the loss of `_sweep_octant`), `NO_TR38901` for the A + B·log10 d loss. `surface`, `classes`,
+    `loss_lut`, `use_loss`, `pat_h`, `pat_v`, `pat_cap` and `use_pat` are those of `_sweep_octant` (land cover and a
+    sector antenna; the site's own cell gets its clutter loss but no antenna attenuation).
     """
     nrows, ncols = elevation.shape
     orow, ocol = _site_cell(elevation, x_min, y_max, cell_size_m, x, y)
@@ -460,6 +530,8 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     if tr_row[0] > 0.0:
         own = tr38901_los_db(tr_row, 0.0)
     own = power - max(own, loss_fs + 20.0 * log_d[0])
+    if use_loss:
+        own -= loss_lut[classes[orow, ocol]]
     if inner_m <= 0.0 and beats(own, site, best[orow, ocol], server[orow, ocol]):
         best[orow, ocol] = own
         server[orow, ocol] = site
@@ -469,4 +541,5 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
         r2o = min(r2max, octant_r2[o])
         _sweep_octant(elevation, orow, ocol, half, o, 0, 0, nrows, ncols, cell_size_m, ht, rx_height_m, bulge,
                       2.0 / wavelength_m, r2min, r2o, True, no_dist, no_dist, loss_a, loss_b, loss_fs, power, site,
-                      log_d, best, server, block_min, hull, ray_lim[o], tr_row)
+                      log_d, best, server, block_min, hull, ray_lim[o], tr_row, surface, classes, loss_lut,
+                      use_loss, pat_h, pat_v, pat_cap, use_pat)
