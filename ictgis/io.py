@@ -139,6 +139,9 @@ class Dataset:
         Repairs made while reading (reported as warnings).
     area_km2
         Official province area when given in layers.yaml, else None (the polygons' area is used).
+    cells, landcover_path
+        The cells table and the land-cover GeoTIFF of a dataset read from a store (a data folder's are found in
+        `data_dir` by :func:`ictgis.coverage.compute`); None otherwise.
     derived
         True for copies (scenario work copies): their layers may differ from the files in `data_dir`.
     """
@@ -151,6 +154,8 @@ class Dataset:
     topology: TopologyReport | None = None
     notes: list[str] = field(default_factory=list)
     area_km2: float | None = None
+    cells: pd.DataFrame | None = None
+    landcover_path: Path | None = None
     derived: bool = False
 
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
@@ -167,7 +172,9 @@ class Dataset:
         """Return a copy whose layers can be changed without touching this one."""
         return Dataset(layers={k: v.copy() for k, v in self.layers.items()}, sources=dict(self.sources),
                        crs=self.crs, data_dir=self.data_dir, dem_path=self.dem_path, topology=self.topology,
-                       notes=list(self.notes), area_km2=self.area_km2, derived=True)
+                       notes=list(self.notes), area_km2=self.area_km2,
+                       cells=None if self.cells is None else self.cells.copy(), landcover_path=self.landcover_path,
+                       derived=True)
 
 
 # --------------------------------------------------------------------------------------------- mapping file

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -164,6 +166,27 @@ def test_sectors_pruned_together_equal_the_best_of_each_alone(flat):
     np.testing.assert_array_equal(got, best)
     winner = np.where(np.isfinite(best), stack.argmax(axis=0), -1)
     np.testing.assert_array_equal(together.server, winner)
+
+
+@pytest.mark.parametrize("tech", ["4G", "5G"])
+def test_sectors_of_other_powers_swept_together_over_land_cover_equal_each_alone(flat, tech):
+    """One sweep serves the three cells (TR 38.901 for 5G): the values of three sweeps, cell by cell."""
+    ds = copy.copy(flat)
+    ds.layers = dict(flat.layers)
+    ds.layers["bts_sites"] = flat["bts_sites"].assign(tech=tech)
+    cover = np.full((220, 220), 40, np.uint8)
+    cover[:, :110] = 10  # forest on the west half: clutter loss and canopy on the profiles
+    cover[60:80, 150:170] = 50
+    table = pd.DataFrame({"site": ["S1"] * 3, "azimuth": [0.0, 120.0, 240.0], "tilt": [2.0, 4.0, 6.0],
+                          "power_dbm": [46.0, 49.0, 43.0]})
+    kw = {"technology": tech, "radius_m": 5000, "progress": lambda f, m: None, "landcover": cover}
+    together = coverage.compute(ds, cells=table, **kw)
+    alone = [coverage.compute(ds, cells=table.iloc[[k]], **kw) for k in range(3)]
+    stack = np.stack([np.where(np.isnan(a.rsrp_dbm), -np.inf, a.rsrp_dbm) for a in alone])
+    got = np.where(np.isnan(together.rsrp_dbm), -np.inf, together.rsrp_dbm)
+    np.testing.assert_array_equal(got, stack.max(axis=0))
+    np.testing.assert_array_equal(together.server, np.where(np.isfinite(got), stack.argmax(axis=0), -1))
+    assert len(set(together.server[np.isfinite(got)].ravel().tolist())) == 3
 
 
 def test_scenario_parameters_take_a_clutter_loss_per_class(tmp_path):

@@ -150,7 +150,6 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     inside[inside] &= ~np.isnan(dem.elevation[rows[inside], cols[inside]])
     if not inside.all():
         logger.warning("%d sites lie outside the DEM or on nodata and are left out", int((~inside).sum()))
-    idx = np.flatnonzero(inside)
     # Strongest first (unobstructed reach), so that later sites are pruned more; and in passes: every site out to
     # _PASSES_M[0] first, where it is usually the best server, then on to the next radius, where most cells are
     # then pruned (the sweep's values do not depend on its radius, so passes only change the work).
@@ -158,32 +157,35 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     is_nr = nr_coef[:, 0] > 0
     if is_nr.any():
         strength[is_nr] = np.log10(unobstructed_reach_km(a_coef, b_coef, nr_coef, fspl_c, ref)[is_nr])
-    idx = idx[np.argsort(-strength[idx], kind="stable")]
     lams = SPEED_OF_LIGHT_M_PER_US / params.frequency_mhz  # c / f with f in MHz → metres
     att_min = group_attenuation(tx.pat_h, tx.pat_cap, tx.use_pat)
     loss_lut = lc.loss_tables(clutter.losses, env, offsets_db=offsets) if clutter.used else \
         np.zeros((len(env), 256))
+    sw = _sweeps(tx, params, ref, radii, strength, inside, att_min, loss_lut, dem.resolution_m)
+    g = sw.first  # each sweep's first transmitter: the values the sweep's transmitters share
     n_threads = max(1, numba.get_num_threads())
     with PARALLEL_LOCK:
         best, server = new_best(n_threads, *dem.shape)
     log_d = log_distance_table(dem.resolution_m, float(radii.max()))
     t0, t = dem.transform, time.perf_counter()
     batch = max(n_threads, _BATCH)
-    bounds = [np.zeros(len(radii))] + [np.minimum(radii, r) for r in _PASSES_M] + [radii]
+    bounds = [np.zeros(len(sw.radii))] + [np.minimum(sw.radii, r) for r in _PASSES_M] + [sw.radii]
     passes = len(bounds) - 1
     for pas in range(passes):
         inner, outer = bounds[pas], bounds[pas + 1]
-        todo = idx[outer[idx] > inner[idx]]
+        todo = sw.order[outer[sw.order] > inner[sw.order]]
         for start in range(0, len(todo), batch):
             chunk = todo[start:start + batch]
+            gc = g[chunk]
             with PARALLEL_LOCK:  # one parallel launch at a time per process (numba's workqueue is not thread-safe)
                 block_min = block_minima(best, dem.elevation)
-                best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[chunk], ys[chunk],
-                                   params.height_m[chunk], rx_height_m, outer[chunk], lams[chunk], k_factor,
-                                   a_coef[chunk], b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32),
-                                   best, server, n_threads, inner[chunk], log_d, block_min, nr_coef[chunk],
-                                   clutter.surface, clutter.classes, loss_lut[chunk], clutter.used, tx.pat_h[chunk],
-                                   tx.pat_v[chunk], tx.pat_cap[chunk], tx.use_pat[chunk], att_min[chunk])
+                best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[gc], ys[gc],
+                                   params.height_m[gc], rx_height_m, outer[chunk], lams[gc], k_factor,
+                                   a_coef[gc], b_coef[gc], fspl_c[gc], sw.bound_power[chunk], sw.lo[chunk],
+                                   sw.hi[chunk], sw.powers, sw.cell_index, sw.cell_r2, best, server, n_threads,
+                                   inner[chunk], log_d, block_min, nr_coef[gc], clutter.surface, clutter.classes,
+                                   loss_lut[gc], clutter.used, sw.pat_h, sw.pat_v, sw.pat_cap, tx.use_pat[gc],
+                                   sw.att_min[chunk])
             done = (pas + (start + len(chunk)) / len(todo)) / passes
             report(0.95 * done, f"{technology}: pass {pas + 1}/{passes}, {start + len(chunk)}/{len(todo)} sites")
         if pas < passes - 1 and n_threads > 1:
@@ -228,15 +230,18 @@ def _transmitters(ds, sites, technology, cells, mapping) -> Transmitters:
     label = "cells"
     if cells is None or cells is True:
         found = find_cells(ds.data_dir, mapping)
-        if found is None:
-            return transmitters(sites, technology, None)
+        if found is None:  # a dataset read from a store carries its cells
+            return transmitters(sites, technology, ds.cells, all_site_ids=_site_ids(ds))
         path, spec = found
         cells = read_cells(path, fields=spec.get("fields"), encoding=spec.get("encoding") or mapping.get("encoding"),
                            sheet=spec.get("layer"))
         label = path.name
+    return transmitters(sites, technology, cells, data_dir=ds.data_dir, all_site_ids=_site_ids(ds), label=label)
+
+
+def _site_ids(ds) -> set[str] | None:
     bts = ds.get("bts_sites")
-    known = set(bts["id"].astype(str)) if bts is not None else None
-    return transmitters(sites, technology, cells, data_dir=ds.data_dir, all_site_ids=known, label=label)
+    return set(bts["id"].astype(str)) if bts is not None else None
 
 
 def _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m, offsets) -> _Clutter:
@@ -246,7 +251,7 @@ def _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m, offsets) ->
     spec = lc.landcover_spec(mapping, file=mapping.get("_path", "layers.yaml")) if mapping else {}
     source = "array"
     if landcover is None or landcover is True:
-        path = lc.find_landcover(ds.data_dir, spec)
+        path = lc.find_landcover(ds.data_dir, spec) or ds.landcover_path  # a store's dataset carries its own
         if path is None:
             if offsets:
                 logger.warning("the calibration has land-cover offsets but the data folder has no land cover: "
@@ -269,6 +274,57 @@ def _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m, offsets) ->
     if offsets:
         summary["calibration_offsets_db"] = {str(k): float(v) for k, v in sorted(offsets.items())}
     return _Clutter(surface, classes, losses, True, summary)
+
+
+@dataclass(frozen=True, eq=False)
+class _Sweeps:
+    """The sweeps of a run: one per site, antenna height and band, serving that site's transmitters together."""
+
+    first: np.ndarray  # per sweep: its first transmitter (position, height, band, loss and clutter are theirs)
+    order: np.ndarray  # sweeps inside the DEM, strongest first
+    radii: np.ndarray  # per sweep: the largest radius of its transmitters (m)
+    bound_power: np.ndarray  # per sweep: upper bound of its transmitters' RSRP at zero loss (dBm)
+    att_min: np.ndarray  # per sweep: 8 × RAY_GROUPS smallest attenuation below bound_power by direction group (dB)
+    lo: np.ndarray  # per sweep: its transmitters are powers[lo:hi] …
+    hi: np.ndarray
+    powers: np.ndarray  # per transmitter, grouped by sweep: reference power (dBm)
+    cell_index: np.ndarray  # … its number in the server raster (int32)
+    cell_r2: np.ndarray  # … its own radius in DEM cells, squared
+    pat_h: np.ndarray  # … its antenna tables
+    pat_v: np.ndarray
+    pat_cap: np.ndarray
+
+
+def _sweeps(tx: Transmitters, params, ref, radii, strength, inside, att_min, loss_lut, cell_m: float) -> _Sweeps:
+    """Group the transmitters that one sweep can serve: same site, antenna height, band and pattern use.
+
+    The terrain profile, path loss, diffraction and clutter loss of a receiver are the same for all of them; only
+    the power and the antenna's attenuation differ, so `best_server_kernel` evaluates them together on each cell.
+    """
+    key = pd.DataFrame({"site": tx.site_row, "h": params.height_m, "f": params.frequency_mhz, "pat": tx.use_pat})
+    group = key.groupby(["site", "h", "f", "pat"], sort=False).ngroup().to_numpy()
+    perm = np.argsort(group, kind="stable")  # transmitters by sweep, in transmitter order within one
+    counts = np.bincount(group)
+    hi = np.cumsum(counts)
+    lo = hi - counts
+    first = perm[lo]
+    n = len(counts)
+    sweep_radii = np.zeros(n)
+    np.maximum.at(sweep_radii, group, radii)
+    top_ref = np.full(n, -np.inf)
+    np.maximum.at(top_ref, group, ref)
+    top_strength = np.full(n, -np.inf)
+    np.maximum.at(top_strength, group, strength)
+    # a calibration's clutter offsets may be negative: the bound allows for the largest gain
+    bound_power = top_ref - np.minimum(0.0, loss_lut[first].min(axis=1))
+    att = np.full((n, *att_min.shape[1:]), np.inf)
+    np.minimum.at(att, group, att_min + (top_ref[group] - ref)[:, None, None])
+    ok = np.flatnonzero(inside[first])
+    order = ok[np.argsort(-top_strength[ok], kind="stable")]
+    return _Sweeps(first=first, order=order, radii=sweep_radii, bound_power=bound_power, att_min=att, lo=lo, hi=hi,
+                   powers=np.ascontiguousarray(ref[perm], dtype=float), cell_index=perm.astype(np.int32),
+                   cell_r2=(radii[perm] / cell_m) ** 2, pat_h=np.ascontiguousarray(tx.pat_h[perm]),
+                   pat_v=np.ascontiguousarray(tx.pat_v[perm]), pat_cap=np.ascontiguousarray(tx.pat_cap[perm]))
 
 
 def group_attenuation(pat_h: np.ndarray, pat_cap: np.ndarray, use_pat: np.ndarray) -> np.ndarray:

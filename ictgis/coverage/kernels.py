@@ -150,21 +150,26 @@ def block_minima(best, elevation):
 
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, lams, k_factor, a_coef, b_coef,
-                       fspl_c, ref_eirp, site_index, best, server, n_threads, inner, log_d, block_min, nr_coef,
-                       surface, classes, loss_lut, use_loss, pat_h, pat_v, pat_cap, use_pat, att_min):
+                       fspl_c, bound_power, cell_lo, cell_hi, powers, cell_index, cell_r2, best, server, n_threads,
+                       inner, log_d, block_min, nr_coef, surface, classes, loss_lut, use_loss, pat_h, pat_v, pat_cap,
+                       use_pat, att_min):
     """Sweep every site fused with the best-server update (`radial_best_server_serial`), one best array per thread.
 
-    Sites are handed to the threads one at a time as they free up (per-site work varies a lot), in the order given
-    (strongest first prunes most: a cell whose unobstructed signal from a site cannot beat its current best skips
-    the obstacle search); each thread updates its own `best[t]` / `server[t]`. Which thread sweeps which site does
-    not change the result: ties go to the lower site index (`sweep_kernels.beats`). Cells within `inner[s]` of site s
-    are left alone (filled by an earlier pass, see `ictgis.coverage.compute`). `log_d` is `log_distance_table`
-    out to the largest radius; `block_min` is `block_minima` of `best` (may be stale). `nr_coef` (n × 11): per site
-    a row of `ictgis.tr38901.coefficients` (TR 38.901 loss) or zeros (the a + b·log10 d loss). `surface` (ground +
-    canopy), `classes` (land cover, uint8) with each site's clutter loss per class `loss_lut` (n × 256, used when
-    `use_loss`) and the cells' antenna tables `pat_h` (n × 360), with `att_min` (n × 8 × G, `group_attenuation`),
-    `pat_v` (n × 181), `pat_cap` and `use_pat` (per site, False: omnidirectional) are those of
-    `radial_best_server_serial`.
+    A *site* here is a group of co-located transmitters with one antenna height and band (the sectors of a site, or
+    an omnidirectional site): it is swept once, its transmitters ``cell_lo[s] … cell_hi[s] - 1`` (indices into
+    `powers`, `cell_index`, `cell_r2`, `pat_h`, `pat_v`, `pat_cap`) evaluated on every cell of the sweep. Sites are
+    handed to the threads one at a time as they free up (per-site work varies a lot), in the order given (strongest
+    first prunes most: a cell whose unobstructed signal from a site cannot beat its current best skips the obstacle
+    search); each thread updates its own `best[t]` / `server[t]`. Which thread sweeps which site does not change the
+    result: ties go to the lower transmitter number `cell_index` (`sweep_kernels.beats`). Cells within `inner[s]` of
+    site s are left alone (filled by an earlier pass, see `ictgis.coverage.compute`). `log_d` is
+    `log_distance_table` out to the largest radius; `block_min` is `block_minima` of `best` (may be stale).
+    Per site: `radii` (the largest of its transmitters'), `bound_power` (an upper bound of its transmitters' RSRP
+    without terrain, clutter nor antenna loss at zero loss, for `useful_radii`), `att_min` (8 × G, the smallest
+    attenuation of its transmitters relative to `bound_power` per group of directions), `nr_coef` (n × 11, a row of
+    `ictgis.tr38901.coefficients` for TR 38.901 or zeros for the a + b·log10 d loss), `loss_lut` (n × 256, clutter
+    loss per land-cover class, used when `use_loss`) and `use_pat` (False: omnidirectional). `surface` is the ground
+    plus canopy, `classes` the land cover (uint8); see `radial_best_server_serial`.
     """
     n = xs.shape[0]
     ray_lim = np.zeros((n_threads, 8, RAY_GROUPS), np.int64)
@@ -176,16 +181,16 @@ def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, l
                 break
             orow, ocol = int(math.floor((y_max - ys[s]) / cell)), int(math.floor((xs[s] - x_min) / cell))
             reach2 = useful_radii(block_min[t], orow, ocol, cell, radii[s], a_coef[s], b_coef[s], fspl_c[s],
-                                  ref_eirp[s] - min(0.0, loss_lut[s].min()), log_d, ray_lim[t], nr_coef[s],
-                                  att_min[s])  # a calibration's clutter offsets may be negative
+                                  bound_power[s], log_d, ray_lim[t], nr_coef[s], att_min[s])
             reach = cell * math.sqrt(max(reach2.max(), 0.0))
             if reach <= inner[s]:
                 continue
+            lo, hi = cell_lo[s], cell_hi[s]
             radial_best_server_serial(elev, x_min, y_max, cell, xs[s], ys[s], heights[s], rx_h, reach, lams[s],
-                                      k_factor, a_coef[s], b_coef[s], fspl_c[s], ref_eirp[s], site_index[s],
-                                      log_d, best[t], server[t], block_min[t], inner[s], reach2, ray_lim[t],
-                                      nr_coef[s], surface, classes, loss_lut[s], use_loss, pat_h[s], pat_v[s],
-                                      pat_cap[s], use_pat[s])
+                                      k_factor, a_coef[s], b_coef[s], fspl_c[s], powers[lo:hi], cell_index[lo:hi],
+                                      cell_r2[lo:hi], log_d, best[t], server[t], block_min[t], inner[s], reach2,
+                                      ray_lim[t], nr_coef[s], surface, classes, loss_lut[s], use_loss, pat_h[lo:hi],
+                                      pat_v[lo:hi], pat_cap[lo:hi], use_pat[s])
 
 
 @njit(cache=True, parallel=True, nogil=True)
