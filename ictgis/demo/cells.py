@@ -2,16 +2,16 @@
 
 Cells: three sectors per 3G/4G site 120° apart, turned together to serve the most people around the site
 (villages within 6 km weighted by population / distance² and the 3GPP sector pattern), each then turned by up to 5°
-at random; downtilt 2–4° on rural masts, 4–7° in towns; 18 dBi panels on 2 × 80 W radio units.
+at random; downtilt 2–4° on rural masts, 3–6° in towns; 18.5 dBi panels on 2 × 80 W radio units.
 Sites by a national or provincial road with few people around get a single
 sector along the road towards the people there is. 2G-only sites stay omnidirectional.
 
-Land cover (ESA WorldCover 2021 codes) on the DEM grid: valley floors are cropland (rice) and the slopes around
-villages upland fields; steep or high ground is tree cover, with shrubland and grassland (old swidden) between,
-patchy by a smooth random field; the tổ dân phố of the phường (and villages of 3,000 people or more) are built-up
-over a disk that grows with their population (300 m for 10,000 people; the bản, stilt houses among gardens and
-trees, are cropland at 90 m, as the majority class of 10 m WorldCover pixels would be); mast pads are cleared
-(grassland).
+Land cover (ESA WorldCover 2021 codes) on the DEM grid: valley floors are cropland (rice) and the slopes below 25°
+within 1.5 km of a village its fields (paddies and nương, the swidden rotation around a bản); steep or high ground
+is tree cover, with shrubland and grassland (old swidden) between, patchy by a smooth random field; villages of
+3,000 people or more are built-up over a disk that grows with their population (300 m for 10,000 people; smaller
+bản and tổ dân phố, houses among gardens and trees, are cropland, as the majority class of 10 m WorldCover pixels
+would be); mast pads are cleared (grassland). The values are module constants (docs/sources.md §7).
 """
 
 from __future__ import annotations
@@ -28,18 +28,36 @@ from ..layers import parse_tech
 #: Villages of at least this many people are built-up in the demo's land cover (smaller bản of stilt houses among
 #: gardens and trees are not, as in 10 m WorldCover).
 BUILT_UP_MIN_POPULATION = 3000
-#: Commune kinds whose villages (tổ dân phố) are built-up whatever their size: the phường of the cities.
-BUILT_UP_KINDS = ("phuong",)
-#: Gain of the demo's sector panels (65°, 1.8 GHz: 17.5–18 dBi in vendors' data sheets).
-GAIN_DBI = 18.0
+#: Commune kinds whose villages (tổ dân phố) are built-up whatever their size: none in the demo (a tổ dân phố of a
+#: hill town under 3,000 people is houses among gardens, as a bản is; see docs/sources.md §7).
+BUILT_UP_KINDS: tuple[str, ...] = ()
+#: Horizontal 3 dB beamwidth and gain of the demo's sector panels (65°, 1.8 GHz: 17.5–18.5 dBi in vendors' data
+#: sheets; the demo takes the long high-gain panels of rural coverage sites).
+BEAMWIDTH_DEG = 65.0
+GAIN_DBI = 18.5
 #: Transmit power per port of the sectors' 2 × 80 W rural-coverage radio units (the technology's default is
 #: 2 × 40 W).
 POWER_DBM = 49.0
+#: The sectors are turned to serve the most people within `AIM_RADIUS_M`, each village weighted by its population /
+#: distance^`AIM_DISTANCE_POWER` (distances below 300 m count as 300 m), then each by up to ±`AIM_JITTER_DEG` at random.
+AIM_RADIUS_M = 6000.0
+AIM_DISTANCE_POWER = 2.0
+AIM_JITTER_DEG = 5.0
+#: Downtilt range (degrees, mechanical + electrical) of the sectors of rural masts and of masts in towns.
+RURAL_TILT_DEG = (2.0, 4.0)
+TOWN_TILT_DEG = (3.0, 6.0)
+#: Fields (paddies, upland nương) around every village: out to `FIELDS_RADIUS_M` on slopes below
+#: `FIELDS_MAX_SLOPE_DEG`, and within `GARDENS_RADIUS_M` whatever the slope.
+FIELDS_RADIUS_M = 1500.0
+FIELDS_MAX_SLOPE_DEG = 25.0
+GARDENS_RADIUS_M = 250.0
+#: Sites by a main road with fewer people than this within 4 km get a single sector along the road.
+ROAD_SECTOR_MAX_PEOPLE = 1500.0
 
 
 def sector_attenuation(phi_deg):
-    """3GPP horizontal attenuation of a 65° sector (front-to-back 25 dB) at φ degrees off its azimuth."""
-    return np.minimum(12.0 * (np.asarray(phi_deg) / 65.0) ** 2, 25.0)
+    """3GPP horizontal attenuation of a `BEAMWIDTH_DEG` sector (front-to-back 25 dB) at φ degrees off its azimuth."""
+    return np.minimum(12.0 * (np.asarray(phi_deg) / BEAMWIDTH_DEG) ** 2, 25.0)
 
 
 def demo_cells(sites: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, communes:
@@ -60,15 +78,15 @@ def demo_cells(sites: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, roads: gpd.G
             continue
         dx, dy = vxy[:, 0] - sxy[k, 0], vxy[:, 1] - sxy[k, 1]
         d = np.hypot(dx, dy)
-        near = d < 6000
-        w = pop[near] / np.maximum(d[near], 300.0) ** 2
+        near = d < AIM_RADIUS_M
+        w = pop[near] / np.maximum(d[near], 300.0) ** AIM_DISTANCE_POWER
         people = pop[d < 4000].sum()
         if w.sum() > 0:
             aim = np.degrees(np.arctan2((w * dx[near]).sum(), (w * dy[near]).sum())) % 360.0
         else:
             aim = rng.uniform(0, 360)
-        tilt_lo, tilt_hi = (4.0, 7.0) if town[k] else (2.0, 4.0)
-        if d_road[k] < 400 and people < 1500 and not town[k]:
+        tilt_lo, tilt_hi = TOWN_TILT_DEG if town[k] else RURAL_TILT_DEG
+        if d_road[k] < 400 and people < ROAD_SECTOR_MAX_PEOPLE and not town[k]:
             # a single sector along the road, towards the people
             line = main.geometry.values[np.argmin(shapely.distance(main.geometry.values, sites.geometry.values[k]))]
             at = line.project(shapely.Point(sxy[k]))
@@ -76,7 +94,7 @@ def demo_cells(sites: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, roads: gpd.G
             road_az = np.degrees(np.arctan2(b.x - a.x, b.y - a.y)) % 360.0
             az = road_az if abs(((aim - road_az) + 180) % 360 - 180) < 90 else (road_az + 180) % 360
             rows.append({"site": sid, "cell": f"{sid}-1", "azimuth": round(az), "tilt": round(rng.uniform(1, 3)),
-                         "beamwidth": 65.0, "gain_dbi": GAIN_DBI, "power_dbm": POWER_DBM})
+                         "beamwidth": BEAMWIDTH_DEG, "gain_dbi": GAIN_DBI, "power_dbm": POWER_DBM})
             continue
         # the three sectors turned together to serve the most people (population / distance², 3GPP pattern)
         turns = np.arange(0.0, 120.0, 5.0)
@@ -85,9 +103,9 @@ def demo_cells(sites: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, roads: gpd.G
         served = (w[None, :] * 10 ** (-sector_attenuation(phi) / 10)).sum(axis=1)
         best = turns[int(np.argmax(served))] if w.sum() > 0 else aim
         for j in range(3):
-            az = (best + 120 * j + rng.uniform(-5, 5)) % 360.0
+            az = (best + 120 * j + rng.uniform(-AIM_JITTER_DEG, AIM_JITTER_DEG)) % 360.0
             rows.append({"site": sid, "cell": f"{sid}-{j + 1}", "azimuth": round(az),
-                         "tilt": round(rng.uniform(tilt_lo, tilt_hi)), "beamwidth": 65.0,
+                         "tilt": round(rng.uniform(tilt_lo, tilt_hi)), "beamwidth": BEAMWIDTH_DEG,
                          "gain_dbi": GAIN_DBI, "power_dbm": POWER_DBM})
     return pd.DataFrame(rows, columns=["site", "cell", "azimuth", "tilt", "beamwidth", "gain_dbi", "power_dbm"])
 
@@ -117,8 +135,8 @@ def demo_landcover(dem: np.ndarray, transform: Affine, villages: gpd.GeoDataFram
     marks = np.zeros(dem.shape, bool)
     marks[rows[ok], cols[ok]] = True
     near_village = ndimage.distance_transform_edt(~marks, sampling=res)
-    out[(near_village < 1000) & (slope < 20.0)] = 40  # paddies and upland fields (nương) around the villages
-    out[near_village < 250] = 40
+    out[(near_village < FIELDS_RADIUS_M) & (slope < FIELDS_MAX_SLOPE_DEG)] = 40  # paddies and upland fields (nương)
+    out[near_village < GARDENS_RADIUS_M] = 40
     pop = villages["population"].to_numpy(dtype=float)
     town = villages["commune"].isin(communes.loc[communes["kind"].isin(BUILT_UP_KINDS), "code"]).to_numpy()
     radius = 30.0 * np.sqrt(pop / 100.0)  # 300 m for 10,000 people
