@@ -12,10 +12,11 @@ Predictions
     point; sampling keeps "what was calibrated" identical to "what is mapped".
 Groups
     The environment of a point is that of its serving site (the environment's offset is added to that site's
-    path loss, `ictgis.coverage.loss_coefficients`); its land-cover class is read from ``landcover.tif`` in the data
-    folder at the point (ESA WorldCover codes: 10 tree cover, 20 shrubland, 30 grassland, 40 cropland, 50 built-up,
-    60 bare, 80 water, 90 wetland …), when the file exists. Land-cover offsets are receiver-side: they are added to
-    the loss of every cell of that class whatever its server (on top of the land-cover clutter loss table).
+    path loss, `ictgis.coverage.loss_coefficients`); its land-cover class is that of the data folder's land cover
+    (``landcover.tif``, :func:`ictgis.landcover.read_landcover`) in the DEM cell of the point (ESA WorldCover
+    codes: 10 tree cover, 20 shrubland, 30 grassland, 40 cropland, 50 built-up, 60 bare, 80 water, 90 wetland …),
+    when there is one. Land-cover offsets are receiver-side: they are added to the clutter loss of their class for
+    every transmitter (:func:`ictgis.landcover.loss_tables`), whatever serves the cell.
 Fit
     With e = predicted − measured (dB; > 0: the model is too optimistic), the offsets θ (one per environment, added
     to the sites' path loss) and φ (one per land-cover class, added at the receiver) minimise
@@ -217,22 +218,6 @@ def read_measurements(path: str | Path, *, crs: object = None) -> gpd.GeoDataFra
     return out
 
 
-def _landcover_at(path: Path, points: gpd.GeoDataFrame) -> np.ndarray:
-    """Class code at each point (-1 outside the raster or on nodata)."""
-    import rasterio
-
-    with rasterio.open(path) as src:
-        pts = points.to_crs(src.crs) if src.crs else points
-        xy = list(zip(pts.geometry.x, pts.geometry.y, strict=True))
-        values = np.array([v[0] for v in src.sample(xy, masked=True)] if xy else [], dtype=object)
-        left, bottom, right, top = src.bounds
-        inside = (pts.geometry.x.between(left, right) & pts.geometry.y.between(bottom, top)).to_numpy()
-    codes = np.full(len(points), -1, dtype=np.int64)
-    for i, v in enumerate(values):
-        if inside[i] and v is not np.ma.masked:
-            codes[i] = int(v)
-    return codes
-
 
 # ----------------------------------------------------------------------------------------------------- the fit
 def fit_offsets(error_db: np.ndarray, environments: np.ndarray, landcover: np.ndarray | None = None, *,
@@ -356,9 +341,10 @@ def calibrate(ds, measurements: str | Path, out_dir: str | Path, *, technology: 
     LayerError
         Bad measurements (every problem listed), or no point left to fit.
     """
+    from . import landcover as lc
     from . import radio
     from .coverage import compute, site_environment, sites_of
-    from .coverage.model import LANDCOVER_FILE
+    from .io import read_mapping
 
     measurements = Path(measurements)
     floor = settings.measurement_floor_dbm if floor_dbm is None else float(floor_dbm)
@@ -377,10 +363,20 @@ def calibrate(ds, measurements: str | Path, out_dir: str | Path, *, technology: 
     below = measured < floor
     unreached = ~below & (np.isnan(predicted) | (server < 0))
     used = ~below & ~unreached
-    env_of_site = site_environment(sites_of(ds, technology), ds["communes"])
-    environment = np.array([env_of_site[s] if s >= 0 else None for s in server], dtype=object)
-    lc_path = None if ds.data_dir is None else Path(ds.data_dir) / LANDCOVER_FILE
-    landcover = _landcover_at(lc_path, points) if lc_path is not None and lc_path.exists() else None
+    sites = sites_of(ds, technology)
+    env_by_id = dict(zip(sites["id"].astype(str), site_environment(sites, ds["communes"]), strict=True))
+    # the server raster numbers transmitters (one per cell of a sectored site): their site's environment
+    environment = np.array([env_by_id[result.site_ids[s]] if s >= 0 else None for s in server], dtype=object)
+    # the classes the coverage saw: the land cover on the DEM grid (layers.yaml's class mapping applied)
+    mapping = read_mapping(Path(ds.data_dir), Collector()) if ds.data_dir is not None else {}
+    spec = lc.landcover_spec(mapping) if mapping else {}
+    lc_path = lc.find_landcover(ds.data_dir, spec)
+    landcover = None
+    if lc_path is not None:
+        grid = lc.read_landcover(lc_path, dem, classes=spec.get("classes"))
+        landcover = np.full(len(points), -1, dtype=np.int64)
+        landcover[inside] = grid[rows[inside], cols[inside]]
+        landcover[landcover == 0] = -1
     if not used.any():
         raise LayerError("no measurement to calibrate with", [Problem(measurements.name, (
             f"{int(below.sum())} level(s) below the floor of {floor:g} dBm and {int(unreached.sum())} point(s) that no "

@@ -82,7 +82,7 @@ logger = logging.getLogger(__name__)
 VECTOR_SUFFIXES = (".shp", ".zip", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".kmz", ".csv", ".xlsx", ".xlsm",
                    ".xls")
 MAPPING_NAMES = ("layers.yaml", "layers.yml")
-MAPPING_KEYS = {"crs", "encoding", "area_km2", "layers", "province", "working_crs"}
+MAPPING_KEYS = {"crs", "encoding", "area_km2", "layers", "province", "working_crs", "landcover"}
 LAYER_KEYS = {"file", "layer", "fields", "crs", "encoding", "values", "set", "join"}
 ENCODINGS = tables.CSV_ENCODINGS
 DBF_ENCODINGS = ("utf-8", "tcvn3", "vni", "cp1258", "latin1")
@@ -141,6 +141,9 @@ class Dataset:
         Repairs made while reading (reported as warnings).
     area_km2
         Official province area when given in layers.yaml, else None (the polygons' area is used).
+    cells, landcover_path
+        The cells table and the land-cover GeoTIFF of a dataset read from a store (a data folder's are found in
+        `data_dir` by :func:`ictgis.coverage.compute`); None otherwise.
     derived
         True for copies (scenario work copies): their layers may differ from the files in `data_dir`.
     """
@@ -153,6 +156,8 @@ class Dataset:
     topology: TopologyReport | None = None
     notes: list[str] = field(default_factory=list)
     area_km2: float | None = None
+    cells: pd.DataFrame | None = None
+    landcover_path: Path | None = None
     derived: bool = False
 
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
@@ -169,7 +174,9 @@ class Dataset:
         """Return a copy whose layers can be changed without touching this one."""
         return Dataset(layers={k: v.copy() for k, v in self.layers.items()}, sources=dict(self.sources),
                        crs=self.crs, data_dir=self.data_dir, dem_path=self.dem_path, topology=self.topology,
-                       notes=list(self.notes), area_km2=self.area_km2, derived=True)
+                       notes=list(self.notes), area_km2=self.area_km2,
+                       cells=None if self.cells is None else self.cells.copy(), landcover_path=self.landcover_path,
+                       derived=True)
 
 
 # --------------------------------------------------------------------------------------------- mapping file
@@ -196,8 +203,8 @@ def read_mapping(data_dir: Path, collector: Collector) -> dict:
         collector.add(path.name, "'layers' must map layer names to their settings", column="layers")
         layers = {}
     for lname, spec in layers.items():
-        if lname not in SCHEMAS and lname != "dem":
-            collector.add(path.name, f"unknown layer '{lname}' (known: {', '.join(LAYER_NAMES)}, dem)",
+        if lname not in SCHEMAS and lname not in ("dem", "cells"):
+            collector.add(path.name, f"unknown layer '{lname}' (known: {', '.join(LAYER_NAMES)}, cells, dem)",
                           column=f"layers.{lname}")
             continue
         if isinstance(spec, str):

@@ -212,6 +212,39 @@ DISTRICTS = LayerSchema(
     ),
 )
 
+#: Cells (sectors) of the BTS sites: a table keyed by site (CSV, XLSX or any vector format; geometry, if any, is not
+#: used). Read by :mod:`ictgis.cells`, not among the folder's map layers (`SCHEMAS`).
+CELLS = LayerSchema(
+    name="cells",
+    geometry="None",
+    id_field=None,
+    label_vi="Cell (sector) của trạm BTS",
+    description="Cells (sectors) of the BTS sites: azimuth, tilt and antenna; sites without cells are omnidirectional.",
+    fields=(
+        Field("site", "str", True, "Id of its BTS site", aliases=("ma_tram", "site_id", "tram", "bts")),
+        Field("cell", "str", False, "Cell id (default <site>-<n>)",
+              aliases=("ma_cell", "cell_id", "sector", "ten_cell")),
+        Field("tech", "str", False, "Technologies of the cell, comma-separated (default: all of the site's)",
+              aliases=("cong_nghe", "technology")),
+        Field("azimuth", "float", True, "Azimuth of the antenna, degrees clockwise from north (0–360)",
+              aliases=("goc_phuong_vi", "phuong_vi", "azi", "huong_anten")),
+        Field("tilt", "float", False, "Downtilt, mechanical + electrical, degrees (down positive; default 0)",
+              aliases=("goc_nghieng", "do_nghieng", "downtilt")),
+        Field("beamwidth", "float", False, "Horizontal 3 dB beamwidth, degrees (default 65)",
+              aliases=("do_rong_bup", "bup_song", "h_width", "hbw")),
+        Field("gain_dbi", "float", False, "Antenna gain, dBi (default: the pattern file's, else the technology's)",
+              aliases=("do_loi", "tang_ich", "gain")),
+        Field("band_mhz", "float", False, "Band in MHz (default: the site's)",
+              aliases=("bang_tan", "freq_mhz", "band")),
+        Field("height_m", "float", False, "Antenna height above ground, m (default: the site's)",
+              aliases=("do_cao", "chieu_cao")),
+        Field("power_dbm", "float", False, "Transmit power, dBm (default: the technology's)",
+              aliases=("cong_suat", "tx_dbm", "power")),
+        Field("pattern", "str", False, "Antenna pattern file in antennas/ (MSI/Planet format)",
+              aliases=("file_anten", "mau_anten", "antenna", "anten")),
+    ),
+)
+
 SCHEMAS: dict[str, LayerSchema] = {
     s.name: s for s in (COMMUNES, VILLAGES, BTS_SITES, FIBER_ROUTES, POST_OFFICES, ROADS, DISTRICTS)
 }

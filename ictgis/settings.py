@@ -54,6 +54,22 @@ calibration_ridge_points : float
     had this many extra points (10) with a residual of 0 dB, so a group of 3 points keeps ~23 % of its mean error.
 default_operator : str
     Operator of a new site a scenario adds without naming one ("Viettel"; an assumption).
+sector_beamwidth_deg, sector_front_to_back_db : float
+    Horizontal 3 dB beamwidth (65°, 3GPP TR 38.901 Table 7.3-1) and front-to-back ratio A_m (25 dB, TR 36.814
+    Table A.2.1.1-2) of a cell without its own `beamwidth` nor pattern file (:mod:`ictgis.antenna`).
+sector_vertical_beamwidth_deg, sector_vertical_sidelobe_db : float
+    Vertical 3 dB beamwidth (10°) and side-lobe level SLA_V (20 dB) of the parametric pattern (TR 36.814 Table
+    A.2.1.1-2).
+landcover_loss_db : dict[int, float]
+    Loss (dB) at a receiver standing in each land-cover class (ESA WorldCover 2021 codes; :mod:`ictgis.landcover`,
+    sources in ``docs/sources.md`` §3.3). Overridable per class in ``layers.yaml`` (``landcover: loss_db:``), per
+    run (``coverage.compute(clutter_loss_db=…)``) and in scenario parameters (``clutter_loss_db:``).
+landcover_in_hata : dict[str, tuple[int, ...]]
+    Classes whose loss a Hata environment already holds (built-up for the urban and suburban formulas, fitted to
+    measurements among buildings): they add nothing to the sites of that environment.
+landcover_canopy_m : dict[int, float]
+    Height (m) added to the terrain for the diffraction where a class stands on the path (trees: 15 m, the
+    "trees/forest" representative clutter height of ITU-R P.1812 Table 2).
 
 Every figure below the cost heading is documented where it is set; the source of each is in ``docs/sources.md``
 (§1 the department's plan, §3 standards, §4 unit costs, §6 assumptions).
@@ -84,6 +100,16 @@ tr38901_building_height_m: float = 5.0
 tr38901_street_width_m: float = 20.0
 measurement_floor_dbm: float = -140.0
 calibration_ridge_points: float = 10.0
+sector_beamwidth_deg: float = 65.0
+sector_front_to_back_db: float = 25.0
+sector_vertical_beamwidth_deg: float = 10.0
+sector_vertical_sidelobe_db: float = 20.0
+#: ESA WorldCover 2021: 10 tree cover, 20 shrubland, 30 grassland, 40 cropland, 50 built-up, 60 bare / sparse
+#: vegetation, 70 snow and ice, 80 permanent water, 90 herbaceous wetland, 95 mangroves, 100 moss and lichen.
+landcover_loss_db: dict[int, float] = {10: 12.0, 20: 4.0, 30: 0.0, 40: 0.0, 50: 8.0, 60: 0.0, 70: 0.0, 80: 0.0,
+                                       90: 2.0, 95: 12.0, 100: 0.0}
+landcover_canopy_m: dict[int, float] = {10: 15.0, 95: 15.0}
+landcover_in_hata: dict[str, tuple[int, ...]] = {"urban_dense": (50,), "urban": (50,), "suburban": (50,)}
 
 # --- Scenario and cost defaults (docs/sources.md §4; configurable per run in scenario files) -----------------------
 #: Coverage threshold for "covered" (dBm, RSRP for 4G/5G). No official threshold exists (docs/sources.md §3.2);

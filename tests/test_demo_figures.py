@@ -60,3 +60,16 @@ def test_the_installed_command(demo_dir):
     exe = Path(sys.executable).parent / "ictgis"
     proc = subprocess.run([str(exe), "indicators", "--json"], capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout)["postal"]["service_radius_km"] == 4.25
+
+
+def test_demo_4g_coverage_stays_calibrated_with_cells_and_land_cover():
+    """The embedded demo with its cells and land cover, default model: 94.4 ± 1.5 % (the department's figure)."""
+    from ictgis import coverage, io
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "shapefiles"
+    if not (folder / "cells.csv").exists() or not (folder / "landcover.tif").exists():
+        pytest.skip("the embedded demo has no cells or land cover")
+    result = coverage.compute(io.load(folder), technology="4G", progress=lambda f, m: None)
+    assert result.summary["model"]["cells"]["sectors"] > 1500
+    assert result.summary["model"]["landcover"]["source"] == "landcover.tif"
+    assert abs(result.summary["populated_area_pct"] - 94.4) <= 1.5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,6 +71,41 @@ def test_demo_import_then_export_gives_the_same_layers(store, demo_dir, tmp_path
     same_dataset(io.load(out), ref)
     again = store.export(tmp_path / "again")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == {p.name: p.read_bytes() for p in again.iterdir()}
+
+
+def test_cells_and_land_cover_are_kept_with_their_history_and_exported(store, demo_dir, tmp_path):
+    from pandas.testing import assert_frame_equal
+
+    from ictgis.cells import read_cells
+
+    folder = tmp_path / "d"
+    shutil.copytree(demo_dir, folder)
+    first = store.import_dataset(folder, author="Lan", message="demo with cells")
+    original = read_cells(demo_dir / "cells.csv")
+    assert first.counts["cells"] == {"added": len(original), "changed": 0, "removed": 0}
+    out = store.export(tmp_path / "out")
+    assert (out / "landcover.tif").read_bytes() == (demo_dir / "landcover.tif").read_bytes()
+    assert_frame_equal(read_cells(out / "cells.csv"), original)
+    ds = store.dataset()
+    assert Path(ds.landcover_path).read_bytes() == (demo_dir / "landcover.tif").read_bytes()
+    # a retilted cell, one removed, and no land cover any more: a second changeset; the first state stays readable
+    table = (demo_dir / "cells.csv").read_text(encoding="utf-8").splitlines()
+    head, rows = table[0], table[1:]
+    cols = rows[0].split(",")
+    cols[head.split(",").index("tilt")] = "9"
+    (folder / "cells.csv").write_text("\n".join([head, ",".join(cols), *rows[2:]]) + "\n", encoding="utf-8")
+    (folder / "landcover.tif").unlink()
+    second = store.import_dataset(folder, author="Minh", message="retilt")
+    assert second.counts["cells"] == {"added": 0, "changed": 1, "removed": 1}
+    now = store.dataset()
+    assert now.landcover_path is None and len(now.cells) == len(original) - 1 and now.cells["tilt"].iloc[0] == 9
+    then = store.dataset(first.id)
+    assert_frame_equal(then.cells.reset_index(drop=True), original[list(then.cells.columns)],
+                       check_dtype=False)
+    assert Path(then.landcover_path).read_bytes() == (demo_dir / "landcover.tif").read_bytes()
+    back = store.export(tmp_path / "back", as_of=first.id)
+    assert_frame_equal(read_cells(back / "cells.csv"), original)
+    assert not (store.export(tmp_path / "now") / "landcover.tif").exists()
 
 
 def test_second_import_lists_exactly_the_planted_changes(store, tiny_dir, tmp_path):

@@ -10,24 +10,36 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numba
 import numpy as np
 import pandas as pd
 
+from .. import landcover as lc
 from .. import radio, settings, tr38901
 from .._errors import LayerError, Problem
+from .._validate import Collector
+from ..cells import Transmitters, find_cells, read_cells, transmitters
 from ..constants import DEFAULT_K_FACTOR, SPEED_OF_LIGHT_M_PER_US
-from ..io import Dataset
+from ..io import Dataset, read_mapping
 from ..terrain import PARALLEL_LOCK, Dem, read_dem
-from .kernels import best_server_kernel, block_minima, log_distance_table, merge_best, new_best, share_best
+from ..terrain.sweep_kernels import octant_azimuth
+from .kernels import (
+    RAY_GROUPS,
+    best_server_kernel,
+    block_minima,
+    log_distance_table,
+    merge_best,
+    new_best,
+    share_best,
+)
 from .model import (
-    LANDCOVER_FILE,
     MAX_RADIUS_M,
     RADIUS_MARGIN_DB,
     CoverageResult,
-    landcover_grid,
     loss_coefficients,
     site_environment,
     sites_of,
@@ -50,7 +62,9 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
             threshold_dbm: float | None = None, operator: str | None = None, radius_m: float | None = None,
             environment: str | None = None, calibration_db: dict | None = None, k_factor: float = DEFAULT_K_FACTOR,
             rx_height_m: float = 1.5, dem: Dem | None = None,
-            progress: Callable[[float, str], None] | None = None, calibration=None) -> CoverageResult:
+            progress: Callable[[float, str], None] | None = None, cells: pd.DataFrame | bool | None = None,
+            landcover: np.ndarray | bool | None = None, clutter_loss_db: dict | None = None,
+            canopy_m: dict | None = None, calibration=None) -> CoverageResult:
     """Compute best-server coverage of a technology over the DEM.
 
     Parameters
@@ -80,10 +94,21 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
         A DEM already read (skips reading ``ds.dem_path``).
     progress
         Called with (fraction, message) between batches of sites.
+    cells
+        The cells (sectors) table (`ictgis.cells.read_cells`); None reads the data folder's ``cells`` layer when
+        there is one; False sweeps every site omnidirectionally.
+    landcover
+        Land-cover classes on the DEM grid (uint8, `ictgis.landcover.read_landcover`); None reads the data folder's
+        ``landcover.tif`` when there is one; False ignores land cover.
+    clutter_loss_db
+        Loss at the receiver per land-cover class (dB), over ``settings.landcover_loss_db`` and the
+        ``landcover: loss_db:`` of ``layers.yaml`` (a calibration adds its per-class offsets here).
+    canopy_m
+        Canopy height per class (m) over ``settings.landcover_canopy_m`` and ``landcover: canopy_m:``.
     calibration
         A fitted :class:`ictgis.calibration.Calibration` (``ictgis calibrate``): its environment offsets are added
-        to the sites' losses (over `calibration_db`), its land-cover offsets to the loss at every cell of the class
-        when the data folder has ``landcover.tif``; the summary records its file name and hash.
+        to the sites' losses (over `calibration_db`), its land-cover offsets are added to the clutter
+        loss of their class (when there is land cover); the summary records its file name and hash.
 
     Returns
     -------
@@ -96,9 +121,13 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
             raise LayerError("coverage needs a DEM (dem.tif in the data folder)", [Problem("dem.tif", "not found")])
         dem = read_dem(ds.dem_path, resolution_m=resolution_m)
     sites = sites_of(ds, technology, operator=operator)
-    params = radio.site_parameters(sites, technology)
-    env = np.array([environment] * len(sites), dtype=object) if environment else \
-        site_environment(sites, ds["communes"])
+    mapping = read_mapping(Path(ds.data_dir), Collector()) if ds.data_dir is not None else {}
+    tx = _transmitters(ds, sites, technology, cells, mapping)
+    offsets = dict(calibration.landcover_db) if calibration is not None and calibration.landcover_db else {}
+    clutter = _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m, offsets)
+    params = radio.site_parameters(tx.frame, technology)
+    env = np.array([environment] * len(tx.frame), dtype=object) if environment else \
+        site_environment(tx.frame, ds["communes"])
     calib = dict(radio.CALIBRATION_DB) | dict(calibration_db or {})
     if calibration is not None:
         if calibration.technology and calibration.technology != technology.upper():
@@ -114,14 +143,13 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
         reach = unobstructed_reach_km(a_coef, b_coef, nr_coef, fspl_c, ref - (threshold - RADIUS_MARGIN_DB))
         radii = np.clip(reach * 1000.0, 1000.0, MAX_RADIUS_M)
     else:
-        radii = np.full(len(sites), float(radius_m))
-    xs, ys = sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()
+        radii = np.full(len(tx.frame), float(radius_m))
+    xs, ys = tx.frame.geometry.x.to_numpy(), tx.frame.geometry.y.to_numpy()
     rows, cols = dem.cell_of(xs, ys)
     inside = (rows >= 0) & (rows < dem.shape[0]) & (cols >= 0) & (cols < dem.shape[1])
     inside[inside] &= ~np.isnan(dem.elevation[rows[inside], cols[inside]])
     if not inside.all():
         logger.warning("%d sites lie outside the DEM or on nodata and are left out", int((~inside).sum()))
-    idx = np.flatnonzero(inside)
     # Strongest first (unobstructed reach), so that later sites are pruned more; and in passes: every site out to
     # _PASSES_M[0] first, where it is usually the best server, then on to the next radius, where most cells are
     # then pruned (the sweep's values do not depend on its radius, so passes only change the work).
@@ -129,27 +157,35 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     is_nr = nr_coef[:, 0] > 0
     if is_nr.any():
         strength[is_nr] = np.log10(unobstructed_reach_km(a_coef, b_coef, nr_coef, fspl_c, ref)[is_nr])
-    idx = idx[np.argsort(-strength[idx], kind="stable")]
     lams = SPEED_OF_LIGHT_M_PER_US / params.frequency_mhz  # c / f with f in MHz → metres
+    att_min = group_attenuation(tx.pat_h, tx.pat_cap, tx.use_pat)
+    loss_lut = lc.loss_tables(clutter.losses, env, offsets_db=offsets) if clutter.used else \
+        np.zeros((len(env), 256))
+    sw = _sweeps(tx, params, ref, radii, strength, inside, att_min, loss_lut, dem.resolution_m)
+    g = sw.first  # each sweep's first transmitter: the values the sweep's transmitters share
     n_threads = max(1, numba.get_num_threads())
     with PARALLEL_LOCK:
         best, server = new_best(n_threads, *dem.shape)
     log_d = log_distance_table(dem.resolution_m, float(radii.max()))
     t0, t = dem.transform, time.perf_counter()
     batch = max(n_threads, _BATCH)
-    bounds = [np.zeros(len(radii))] + [np.minimum(radii, r) for r in _PASSES_M] + [radii]
+    bounds = [np.zeros(len(sw.radii))] + [np.minimum(sw.radii, r) for r in _PASSES_M] + [sw.radii]
     passes = len(bounds) - 1
     for pas in range(passes):
         inner, outer = bounds[pas], bounds[pas + 1]
-        todo = idx[outer[idx] > inner[idx]]
+        todo = sw.order[outer[sw.order] > inner[sw.order]]
         for start in range(0, len(todo), batch):
             chunk = todo[start:start + batch]
+            gc = g[chunk]
             with PARALLEL_LOCK:  # one parallel launch at a time per process (numba's workqueue is not thread-safe)
                 block_min = block_minima(best, dem.elevation)
-                best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[chunk], ys[chunk],
-                                   params.height_m[chunk], rx_height_m, outer[chunk], lams[chunk], k_factor,
-                                   a_coef[chunk], b_coef[chunk], fspl_c[chunk], ref[chunk], chunk.astype(np.int32),
-                                   best, server, n_threads, inner[chunk], log_d, block_min, nr_coef[chunk])
+                best_server_kernel(dem.elevation, t0.c, t0.f, dem.resolution_m, xs[gc], ys[gc],
+                                   params.height_m[gc], rx_height_m, outer[chunk], lams[gc], k_factor,
+                                   a_coef[gc], b_coef[gc], fspl_c[gc], sw.bound_power[chunk], sw.lo[chunk],
+                                   sw.hi[chunk], sw.powers, sw.cell_index, sw.cell_r2, best, server, n_threads,
+                                   inner[chunk], log_d, block_min, nr_coef[gc], clutter.surface, clutter.classes,
+                                   loss_lut[gc], clutter.used, sw.pat_h, sw.pat_v, sw.pat_cap, tx.use_pat[gc],
+                                   sw.att_min[chunk])
             done = (pas + (start + len(chunk)) / len(todo)) / passes
             report(0.95 * done, f"{technology}: pass {pas + 1}/{passes}, {start + len(chunk)}/{len(todo)} sites")
         if pas < passes - 1 and n_threads > 1:
@@ -158,11 +194,9 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     with PARALLEL_LOCK:
         rsrp, srv = merge_best(best, server)
     del best, server
-    if calibration is not None and calibration.landcover_db:
-        _receiver_offsets(ds, dem, rsrp, calibration.landcover_db)
     elapsed = time.perf_counter() - t
-    site_ids = sites["id"].astype(str).tolist()
-    villages, communes = _tables(ds, dem, rsrp, srv, site_ids, sites, threshold)
+    site_ids = tx.site_ids
+    villages, communes = _tables(ds, dem, rsrp, srv, site_ids, sites, threshold, tx.cell_ids)
     summary = _summary(technology, threshold, dem, villages, sites, env, calib, radii, elapsed, operator, k_factor)
     if is_nr.any():
         scen = np.array([tr38901.scenario_of(e) for e in env])
@@ -172,24 +206,153 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
             + ("" if is_nr.all() else "; the other sites: " + summary["model"]["path_loss"]))
         summary["model"]["tr38901_sites"] = {name: int((is_nr & (scen == name)).sum()) for name in tr38901.SCENARIOS}
     summary["calibration"] = None if calibration is None else calibration.describe()
+    summary["model"]["cells"] = {"transmitters": len(tx.cell_ids), "sectors": int(tx.use_pat.sum()),
+                                 "omnidirectional_sites": int((~tx.use_pat).sum())}
+    summary["model"]["landcover"] = clutter.summary
     report(1.0, f"{technology}: {summary['populated_area_pct']} % of the village population covered")
     return CoverageResult(technology=technology.upper(), threshold_dbm=threshold, dem=dem, rsrp_dbm=rsrp,
-                          server=srv, site_ids=site_ids, villages=villages, communes=communes, summary=summary)
+                          server=srv, site_ids=site_ids, villages=villages, communes=communes, summary=summary,
+                          cell_ids=list(tx.cell_ids))
 
 
-def _receiver_offsets(ds, dem, rsrp, offsets: dict) -> None:
-    """Subtract a loss offset per land-cover class (``landcover.tif`` of the data folder) from `rsrp`, in place."""
-    path = None if ds.data_dir is None else ds.data_dir / LANDCOVER_FILE
-    if path is None or not path.exists():
-        logger.warning("the calibration has land-cover offsets but the data folder has no %s: not applied",
-                       LANDCOVER_FILE)
-        return
-    classes = landcover_grid(path, dem)
-    for code, offset in offsets.items():
-        rsrp[classes == int(code)] -= np.float32(offset)
+@dataclass(frozen=True, eq=False)
+class _Clutter:
+    surface: np.ndarray  # ground + canopy (the DEM itself without land cover)
+    classes: np.ndarray  # land-cover classes, uint8 (1 × 1 without land cover)
+    losses: dict  # class → dB at the receiver
+    used: bool
+    summary: dict | None
 
 
-def _tables(ds, dem, rsrp, srv, site_ids, sites, threshold) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _transmitters(ds, sites, technology, cells, mapping) -> Transmitters:
+    if cells is False:
+        return transmitters(sites, technology, None)
+    label = "cells"
+    if cells is None or cells is True:
+        found = find_cells(ds.data_dir, mapping)
+        if found is None:  # a dataset read from a store carries its cells
+            return transmitters(sites, technology, ds.cells, all_site_ids=_site_ids(ds))
+        path, spec = found
+        cells = read_cells(path, fields=spec.get("fields"), encoding=spec.get("encoding") or mapping.get("encoding"),
+                           sheet=spec.get("layer"))
+        label = path.name
+    return transmitters(sites, technology, cells, data_dir=ds.data_dir, all_site_ids=_site_ids(ds), label=label)
+
+
+def _site_ids(ds) -> set[str] | None:
+    bts = ds.get("bts_sites")
+    return set(bts["id"].astype(str)) if bts is not None else None
+
+
+def _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m, offsets) -> _Clutter:
+    none = _Clutter(dem.elevation, np.zeros((1, 1), np.uint8), {}, False, None)
+    if landcover is False:
+        return none
+    spec = lc.landcover_spec(mapping, file=mapping.get("_path", "layers.yaml")) if mapping else {}
+    source = "array"
+    if landcover is None or landcover is True:
+        path = lc.find_landcover(ds.data_dir, spec) or ds.landcover_path  # a store's dataset carries its own
+        if path is None:
+            if offsets:
+                logger.warning("the calibration has land-cover offsets but the data folder has no land cover: "
+                               "not applied")
+            return none
+        landcover = lc.read_landcover(path, dem, classes=spec.get("classes"))
+        source = path.name
+    classes = np.asarray(landcover, dtype=np.uint8)
+    if classes.shape != dem.shape:
+        raise LayerError("the land cover is not on the DEM grid",
+                         [Problem("landcover", f"shape {classes.shape}, the DEM's is {dem.shape}")])
+    losses = lc.class_table(settings.landcover_loss_db, spec.get("loss_db"), clutter_loss_db)
+    heights = lc.class_table(settings.landcover_canopy_m, spec.get("canopy_m"), canopy_m)
+    surface = (dem.elevation + lc.canopy_grid(classes, heights)).astype(dem.elevation.dtype)
+    present = {int(k): int(v) for k, v in zip(*np.unique(classes[classes > 0], return_counts=True), strict=True)}
+    summary = {"source": source, "loss_db": {str(k): v for k, v in sorted(losses.items())},
+               "canopy_m": {str(k): v for k, v in sorted(heights.items()) if v},
+               "cells_per_class": {str(k): v for k, v in present.items()}}
+    summary["built_up_in_hata"] = sorted(settings.landcover_in_hata)
+    if offsets:
+        summary["calibration_offsets_db"] = {str(k): float(v) for k, v in sorted(offsets.items())}
+    return _Clutter(surface, classes, losses, True, summary)
+
+
+@dataclass(frozen=True, eq=False)
+class _Sweeps:
+    """The sweeps of a run: one per site, antenna height and band, serving that site's transmitters together."""
+
+    first: np.ndarray  # per sweep: its first transmitter (position, height, band, loss and clutter are theirs)
+    order: np.ndarray  # sweeps inside the DEM, strongest first
+    radii: np.ndarray  # per sweep: the largest radius of its transmitters (m)
+    bound_power: np.ndarray  # per sweep: upper bound of its transmitters' RSRP at zero loss (dBm)
+    att_min: np.ndarray  # per sweep: 8 × RAY_GROUPS smallest attenuation below bound_power by direction group (dB)
+    lo: np.ndarray  # per sweep: its transmitters are powers[lo:hi] …
+    hi: np.ndarray
+    powers: np.ndarray  # per transmitter, grouped by sweep: reference power (dBm)
+    cell_index: np.ndarray  # … its number in the server raster (int32)
+    cell_r2: np.ndarray  # … its own radius in DEM cells, squared
+    pat_h: np.ndarray  # … its antenna tables
+    pat_v: np.ndarray
+    pat_cap: np.ndarray
+
+
+def _sweeps(tx: Transmitters, params, ref, radii, strength, inside, att_min, loss_lut, cell_m: float) -> _Sweeps:
+    """Group the transmitters that one sweep can serve: same site, antenna height, band and pattern use.
+
+    The terrain profile, path loss, diffraction and clutter loss of a receiver are the same for all of them; only
+    the power and the antenna's attenuation differ, so `best_server_kernel` evaluates them together on each cell.
+    """
+    key = pd.DataFrame({"site": tx.site_row, "h": params.height_m, "f": params.frequency_mhz, "pat": tx.use_pat})
+    group = key.groupby(["site", "h", "f", "pat"], sort=False).ngroup().to_numpy()
+    perm = np.argsort(group, kind="stable")  # transmitters by sweep, in transmitter order within one
+    counts = np.bincount(group)
+    hi = np.cumsum(counts)
+    lo = hi - counts
+    first = perm[lo]
+    n = len(counts)
+    sweep_radii = np.zeros(n)
+    np.maximum.at(sweep_radii, group, radii)
+    top_ref = np.full(n, -np.inf)
+    np.maximum.at(top_ref, group, ref)
+    top_strength = np.full(n, -np.inf)
+    np.maximum.at(top_strength, group, strength)
+    # a calibration's clutter offsets may be negative: the bound allows for the largest gain
+    bound_power = top_ref - np.minimum(0.0, loss_lut[first].min(axis=1))
+    att = np.full((n, *att_min.shape[1:]), np.inf)
+    np.minimum.at(att, group, att_min + (top_ref[group] - ref)[:, None, None])
+    ok = np.flatnonzero(inside[first])
+    order = ok[np.argsort(-top_strength[ok], kind="stable")]
+    return _Sweeps(first=first, order=order, radii=sweep_radii, bound_power=bound_power, att_min=att, lo=lo, hi=hi,
+                   powers=np.ascontiguousarray(ref[perm], dtype=float), cell_index=perm.astype(np.int32),
+                   cell_r2=(radii[perm] / cell_m) ** 2, pat_h=np.ascontiguousarray(tx.pat_h[perm]),
+                   pat_v=np.ascontiguousarray(tx.pat_v[perm]), pat_cap=np.ascontiguousarray(tx.pat_cap[perm]))
+
+
+def group_attenuation(pat_h: np.ndarray, pat_cap: np.ndarray, use_pat: np.ndarray) -> np.ndarray:
+    """Smallest horizontal attenuation (dB) of each transmitter over each octant's groups of ray directions.
+
+    Returns an n × 8 × `RAY_GROUPS` array for `useful_radii` (zeros for omnidirectional transmitters): the minimum of
+    the 360-degree table over the whole degrees from 1° before to 1° after the directions of the group and of its
+    two neighbours in the octant.
+    """
+    n = len(pat_h)
+    out = np.zeros((n, 8, RAY_GROUPS))
+    if not np.any(use_pat):
+        return out
+    edges = np.degrees(np.arctan(np.arange(RAY_GROUPS + 1) / RAY_GROUPS))
+    idx = np.empty((8, RAY_GROUPS, 9), np.int64)
+    for o in range(8):
+        base, sign = octant_azimuth(o)
+        for g in range(RAY_GROUPS):
+            lo, hi = max(g - 1, 0), min(g + 2, RAY_GROUPS)
+            a0, a1 = sorted((base + sign * edges[lo], base + sign * edges[hi]))
+            degs = np.minimum(np.arange(np.floor(a0) - 1, np.floor(a0) + 8), np.ceil(a1) + 1)
+            idx[o, g] = degs.astype(np.int64) % 360
+    att = np.minimum(pat_h[:, idx].min(axis=-1), pat_cap[:, None, None])
+    out[use_pat] = att[use_pat]
+    return out
+
+
+def _tables(ds, dem, rsrp, srv, site_ids, sites, threshold, cell_ids=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     villages = ds.get("villages")
     communes = ds["communes"]
     if villages is None:
@@ -209,6 +372,7 @@ def _tables(ds, dem, rsrp, srv, site_ids, sites, threshold) -> tuple[pd.DataFram
         "population": villages["population"].astype("Float64").fillna(0).to_numpy(dtype=float),
         "rsrp_dbm": np.round(value, 1),
         "serving_site": [site_ids[s] if s >= 0 else None for s in serving],
+        "serving_cell": [(cell_ids or site_ids)[s] if s >= 0 else None for s in serving],
         "covered": np.nan_to_num(value, nan=-np.inf) >= threshold,
         "nearest_site": near["id"].to_numpy(), "nearest_site_km": np.round(near["_d"].to_numpy() / 1000.0, 2)})
     grouped = table.groupby("commune")

@@ -32,7 +32,8 @@ class CoverageIndicators:
 
 
 def populated_area_coverage(ds: Dataset, *, technologies: tuple[str, ...] = ("3G", "4G"),
-                            threshold_dbm: float | None = None, calibration=None) -> CoverageIndicators:
+                            threshold_dbm: float | None = None, calibration=None,
+                            clutter_loss_db: dict | None = None) -> CoverageIndicators:
     """Populated-area coverage per technology, as indicator values plus the coverage results computed for them.
 
     Computed at the DEM's own resolution; a technology without sites, or a dataset without DEM or villages, gives
@@ -48,6 +49,8 @@ def populated_area_coverage(ds: Dataset, *, technologies: tuple[str, ...] = ("3G
         RSRP threshold (default `ictgis.settings`).
     calibration
         A :class:`ictgis.calibration.Calibration`, applied to the technology it was fitted for.
+    clutter_loss_db
+        Land-cover loss per class over the defaults (``clutter_loss_db:`` in scenario parameters).
 
     Returns
     -------
@@ -70,7 +73,8 @@ def populated_area_coverage(ds: Dataset, *, technologies: tuple[str, ...] = ("3G
             continue
         own = calibration if calibration is not None and calibration.technology in ("", tech.upper()) else None
         result = compute(ds, technology=tech, threshold_dbm=threshold_dbm, dem=dem, progress=lambda f, m: None,
-                         calibration=own)
+                         calibration=own,
+                         clutter_loss_db={int(k): float(v) for k, v in (clutter_loss_db or {}).items()})
         results[tech] = result
         s = result.summary
         values.update(dict(zip(keys, (s["populated_area_pct"], s["villages_covered"], s["population_covered"]),

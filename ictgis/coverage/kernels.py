@@ -34,7 +34,7 @@ __all__ = [
 
 
 #: Groups of ray directions per octant for `useful_radii`'s per-group cut of the sweep.
-_RAY_GROUPS = 64
+RAY_GROUPS = 64
 
 
 @njit(cache=True)
@@ -48,7 +48,7 @@ def log_distance_table(cell, radius_max):
 
 
 @njit(cache=True)
-def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ray_lim, tr_row):
+def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ray_lim, tr_row, att_min):
     """Return, per octant of the sweep, the squared radius (cells²) a site needs to reach (-1: none).
 
     Beyond it, the site cannot beat any block's (stale) minimum even without terrain loss. The sweep's values do
@@ -57,6 +57,9 @@ def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ra
     column (major offset) its rays must reach: that of the farthest block the site could beat whose cells may take
     their values from a ray of the group (a cell's ray is within one ray spacing, 1 / major offset, of it).
     `tr_row`: the site's `ictgis.tr38901.coefficients` row (its LOS loss replaces a + b·log10 d when ``tr_row[0] > 0``).
+    `att_min` (8 × G) is the smallest antenna attenuation over each group's directions and its neighbours' (zeros:
+    omnidirectional), so that a sector's back lobe stops where it can no longer beat anything; it is used for blocks
+    from G columns out, where a cell's ray is less than a group away from its direction.
     """
     ng = ray_lim.shape[1]
     ray_lim[:] = 0
@@ -91,8 +94,6 @@ def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ra
                 m_lo = min(r0 * nr + c0 * nc, r1 * nr + c1 * nc)
                 m_hi = max(r0 * nr + c0 * nc, r1 * nr + c1 * nc)
                 if i_hi >= 0 and m_hi >= 0 and m_lo <= i_hi:
-                    if far > need[o]:
-                        need[o] = far
                     i_lo = max(min(r0 * mr + c0 * mc, r1 * mr + c1 * mc), 1)
                     m_lo = max(m_lo, 0)
                     m_hi = min(m_hi, i_hi)
@@ -100,9 +101,15 @@ def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ra
                     t_hi = (m_hi + 1) / i_lo
                     g0 = int(t_lo * ng)
                     g1 = min(int(t_hi * ng), ng - 1)
+                    hit = False
                     for g in range(g0, g1 + 1):
+                        if i_lo >= ng and np.float32(clear - att_min[o, g]) < block_min[br, bc]:
+                            continue  # the antenna's pattern keeps this group of directions from beating the block
+                        hit = True
                         if ray_lim[o, g] < i_hi:
                             ray_lim[o, g] = i_hi
+                    if hit and far > need[o]:
+                        need[o] = far
     return need
 
 
@@ -143,19 +150,29 @@ def block_minima(best, elevation):
 
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, lams, k_factor, a_coef, b_coef,
-                       fspl_c, ref_eirp, site_index, best, server, n_threads, inner, log_d, block_min, nr_coef):
+                       fspl_c, bound_power, cell_lo, cell_hi, powers, cell_index, cell_r2, best, server, n_threads,
+                       inner, log_d, block_min, nr_coef, surface, classes, loss_lut, use_loss, pat_h, pat_v, pat_cap,
+                       use_pat, att_min):
     """Sweep every site fused with the best-server update (`radial_best_server_serial`), one best array per thread.
 
-    Sites are handed to the threads one at a time as they free up (per-site work varies a lot), in the order given
-    (strongest first prunes most: a cell whose unobstructed signal from a site cannot beat its current best skips
-    the obstacle search); each thread updates its own `best[t]` / `server[t]`. Which thread sweeps which site does
-    not change the result: ties go to the lower site index (`sweep_kernels.beats`). Cells within `inner[s]` of site s
-    are left alone (filled by an earlier pass, see `ictgis.coverage.compute`). `log_d` is `log_distance_table`
-    out to the largest radius; `block_min` is `block_minima` of `best` (may be stale). `nr_coef` (n × 11): per site
-    a row of `ictgis.tr38901.coefficients` (TR 38.901 loss) or zeros (the a + b·log10 d loss).
+    A *site* here is a group of co-located transmitters with one antenna height and band (the sectors of a site, or
+    an omnidirectional site): it is swept once, its transmitters ``cell_lo[s] … cell_hi[s] - 1`` (indices into
+    `powers`, `cell_index`, `cell_r2`, `pat_h`, `pat_v`, `pat_cap`) evaluated on every cell of the sweep. Sites are
+    handed to the threads one at a time as they free up (per-site work varies a lot), in the order given (strongest
+    first prunes most: a cell whose unobstructed signal from a site cannot beat its current best skips the obstacle
+    search); each thread updates its own `best[t]` / `server[t]`. Which thread sweeps which site does not change the
+    result: ties go to the lower transmitter number `cell_index` (`sweep_kernels.beats`). Cells within `inner[s]` of
+    site s are left alone (filled by an earlier pass, see `ictgis.coverage.compute`). `log_d` is
+    `log_distance_table` out to the largest radius; `block_min` is `block_minima` of `best` (may be stale).
+    Per site: `radii` (the largest of its transmitters'), `bound_power` (an upper bound of its transmitters' RSRP
+    without terrain, clutter nor antenna loss at zero loss, for `useful_radii`), `att_min` (8 × G, the smallest
+    attenuation of its transmitters relative to `bound_power` per group of directions), `nr_coef` (n × 11, a row of
+    `ictgis.tr38901.coefficients` for TR 38.901 or zeros for the a + b·log10 d loss), `loss_lut` (n × 256, clutter
+    loss per land-cover class, used when `use_loss`) and `use_pat` (False: omnidirectional). `surface` is the ground
+    plus canopy, `classes` the land cover (uint8); see `radial_best_server_serial`.
     """
     n = xs.shape[0]
-    ray_lim = np.zeros((n_threads, 8, _RAY_GROUPS), np.int64)
+    ray_lim = np.zeros((n_threads, 8, RAY_GROUPS), np.int64)
     queue = np.zeros(1, np.int64)  # next site to sweep, taken atomically by whichever thread is free
     for t in prange(n_threads):
         while True:
@@ -164,14 +181,16 @@ def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, l
                 break
             orow, ocol = int(math.floor((y_max - ys[s]) / cell)), int(math.floor((xs[s] - x_min) / cell))
             reach2 = useful_radii(block_min[t], orow, ocol, cell, radii[s], a_coef[s], b_coef[s], fspl_c[s],
-                                  ref_eirp[s], log_d, ray_lim[t], nr_coef[s])
+                                  bound_power[s], log_d, ray_lim[t], nr_coef[s], att_min[s])
             reach = cell * math.sqrt(max(reach2.max(), 0.0))
             if reach <= inner[s]:
                 continue
+            lo, hi = cell_lo[s], cell_hi[s]
             radial_best_server_serial(elev, x_min, y_max, cell, xs[s], ys[s], heights[s], rx_h, reach, lams[s],
-                                      k_factor, a_coef[s], b_coef[s], fspl_c[s], ref_eirp[s], site_index[s],
-                                      log_d, best[t], server[t], block_min[t], inner[s], reach2, ray_lim[t],
-                                      nr_coef[s])
+                                      k_factor, a_coef[s], b_coef[s], fspl_c[s], powers[lo:hi], cell_index[lo:hi],
+                                      cell_r2[lo:hi], log_d, best[t], server[t], block_min[t], inner[s], reach2,
+                                      ray_lim[t], nr_coef[s], surface, classes, loss_lut[s], use_loss, pat_h[lo:hi],
+                                      pat_v[lo:hi], pat_cap[lo:hi], use_pat[s])
 
 
 @njit(cache=True, parallel=True, nogil=True)

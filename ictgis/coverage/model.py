@@ -8,7 +8,6 @@ read by :func:`ictgis.coverage.compute` and :func:`ictgis.coverage.coverage_matr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -21,8 +20,8 @@ from ..layers import parse_tech
 from ..terrain import Dem
 
 __all__ = [
-    "ENV_BY_KIND", "LANDCOVER_FILE", "MAX_RADIUS_M", "RADIUS_MARGIN_DB", "CoverageResult", "landcover_grid",
-    "loss_coefficients", "site_environment", "sites_of", "tr38901_coefficients", "unobstructed_reach_km",
+    "ENV_BY_KIND", "MAX_RADIUS_M", "RADIUS_MARGIN_DB", "CoverageResult", "loss_coefficients", "site_environment",
+    "sites_of", "tr38901_coefficients", "unobstructed_reach_km",
 ]
 
 #: Hata environment of a site by the kind of its commune (``settings.environment_of_commune_kind``).
@@ -31,8 +30,6 @@ ENV_BY_KIND = settings.environment_of_commune_kind
 #: (so weak-signal areas are mapped too), capped at `MAX_RADIUS_M`.
 RADIUS_MARGIN_DB = 5.0
 MAX_RADIUS_M = 20_000.0
-#: Optional land-cover class raster of a data folder (ESA WorldCover codes), read by calibration offsets.
-LANDCOVER_FILE = "landcover.tif"
 
 
 @dataclass
@@ -43,11 +40,16 @@ class CoverageResult:
     threshold_dbm: float
     dem: Dem
     rsrp_dbm: np.ndarray  # float32, NaN where no site reaches
-    server: np.ndarray  # int32 index into site_ids, -1 where none
-    site_ids: list[str]
+    server: np.ndarray  # int32 index into site_ids / cell_ids (one per transmitter), -1 where none
+    site_ids: list[str]  # site of each transmitter (repeated for the cells of a sectored site)
     villages: pd.DataFrame
     communes: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    cell_ids: list[str] = field(default_factory=list)  # per server index: the cell (the site id when omni)
+
+    def __post_init__(self) -> None:
+        if not self.cell_ids:
+            self.cell_ids = list(self.site_ids)
 
 
 def site_environment(sites: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> np.ndarray:
@@ -154,30 +156,6 @@ def unobstructed_reach_km(a_coef: np.ndarray, b_coef: np.ndarray, nr_coef: np.nd
         reach[nr] = 10 ** (lo - 3.0)
     return reach
 
-
-def landcover_grid(path: str | Path, dem: Dem) -> np.ndarray:
-    """Land-cover classes on the DEM's grid (nearest neighbour; -1 where none), from a class raster.
-
-    Parameters
-    ----------
-    path
-        A single-band class raster (``landcover.tif``: ESA WorldCover codes), any CRS.
-    dem
-        The :class:`ictgis.terrain.Dem` to resample onto.
-
-    Returns
-    -------
-    numpy.ndarray
-        int32 classes, the DEM's shape.
-    """
-    import rasterio
-    from rasterio.warp import Resampling, reproject
-
-    out = np.full(dem.shape, -1, dtype=np.int32)
-    with rasterio.open(path) as src:
-        reproject(rasterio.band(src, 1), out, dst_transform=dem.transform, dst_crs=dem.crs, dst_nodata=-1,
-                  resampling=Resampling.nearest)
-    return out
 
 
 def sites_of(ds: Dataset, technology: str, *, operator: str | None = None) -> gpd.GeoDataFrame:

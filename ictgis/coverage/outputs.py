@@ -36,7 +36,8 @@ def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> P
     """Write the coverage outputs into `out_dir` atomically (temporary folder, then renamed).
 
     Files: ``rsrp_<tech>.tif`` (best-server dBm, float32, tiled, overviews), ``server_<tech>.tif`` (int32 index of
-    the serving site, -1 none) with ``servers_<tech>.csv`` (index → site id), ``villages_<tech>.csv``,
+    the serving cell, -1 none) with ``servers_<tech>.csv`` (index → site id and cell id; the cell id is the site
+    id of an omnidirectional site), ``villages_<tech>.csv``,
     ``communes_<tech>.csv``, ``summary_<tech>.json`` and ``coverage_<tech>.kmz`` (PNG overlay for Google Earth).
     """
     out_dir = Path(out_dir)
@@ -45,7 +46,8 @@ def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> P
         # NaN (no site reaches) is written as NO_SIGNAL_DBM by write_raster
         write_raster(tmp / f"rsrp_{tag}.tif", result.rsrp_dbm, result.dem, nodata=NO_SIGNAL_DBM, dtype="float32")
         write_raster(tmp / f"server_{tag}.tif", result.server, result.dem, nodata=-1, dtype="int32")
-        write_csv(pd.DataFrame({"index": range(len(result.site_ids)), "site_id": result.site_ids}),
+        write_csv(pd.DataFrame({"index": range(len(result.site_ids)), "site_id": result.site_ids,
+                                "cell_id": result.cell_ids or result.site_ids}),
                   tmp / f"servers_{tag}.csv")
         write_csv(result.villages, tmp / f"villages_{tag}.csv")
         write_csv(result.communes, tmp / f"communes_{tag}.csv")

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from affine import Affine
 
+from .cells import demo_cells, demo_landcover
 from .communes import Work, given_communes, load_units, synthetic_communes
 from .fiber import fiber_and_gaps, fiber_routes
 from .geography import AREA_KM2, CRS, REMOTE_DISTRICTS, Frame
@@ -47,6 +49,10 @@ class DemoProvince:
         CRS of everything (``"EPSG:9205"``).
     uncovered_villages
         Ids of the villages deliberately left > 11 km from any 4G site (the remote "white zones").
+    cells
+        The cells (sectors) of the 3G/4G sites (:func:`ictgis.demo.cells.demo_cells`).
+    landcover
+        ESA WorldCover classes on the DEM grid (uint8, 0 outside; :func:`ictgis.demo.cells.demo_landcover`).
     """
 
     communes: gpd.GeoDataFrame
@@ -60,6 +66,8 @@ class DemoProvince:
     dem_transform: Affine
     crs: str = CRS
     uncovered_villages: tuple[str, ...] = field(default=())
+    cells: pd.DataFrame | None = None
+    landcover: np.ndarray | None = None
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """Return the vector layers by name."""
@@ -150,6 +158,8 @@ def build_demo(*, seed: int = 2021, dem_resolution_m: float = 90.0,
     sites["commune"] = _point_communes(com, sites.geometry.values)
     post["commune"] = _point_communes(com, post.geometry.values)
     dem, transform = _dem(w, terrain, shapely.union_all(com.geometry.values), dem_resolution_m)
+    cells = demo_cells(sites, vil, roads, com, seed=seed)
+    cover = demo_landcover(dem, transform, vil, sites, com, seed=seed)
     logger.info("demo province built in %.1f s", time.perf_counter() - t0)
     return DemoProvince(com, vil, sites, fiber, post, roads, districts, dem, transform,
-                        uncovered_villages=tuple(vil.id.iloc[gap]))
+                        uncovered_villages=tuple(vil.id.iloc[gap]), cells=cells, landcover=cover)

@@ -40,16 +40,23 @@ def _write_layers(demo: DemoProvince, folder: Path) -> None:
                "blockysize": 256}
     with rasterio.open(folder / "dem.tif", "w", **profile) as dst:
         dst.write(demo.dem, 1)
+    if demo.cells is not None:
+        demo.cells.to_csv(folder / "cells.csv", index=False, lineterminator="\n", encoding="utf-8")
+    if demo.landcover is not None:
+        lc_profile = profile | {"dtype": "uint8", "nodata": 0, "predictor": 1}
+        with rasterio.open(folder / "landcover.tif", "w", **lc_profile) as dst:
+            dst.write(demo.landcover, 1)
 
 
 def write_demo(out_dir: str | os.PathLike, *, seed: int = 2021, dem_resolution_m: float = 90.0,
                communes: gpd.GeoDataFrame | None = None) -> Path:
     """Build the demo province and write it to `out_dir`.
 
-    One ESRI Shapefile per layer (UTF-8, with a ``.cpg``; booleans as 0/1 integers) and ``dem.tif`` (int16,
-    nodata -32768, DEFLATE + predictor 2, 256 × 256 tiles, EPSG:9205). Everything is first written to a temporary
-    folder beside `out_dir` and moved into place only when complete. Re-runs with the same arguments give
-    byte-identical files (the DBF header date is fixed to 2021-06-30).
+    One ESRI Shapefile per layer (UTF-8, with a ``.cpg``; booleans as 0/1 integers), ``dem.tif`` (int16,
+    nodata -32768, DEFLATE + predictor 2, 256 × 256 tiles, EPSG:9205), ``cells.csv`` (the sectors of the 3G/4G
+    sites) and ``landcover.tif`` (uint8 ESA WorldCover classes on the DEM grid, nodata 0, DEFLATE). Everything is
+    first written to a temporary folder beside `out_dir` and moved into place only when complete. Re-runs with the
+    same arguments give byte-identical files (the DBF header date is fixed to 2021-06-30).
 
     Parameters
     ----------

@@ -30,6 +30,7 @@ PARAMETERS = {
     "calibration": str,
     "sharing_distance_m": float, "colocation_max_distance_m": float, "colocation_saving_usd": float,
     "colocation_rent_usd_per_year": float,
+    "clutter_loss_db": dict,
 }
 
 def _resolved(params: dict, path: Path) -> dict:
@@ -121,6 +122,12 @@ def read(path: str | Path, *, check_base: bool = True, base: str | Path | None =
                 if chk.typed(("parameters", key), value, str) and not (path.parent / value).is_file():
                     chk.add(("parameters", key), f"calibration file {value!r} not found (relative to the "
                             "scenario file; made by `ictgis calibrate`)")
+            elif PARAMETERS[key] is dict:
+                if chk.typed(("parameters", key), value, dict):
+                    for cls, db in value.items():
+                        if not str(cls).isdigit() or isinstance(db, bool) or not isinstance(db, (int, float)):
+                            chk.add(("parameters", key, cls), f"expected a land-cover class code: dB, got "
+                                    f"{cls!r}: {db!r}")
             elif chk.typed(("parameters", key), value, PARAMETERS[key]) and value < 0 and key != \
                     "rsrp_threshold_dbm":
                 chk.add(("parameters", key), f"{key} must not be negative")

@@ -67,7 +67,7 @@ def measure(ds: Dataset, *, structure: str, params: dict) -> tuple[dict, dict]:
 
         calibration = read_calibration(params["calibration"])
     found = populated_area_coverage(ds, technologies=("3G", "4G"), threshold_dbm=params.get("rsrp_threshold_dbm"),
-                                    calibration=calibration)
+                                    calibration=calibration, clutter_loss_db=params.get("clutter_loss_db"))
     result.setdefault("mobile", {}).update(found.values)
     return result, found.results
 

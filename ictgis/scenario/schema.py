@@ -19,6 +19,8 @@ def json_schema() -> dict:
         variants.append({"type": "object", "additionalProperties": False, "properties": props,
                          "required": ["type", *spec.required]})
     params = {k: ({"type": "number"} if k == "rsrp_threshold_dbm" else kind_schema(v)) for k, v in PARAMETERS.items()}
+    params["clutter_loss_db"] = {"type": "object", "propertyNames": {"pattern": "^[0-9]+$"},
+                                 "additionalProperties": {"type": "number"}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "ictgis scenario", "type": "object", "additionalProperties": False,

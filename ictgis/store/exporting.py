@@ -11,7 +11,7 @@ from ..io import write_layer
 
 
 def export(store, out_dir, *, as_of=None) -> Path:
-    """Write ``<layer>.gpkg`` files, ``dem.tif`` and ``layers.yaml`` (see `ictgis.store.Store.export`).
+    """Write ``<layer>.gpkg``, ``dem.tif``, ``landcover.tif``, ``cells.csv``, ``layers.yaml`` (`Store.export`).
 
     GDAL stamps each GeoPackage with the time it was written; the stamp is set to the changeset's time instead,
     so exporting one state twice gives identical files.
@@ -28,6 +28,10 @@ def export(store, out_dir, *, as_of=None) -> Path:
             db.close()
         if ds.dem_path is not None:
             shutil.copyfile(ds.dem_path, tmp / "dem.tif")
+        if ds.landcover_path is not None:
+            shutil.copyfile(ds.landcover_path, tmp / "landcover.tif")
+        if ds.cells is not None:
+            ds.cells.to_csv(tmp / "cells.csv", index=False, lineterminator="\n", encoding="utf-8")
         if ds.area_km2 is not None:
             (tmp / "layers.yaml").write_text(f"area_km2: {ds.area_km2!r}\n", encoding="utf-8")
     return out_dir

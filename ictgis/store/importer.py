@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from .._errors import StoreError
 from ..layers import SCHEMAS
 from . import rows as rowmod
-from .schema import LAYER_FIELDS
+from .schema import CELL_FIELDS, LAYER_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +38,18 @@ def import_dataset(store, data, *, author: str, message: str, kind: str = "impor
             for name, frame in ds.layers.items()}  # the column order, geometry's place included
     if ds.area_km2 is not None:
         meta["area_km2"] = ds.area_km2
-    dem = None
-    if ds.dem_path is not None:
-        content = Path(ds.dem_path).read_bytes()
-        dem = (hashlib.sha256(content).hexdigest(), Path(ds.dem_path).name, content)
-        meta["dem"] = {"sha256": dem[0], "name": dem[1]}
+    rasters = []
+    for key, path in (("dem", ds.dem_path), ("landcover", _landcover_path(ds))):
+        if path is not None:
+            content = Path(path).read_bytes()
+            rasters.append((hashlib.sha256(content).hexdigest(), Path(path).name, content))
+            meta[key] = {"sha256": rasters[-1][0], "name": rasters[-1][1]}
+    cells = _cells(ds)
+    if cells is not None:
+        meta["columns:cells"] = list(cells.columns)
     try:
-        cs, counts = _write(store, prepared, meta, dem, author=author, message=message, kind=kind, source=source)
+        cs, counts = _write(store, prepared, meta, rasters, cells, author=author, message=message, kind=kind,
+                            source=source)
     except _UnchangedError:
         logger.info("%s: nothing changed, no changeset recorded", store.label)
         return None
@@ -56,17 +61,104 @@ class _UnchangedError(Exception):
     """Raised inside the write transaction to roll it back when nothing differs."""
 
 
-def _write(store, prepared, meta, dem, *, author, message, kind, source):
+def _landcover_path(ds) -> Path | None:
+    """Return the dataset's land-cover GeoTIFF (``landcover.tif`` or ``landcover: file:``), or None."""
+    from .. import landcover as lc
+    from .._validate import Collector
+    from ..io import read_mapping
+
+    if ds.data_dir is None:
+        return ds.landcover_path
+    mapping = read_mapping(Path(ds.data_dir), Collector())
+    return lc.find_landcover(ds.data_dir, lc.landcover_spec(mapping) if mapping else None)
+
+
+def _cells(ds):
+    """Return the dataset's cells table (`ictgis.cells.read_cells` of its folder's ``cells`` file), or None."""
+    from .._validate import Collector
+    from ..cells import find_cells, read_cells
+    from ..io import read_mapping
+
+    if ds.data_dir is None:
+        return ds.cells
+    mapping = read_mapping(Path(ds.data_dir), Collector())
+    found = find_cells(ds.data_dir, mapping)
+    if found is None:
+        return None
+    path, spec = found
+    return read_cells(path, fields=spec.get("fields"), encoding=spec.get("encoding") or mapping.get("encoding"),
+                      sheet=spec.get("layer"))
+
+
+def cell_keys(cells) -> list[str]:
+    """Key of each row of a cells table: its ``cell`` id, else ``<site>-<n>`` (n-th cell of the site)."""
+    seen: dict[str, int] = {}
+    keys = []
+    for site, cid in zip(cells["site"].astype(str), cells["cell"] if "cell" in cells else [None] * len(cells),
+                         strict=True):
+        seen[site] = seen.get(site, 0) + 1
+        keys.append(str(cid) if isinstance(cid, str) and cid.strip() else f"{site}-{seen[site]}")
+    return keys
+
+
+def _write_cells(store, conn: sa.Connection, cells, cs) -> dict[str, int]:
+    """Record the rows of the cells table that differ from the current ones (by key, values and order)."""
+    t = store.tables["cells"]
+    fields = [f for f, _ in CELL_FIELDS]
+    current = {r["feature_key"]: r for r in conn.execute(sa.select(t).where(t.c.ended_by.is_(None))).mappings()}
+    new: dict[str, dict] = {}
+    if cells is not None:
+        for key, row in zip(cell_keys(cells), cells.to_dict("records"), strict=True):
+            new[key] = {"feature_key": key, **{f: _plain(row.get(f)) for f in fields}}
+    same = {k: k in current and all(current[k][f] == v[f] for f in fields) for k, v in new.items()}
+    ords = new_ords([current[k]["ord"] if same[k] else None for k in new])  # kept where the file keeps the order
+    counts = {"added": 0, "changed": 0, "removed": 0, "reordered": 0}
+    end, insert = [], []
+    for (key, row), ord_ in zip(new.items(), ords, strict=True):
+        old = current.get(key)
+        if same[key]:
+            if old["ord"] == ord_:
+                continue
+            counts["reordered"] += 1
+        else:
+            counts["added" if old is None else "changed"] += 1
+        if old is not None:
+            end.append(old["fid"])
+        insert.append(row | {"ord": ord_, "changeset": cs.id, "valid_from": cs.time})
+    for key, old in current.items():
+        if key not in new:
+            counts["removed"] += 1
+            end.append(old["fid"])
+    if end:
+        conn.execute(t.update().where(t.c.fid.in_(end)).values(ended_by=cs.id, valid_to=cs.time))
+    if insert:
+        conn.execute(t.insert(), insert)
+    if not counts["reordered"]:
+        del counts["reordered"]
+    return counts
+
+
+def _plain(value):
+    """Return a cell value as the database keeps it (None for missing; Python floats and strings)."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value if isinstance(value, str) else float(value)
+
+
+def _write(store, prepared, meta, rasters, cells, *, author, message, kind, source):
     with store.writing() as conn:
         cs = store.new_changeset(conn, author=author, message=message, kind=kind, source=source)
         counts: dict[str, dict[str, int]] = {}
         for name in SCHEMAS:
             counts[name] = _write_layer(store, conn, name, prepared.get(name, ([], [], [], [])), cs)
+        counts["cells"] = _write_cells(store, conn, cells, cs)
         meta_changed = _write_meta(store, conn, meta, cs)
-        if dem is not None:
-            t = store.tables["rasters"]
-            if conn.execute(sa.select(t.c.sha256).where(t.c.sha256 == dem[0])).scalar() is None:
-                conn.execute(t.insert().values(sha256=dem[0], name=dem[1], content=dem[2]))
+        t = store.tables["rasters"]
+        for sha256, name, content in rasters:
+            if conn.execute(sa.select(t.c.sha256).where(t.c.sha256 == sha256)).scalar() is None:
+                conn.execute(t.insert().values(sha256=sha256, name=name, content=content))
         counts = {k: v for k, v in counts.items() if any(v.values())}
         if not counts and not meta_changed:
             raise _UnchangedError  # rolls the changeset back

@@ -12,7 +12,7 @@ from .._errors import StoreError
 from .._files import atomic_path
 from ..layers import LAYER_NAMES
 from . import rows as rowmod
-from .schema import LAYER_FIELDS
+from .schema import CELL_FIELDS, LAYER_FIELDS
 
 DEM_FOLDER = "ictgis-store-dem"
 
@@ -37,16 +37,37 @@ def read_dataset(store, as_of, *, dem_dir=None):
         dem_path = None
         if meta.get("dem"):
             dem_path = _dem_file(store, conn, meta["dem"]["sha256"], dem_dir)
+        landcover_path = None
+        if meta.get("landcover"):
+            landcover_path = _dem_file(store, conn, meta["landcover"]["sha256"], dem_dir)
+        cells = None
+        if meta.get("columns:cells") is not None:
+            cells = _cells(store, conn, None if as_of is None else number, meta["columns:cells"])
     communes = layers["communes"]
     topology = commune_topology(communes) if "code" in communes else None
     area = meta.get("area_km2")
     return Dataset(layers=layers, sources={name: f"{store.label}#{name}" for name in layers}, crs=store.crs,
                    data_dir=None, dem_path=dem_path, topology=topology, notes=[],
-                   area_km2=None if area is None else float(area))
+                   area_km2=None if area is None else float(area), cells=cells, landcover_path=landcover_path)
+
+
+def _cells(store, conn: sa.Connection, as_of, columns: list[str]):
+    """Return the cells alive at changeset `as_of` (None: current), in import order, with the columns imported."""
+    import pandas as pd
+
+    t = store.tables["cells"]
+    cond = t.c.ended_by.is_(None) if as_of is None else sa.and_(
+        t.c.changeset <= as_of, sa.or_(t.c.ended_by.is_(None), t.c.ended_by > as_of))
+    rows = conn.execute(sa.select(*(t.c[c] for c in columns)).where(cond).order_by(t.c.ord, t.c.fid)).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    for name, dtype in CELL_FIELDS:
+        if name in frame and dtype == "float":
+            frame[name] = pd.to_numeric(frame[name]).astype("Float64")
+    return frame
 
 
 def _dem_file(store, conn: sa.Connection, sha256: str, dem_dir) -> Path:
-    """Write the DEM of a checksum to ``<dem_dir>/<sha256>.tif`` once; return its path."""
+    """Write the raster (DEM or land cover) of a checksum to ``<dem_dir>/<sha256>.tif`` once; return its path."""
     folder = Path(dem_dir) if dem_dir is not None else Path(tempfile.gettempdir()) / DEM_FOLDER
     path = folder / f"{sha256}.tif"
     if path.exists() and path.stat().st_size > 0:

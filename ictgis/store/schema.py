@@ -7,7 +7,9 @@
   also its *version number*), ``ended_by`` (the changeset that replaced or removed it; NULL = current),
   ``valid_from`` and ``valid_to`` (their times; NULL = current); a view ``<layer>_current`` with the current versions.
 - ``meta``: versioned dataset properties (column order per layer, official area, the DEM's checksum).
-- ``rasters``: the DEM GeoTIFFs by checksum; ``store_info``: the working CRS's EPSG code.
+- ``cells``: every version of every row of the optional cells table (no geometry: a cell stands at its site),
+  keyed by its cell id (or ``<site>-<n>``), with ``ord``, ``changeset``, ``ended_by``, ``valid_from``/``valid_to``.
+- ``rasters``: the DEM and land-cover GeoTIFFs by checksum; ``store_info``: the working CRS's EPSG code.
 - ``users`` and ``scenario_runs``: shared by every server process using the store.
 
 Attributes are typed columns, not one JSON column: QGIS, ArcGIS and SQL see and filter real fields, and values
@@ -21,7 +23,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
-from ..layers import SCHEMAS
+from ..layers import CELLS, SCHEMAS
 
 DTYPES = {"str": sa.Text, "enum": sa.Text, "int": sa.BigInteger, "float": sa.Float, "bool": sa.Boolean}
 RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
@@ -30,6 +32,9 @@ CHANGESET_KINDS = ("import", "edit", "upload")
 LAYER_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     name: tuple((f.name, "str" if f.dtype == "enum" else f.dtype) for f in s.fields) for name, s in SCHEMAS.items()}
 """Layer → (attribute, type) of the current `ictgis.layers` schemas (the migrations freeze their own copy)."""
+CELL_FIELDS: tuple[tuple[str, str], ...] = tuple((f.name, "str" if f.dtype == "enum" else f.dtype)
+                                                 for f in CELLS.fields)
+"""(attribute, type) of the cells table (`ictgis.layers.CELLS`; migration 0003 freezes its copy)."""
 
 
 class UTCTime(TypeDecorator):
@@ -195,10 +200,28 @@ def layer_table(metadata: sa.MetaData, name: str, fields: tuple[tuple[str, str],
         sqlite_autoincrement=True)
 
 
-def current_view_sql(name: str, fields: tuple[tuple[str, str], ...]) -> str:
+def cells_table(metadata: sa.MetaData, fields: tuple[tuple[str, str], ...], *, dialect: str) -> sa.Table:
+    """Add the version table of the cells (a layer table without geometry) to `metadata`."""
+    return sa.Table(
+        "cells", metadata,
+        sa.Column("fid", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("feature_key", sa.Text, nullable=False),
+        *(sa.Column(f, column_type(t, dialect)) for f, t in fields),
+        sa.Column("ord", sa.Double, nullable=False),
+        sa.Column("changeset", sa.Integer, sa.ForeignKey("changesets.id"), nullable=False),
+        sa.Column("ended_by", sa.Integer, sa.ForeignKey("changesets.id")),
+        sa.Column("valid_from", UTCTime(), nullable=False),
+        sa.Column("valid_to", UTCTime()),
+        sa.Index("ux_cells_current", "feature_key", unique=True, sqlite_where=sa.text("ended_by IS NULL"),
+                 postgresql_where=sa.text("ended_by IS NULL")),
+        sa.Index("ix_cells_span", "changeset", "ended_by"),
+        sqlite_autoincrement=True)
+
+
+def current_view_sql(name: str, fields: tuple[tuple[str, str], ...], *, geometry: bool = True) -> str:
     """Return SQL creating the view of a layer's current versions (``<layer>_current``)."""
-    cols = ", ".join(["fid", "feature_key", *(f'"{f}"' for f, _ in fields), "geom", "changeset AS version",
-                      "valid_from"])
+    cols = ", ".join(["fid", "feature_key", *(f'"{f}"' for f, _ in fields), *(["geom"] if geometry else []),
+                      "changeset AS version", "valid_from"])
     return f'CREATE VIEW "{name}_current" AS SELECT {cols} FROM "{name}" WHERE ended_by IS NULL'
 
 
@@ -206,6 +229,7 @@ def store_tables(*, srid: int, dialect: str) -> tuple[sa.MetaData, dict[str, sa.
     """Return (metadata, core tables, layer tables) for the current layer schemas."""
     metadata = sa.MetaData()
     core = core_tables(metadata)
+    core["cells"] = cells_table(metadata, CELL_FIELDS, dialect=dialect)
     layers = {name: layer_table(metadata, name, fields, srid=srid, dialect=dialect)
               for name, fields in LAYER_FIELDS.items()}
     return metadata, core, layers

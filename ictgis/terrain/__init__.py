@@ -69,9 +69,12 @@ def warm_up() -> float:
         radial_sweep(elev, 0.0, 210.0, 30.0, 105.0, 105.0, 30.0, 1.5, 90.0, 0.333, 4.0 / 3.0)
     radial_sweep_serial(elev, 0.0, 210.0, 30.0, 105.0, 105.0, 30.0, 1.5, 90.0, 0.333, 4.0 / 3.0)
     radial_best_server_serial(elev, 0.0, 210.0, 30.0, 105.0, 105.0, 30.0, 1.5, 90.0, 0.333, 4.0 / 3.0, 130.0, 35.0,
-                              32.0, 20.0, 0, np.zeros(10), np.full((7, 7), -np.inf, np.float32),
+                              32.0, np.full(1, 20.0), np.zeros(1, np.int32), np.full(1, 9.0), np.zeros(10),
+                              np.full((7, 7), -np.inf, np.float32),
                               np.full((7, 7), -1, np.int32), np.full((1, 1), -np.inf, np.float32), 0.0,
-                              np.full(8, 1e9), np.full((8, 1), 1 << 40, np.int64), np.zeros(11))
+                              np.full(8, 1e9), np.full((8, 1), 1 << 40, np.int64), np.zeros(11),
+                              elev, np.zeros((1, 1), np.uint8), np.zeros(256), False, np.zeros((1, 360)),
+                              np.zeros((1, 181)), np.zeros(1), False)
     elapsed = time.perf_counter() - t0
     logger.debug("terrain kernels ready in %.2f s", elapsed)
     return elapsed

@@ -41,6 +41,40 @@ def _ray_half(cell_size_m, half):
 _NO_LIMIT = np.full(1, 1 << 40, np.int64)
 
 
+#: atan(k / ATAN_STEPS) in degrees for k = 0 … ATAN_STEPS: the direction of a cell (i, m) of an octant off its major
+#: axis is ``atan(m / i)``, looked up (error below 0.03°) rather than computed per cell.
+ATAN_STEPS = 1024
+ATAN_DEG = np.degrees(np.arctan(np.arange(ATAN_STEPS + 1) / ATAN_STEPS))
+
+#: No antenna pattern / clutter loss / transmitter (the arguments of `_sweep_octant` for sweeps without them).
+NO_PATTERN = np.zeros(1)
+NO_TABLES = np.zeros((1, 1))
+NO_SITES = np.zeros(1, np.int32)
+NO_CLASSES = np.zeros((1, 1), np.uint8)
+
+
+@njit(cache=True)
+def octant_azimuth(octant):
+    """Azimuth (degrees from north) of an octant's major axis and the sign of its minor offsets' turn."""
+    mr, mc, nr, nc = OCTANTS[octant, 0], OCTANTS[octant, 1], OCTANTS[octant, 2], OCTANTS[octant, 3]
+    base = math.degrees(math.atan2(mc, -mr)) % 360.0
+    minor = math.degrees(math.atan2(nc, -nr)) % 360.0
+    sign = 1.0 if abs((minor - base) % 360.0 - 90.0) < 1.0 else -1.0
+    return base, sign
+
+
+@njit(cache=True, inline="always")
+def table_lookup(table, x):
+    """`table` interpolated linearly at fractional index `x` (clamped to the table's ends)."""
+    n = table.shape[0]
+    if x <= 0.0:
+        return table[0]
+    k0 = int(x)
+    if k0 >= n - 1:
+        return table[n - 1]
+    return table[k0] + (x - k0) * (table[k0 + 1] - table[k0])
+
+
 #: Side of the blocks of the best-server pruning minima (cells, as a power of two; see `coverage.kernels.block_minima`).
 BLOCK_SHIFT = 3
 
@@ -127,8 +161,9 @@ def ray_limits(group_lim, big, sp0):
 
 @njit(cache=True, error_model="numpy")
 def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell_size_m, ht, rx_height_m, bulge,
-                  two_over_lambda, r2min, r2max, fused, dist, vmax, loss_a, loss_b, loss_fs, power, site, log_d, best,
-                  server, block_min, hull, group_lim, tr_row):
+                  two_over_lambda, r2min, r2max, fused, dist, vmax, loss_a, loss_b, loss_fs, powers, sites, cell_r2,
+                  log_d, best, server, block_min, hull, group_lim, tr_row, surface, classes, loss_lut, use_loss, pat_h,
+                  pat_v, pat_cap, use_pat):
     """Cast the rays of one octant (see :func:`radial_sweep`), column by column, and fill the cells they own.
 
     Ray j goes from the site towards the cell (H, j) of the octant (major, minor offsets), H = `_ray_half`. At
@@ -138,14 +173,25 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
     see `_hull_buffer`) is scratch: per ray, the upper hull of its samples (distance, height, slope from the antenna).
 
     Unless `fused`, each cell's distance and v_max go to `dist` and `vmax` (window from row0, col0). When `fused`,
-    the cell's RSRP ``power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km) − J(v_max)`` (`log_d`
-    indexed by i² + m²) is written to `best` (grid, row0 = col0 = 0) and `site` to `server` where it beats `best`;
-    cells where even the unobstructed signal (or the horizon sample's J) cannot beat it are skipped early.
+    the sweep serves K co-located transmitters at once (the cells of a site with one antenna height and band: the
+    terrain, the loss and the diffraction are theirs in common; `powers`, `sites`, `cell_r2` and the antenna tables
+    have one entry per transmitter): transmitter q's RSRP ``powers[q] − max(loss_a + loss_b · log10 d_km, loss_fs +
+    20 log10 d_km) − J(v_max)`` (`log_d` indexed by i² + m²; only where i² + m² <= ``cell_r2[q]``) is written to
+    `best` (grid, row0 = col0 = 0) and ``sites[q]`` to `server` where it beats `best` (each transmitter's value is
+    computed exactly as a sweep of it alone would); cells where even the best unobstructed signal (or the horizon
+    sample's J) cannot beat it are skipped early.
     `group_lim` (G columns) cuts the rays per group of directions, see `ray_limits`; at column i the cells whose
     direction m / i falls in a group g with ``group_lim[g] < i`` are skipped (`_NO_LIMIT`: no cut).
     When ``tr_row[0] > 0`` (a row of `ictgis.tr38901.coefficients`), the fused loss is TR 38.901's instead of
     ``loss_a + loss_b · log10 d_km``: ``max(LOS, free space) + J(v)`` where v_max <= 0, else
     ``max(LOS + J(v), NLOS')`` (`ictgis.tr38901.combined_loss_db`).
+
+    The rays sample `surface` (the ground plus any canopy; `elev` itself when there is none), the receiver stands on
+    `elev`. When fused: `use_loss` subtracts ``loss_lut[classes[r, c]]`` (clutter loss at the receiver by its land-cover
+    class, dB, 256 values); `use_pat` subtracts each transmitter's antenna attenuation ``min(A_H + A_V, pat_cap[q])``,
+    A_H from ``pat_h[q]`` (360 values by azimuth from north, degrees; a cell's azimuth from the `ATAN_DEG` table) and
+    A_V from ``pat_v[q]`` (181 values, −90 … 90 degrees below the horizon) at the angle from the antenna to the
+    receiver.
     """
     nrows, ncols = elev.shape
     mr, mc, nr, nc = OCTANTS[octant, 0], OCTANTS[octant, 1], OCTANTS[octant, 2], OCTANTS[octant, 3]
@@ -160,6 +206,11 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
         sp *= 2
     lim = ray_limits(group_lim, big, sp)
     ngroups = group_lim.shape[0]
+    az_base, az_sign = octant_azimuth(octant)
+    ncell = powers.shape[0]
+    clr = np.empty(ncell)  # per transmitter: RSRP so far (-inf: out of its radius)
+    plain = np.empty(ncell)  # per transmitter: RSRP before clutter loss and antenna attenuation
+    ahs = np.zeros(ncell)  # per transmitter: horizontal attenuation
     for i in range(1, half + 1):
         if i * i > r2max:
             break
@@ -189,22 +240,65 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             c = ocol + i * mc + m * nc - col0
             if r < 0 or r >= hrows or c < 0 or c >= hcols:
                 continue
-            clear = 0.0
+            cmax = 0.0  # the best transmitter's RSRP without terrain loss: an upper bound
             if fused:
                 ld = log_d[k]
-                clear = loss_a + loss_b * ld
+                loss = loss_a + loss_b * ld
                 fs = loss_fs + 20.0 * ld
                 if tr_row[0] > 0.0:
-                    clear = tr38901_los_db(tr_row, cell_size_m * np.sqrt(k))
-                if clear < fs:
-                    clear = fs
-                clear = power - clear  # RSRP without terrain loss: an upper bound
-                upper = np.float32(clear)  # compared as stored (float32): rounding keeps the order
+                    loss = tr38901_los_db(tr_row, cell_size_m * np.sqrt(k))
+                if loss < fs:
+                    loss = fs
+                lut = loss_lut[classes[r, c]] if use_loss else 0.0
+                az = 0.0
+                k0 = 0
+                k1 = 0
+                if use_pat:
+                    az = az_base + az_sign * ATAN_DEG[(m * ATAN_STEPS + (i >> 1)) // i]
+                    if az < 0.0:
+                        az += 360.0
+                    elif az >= 360.0:
+                        az -= 360.0
+                    k0 = int(az)
+                    k1 = k0 + 1 if k0 < 359 else 0
+                cmax = -np.inf
+                for q in range(ncell):
+                    if k > cell_r2[q]:
+                        clr[q] = -np.inf
+                        continue
+                    clear = powers[q] - loss
+                    plain[q] = clear
+                    if use_loss:
+                        clear -= lut
+                    if use_pat:
+                        ah = pat_h[q, k0] + (az - k0) * (pat_h[q, k1] - pat_h[q, k0])
+                        if ah > pat_cap[q]:
+                            ah = pat_cap[q]
+                        ahs[q] = ah
+                        clear -= ah
+                    clr[q] = clear
+                    if clear > cmax:
+                        cmax = clear
+                upper = np.float32(cmax)  # compared as stored (float32): rounding keeps the order
                 if upper < block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT] or upper < best[r, c]:
                     continue  # cannot beat (nor tie) the best
             zc = elev[r + row0, c + col0]
             if np.isnan(zc):
                 continue
+            if use_pat:
+                down = math.degrees(math.atan((ht - zc - rx_height_m) / (cell_size_m * np.sqrt(k))))
+                cmax = -np.inf
+                for q in range(ncell):
+                    if clr[q] == -np.inf:
+                        continue
+                    extra = ahs[q] + table_lookup(pat_v[q], down + 90.0)
+                    if extra > pat_cap[q]:
+                        extra = pat_cap[q]
+                    clr[q] -= extra - ahs[q]
+                    if clr[q] > cmax:
+                        cmax = clr[q]
+                if np.float32(cmax) < best[r, c]:
+                    continue
             target = m * big  # ray position j·i compared with m·H
             j = (target // (i * sp)) * sp
             if j >= last_active:
@@ -217,9 +311,10 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             n = nh[j]
             if n == 0:
                 if fused:
-                    if beats(clear, site, best[r, c], server[r, c]):
-                        best[r, c] = clear
-                        server[r, c] = site
+                    for q in range(ncell):
+                        if clr[q] > -np.inf and beats(clr[q], sites[q], best[r, c], server[r, c]):
+                            best[r, c] = clr[q]
+                            server[r, c] = sites[q]
                 else:
                     vmax[r, c] = -np.inf
                 continue
@@ -231,7 +326,7 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             bn = above * above * k2 * hull[j, 0, 0]
             bd = max(d - hull[j, 0, 0], 1.0)
             if above > 0.0 and n > 1:
-                if fused and np.float32(clear - knife_edge_db(np.sqrt(bn / bd))) < best[r, c]:
+                if fused and np.float32(cmax - knife_edge_db(np.sqrt(bn / bd))) < best[r, c]:
                     continue  # v_max >= the horizon sample's v: cannot beat the best either
                 # Obstructed: walk the hull away from the horizon sample while samples stand above the line of
                 # sight and could still beat the best (slopes fall and weights grow along the hull).
@@ -252,12 +347,17 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             if above <= 0.0:
                 v = -v
             if fused:
-                rsrp = clear - knife_edge_db(v)
-                if tr_row[0] > 0.0 and v > 0.0:  # terrain cuts the line of sight: NLOS
-                    rsrp = min(rsrp, power - tr38901_nlos_db(tr_row, d))
-                if beats(rsrp, site, best[r, c], server[r, c]):
-                    best[r, c] = rsrp
-                    server[r, c] = site
+                jv = knife_edge_db(v)
+                nlos = tr38901_nlos_db(tr_row, d) if tr_row[0] > 0.0 and v > 0.0 else 0.0  # terrain cuts the LOS
+                for q in range(ncell):
+                    if clr[q] == -np.inf:
+                        continue
+                    rsrp = clr[q] - jv
+                    if nlos > 0.0:
+                        rsrp = min(rsrp, powers[q] - nlos - (plain[q] - clr[q]))
+                    if beats(rsrp, sites[q], best[r, c], server[r, c]):
+                        best[r, c] = rsrp
+                        server[r, c] = sites[q]
             else:
                 vmax[r, c] = v
         # Advance the active rays: sample column i between the two cells each passes, push on its hull.
@@ -278,11 +378,11 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             c = ocol + i * mc + m0 * nc
             if 0 <= r < nrows and 0 <= c < ncols:
                 frac = rem / big
-                z = elev[r, c]
+                z = surface[r, c]
                 if frac > 0.0:
                     r1, c1 = r + nr, c + nc
                     if 0 <= r1 < nrows and 0 <= c1 < ncols:
-                        z1 = elev[r1, c1]
+                        z1 = surface[r1, c1]
                         z = z1 if np.isnan(z) else (z if np.isnan(z1) else z + frac * (z1 - z))
                 if not np.isnan(z):
                     s = i * steps[j]
@@ -353,8 +453,9 @@ def _plain_octant(elevation, o, w, rx_height_m, wavelength_m, cell_size_m):
     orow, ocol, half, row0, col0, dist, vmax, ht, bulge, r2max = w
     no_log, no_best, no_server = np.empty(1), np.empty((1, 1), np.float32), np.empty((1, 1), np.int32)
     _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
-                  rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, 0.0, 0,
-                  no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT, NO_TR38901)
+                  rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, NO_PATTERN,
+                  NO_SITES, NO_PATTERN, no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT,
+                  NO_TR38901, elevation, NO_CLASSES, NO_PATTERN, False, NO_TABLES, NO_TABLES, NO_PATTERN, False)
 
 
 @njit(cache=True, parallel=True)
@@ -431,14 +532,19 @@ def radial_sweep_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m,
 
 @njit(cache=True)
 def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_height_m, radius_m,
-                              wavelength_m, k_factor, loss_a, loss_b, loss_fs, power, site, log_d, best, server,
-                              block_min, inner_m, octant_r2, ray_lim, tr_row):
+                              wavelength_m, k_factor, loss_a, loss_b, loss_fs, powers, sites, cell_r2, log_d, best,
+                              server, block_min, inner_m, octant_r2, ray_lim, tr_row, surface, classes, loss_lut,
+                              use_loss, pat_h, pat_v, pat_cap, use_pat):
     """Run the sweep of :func:`radial_sweep` fused with a best-server update, on one thread.
 
-    Every cell within the radius gets ``rsrp = power − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km) −
+    The sweep serves the K co-located transmitters of one antenna height and band at a site (the sectors of a site,
+    or one omnidirectional site): ``powers``, ``sites`` (their server numbers, int32) and ``cell_r2`` (their own
+    radius in cells, squared) have K entries, ``pat_h`` / ``pat_v`` / ``pat_cap`` K rows. Every cell within
+    transmitter q's radius gets ``rsrp = powers[q] − max(loss_a + loss_b · log10 d_km, loss_fs + 20 log10 d_km) −
     J(v_max)`` (ITU-R P.526 knife edge of the sweep's v_max; d_km at least 0.02) and, where it beats `best`
-    (float32, the DEM's grid; `beats`: larger, or equal and `site` below `server`), `best` takes it and `server`
-    (int32) takes `site`. `log_d[k]` must hold ``log10(max(cell · sqrt(k) / 1000, 0.02))`` for k = 0 … floor((radius
+    (float32, the DEM's grid; `beats`: larger, or equal and the server number below `server`), `best` takes it and
+    `server` (int32) takes ``sites[q]``: exactly what K sweeps of one transmitter each would give, for the terrain
+    work of one. `log_d[k]` must hold ``log10(max(cell · sqrt(k) / 1000, 0.02))`` for k = 0 … floor((radius
     / cell)²). The values are those of the unfused sweep (exact where a cell's RSRP is written); cells whose
     unobstructed signal cannot beat `best` skip the obstacle search; `block_min` (minima of `best` over blocks of
     2^BLOCK_SHIFT cells, may be stale: not above `best`'s block minima) lets most such cells skip reading `best`.
@@ -447,7 +553,9 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     at ``min(radius², octant_r2[o]) · cell²``, and its rays of direction group g (`ray_lim[o]`, see `ray_limits`)
     at column ``ray_lim[o, g]``: the caller must make sure that no cell of a later column whose ray is in that group
     could beat `block_min` (cells of such groups are skipped). `tr_row`: a row of `ictgis.tr38901.coefficients` for a
-    TR 38.901 site (the loss of `_sweep_octant`), `NO_TR38901` for the A + B·log10 d loss.
+    TR 38.901 site (the loss of `_sweep_octant`), `NO_TR38901` for the A + B·log10 d loss. `surface`, `classes`,
+    `loss_lut`, `use_loss`, `pat_h`, `pat_v`, `pat_cap` and `use_pat` are those of `_sweep_octant` (land cover and a
+    sector antenna; the site's own cell gets its clutter loss but no antenna attenuation).
     """
     nrows, ncols = elevation.shape
     orow, ocol = _site_cell(elevation, x_min, y_max, cell_size_m, x, y)
@@ -456,17 +564,22 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
     r2max = (radius_m / cell_size_m) ** 2
     r2min = (inner_m / cell_size_m) ** 2 if inner_m > 0.0 else -1.0
-    own = loss_a + loss_b * log_d[0]
+    loss0 = loss_a + loss_b * log_d[0]
     if tr_row[0] > 0.0:
-        own = tr38901_los_db(tr_row, 0.0)
-    own = power - max(own, loss_fs + 20.0 * log_d[0])
-    if inner_m <= 0.0 and beats(own, site, best[orow, ocol], server[orow, ocol]):
-        best[orow, ocol] = own
-        server[orow, ocol] = site
+        loss0 = tr38901_los_db(tr_row, 0.0)
+    loss0 = max(loss0, loss_fs + 20.0 * log_d[0])
+    for q in range(powers.shape[0]):
+        own = powers[q] - loss0
+        if use_loss:
+            own -= loss_lut[classes[orow, ocol]]
+        if inner_m <= 0.0 and beats(own, sites[q], best[orow, ocol], server[orow, ocol]):
+            best[orow, ocol] = own
+            server[orow, ocol] = sites[q]
     no_dist = np.empty((1, 1), np.float32)
     hull = _hull_buffer(cell_size_m, half)
     for o in range(8):
         r2o = min(r2max, octant_r2[o])
         _sweep_octant(elevation, orow, ocol, half, o, 0, 0, nrows, ncols, cell_size_m, ht, rx_height_m, bulge,
-                      2.0 / wavelength_m, r2min, r2o, True, no_dist, no_dist, loss_a, loss_b, loss_fs, power, site,
-                      log_d, best, server, block_min, hull, ray_lim[o], tr_row)
+                      2.0 / wavelength_m, r2min, r2o, True, no_dist, no_dist, loss_a, loss_b, loss_fs, powers, sites,
+                      cell_r2, log_d, best, server, block_min, hull, ray_lim[o], tr_row, surface, classes, loss_lut,
+                      use_loss, pat_h, pat_v, pat_cap, use_pat)
