@@ -27,7 +27,6 @@ from test_web import make_data
 
 from ictgis_web import create_app
 
-ROOT = Path(__file__).resolve().parents[1]
 #: Packages of the ``test`` extra that are neither core nor ``web`` dependencies: hidden in the installed venv.
 TEST_ONLY = ("matplotlib", "pytest", "_pytest", "playwright")  # jsonschema: pygeoapi needs it (web)
 #: What the wheel is built from (the rest of the tree — data, tests, caches, the venv — stays out of the copy).
