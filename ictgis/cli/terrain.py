@@ -77,8 +77,14 @@ def viewshed(dem_path, x, y, sites_path, height_m, radius_m, out_path, target_he
             values = terrain.viewshed_many(dem, xs[part], ys[part], heights[part], target_height_m=target_height_m,
                                            max_radius_m=radius_m, refraction_coeff=refraction, curvature=curvature,
                                            ids=ids[part])
-            for k, fid in enumerate(ids[part]):
-                _write(out_path / f"{fid}.tif", values, k, dem, crop=crop)
+            if crop and values.data.shape[1] <= CROP_OVERVIEWS_FROM:
+                # windows as gdal_viewshed writes them: one rasterio environment, CRS and profile for the batch
+                terrain.write_windows([out_path / f"{fid}.tif" for fid in ids[part]],
+                                      (values.window(k) for k in range(len(values))), dem, nodata=terrain.NODATA,
+                                      dtype="uint8", compress="packbits")
+            else:
+                for k, fid in enumerate(ids[part]):
+                    _write(out_path / f"{fid}.tif", values, k, dem, crop=crop)
             bar.update(len(values))
     click.echo(f"wrote {len(ids)} viewsheds to {out_path}")
 
