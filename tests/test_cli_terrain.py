@@ -205,3 +205,28 @@ def test_a_second_process_loads_the_compiled_kernel_from_numba_cache(dem_file, t
         logs.append(out.stdout + out.stderr)
     assert "data loaded from" in logs[1] and "viewshed_batch" in logs[1]
     assert "data saved to" not in logs[1]
+
+
+def test_viewshed_pauses_the_cyclic_gc_and_gives_it_back(dem_file, tmp_path):
+    import gc
+
+    from ictgis.cli.terrain import paused_gc
+
+    path, _ = dem_file
+    x, y = centre(30, 30)
+    assert gc.isenabled()
+    result = run("viewshed", "--dem", path, "--x", x, "--y", y, "--height-m", 10, "--radius-m", 300, "--out",
+                 tmp_path / "v.tif")
+    assert result.exit_code == 0, result.output
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), paused_gc():
+        assert not gc.isenabled()
+        1 / 0  # noqa: B018
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # left as it was
+    finally:
+        gc.enable()
