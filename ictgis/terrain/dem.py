@@ -394,6 +394,6 @@ def write_windows(paths: Iterable[str | Path], windows: Iterable[tuple[int, int,
             profile = base | {"height": values.shape[0], "width": values.shape[1],
                               "transform": dem.transform @ Affine.translation(col0, row0)}
             with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-                dst.write(values.astype(dtype, copy=False), 1)
+                dst.write(values.astype(dtype, copy=False)[np.newaxis])  # 3-D: rasterio copies a 2-D band
             written.append(Path(path))
     return written
