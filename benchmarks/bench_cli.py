@@ -8,7 +8,9 @@ them); peer: one ``gdal_viewshed`` process per site. Each side is timed as whole
 kernels loaded from their cache, DEM read, writing), the median of `--repeats` runs, alternating ours and theirs
 so that the machine's load hits both alike; a first, untimed run of ours fills numba's cache. Beside the wall
 times, the CPU seconds (user + sys) of the processes: on a shared machine they move less than the walls. The cells
-both put within the radius agree (``quality.agreement_min``).
+both put within the radius agree (``quality.agreement_min``). ``split_cpu_s``: where one instrumented process that
+runs the command's steps in order spends its CPU (imports beyond numpy, DEM read, sites, numba import and kernel
+load, kernels, writing the windows).
 
 ``coverage_whole_process``: ``ictgis coverage data/shapefiles --tech 4g --resolution-m 30 --out DIR`` (the demo's 90
 m DEM resampled to 30 m), the median wall of `--repeats` processes (``ours_s``; goal ≤ 20 s on 2 cores), and the
@@ -127,16 +129,64 @@ def bench_viewshed(args: argparse.Namespace, tmp: Path) -> None:
         peer.append(theirs(tmp / "gdal"))
         peer_cpu.append(CPU_S[-1])
     agree = [agreement(tmp / "ours" / f"s{k:03d}.tif", tmp / "gdal" / f"s{k:03d}.tif") for k in range(args.sites)]
+    child = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--viewshed-split", str(tmp / "split"),
+                            "--dem", str(dem_path), "--sites-csv", str(sites)], capture_output=True, text=True,
+                           check=True)
+    record["split_cpu_s"] = json.loads(child.stdout.strip().splitlines()[-1])["split_cpu_s"]
     ours_s, peer_s = statistics.median(mine), statistics.median(peer)
     record.update(ours_s=round(ours_s, 3), peer_s=round(peer_s, 3), speedup=round(peer_s / ours_s, 2),
                   goal_speedup_min=5.0, ours_times_s=[round(t, 3) for t in mine],
                   peer_times_s=[round(t, 3) for t in peer], peer_per_site_s=round(peer_s / args.sites, 4),
                   ours_cpu_s=round(statistics.median(mine_cpu), 3), peer_cpu_s=round(statistics.median(peer_cpu), 3),
                   speedup_cpu=round(statistics.median(peer_cpu) / statistics.median(mine_cpu), 2),
+                  ours_cpu_times_s=[round(t, 3) for t in mine_cpu], peer_cpu_times_s=[round(t, 3) for t in peer_cpu],
+                  speedup_cpu_per_run=[round(p / m, 2) for m, p in zip(mine_cpu, peer_cpu, strict=True)],
+                  loads_1m=[round(load, 1) for load in loads],
                   quality={"agreement_min": round(min(agree), 5),
                            "agreement_median": round(statistics.median(agree), 5)},
                   load_avg_1m=round(statistics.median(loads), 2))
     emit(record)
+
+
+def viewshed_split(dem_path: Path, sites: Path, out: Path) -> int:
+    """Child: the steps of ``ictgis viewshed --sites --crop`` in order, as the command runs them; print their CPU s.
+
+    ``kernel_load`` is numba loading the compiled kernel from its cache, timed on a first call for one site (that
+    site's own work, about 1 % of the step, is in it); ``kernels`` is then the 100 sites in batches as the command
+    computes them; ``write`` the 100 windows.
+    """
+    c0 = time.process_time()
+    split: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal c0
+        now = time.process_time()
+        split[name] = round(now - c0, 3)
+        c0 = now
+
+    from ictgis.cli.terrain import SITES_PER_BATCH, paused_gc
+    with paused_gc():
+        from ictgis import terrain
+        lap("imports_cli_terrain")
+        dem = terrain.read_dem(dem_path)
+        lap("dem_read")
+        ids, xs, ys, heights = terrain.read_observers(sites, dem.crs, default_height_m=30.0)
+        lap("sites")
+        kw = {"target_height_m": 1.5, "max_radius_m": 15000.0, "refraction_coeff": 0.85714}
+        terrain.viewshed_many(dem, xs[:1], ys[:1], heights[:1], **kw)  # imports numba, loads the kernel
+        lap("numba_import_and_kernel_load")
+        stacks = [terrain.viewshed_many(dem, xs[k:k + SITES_PER_BATCH], ys[k:k + SITES_PER_BATCH],
+                                        heights[k:k + SITES_PER_BATCH], **kw)
+                  for k in range(0, len(ids), SITES_PER_BATCH)]
+        lap("kernels")
+        out.mkdir(parents=True, exist_ok=True)
+        for start, stack in zip(range(0, len(ids), SITES_PER_BATCH), stacks, strict=True):
+            terrain.write_windows([out / f"{fid}.tif" for fid in ids[start:start + len(stack)]],
+                                  (stack.window(k) for k in range(len(stack))), dem, nodata=terrain.NODATA,
+                                  dtype="uint8")
+        lap("write")
+    print(json.dumps({"split_cpu_s": split, "modules": len(sys.modules)}))
+    return 0
 
 
 def agreement(ours_path: Path, gdal_path: Path) -> float:
@@ -227,9 +277,14 @@ def main() -> int:
     parser.add_argument("--skip-viewshed", action="store_true")
     parser.add_argument("--skip-coverage", action="store_true")
     parser.add_argument("--coverage-split", type=Path, default=None, help=argparse.SUPPRESS)  # child mode
+    parser.add_argument("--viewshed-split", type=Path, default=None, help=argparse.SUPPRESS)  # child mode
+    parser.add_argument("--dem", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--sites-csv", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.coverage_split is not None:
         return coverage_split(args.data, args.coverage_split)
+    if args.viewshed_split is not None:
+        return viewshed_split(args.dem, args.sites_csv, args.viewshed_split)
     bench_startup(args.repeats)
     with tempfile.TemporaryDirectory(prefix="bench_cli_") as tmp:
         if not args.skip_viewshed:

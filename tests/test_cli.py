@@ -17,7 +17,7 @@ from conftest import X0, Y0, gso_grid, tiny_layers, write_layers
 
 from ictgis import LayerError, Problem
 from ictgis._errors import MAX_SHOWN_PROBLEMS
-from ictgis.cli import main
+from ictgis.cli import COMMANDS, main
 
 
 def run(*args: str):
@@ -285,3 +285,20 @@ def test_help_imports_no_heavy_library():
              "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_listed_command_loads_under_its_name_and_only_when_asked():
+    # the group imports a command's module when that command runs: a name in COMMANDS that does not match its
+    # click command, or a module that fails to import, shows up here and not only when a user types that command
+    probe = ("import sys\nimport click\nfrom ictgis.cli import COMMANDS, main\n"
+             "ctx = click.Context(main)\nbefore = sorted(m for m in sys.modules if m.startswith('ictgis.cli.'))\n"
+             "names = {n: main.get_command(ctx, n).name for n in main.list_commands(ctx)}\n"
+             "print(before, sorted(names) == sorted(COMMANDS), all(k == v for k, v in names.items()), "
+             "main.get_command(ctx, 'nonesuch'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "True", "True", "None"]
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    listed = re.findall(r"^  ([a-z][a-z-]*)  ", result.output.split("Commands:")[1], flags=re.M)
+    assert listed == sorted(COMMANDS) and "viewshed" in listed
+

@@ -160,7 +160,15 @@ def test_plain_csv_reader_leaves_every_doubtful_file_to_the_general_reader(tmp_p
     assert read_plain_csv(path, default_height_m=None) is None
 
 
-def test_viewshed_of_a_sites_csv_imports_no_geopandas_folium_or_flask(dem_file, tmp_path):
+#: Modules the viewshed of a plain sites CSV does not need: the vector stack, the web stack, the other commands'
+#: modules and the coverage kernels (python -X importtime shows what each costs).
+NOT_ON_THE_VIEWSHED_PATH = ("geopandas", "pandas", "pyogrio", "shapely", "folium", "flask", "sqlalchemy",
+                            "ictgis.cli.radio", "ictgis.cli.fiber", "ictgis.cli.data", "ictgis.cli.coverage",
+                            "ictgis.radio", "ictgis.coverage", "ictgis.io", "ictgis.terrain.sweep_kernels",
+                            "ictgis.terrain.sweeps")
+
+
+def test_viewshed_of_a_sites_csv_imports_only_what_it_needs(dem_file, tmp_path):
     import subprocess
     import sys
 
@@ -170,7 +178,7 @@ def test_viewshed_of_a_sites_csv_imports_no_geopandas_folium_or_flask(dem_file, 
     sites.write_text(f"id,x,y\nA,{xa},{ya}\nB,{xb},{yb}\n", encoding="utf-8")
     probe = ("import sys\nfrom ictgis.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
              "    assert not e.code, e.code\n"
-             "print(sorted(m for m in ('geopandas', 'pandas', 'folium', 'flask', 'shapely') if m in sys.modules))")
+             f"print(sorted(m for m in {NOT_ON_THE_VIEWSHED_PATH!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe, "viewshed", "--dem", str(path), "--sites", str(sites),
                           "--height-m", "10", "--radius-m", "300", "--crop", "--out", str(tmp_path / "o")],
                          capture_output=True, text=True, check=True)
@@ -197,3 +205,28 @@ def test_a_second_process_loads_the_compiled_kernel_from_numba_cache(dem_file, t
         logs.append(out.stdout + out.stderr)
     assert "data loaded from" in logs[1] and "viewshed_batch" in logs[1]
     assert "data saved to" not in logs[1]
+
+
+def test_viewshed_pauses_the_cyclic_gc_and_gives_it_back(dem_file, tmp_path):
+    import gc
+
+    from ictgis.cli.terrain import paused_gc
+
+    path, _ = dem_file
+    x, y = centre(30, 30)
+    assert gc.isenabled()
+    result = run("viewshed", "--dem", path, "--x", x, "--y", y, "--height-m", 10, "--radius-m", 300, "--out",
+                 tmp_path / "v.tif")
+    assert result.exit_code == 0, result.output
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), paused_gc():
+        assert not gc.isenabled()
+        1 / 0  # noqa: B018
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # left as it was
+    finally:
+        gc.enable()

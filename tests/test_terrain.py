@@ -6,6 +6,7 @@ import logging
 import math
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -131,6 +132,79 @@ def test_batch_equals_single():
         np.testing.assert_array_equal(stack.full(k), single)
         r0, c0, window = stack.window(k)
         np.testing.assert_array_equal(single[r0:r0 + window.shape[0], c0:c0 + window.shape[1]], window)
+
+
+def row_scan_reference(elev, orow, ocol, obs_h, tgt_h, res, radius_m, curv, half):
+    """The reference-plane scan row by row outward from the observer, in plain Python (as gdal_viewshed scans)."""
+    out = np.full((2 * half + 1, 2 * half + 1), 255, np.uint8)
+    nrows, ncols = elev.shape
+    zobs = float(elev[orow, ocol]) + obs_h
+    rc2 = (radius_m / res) ** 2
+    kc = curv * res * res
+    out[half, half] = 1
+    for sy in (-1, 1):
+        last = {0: -obs_h}  # horizon heights of the row before, by signed column offset
+        for dy in range(0, half + 1):
+            row = orow + sy * dy
+            if row < 0 or row >= nrows or dy * dy > rc2:
+                break
+            this = {0: -obs_h} if dy == 0 else {}
+            for sx in (-1, 1):
+                for dx in range(0 if dy else 1, half + 1):
+                    col = ocol + sx * dx
+                    if col < 0 or col >= ncols or dx * dx + dy * dy > rc2:
+                        break
+                    if dx == 0:
+                        ref = last[0] * dy / (dy - 1) if dy > 1 else -np.inf
+                        z = elev[row, col] - kc * dy * dy - zobs
+                    else:
+                        near = sx * (dx - 1)  # one column nearer the observer
+                        if dy <= 1 and dx == 1:
+                            ref = -np.inf
+                        elif dy == 0:
+                            ref = this[near] * dx / (dx - 1)
+                        elif dx > dy:
+                            ref = (last[near] * dy + this[near] * (dx - dy)) / (dx - 1)
+                        elif dx == dy:
+                            ref = last[near] * dx / (dx - 1)
+                        else:
+                            ref = (last[near] * dx + last[sx * dx] * (dy - dx)) / (dy - 1)
+                        z = elev[row, col] - kc * (dx * dx + dy * dy) - zobs
+                    if np.isnan(z):
+                        this[sx * dx] = ref if ref > -np.inf else -obs_h
+                    else:
+                        out[half + sy * dy, half + sx * dx] = 1 if z + tgt_h >= ref else 0
+                        this[sx * dx] = max(z, ref)
+            last = this
+    return out
+
+
+def test_octant_scan_gives_what_the_row_scan_gives_bit_for_bit():
+    # the kernel scans each octant along its major axis; every cell must get exactly the row scan's arithmetic,
+    # hence the same value, on rough, flat (ties) and terraced ground, with holes, at the edges, any curvature
+    from ictgis.terrain.viewshed_kernels import viewshed_batch
+
+    rng = np.random.default_rng(7)
+    rough = fractal(64, seed=3)[:37, :41]
+    holes = rough.copy()
+    holes[rng.random(holes.shape) < 0.08] = np.nan
+    grounds = [rough, holes, np.full((23, 29), 400.0, np.float32),
+               (np.arange(31 * 26).reshape(31, 26) % 7 // 3).astype(np.float32) * 5]
+    for g, elev in enumerate(grounds):
+        rows, cols = np.nonzero(np.isfinite(elev))
+        pick = rng.choice(rows.size, 6, replace=False)
+        rows, cols = np.concatenate([rows[pick], [0, elev.shape[0] - 1]]), np.concatenate([cols[pick], [0, 3]])
+        keep = np.isfinite(elev[rows, cols])
+        rows, cols = rows[keep], cols[keep]
+        heights = rng.uniform(0.0, 40.0, rows.size)
+        for radius_m, curv, tgt_h in ((14 * RES, 0.0, 0.0), (9.5 * RES, 0.85714 / (2 * 6_378_137.0), 1.5),
+                                      (30 * RES, 3e-5, 1.5)):
+            half = math.ceil(radius_m / RES)
+            got = viewshed_batch(elev, rows.astype(np.int64), cols.astype(np.int64), heights, tgt_h, RES, radius_m,
+                                 curv, half)
+            for k in range(rows.size):
+                want = row_scan_reference(elev, rows[k], cols[k], heights[k], tgt_h, RES, radius_m, curv, half)
+                np.testing.assert_array_equal(got[k], want, err_msg=f"ground {g}, site {k}, radius {radius_m}")
 
 
 @pytest.mark.skipif(shutil.which("gdal_viewshed") is None, reason="gdal_viewshed is not installed (gdal-bin)")
@@ -301,3 +375,35 @@ def test_ray_limits_keep_the_rays_a_joining_ray_copies():
     group_lim[3] = 10  # only ray 3 is needed, out to column 10
     lim = ray_limits(group_lim, 8, 8)
     assert lim.tolist() == [2, 0, 4, 10, 0, 0, 0, 0, 0]
+
+
+def test_reading_a_dem_imports_no_numba():
+    # ictgis.terrain imports its numba modules (kernels, sweeps, viewsheds) on first use of one of their names
+    probe = ("import sys\nfrom ictgis.terrain import Dem, read_dem, write_raster\nbefore = 'numba' in sys.modules\n"
+             "from ictgis.terrain import NODATA, viewshed\nprint(before, 'numba' in sys.modules, NODATA)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "255"]
+
+
+def test_write_windows_writes_what_write_raster_writes_for_each_window(tmp_path):
+    dem = make_dem(fractal(64, seed=5))
+    rng = np.random.default_rng(2)
+    windows = [(0, 0, rng.integers(0, 2, (9, 12)).astype(np.uint8)), (40, 50, np.full((24, 14), 255, np.uint8)),
+               (5, 7, np.where(rng.random((300, 260)) < 0.3, 255, 1).astype(np.uint8))]
+    paths = [tmp_path / "many" / f"w{k}.tif" for k in range(len(windows))]
+    (tmp_path / "many").mkdir()
+    assert terrain.write_windows(paths, windows, dem, nodata=255, dtype="uint8") == paths
+    for k, (row0, col0, values) in enumerate(windows):
+        one = terrain.write_raster(tmp_path / f"one{k}.tif", values, dem, nodata=255, dtype="uint8",
+                                   window=(row0, col0), overviews=False, compress="packbits")
+        with rasterio.open(paths[k]) as got, rasterio.open(one) as want:
+            assert got.profile == want.profile
+            assert got.transform == dem.transform @ Affine.translation(col0, row0)
+            assert got.crs.to_epsg() == 9205 and got.nodata == 255 and got.compression.name == "packbits"
+            assert got.overviews(1) == []
+            np.testing.assert_array_equal(got.read(1), values)
+    assert sorted(p.name for p in (tmp_path / "many").iterdir()) == ["w0.tif", "w1.tif", "w2.tif"]  # no temp file
+    floats = [(3, 4, np.array([[1.5, np.nan], [np.nan, 2.0]]))]
+    terrain.write_windows([tmp_path / "f.tif"], floats, dem, nodata=-9999.0, dtype="float32", compress=None)
+    with rasterio.open(tmp_path / "f.tif") as src:
+        assert src.read(1).tolist() == [[1.5, -9999.0], [-9999.0, 2.0]] and src.compression is None

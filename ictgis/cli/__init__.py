@@ -2,13 +2,16 @@
 
 This module holds the group (:func:`main`, the ``ictgis`` entry point); the commands live in one module per family
 (:mod:`~ictgis.cli.data`, :mod:`~ictgis.cli.indicators`, :mod:`~ictgis.cli.coverage` …), with the options they share
-in :mod:`~ictgis.cli._options`, and are added here with ``main.add_command``: no command module imports the group.
+in :mod:`~ictgis.cli._options`, and are listed here in :data:`COMMANDS`: no command module imports the group. A
+command's module is imported when that command runs (click's lazily loaded subcommands), so ``ictgis viewshed``
+does not import the modules of the other commands; ``ictgis --help`` imports them all for their one-line help.
 
 Errors from the IctgisError family print as one clear message and exit with code 2; ``-v`` shows tracebacks.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
@@ -16,13 +19,34 @@ import click
 
 from .. import __version__
 from .._errors import MAX_SHOWN_PROBLEMS, IctgisError
-from . import calibrate, codes, coverage, data, db, fiber, indicators, lastmile, postal, radio, scenario, terrain, web
 
 logger = logging.getLogger(__name__)
 
+#: Every command: its name → (module of ``ictgis.cli``, name of the click command in it).
+COMMANDS = {
+    "validate": ("data", "validate"), "indicators": ("indicators", "indicators"), "demo": ("data", "demo"),
+    "clean": ("data", "clean"), "coverage": ("coverage", "coverage"), "fiber": ("fiber", "fiber"),
+    "export-ofds": ("fiber", "export_ofds"), "postal": ("postal", "postal"), "profile": ("radio", "profile_command"),
+    "scenario": ("scenario", "scenario"), "viewshed": ("terrain", "viewshed"), "serve": ("web", "serve"),
+    "user": ("web", "user"), "match-codes": ("codes", "match_codes"), "calibrate": ("calibrate", "calibrate"),
+    "lastmile": ("lastmile", "lastmile"), "db": ("db", "db"),
+}
+
 
 class IctgisGroup(click.Group):
-    """A click group that turns IctgisError into a clear message and exit code 2."""
+    """A click group that turns IctgisError into a clear message and exit code 2, and loads :data:`COMMANDS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return the names of every command, sorted."""
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Return the command `cmd_name`, importing its module on first use."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            module, name = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        return command
 
     def invoke(self, ctx: click.Context):
         """Run the command, reporting IctgisError without a traceback (unless -v)."""
@@ -72,9 +96,3 @@ def main(ctx: click.Context, verbose: int, quiet: int) -> None:
     ctx.obj["verbose"] = verbose
     _configure_logging(verbose, quiet)
 
-
-for _command in (data.validate, indicators.indicators, data.demo, data.clean, coverage.coverage, fiber.fiber,
-                 fiber.export_ofds,
-                 postal.postal, radio.profile_command, scenario.scenario, terrain.viewshed, web.serve, web.user,
-                 codes.match_codes, calibrate.calibrate, lastmile.lastmile, db.db):
-    main.add_command(_command)

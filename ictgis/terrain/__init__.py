@@ -5,7 +5,8 @@ One module per job: :mod:`~ictgis.terrain.dem` (the :class:`Dem`, reading and wr
 :mod:`~ictgis.terrain.sweeps` on those of :mod:`~ictgis.terrain.sweep_kernels`, :mod:`~ictgis.terrain.profiles`,
 :mod:`~ictgis.terrain.observers` (observer sites read from a user file),
 :mod:`~ictgis.terrain.relief` (hillshade), and :mod:`~ictgis.terrain.parallel` (``PARALLEL_LOCK``). Every public
-name is importable from ``ictgis.terrain``.
+name is importable from ``ictgis.terrain``; the names of the numba modules (kernels, sweeps, viewsheds) are imported
+on first use, so reading or writing a raster imports no numba.
 
 The DEM lives in a projected CRS (EPSG:9205 for Điện Biên) on square, north-up cells; elevations are float32
 metres with NaN for nodata. Observers snap to the centre of the cell that contains them, as in ``gdal_viewshed``.
@@ -27,41 +28,70 @@ obstacle between the site and that cell (ITU-R P.526 single knife edge, earth of
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..constants import EARTH_RADIUS_M, REFRACTION_COEFF
-from .dem import Dem, read_dem, write_raster
+from .dem import Dem, read_dem, write_raster, write_windows
 from .observers import OBSERVERS_SCHEMA, read_observers
 from .parallel import PARALLEL_LOCK
 from .profiles import profile
 from .relief import hillshade
-from .sweep_kernels import (
-    BLOCK_SHIFT,
-    RAY_RADIUS_M,
-    radial_best_server_serial,
-    radial_sweep,
-    radial_sweep_serial,
-)
-from .sweeps import Sweep, sweep
-from .viewshed_kernels import HIDDEN, NODATA, VISIBLE, viewshed_batch
-from .viewsheds import ViewshedStack, observer_cells, viewshed, viewshed_many
+
+if TYPE_CHECKING:
+    from .sweep_kernels import (
+        BLOCK_SHIFT,
+        RAY_RADIUS_M,
+        radial_best_server_serial,
+        radial_sweep,
+        radial_sweep_serial,
+    )
+    from .sweeps import Sweep, sweep
+    from .viewshed_kernels import HIDDEN, NODATA, VISIBLE, viewshed_batch  # noqa: F401 (not in __all__)
+    from .viewsheds import ViewshedStack, observer_cells, viewshed, viewshed_many
 
 logger = logging.getLogger(__name__)
+
+#: Names of the modules on numba, imported on first use (``from ictgis.terrain import read_dem`` imports no numba:
+#: numba and the kernels cost about half a second of CPU to import).
+_LAZY = {
+    **dict.fromkeys(("BLOCK_SHIFT", "RAY_RADIUS_M", "radial_best_server_serial", "radial_sweep",
+                     "radial_sweep_serial"), "sweep_kernels"),
+    **dict.fromkeys(("Sweep", "sweep"), "sweeps"),
+    **dict.fromkeys(("HIDDEN", "NODATA", "VISIBLE", "viewshed_batch"), "viewshed_kernels"),
+    **dict.fromkeys(("ViewshedStack", "observer_cells", "viewshed", "viewshed_many"), "viewsheds"),
+}
 
 __all__ = [
     "BLOCK_SHIFT", "EARTH_RADIUS_M", "HIDDEN", "NODATA", "OBSERVERS_SCHEMA", "PARALLEL_LOCK", "RAY_RADIUS_M",
     "REFRACTION_COEFF", "VISIBLE", "Dem", "Sweep", "ViewshedStack", "hillshade", "observer_cells", "profile",
     "radial_best_server_serial", "radial_sweep", "radial_sweep_serial", "read_dem", "read_observers", "sweep",
     "viewshed",
-    "viewshed_many", "warm_up", "write_raster",
+    "viewshed_many", "warm_up", "write_raster", "write_windows",
 ]
+
+
+def __getattr__(name: str):
+    """Import a name of a numba module on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def warm_up() -> float:
     """Compile (or load from numba's cache) every terrain kernel on a tiny DEM; return the seconds it took."""
+    from .sweep_kernels import radial_best_server_serial, radial_sweep, radial_sweep_serial
+    from .viewshed_kernels import viewshed_batch
+
     t0 = time.perf_counter()
     elev = np.arange(49, dtype=np.float32).reshape(7, 7) % 5
     with PARALLEL_LOCK:
