@@ -104,6 +104,7 @@ def read_cells(path: str | Path, *, fields: dict | None = None, encoding: str | 
     if path.suffix.lower() in tables.TABLE_SUFFIXES:
         table = tables.read_table(path, encoding=encoding, sheet=sheet, collector=collector, label=label)
         collector.raise_if_any(label)
+        assert table is not None  # read_table gives a table or collects a problem
         frame, decimal_comma = table.frame, table.decimal_comma
     else:
         try:
@@ -193,7 +194,7 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
     collector = Collector()
     known = all_site_ids if all_site_ids is not None else set(ids)
     cell_site = cells["site"].astype(str).to_numpy()
-    for i in np.flatnonzero(~np.isin(cell_site, list(known))):
+    for i in np.flatnonzero(~np.isin(cell_site, list(known))).tolist():
         collector.add(label, f"site {cell_site[i]!r} is not in bts_sites", row=int(i) + 1, column="site",
                       feature_id=cell_site[i])
     tech = technology.upper()
@@ -225,7 +226,7 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
     cell_ids: list[str] = []
     overrides: list[dict] = []
     tables_h, tables_v, caps, use = [], [], [], []
-    order = {s: list(np.flatnonzero(mine & (cell_site == s))) for s in sectored}
+    order = {s: np.flatnonzero(mine & (cell_site == s)).tolist() for s in sectored}
     for k, site in enumerate(ids):
         if site not in sectored:
             rows.append(k)

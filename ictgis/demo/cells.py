@@ -129,7 +129,9 @@ def demo_landcover(dem: np.ndarray, transform: Affine, villages: gpd.GeoDataFram
     out[score < 1.0] = 20  # shrubland
     out[score < 0.65] = 30  # grassland
     out[(slope < 6.0) & (relief < 80.0)] = 40  # valley floors: rice
-    fc, fr = ~transform * shapely.get_coordinates(villages.geometry.values).T
+    inv = ~transform
+    vx, vy = shapely.get_coordinates(villages.geometry.values).T
+    fc, fr = vx * inv.a + vy * inv.b + inv.c, vx * inv.d + vy * inv.e + inv.f
     rows, cols = np.floor(fr).astype(int), np.floor(fc).astype(int)
     ok = (rows >= 0) & (rows < dem.shape[0]) & (cols >= 0) & (cols < dem.shape[1])
     marks = np.zeros(dem.shape, bool)
@@ -148,7 +150,8 @@ def demo_landcover(dem: np.ndarray, transform: Affine, villages: gpd.GeoDataFram
         r0, c0 = max(r - n, 0), max(c - n, 0)
         sub = out[r0:r + n + 1, c0:c + n + 1]
         sub[disk[r0 - (r - n):r0 - (r - n) + sub.shape[0], c0 - (c - n):c0 - (c - n) + sub.shape[1]]] = 50
-    fc, fr = ~transform * shapely.get_coordinates(sites.geometry.values).T
+    sx, sy = shapely.get_coordinates(sites.geometry.values).T
+    fc, fr = sx * inv.a + sy * inv.b + inv.c, sx * inv.d + sy * inv.e + inv.f
     srow, scol = np.floor(fr).astype(int), np.floor(fc).astype(int)
     inside = (srow >= 1) & (srow < dem.shape[0] - 1) & (scol >= 1) & (scol < dem.shape[1] - 1)
     for dr in (-1, 0, 1):

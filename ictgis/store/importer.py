@@ -117,6 +117,7 @@ def _write_cells(store, conn: sa.Connection, cells, cs) -> dict[str, int]:
     for (key, row), ord_ in zip(new.items(), ords, strict=True):
         old = current.get(key)
         if same[key]:
+            assert old is not None  # "same" means present before
             if old["ord"] == ord_:
                 continue
             counts["reordered"] += 1
