@@ -6,6 +6,7 @@ single-process coverage is the reference every partitioned run must equal cell f
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -22,8 +23,8 @@ from click.testing import CliRunner
 
 pytest.importorskip("distributed")
 
+from ictgis import LayerError, indicators, io  # noqa: E402
 from ictgis import coverage as cov  # noqa: E402
-from ictgis import indicators, io  # noqa: E402
 from ictgis.cli import main  # noqa: E402
 from ictgis.demo.country import ORIGIN_M, SLOT_M, write_country  # noqa: E402
 from ictgis.national import run_coverage  # noqa: E402
@@ -235,3 +236,12 @@ def test_layers_yaml_working_crs_sets_the_national_grid(tmp_path):
     with pytest.raises(LayerError) as err:
         io.load(tmp_path)
     assert "working_crs" in str(err.value) or any("working_crs" in str(p) for p in err.value.problems)
+
+
+def test_a_tiled_run_refuses_cells_and_land_cover_it_would_ignore(dataset, tmp_path):
+    cells = pd.DataFrame({"site": [str(dataset["bts_sites"]["id"].iloc[0])], "azimuth": [90.0]})
+    with_cells = dataclasses.replace(dataset, cells=cells, landcover_path=tmp_path / "landcover.tif")
+    with pytest.raises(LayerError, match="cells") as exc:
+        run_coverage(with_cells, tmp_path / "out", client=None, resolution_m=500.0)
+    assert [p.file for p in exc.value.problems] == ["cells", "landcover.tif"]
+    assert not (tmp_path / "out").exists()

@@ -253,6 +253,7 @@ def _village_table(villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, value: n
         "population": villages["population"].astype("Float64").fillna(0).to_numpy(dtype=float),
         "rsrp_dbm": np.round(value, 1),
         "serving_site": [site_ids[s] if s >= 0 else None for s in serving],
+        "serving_cell": [site_ids[s] if s >= 0 else None for s in serving],  # omnidirectional: the site
         "covered": np.nan_to_num(value, nan=-np.inf) >= threshold,
         "nearest_site": near["id"].to_numpy(), "nearest_site_km": np.round(near["_d"].to_numpy() / 1000.0, 2)})
     if "province" in villages:
@@ -322,6 +323,13 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
         raise LayerError("coverage needs a DEM (dem.tif in the data folder)", [Problem("dem.tif", "not found")])
     if tile_size < 16:
         raise ValueError(f"tile_size must be at least 16 cells, not {tile_size}")
+    unsupported = [Problem(name, "not yet supported by tiled (--workers/--scheduler) runs: run without "
+                                 "--workers, or move the file out of the data folder for a national run")
+                   for name, present in (("cells", ds.cells is not None and len(ds.cells) > 0),
+                                         ("landcover.tif", ds.landcover_path is not None)) if present]
+    if unsupported:
+        raise LayerError("a tiled coverage run would ignore the cells (sector antennas) and the land cover of "
+                         "this folder", unsupported)
     technology = technology.upper()
     threshold = settings.rsrp_threshold_dbm if threshold_dbm is None else float(threshold_dbm)
     grid = grid_of(ds.dem_path, resolution_m)
@@ -364,7 +372,8 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
             serving[res["village_index"]] = res["server"]
         write_vrt(tmp / f"rsrp_{tag}.vrt", grid, results, kind="rsrp", dtype="Float32", nodata=NO_SIGNAL_DBM)
         write_vrt(tmp / f"server_{tag}.vrt", grid, results, kind="server", dtype="Int32", nodata=-1)
-        write_csv(pd.DataFrame({"index": range(len(sites)), "site_id": sites["id"].astype(str).tolist()}),
+        ids = sites["id"].astype(str).tolist()
+        write_csv(pd.DataFrame({"index": range(len(sites)), "site_id": ids, "cell_id": ids}),
                   tmp / f"servers_{tag}.csv")
         summary: dict[str, Any] = {"technology": technology, "threshold_dbm": threshold, "operator": operator or "all",
                    "resolution_m": grid.resolution_m, "grid": [grid.height, grid.width], "sites": len(sites),
