@@ -35,6 +35,7 @@ from flask import Blueprint, abort, current_app, g, render_template, request, se
 
 from ictgis import IctgisError, LayerError, Problem, io
 from ictgis.layers import SCHEMAS
+from ictgis.store.importer import StaleStateError
 
 from . import data
 from .archive import ZipLimits, check_zip, copy_tree_links, extract_layer
@@ -151,7 +152,16 @@ def _gpkg_layer(path: Path, layer: str, label: str) -> str | None:
                                                                  f"({', '.join(names)}); name one '{layer}'")])
 
 
-def create_version(upload_path: Path, original_name: str, layer: str, *, user: str | None) -> dict:
+def record_upload(work: Path, *, parent: int, user: str | None, label: str, layer: str,
+                  message: str | None) -> dict:
+    """Record a validated work folder as an upload changeset of the store (see `web.changes.record_upload`)."""
+    from .changes import record_upload as record
+
+    return record(work, parent=parent, user=user, label=label, layer=layer, message=message)
+
+
+def create_version(upload_path: Path, original_name: str, layer: str, *, user: str | None,
+                   message: str | None = None) -> dict:
     """Validate an uploaded file as `layer` on a copy of the served folder; keep it as a new version.
 
     Returns
@@ -177,17 +187,21 @@ def create_version(upload_path: Path, original_name: str, layer: str, *, user: s
     root = data.versions_dir()
     with version_lock(root, timeout_s=float(current_app.config.get("UPLOAD_LOCK_TIMEOUT_S", 60.0))):
         _remove_debris(root)
-        work = root / f".new-{secrets.token_hex(6)}"
-        try:
-            meta = _build_version(upload_path, label, suffix, layer, work, user=user)
-            existing = [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
-            n = max(existing, default=0) + 1
-            os.rename(work, root / str(n))
-        finally:
-            if work.exists():
-                shutil.rmtree(work, ignore_errors=True)
-    logger.info("dataset version %s: %s from %s (parent %s)", n, layer, label, meta["parent"])
-    return meta | {"n": n}
+        for attempt in range(3):  # another server process sharing the store may record a changeset meanwhile
+            work = root / f".new-{secrets.token_hex(6)}"
+            try:
+                parent = data.refresh()
+                meta = _build_version(upload_path, label, suffix, layer, work, user=user)
+                changes = record_upload(work, parent=parent, user=user, label=label, layer=layer, message=message)
+                break
+            except StaleStateError:
+                if attempt == 2:
+                    raise
+            finally:
+                if work.exists():
+                    shutil.rmtree(work, ignore_errors=True)
+    logger.info("upload of %s from %s: %s", layer, label, changes)
+    return meta | changes
 
 
 def _build_version(upload_path: Path, label: str, suffix: str, layer: str, work: Path, *, user: str | None) -> dict:
@@ -235,7 +249,7 @@ def _build_version(upload_path: Path, label: str, suffix: str, layer: str, work:
 @login_required
 def index():
     """Show the dataset versions and the upload form."""
-    return render_template("upload.html", versions=data.versions(), layers=list(SCHEMAS), served=data.current_dir(),
+    return render_template("upload.html", versions=data.versions(), layers=list(SCHEMAS), served=data.served_version(),
                            base=data.base_dir(), problems=None, accepted=None)
 
 
@@ -257,7 +271,8 @@ def upload():
             abort(400, description="choose a file to upload")
         tmp.mkdir(parents=True, exist_ok=True)
         file.save(upload_path)
-        accepted = create_version(upload_path, file.filename, layer, user=g.user.name)
+        accepted = create_version(upload_path, file.filename, layer, user=g.user.name,
+                                  message=request.form.get("message"))
     except IctgisError as exc:
         status = exc.http_status
         problems = [public(p) for p in exc.problems] or [public(exc)]
@@ -269,7 +284,7 @@ def upload():
         problems = [exc.strerror or str(exc)]
     finally:
         upload_path.unlink(missing_ok=True)
-    return render_template("upload.html", versions=data.versions(), layers=list(SCHEMAS), served=data.current_dir(),
+    return render_template("upload.html", versions=data.versions(), layers=list(SCHEMAS), served=data.served_version(),
                            base=data.base_dir(), problems=problems, accepted=accepted,
                            headline=REFUSAL_HEADLINES.get(status, "upload_refused")), status
 
@@ -282,4 +297,4 @@ def download(n: int, filename: str):
         abort(404, description=f"no dataset version {n}")
     if not is_public_file(filename, hidden=(data.VERSION_FILE,)):  # no ./, ../, hidden or metadata files
         abort(404)
-    return send_from_directory(data.versions_dir() / str(n), filename, as_attachment=True)
+    return send_from_directory(data.version_folder(n), filename, as_attachment=True)

@@ -19,8 +19,14 @@ from .schema import LAYER_FIELDS
 logger = logging.getLogger(__name__)
 
 
+class StaleStateError(StoreError):
+    """An import derived from a state that is no longer the latest (another changeset landed first): 409."""
+
+    http_status = 409
+
+
 def import_dataset(store, data, *, author: str, message: str, kind: str = "import", source: str | None = None,
-                   crs: object = None):
+                   crs: object = None, parent: int | None = None):
     """Record what differs between `data` and the current state (see `ictgis.store.Store.import_dataset`)."""
     from ..io import Dataset, load
 
@@ -34,8 +40,10 @@ def import_dataset(store, data, *, author: str, message: str, kind: str = "impor
         raise StoreError(f"{store.label}: the store's working CRS is EPSG:{store.srid}, the data's is "
                          f"{ds.crs.name} (EPSG:{epsg}); use a store for that province")
     prepared = {name: _prepare(name, frame) for name, frame in ds.layers.items()}
-    meta: dict[str, Any] = {f"columns:{name}": ["geometry" if c == frame.geometry.name else c for c in frame.columns]
-            for name, frame in ds.layers.items()}  # the column order, geometry's place included
+    meta: dict[str, Any] = {  # the column order, geometry's place included; only the schema's attributes are kept
+        f"columns:{name}": ["geometry" if c == frame.geometry.name else c for c in frame.columns
+                            if c == frame.geometry.name or c in dict(LAYER_FIELDS[name])]
+        for name, frame in ds.layers.items()}
     if ds.area_km2 is not None:
         meta["area_km2"] = ds.area_km2
     dem = None
@@ -44,7 +52,8 @@ def import_dataset(store, data, *, author: str, message: str, kind: str = "impor
         dem = (hashlib.sha256(content).hexdigest(), Path(ds.dem_path).name, content)
         meta["dem"] = {"sha256": dem[0], "name": dem[1]}
     try:
-        cs, counts = _write(store, prepared, meta, dem, author=author, message=message, kind=kind, source=source)
+        cs, counts = _write(store, prepared, meta, dem, author=author, message=message, kind=kind, source=source,
+                            parent=parent)
     except _UnchangedError:
         logger.info("%s: nothing changed, no changeset recorded", store.label)
         return None
@@ -56,8 +65,13 @@ class _UnchangedError(Exception):
     """Raised inside the write transaction to roll it back when nothing differs."""
 
 
-def _write(store, prepared, meta, dem, *, author, message, kind, source):
+def _write(store, prepared, meta, dem, *, author, message, kind, source, parent=None):
     with store.writing() as conn:
+        if parent is not None:
+            latest = int(conn.execute(sa.select(sa.func.max(store.tables["changesets"].c.id))).scalar() or 0)
+            if latest != parent:
+                raise StaleStateError(f"{store.label}: the data changed while this import was checked (changeset "
+                                      f"{latest}, not {parent}); nothing was recorded / dữ liệu vừa thay đổi")
         cs = store.new_changeset(conn, author=author, message=message, kind=kind, source=source)
         counts: dict[str, dict[str, int]] = {}
         for name in SCHEMAS:
