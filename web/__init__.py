@@ -11,6 +11,8 @@ Configuration (instance ``config.py`` or ``create_app(test_config)``):
     The store of the app's layers and their history (`web.data`): a ``.gpkg`` path, ``sqlite:///…`` or
     ``postgresql://…`` (``"env"``: ``DATABASE_URL``); default ``<instance>/ictgis.gpkg``, created at start.
     Accepted uploads, edits on the map and roll backs are changesets; the latest one is served.
+``STORE_AT_START``
+    Open (create, initialise, import into) the store when the app is created (default True; False: on first use).
 ``STORE_POLL_S``
     Seconds a server process trusts the latest changeset id it read before asking the store again (default 1).
 ``PUBLIC_VIEW``
@@ -133,7 +135,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     from .i18n import install as install_i18n
 
-    data.install(app)
+    if app.config.get("STORE_AT_START", True):
+        data.install(app)
     security.install(app)
     auth.install(app)
     install_i18n(app)

@@ -53,7 +53,9 @@ DISK_LOW_BYTES = 1024 * 1024
 AS_OF_KEPT = 4
 
 _lock = threading.Lock()
+_install_lock = threading.Lock()
 _export_lock = threading.Lock()
+_install_lock = threading.Lock()
 _MISSING = object()
 #: Bytes of derived values (layer GeoJSON at each zoom and precision, pages, indicators …) kept per app, least
 #: recently used dropped first: an anonymous visitor walking every zoom × precision × layer must not fill the memory.
@@ -106,7 +108,14 @@ def install(app: Flask) -> Store:
 
 
 def _served() -> _Served:
-    return current_app.extensions["ictgis_served"]
+    found = current_app.extensions.get("ictgis_served")
+    if found is None:
+        with _install_lock:
+            found = current_app.extensions.get("ictgis_served")
+            if found is None:
+                install(current_app)
+                found = current_app.extensions["ictgis_served"]
+    return found
 
 
 def store() -> Store:

@@ -106,7 +106,7 @@ def _store(instance: Path | None):
     from ictgis_web.users import UserStore
 
     if instance is None:
-        instance = Path(_web().create_app({"PRECOMPUTE": False}).instance_path)  # no server: no background work
+        instance = Path(_web().create_app({"PRECOMPUTE": False, "STORE_AT_START": False}).instance_path)  # no server
     return UserStore(instance)
 
 
