@@ -149,7 +149,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(scenarios.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(changes.bp)
-    app.register_blueprint(features.bp)
+    features.install(app)
     ogc.install(app)
     planner.install(app)
     _install_error_handlers(app)

@@ -33,7 +33,7 @@ from typing import TypeVar
 from cachetools import LRUCache
 from flask import Flask, current_app
 
-from ictgis import io
+from ictgis import IctgisError, io
 from ictgis.store import Changeset, Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,10 @@ AS_OF_KEPT = 4
 
 _lock = threading.Lock()
 _install_lock = threading.Lock()
+_base_lock = threading.Lock()
 _export_lock = threading.Lock()
 _install_lock = threading.Lock()
+_base_lock = threading.Lock()
 _MISSING = object()
 #: Bytes of derived values (layer GeoJSON at each zoom and precision, pages, indicators …) kept per app, least
 #: recently used dropped first: an anonymous visitor walking every zoom × precision × layer must not fill the memory.
@@ -96,15 +98,33 @@ def install(app: Flask) -> Store:
     """
     store = open_store(default_store_url(app))
     store.init()
+    app.extensions["ictgis_served"] = _Served(store, float(app.config.get("STORE_POLL_S", POLL_S)))
     if store.resolve(None) == 0:
-        base = Path(app.config["DATA_DIR"]).resolve()
-        cs = store.import_dataset(base, author=SYSTEM_AUTHOR, message=f"Dữ liệu gốc / base data: {base.name}",
-                                  kind="import", source=base.name)
-        logger.info("store %s: base data %s imported as changeset %s", store.label, base, cs and cs.id)
+        try:
+            import_base(app)
+        except IctgisError as exc:  # served as the error of every page until the folder is fixed
+            logger.error("the base data folder %s cannot be imported: %s", app.config["DATA_DIR"], exc)
     else:
         logger.info("store %s: serving changeset %s", store.label, store.resolve(None))
-    app.extensions["ictgis_served"] = _Served(store, float(app.config.get("STORE_POLL_S", POLL_S)))
     return store
+
+
+def import_base(app: Flask) -> int:
+    """Import ``DATA_DIR`` into the app's store if it holds no changeset yet; return the latest changeset id.
+
+    Raises
+    ------
+    LayerError
+        When the folder does not validate (nothing is written).
+    """
+    store = app.extensions["ictgis_served"].store
+    with _base_lock:
+        if store.resolve(None) == 0:
+            base = Path(app.config["DATA_DIR"]).resolve()
+            cs = store.import_dataset(base, author=SYSTEM_AUTHOR, message=f"Dữ liệu gốc / base data: {base.name}",
+                                      kind="import", source=base.name)
+            logger.info("store %s: base data %s imported as changeset %s", store.label, base, cs and cs.id)
+        return store.resolve(None)
 
 
 def _served() -> _Served:
@@ -151,6 +171,9 @@ def dataset() -> io.Dataset:
     """
     state = _served()
     number = served_version()
+    if number == 0:  # the base folder did not validate at start: try again (it may be fixed), else its problems
+        number = import_base(current_app)
+        refresh()
     with _lock:
         if state.current is not None and state.current[0] == number:
             return state.current[1]

@@ -23,11 +23,11 @@ from typing import Any
 
 import geopandas as gpd
 import shapely
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, Flask, abort, g, jsonify, request
 
 from ictgis.store import EditConflictError, Feature
 
-from . import data
+from . import data, i18n
 from .auth import guard, planner_required
 from .changes import WORDS
 
@@ -38,6 +38,65 @@ EDITABLE = ("bts_sites", "post_offices", "villages")
 #: Layers whose features planners may add or delete on the map (villages come from the census: change only).
 ADDABLE = ("bts_sites", "post_offices")
 MAX_MESSAGE = 500
+
+#: Words of the map's edit panel (`edit_words`, read by ``static/ictgis-edit.js``); page words go to `web.i18n`.
+EDIT_WORDS: dict[str, dict[str, str]] = {
+    "hint": {"vi": "Bấm vào một trạm BTS, điểm bưu chính hoặc thôn bản để sửa; kéo điểm để dời.",
+             "en": "Click a BTS site, post office or village to edit it; drag the point to move it."},
+    "click_to_add": {"vi": "Bấm vào bản đồ tại vị trí mới.", "en": "Click the map where the new one stands."},
+    "drag_hint": {"vi": "Kéo điểm để chỉnh vị trí, nhập thông tin rồi Lưu.",
+                  "en": "Drag the point to adjust, fill in the form, then Save."},
+    "moved": {"vi": "Đã dời vị trí (chưa lưu).", "en": "Moved (not saved yet)."},
+    "saving": {"vi": "Đang lưu…", "en": "Saving…"},
+    "saved": {"vi": "Đã lưu: thay đổi", "en": "Saved: changeset"},
+    "unchanged": {"vi": "Không có gì thay đổi.", "en": "Nothing changed."},
+    "failed": {"vi": "Không lưu được", "en": "Could not save"},
+    "need_message": {"vi": "Cần nhập nội dung thay đổi.", "en": "A change message is required."},
+    "need_id": {"vi": "Cần nhập mã.", "en": "An id is required."},
+    "current_is": {"vi": "Bản hiện tại", "en": "Current"},
+    "deleted": {"vi": "Đối tượng đã bị xoá.", "en": "The feature was deleted."},
+    "confirm_delete": {"vi": "Xoá đối tượng này? Lịch sử vẫn được giữ.",
+                       "en": "Delete this feature? Its history is kept."},
+    "version": {"vi": "phiên bản", "en": "version"},
+    "new_feature": {"vi": "Thêm mới", "en": "New"},
+    "layer_bts_sites": {"vi": "Trạm BTS", "en": "BTS site"},
+    "layer_post_offices": {"vi": "Điểm bưu chính", "en": "Post office"},
+    "layer_villages": {"vi": "Thôn bản", "en": "Village"},
+    "field_id": {"vi": "Mã", "en": "Id"},
+    "field_operator": {"vi": "Nhà mạng", "en": "Operator"},
+    "field_tech": {"vi": "Công nghệ (2G,3G,4G,5G)", "en": "Technologies (2G,3G,4G,5G)"},
+    "field_power": {"vi": "Nguồn điện", "en": "Power source"},
+    "field_height_m": {"vi": "Độ cao ăng-ten (m)", "en": "Antenna height (m)"},
+    "field_band_mhz": {"vi": "Băng tần (MHz)", "en": "Band (MHz)"},
+    "field_tower": {"vi": "Mã cột (dùng chung)", "en": "Shared tower id"},
+    "field_name": {"vi": "Tên", "en": "Name"},
+    "field_kind": {"vi": "Loại", "en": "Kind"},
+    "field_fiber": {"vi": "Có cáp quang", "en": "Has fiber"},
+    "value_grid": {"vi": "Điện lưới", "en": "Grid"},
+    "value_diesel": {"vi": "Máy nổ", "en": "Diesel"},
+    "value_solar": {"vi": "Năng lượng mặt trời", "en": "Solar"},
+}
+i18n.TEXT.update({k: v for k, v in {
+    "edit_mode": {"vi": "Sửa dữ liệu", "en": "Edit data"},
+    "edit_hint": EDIT_WORDS["hint"],
+    "edit_add_site": {"vi": "+ Trạm BTS", "en": "+ BTS site"},
+    "edit_add_post": {"vi": "+ Điểm bưu chính", "en": "+ Post office"},
+    "edit_save": {"vi": "Lưu", "en": "Save"},
+    "edit_delete": {"vi": "Xoá", "en": "Delete"},
+    "edit_cancel": {"vi": "Đóng", "en": "Close"},
+}.items() if k not in i18n.TEXT})
+
+
+def edit_words() -> dict[str, str]:
+    """Return the edit panel's words in the request's language."""
+    lang = g.get("lang", "vi")
+    return {k: v.get(lang, v["vi"]) for k, v in EDIT_WORDS.items()}
+
+
+def install(app: Flask) -> None:
+    """Register the edit API and the ``edit_words`` template function."""
+    app.register_blueprint(bp)
+    app.jinja_env.globals["edit_words"] = edit_words
 
 
 def _layer(layer: str, *, add_or_delete: bool = False) -> None:
