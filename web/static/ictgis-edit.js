@@ -222,6 +222,12 @@
     var planner = window.ictgisPlanner;
     var plannerToggle = document.getElementById("planner-toggle");
     if (on && planner && planner.active && plannerToggle) { plannerToggle.click(); }  // one click mode at a time
+    if (on) {  // the layers edited here are shown while editing
+      var layers = window.ictgis.state.layers;
+      ["bts_sites", "post_offices"].forEach(function (name) {
+        if (layers[name] && !map().hasLayer(layers[name])) { map().addLayer(layers[name]); }
+      });
+    }
     if (!on) { dropMarker(); form.hidden = true; state.adding = null; }
   }
   toggle.addEventListener("click", function () { setActive(!state.active); });
