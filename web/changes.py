@@ -120,6 +120,7 @@ def record_upload(work: Path, *, parent: int, user: str | None, label: str, laye
     cs = data.store().import_dataset(work, author=user or "?", message=text, kind="upload", source=label,
                                      parent=parent)
     number = data.refresh()
+    data.dataset(wait=True)
     if cs is None:
         return {"n": number, "changeset": None, "counts": {}}
     logger.info("upload %s by %s: changeset %d %s", label, user, cs.id, cs.counts)
@@ -143,6 +144,7 @@ def rollback(target: int, *, user: str, message: str | None = None):
     cs = store.import_dataset(old, author=user, message=text, kind="import", source=f"changeset {target}",
                               parent=parent)
     data.refresh()
+    data.dataset(wait=True)
     return cs
 
 

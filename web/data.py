@@ -75,7 +75,8 @@ class _Served:
         self.checked = float("-inf")
         self.current: tuple[int, io.Dataset] | None = None
         self.as_of: OrderedDict[int, io.Dataset] = OrderedDict()
-        self.loading = threading.Lock()  # one reader of a changeset's dataset at a time
+        self.loading = threading.Lock()  # one reader of the new served state at a time
+        self.as_of_loading = threading.Lock()  # one reader of a past state at a time
 
 
 def default_store_url(app: Flask) -> str:
@@ -161,27 +162,52 @@ def served_version() -> int:
     return latest if fresh else refresh()
 
 
-def dataset() -> io.Dataset:
+def dataset(*, wait: bool = False) -> io.Dataset:
     """Return the served dataset (the latest changeset's state), read from the store once per changeset.
+
+    While one thread reads a new changeset's state, the others keep serving the previous one (readers never queue
+    behind a reload); with `wait` (after this process's own write) the caller waits for the new state.
 
     Raises
     ------
     StoreError
         When the store holds no data.
     """
+    return current(wait=wait)[1]
+
+
+def current(*, wait: bool = False) -> tuple[int, io.Dataset]:
+    """Return the served changeset id and its dataset (see `dataset`)."""
     state = _served()
     number = served_version()
     if number == 0:  # the base folder did not validate at start: try again (it may be fixed), else its problems
         number = import_base(current_app)
         refresh()
     with _lock:
-        if state.current is not None and state.current[0] == number:
-            return state.current[1]
-    loaded = dataset_at(number, keep=False)
-    with _lock:
-        if state.current is None or state.current[0] < number:
-            state.current = (number, loaded)
-        return state.current[1] if state.current[0] == number else loaded
+        held = state.current
+    if held is not None and held[0] >= number:
+        return held
+    if held is not None and not wait:
+        if not state.loading.acquire(blocking=False):
+            return held  # another thread is reading the new state: the previous one meanwhile
+    else:
+        state.loading.acquire()
+    try:
+        with _lock:
+            held = state.current
+        if held is not None and held[0] >= number:
+            return held
+        loaded = _read(number)
+        with _lock:
+            if state.current is None or state.current[0] < number:
+                state.current = (number, loaded)
+            return state.current
+    finally:
+        state.loading.release()
+
+
+def _read(number: int) -> io.Dataset:
+    return _served().store.dataset(number, dem_dir=Path(current_app.instance_path) / "cache" / "dem")
 
 
 def dataset_at(number: int, *, keep: bool = True) -> io.Dataset:
@@ -201,12 +227,12 @@ def dataset_at(number: int, *, keep: bool = True) -> io.Dataset:
         if number in state.as_of:
             state.as_of.move_to_end(number)
             return state.as_of[number]
-    with state.loading:
+    with state.as_of_loading:
         with _lock:
             found = state.as_of.get(number)
         if found is not None:
             return found
-        loaded = state.store.dataset(number, dem_dir=Path(current_app.instance_path) / "cache" / "dem")
+        loaded = _read(number)
         if keep:
             with _lock:
                 state.as_of[number] = loaded
@@ -284,7 +310,8 @@ def folder_label(folder: Path) -> str:
 def dataset_key() -> str:
     """Return a short key of the served state (store and changeset id) for ETags and caches."""
     state = _served()
-    return hashlib.sha1(f"{state.store.label}|{served_version()}|{_analyses_generation()}".encode()).hexdigest()[:16]
+    number = current()[0]  # the state `dataset` returns (the previous one while a new one is being read)
+    return hashlib.sha1(f"{state.store.label}|{number}|{_analyses_generation()}".encode()).hexdigest()[:16]
 
 
 def _analyses_generation() -> int:

@@ -181,6 +181,7 @@ def _conflict(exc: EditConflictError):
 
 def _done(cs, layer: str, key: str, event: str, status: int = 200):
     data.refresh()
+    data.dataset(wait=True)  # this planner's next reads (the map's layers) see the edit
     guard().audit(event, g.user.name, request.remote_addr or "-", layer=layer, key=key,
                   changeset=None if cs is None else cs.id)
     return jsonify(changeset=None if cs is None else cs.to_dict(),

@@ -108,9 +108,10 @@ def served_dataset(*, as_of: datetime | None = None) -> Served:
         raise NoHistoryError(f"no data before {valid_from.isoformat()}: the store's first changeset")
     if as_of is None:
         return Served(dataset=data.dataset(), valid_from=valid_from)
-    latest = data.served_version()
+    held, ds = data.current()
     number = data.store().resolve(as_of)
-    ds = data.dataset() if number >= latest else data.dataset_at(number)
+    if number < held:
+        ds = data.dataset_at(number)
     return Served(dataset=ds, valid_from=valid_from)
 
 
