@@ -199,8 +199,12 @@ def _conflict(app) -> None:
 def test_two_planners_saving_one_feature_the_second_gets_409_on_each_backend(make_app, store_url):
     app = make_app(STORE_URL=store_url)
     with app.app_context():
-        assert data.store().dialect == ("postgresql" if store_url.startswith("postgresql") else "sqlite")
-    _conflict(app)
+        store = data.store()
+    assert store.dialect == ("postgresql" if store_url.startswith("postgresql") else "sqlite")
+    try:
+        _conflict(app)
+    finally:
+        store.close()  # the pooled connections (PostgreSQL's would be left to the garbage collector)
 
 
 def test_two_planners_saving_at_the_same_moment_exactly_one_wins(make_app):
