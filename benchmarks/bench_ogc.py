@@ -144,6 +144,8 @@ class Planner:
         self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         body = urllib.parse.urlencode({"username": PLANNER[0], "password": PLANNER[1], "csrf_token": self.csrf})
         self.opener.open(base + "/login", body.encode(), timeout=60)
+        page = self.opener.open(base + "/data/", timeout=60).read().decode()  # a login starts a new session
+        self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
     def call(self, method: str, path: str, body: dict | None = None) -> dict:
         req = urllib.request.Request(self.base + path, method=method, data=None if body is None else
