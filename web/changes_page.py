@@ -32,7 +32,7 @@ from ictgis.store import Store, StoreError
 from . import formats
 from .charts import time_chart
 from .dashboard import format_value
-from .history import COVERAGE_KEYS, app_store, changes_between, indicators_at, jsonable, sample_ids, store_url
+from .history import COVERAGE_KEYS, app_store, changes_between, indicators_at, jsonable, sample_ids
 from .i18n import field
 from .targets import targets
 
@@ -152,8 +152,6 @@ def _bound(store: Store, name: str, default: int) -> int:
 
 def _open() -> tuple[Store | None, str | None]:
     """Return the app's store, or None and the message the page shows instead."""
-    if store_url() is None:
-        return None, words()["no_store"]
     store = app_store()
     try:
         store.srid  # noqa: B018 - opens the store: not initialised, not reachable → StoreError
