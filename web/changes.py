@@ -22,13 +22,14 @@ from pathlib import Path
 from cachetools import LRUCache
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 
+from ictgis import IctgisError, io
 from ictgis.store import StoreError
 
 from . import data, i18n
 from .auth import guard, login_required, planner_required
 
 logger = logging.getLogger(__name__)
-bp = Blueprint("changes", __name__, url_prefix="/data/changes")
+bp = Blueprint("changesets", __name__, url_prefix="/data/changes")
 #: Changesets listed on the page (the newest ones).
 PAGE_SIZE = 100
 _lock = threading.Lock()
@@ -49,6 +50,7 @@ WORDS = {
     "removed": {"vi": "xoá", "en": "removed"},
     "rollback": {"vi": "Khôi phục về phiên bản này", "en": "Roll back to this version"},
     "rollback_ok": {"vi": "Đã khôi phục: thay đổi mới", "en": "Rolled back: new changeset"},
+    "rollback_refused": {"vi": "Không khôi phục được", "en": "Not rolled back"},
     "rollback_same": {"vi": "Dữ liệu hiện tại đã giống phiên bản này: không ghi gì.",
                       "en": "The current data already equals this version: nothing recorded."},
     "rollback_help": {"vi": "Khôi phục tạo một thay đổi mới; lịch sử không bị xoá.",
@@ -90,14 +92,15 @@ def history(*, limit: int = PAGE_SIZE) -> list[dict]:
     return [v | {"counts": counts(v["n"])} for v in reversed(found)]
 
 
-def record_upload(work: Path, *, parent: int, user: str | None, label: str, layer: str,
+def record_upload(work: Path | io.Dataset, *, parent: int, user: str | None, label: str, layer: str,
                   message: str | None) -> dict:
     """Record a validated upload folder (the served state with one layer replaced) as an ``upload`` changeset.
 
     Parameters
     ----------
     work
-        The data folder: the state of changeset `parent` with the uploaded layer in place of its files.
+        The data folder (or the dataset `ictgis.io.load` read from it, warnings already shown): the state of
+        changeset `parent` with the uploaded layer in place of its files.
     parent
         The changeset the folder was built on; if another one landed since, nothing is recorded.
     user, label, layer, message
@@ -130,19 +133,26 @@ def record_upload(work: Path, *, parent: int, user: str | None, label: str, laye
 def rollback(target: int, *, user: str, message: str | None = None):
     """Record a new changeset whose state equals the state as of changeset `target` (None when it already does).
 
+    Holds the instance's upload lock (`web.data.version_lock`): an upload of this instance runs before or after it,
+    never on the state it replaces; another process's changeset landing meanwhile makes the store refuse it (409).
+
     Raises
     ------
     StoreError
-        When `target` is not a changeset of the store.
+        When `target` is not a changeset of the store (404), or the state changed meanwhile (409).
+    web.data.UploadBusyError
+        When an upload holds the lock for longer than ``UPLOAD_LOCK_TIMEOUT_S`` (409).
     """
     store = data.store()
     if target not in {v["n"] for v in data.versions()}:
         raise StoreError(f"no changeset {target} / không có phiên bản {target}")
-    parent = data.refresh()
-    old = store.dataset(target, dem_dir=Path(current_app.instance_path) / "cache" / "dem")
-    text = (message or "").strip() or f"Khôi phục về / roll back to #{target}"
-    cs = store.import_dataset(old, author=user, message=text, kind="import", source=f"changeset {target}",
-                              parent=parent)
+    timeout_s = float(current_app.config.get("UPLOAD_LOCK_TIMEOUT_S", 60.0))
+    with data.version_lock(data.versions_dir(), timeout_s=timeout_s):  # one at a time with this instance's uploads
+        parent = data.refresh()
+        old = store.dataset(target, dem_dir=Path(current_app.instance_path) / "cache" / "dem")
+        text = (message or "").strip() or f"Khôi phục về / roll back to #{target}"
+        cs = store.import_dataset(old, author=user, message=text, kind="import", source=f"changeset {target}",
+                                  parent=parent)
     data.refresh()
     data.dataset(wait=True)
     return cs
@@ -172,16 +182,23 @@ def rollback_view(target: int):
     """Roll back to changeset `target` (planners): a new changeset; audited. JSON 201 or the page again."""
     body = request.get_json(silent=True) if request.is_json else None
     message = (body or {}).get("message") if isinstance(body, dict) else request.form.get("message")
+    back_to_data = request.form.get("back") == "data"  # the data page's versions table
     try:
         cs = rollback(target, user=g.user.name, message=message)
-    except StoreError as exc:
-        abort(exc.http_status if exc.http_status != 400 else 404 if "no changeset" in str(exc) else 400,
-              description=str(exc))
+    except IctgisError as exc:
+        status = 404 if "no changeset" in str(exc) else exc.http_status
+        if back_to_data:
+            from .i18n import problem_text
+            from .uploads import page
+
+            return page(problems=[problem_text(p) for p in exc.problems] or [problem_text(exc)],
+                        headline="rollback_refused"), status
+        abort(status, description=str(exc))
     guard().audit("rollback", g.user.name, request.remote_addr or "-", target=target,
                   changeset=None if cs is None else cs.id)
-    if request.form.get("back") == "data":  # the data page's versions table
+    if back_to_data:
         return redirect(url_for("uploads.index", served=cs.id if cs is not None else 0), code=303)
     if request.is_json or _wants_json():
         return jsonify(target=target, changeset=None if cs is None else cs.to_dict(),
                        served=data.served_version()), 201 if cs is not None else 200
-    return redirect(url_for("changes.index", done=cs.id if cs is not None else 0))
+    return redirect(url_for("changesets.index", done=cs.id if cs is not None else 0))

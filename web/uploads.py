@@ -147,14 +147,6 @@ def _gpkg_layer(path: Path, layer: str, label: str) -> str | None:
                                                                  f"({', '.join(names)}); name one '{layer}'")])
 
 
-def record_upload(work: Path, *, parent: int, user: str | None, label: str, layer: str,
-                  message: str | None) -> dict:
-    """Record a validated work folder as an upload changeset of the store (see `web.changes.record_upload`)."""
-    from .changes import record_upload as record
-
-    return record(work, parent=parent, user=user, label=label, layer=layer, message=message)
-
-
 def create_version(upload_path: Path, original_name: str, layer: str, *, user: str | None,
                    crs: str | None = None, message: str | None = None) -> dict:
     """Validate an uploaded file as `layer` on a copy of the served folder; keep it as a new version.
@@ -194,8 +186,9 @@ def create_version(upload_path: Path, original_name: str, layer: str, *, user: s
             work = root / f".new-{secrets.token_hex(6)}"
             try:
                 parent = data.refresh()
-                meta = _build_version(upload_path, label, suffix, layer, work, user=user, crs=crs)
-                changes = record_upload(work, parent=parent, user=user, label=label, layer=layer, message=message)
+                meta, loaded = _build_version(upload_path, label, suffix, layer, work, user=user, crs=crs)
+                recorded = changes.record_upload(loaded, parent=parent, user=user, label=label, layer=layer,
+                                                 message=message)
                 break
             except StaleStateError:
                 if attempt == 2:
@@ -203,13 +196,13 @@ def create_version(upload_path: Path, original_name: str, layer: str, *, user: s
             finally:
                 if work.exists():
                     shutil.rmtree(work, ignore_errors=True)
-    logger.info("upload of %s from %s: %s", layer, label, changes)
-    return meta | changes
+    logger.info("upload of %s from %s: %s", layer, label, recorded)
+    return meta | recorded
 
 
 def _build_version(upload_path: Path, label: str, suffix: str, layer: str, work: Path, *, user: str | None,
-                   crs: str | None = None) -> dict:
-    """Write the candidate version into `work` and validate it (under the lock); return its metadata."""
+                   crs: str | None = None) -> tuple[dict, io.Dataset]:
+    """Write the candidate version into `work` and validate it (under the lock); return its metadata and data."""
     current = data.current_dir()
     served = data.dataset()
     mapping_path = next((current / n for n in io.MAPPING_NAMES if (current / n).exists()), None)
@@ -256,11 +249,12 @@ def _build_version(upload_path: Path, label: str, suffix: str, layer: str, work:
             "outside_commune": placed[:500],
             "notes": [str(w.message) for w in caught if not isinstance(w.message, PlacementWarning)][:50]}
     (work / data.VERSION_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-    return meta
+    return meta, loaded
 
 
-def _page(*, problems: list[str] | None = None, accepted: dict | None = None, headline: str | None = None,
+def page(*, problems: list[str] | None = None, accepted: dict | None = None, headline: str | None = None,
           form: dict | None = None, rolled: int | None = None) -> str:
+    """Render the data page: the upload form, the changesets table, and what the last action gave."""
     choices = [(c, t(f"crs_{c}") if f"crs_{c}" in TEXT else f"{parse_crs(c).name} — {c}") for c in crs_choices()]
     return render_template("upload.html", versions=changes.history(), served=data.served_version(),
                            layers=list(SCHEMAS),
@@ -273,7 +267,7 @@ def _page(*, problems: list[str] | None = None, accepted: dict | None = None, he
 @login_required
 def index():
     """Show the dataset versions and the upload form."""
-    return _page(rolled=request.args.get("served", type=int))
+    return page(rolled=request.args.get("served", type=int))
 
 
 @bp.post("/upload")
@@ -309,7 +303,7 @@ def upload():
         problems = [exc.strerror or str(exc)]
     finally:
         upload_path.unlink(missing_ok=True)
-    return _page(problems=problems, accepted=accepted, headline=REFUSAL_HEADLINES.get(status, "upload_refused"),
+    return page(problems=problems, accepted=accepted, headline=REFUSAL_HEADLINES.get(status, "upload_refused"),
                  form=form if status != 201 else None), status
 
 
