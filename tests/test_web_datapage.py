@@ -87,7 +87,7 @@ def post(client, data: dict, file: tuple[bytes, str] | None = None):
 
 def serve(client, version: int):
     """Roll back to changeset `version` from the data page's table (a new changeset)."""
-    return client.post(f"/data/changes/{version}/rollback", data={"csrf_token": token(client), "back": "data"})
+    return client.post(f"/data/rollback/{version}", data={"csrf_token": token(client)})
 
 
 def served_villages(client) -> int:

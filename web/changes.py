@@ -176,28 +176,29 @@ def index():
                            done=request.args.get("done", type=int))
 
 
+def error_status(exc: IctgisError) -> int:
+    """HTTP status of a refused roll back: 404 for an unknown changeset, else the error's own."""
+    return 404 if "no changeset" in str(exc) else exc.http_status
+
+
+def rollback_audited(target: int, *, message: str | None = None):
+    """Roll back to changeset `target` as the logged-in planner (`rollback`) and write it to the audit log."""
+    cs = rollback(target, user=g.user.name, message=message)
+    guard().audit("rollback", g.user.name, request.remote_addr or "-", target=target,
+                  changeset=None if cs is None else cs.id)
+    return cs
+
+
 @bp.post("/<int:target>/rollback")
 @planner_required
 def rollback_view(target: int):
     """Roll back to changeset `target` (planners): a new changeset; audited. JSON 201 or the page again."""
     body = request.get_json(silent=True) if request.is_json else None
     message = (body or {}).get("message") if isinstance(body, dict) else request.form.get("message")
-    back_to_data = request.form.get("back") == "data"  # the data page's versions table
     try:
-        cs = rollback(target, user=g.user.name, message=message)
+        cs = rollback_audited(target, message=message)
     except IctgisError as exc:
-        status = 404 if "no changeset" in str(exc) else exc.http_status
-        if back_to_data:
-            from .i18n import problem_text
-            from .uploads import page
-
-            return page(problems=[problem_text(p) for p in exc.problems] or [problem_text(exc)],
-                        headline="rollback_refused"), status
-        abort(status, description=str(exc))
-    guard().audit("rollback", g.user.name, request.remote_addr or "-", target=target,
-                  changeset=None if cs is None else cs.id)
-    if back_to_data:
-        return redirect(url_for("uploads.index", served=cs.id if cs is not None else 0), code=303)
+        abort(error_status(exc), description=str(exc))
     if request.is_json or _wants_json():
         return jsonify(target=target, changeset=None if cs is None else cs.to_dict(),
                        served=data.served_version()), 201 if cs is not None else 200

@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 
 import pyogrio
 import yaml
-from flask import Blueprint, abort, current_app, g, render_template, request, send_from_directory
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, send_from_directory, url_for
 
 from ictgis import CRSError, IctgisError, LayerError, PlacementWarning, Problem, io
 from ictgis.crs import parse_crs, working_crs
@@ -305,6 +305,18 @@ def upload():
         upload_path.unlink(missing_ok=True)
     return page(problems=problems, accepted=accepted, headline=REFUSAL_HEADLINES.get(status, "upload_refused"),
                  form=form if status != 201 else None), status
+
+
+@bp.post("/rollback/<int:target>")
+@planner_required
+def rollback(target: int):
+    """Roll back to changeset `target` from the versions table (planners): a new changeset; 303 to the page."""
+    try:
+        cs = changes.rollback_audited(target, message=request.form.get("message"))
+    except IctgisError as exc:
+        return page(problems=[problem_text(p) for p in exc.problems] or [problem_text(exc)],
+                    headline="rollback_refused"), changes.error_status(exc)
+    return redirect(url_for("uploads.index", served=cs.id if cs is not None else 0), code=303)
 
 
 @bp.get("/versions/<int:n>/<path:filename>")
