@@ -14,16 +14,22 @@ pygeoapi's configuration for the served dataset) as ``cold_s``, then ``--repeats
 (``median_ms``: the same page again, from the answer cache), and ``--repeats`` pages not asked before
 (``uncached_*``: ``offset`` 1, 2, …). Target: ≤ 300 ms. ``ogc_load``: ``--clients`` (50) closed-loop clients for
 ``--load-seconds`` (60) over a mix of what QGIS and GDAL ask (landing page, collections, pages of 100 and 1,000
-villages at every offset, bbox windows, single features, other layers). Target: 0 errors, p95 ≤ 500 ms. The issue's
-"while a planner saves edits" part waits for the versioned store (edits on the map); this measures the reading side.
+villages at every offset, bbox windows, single features, other layers), **while a planner saves edits**: a logged-in
+planner changes a BTS site's power source through the map's edit API (``PATCH /api/features/bts_sites/<id>`` with
+the version it read) every ``--edit-interval`` seconds (5), each a changeset of the server's store; every edit makes
+the server read the new state and the OGC answers start again from cold. Target: 0 errors (reads and edits), p95 of
+the reads ≤ 500 ms; the edits' count, failures and latency are reported beside them (``edits``, ``edit_errors``,
+``edit_p95_ms``).
 
-Usage: ``python benchmarks/bench_ogc.py [--data DIR] [--repeats 20] [--clients 50] [--load-seconds 60]``.
+Usage: ``python benchmarks/bench_ogc.py [--data DIR] [--repeats 20] [--clients 50] [--load-seconds 60]
+[--edit-interval 5]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import http.cookiejar
 import json
 import logging
 import re
@@ -33,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,9 +53,15 @@ from _common import emit, load_average  # noqa: E402
 logger = logging.getLogger("bench_ogc")
 
 
+PLANNER = ("bench-planner", "bench-password-1")
+
+
 def start_server(data_dir: Path, instance: Path, *, threads: int = 8) -> tuple[subprocess.Popen, str]:
-    """Start ``ictgis serve`` on a free loopback port; return the process and its base URL."""
+    """Start ``ictgis serve`` on a free loopback port (a planner account made); return the process and its URL."""
+    from ictgis_web.users import UserStore
+
     (instance / "config.py").write_text("PRECOMPUTE = False  # no background coverage runs during the load\n")
+    UserStore(instance).add(*PLANNER, "planner")
     proc = subprocess.Popen([sys.executable, "-c", "from ictgis.cli import main; main()", "serve", "--data",
                              str(data_dir), "--port", "0", "--threads", str(threads), "--instance", str(instance)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -121,13 +134,64 @@ def load_paths(base: str) -> list[str]:
     return paths
 
 
-def load(base: str, *, clients: int, seconds: float) -> dict:
-    """Closed-loop clients over `load_paths` for `seconds`: errors and latencies."""
+class Planner:
+    """A logged-in planner saving edits through the map's edit API (cookies, the CSRF token of the login page)."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        page = self.opener.open(base + "/login", timeout=60).read().decode()
+        self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        body = urllib.parse.urlencode({"username": PLANNER[0], "password": PLANNER[1], "csrf_token": self.csrf})
+        self.opener.open(base + "/login", body.encode(), timeout=60)
+        page = self.opener.open(base + "/data/", timeout=60).read().decode()  # a login starts a new session
+        self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    def call(self, method: str, path: str, body: dict | None = None) -> dict:
+        req = urllib.request.Request(self.base + path, method=method, data=None if body is None else
+                                     json.dumps(body).encode(), headers={"Content-Type": "application/json",
+                                                                         "Accept": "application/json",
+                                                                         "X-CSRF-Token": self.csrf})
+        with self.opener.open(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    def edits(self, *, until: float, interval_s: float, sites: list[str], out: dict) -> None:
+        """Toggle the power source of the sites in turn every `interval_s` seconds until `until`."""
+        n = 0
+        while time.monotonic() < until:
+            key = sites[n % len(sites)]
+            n += 1
+            t0 = time.perf_counter()
+            try:
+                seen = self.call("GET", f"/api/features/bts_sites/{key}")
+                power = "solar" if seen["attributes"].get("power") != "solar" else "grid"
+                done = self.call("PATCH", f"/api/features/bts_sites/{key}", {
+                    "expected_version": seen["version"], "message": f"bench edit {n}",
+                    "attributes": {"power": power}})
+                ok = done["feature"]["attributes"]["power"] == power
+            except Exception:  # any failure counts as an error
+                logger.exception("edit %d failed", n)
+                ok = False
+            out["latencies"].append(time.perf_counter() - t0)
+            out["errors"] += 0 if ok else 1
+            time.sleep(max(0.0, interval_s - (time.perf_counter() - t0)))
+
+
+def load(base: str, *, clients: int, seconds: float, edit_interval_s: float = 5.0) -> dict:
+    """Closed-loop clients over `load_paths` for `seconds` while a planner saves edits: errors and latencies."""
     paths = load_paths(base)
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
+    sites = [f["id"] for f in json.loads(fetch(f"{base}/ogc/collections/bts_sites/items?limit=20&f=json")[1])
+             ["features"]]
+    planner = Planner(base)
+    edits: dict = {"latencies": [], "errors": 0}
     end = time.monotonic() + seconds
+    editor = threading.Thread(target=planner.edits, kwargs={"until": end, "interval_s": edit_interval_s,
+                                                            "sites": sites, "out": edits}, daemon=True)
+    if edit_interval_s > 0:
+        editor.start()
 
     def client(i: int) -> None:
         n = i * 7
@@ -148,9 +212,13 @@ def load(base: str, *, clients: int, seconds: float) -> dict:
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(client, range(clients)))
     elapsed = time.monotonic() - started
+    if editor.is_alive() or edit_interval_s > 0:
+        editor.join(timeout=120)
     return {"bench": "ogc_load", "clients": clients, "seconds": round(elapsed, 1), "urls": len(paths),
             "requests": len(latencies), "errors": errors[0], "rps": round(len(latencies) / elapsed, 1),
-            **percentiles(latencies), "target_p95_ms": 500, "load_avg": load_average()}
+            **percentiles(latencies), "target_p95_ms": 500, "edits": len(edits["latencies"]),
+            "edit_errors": edits["errors"], "edit_interval_s": edit_interval_s,
+            "edit_p95_ms": percentiles(edits["latencies"])["p95_ms"], "load_avg": load_average()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--load-seconds", type=float, default=60.0)
+    parser.add_argument("--edit-interval", type=float, default=5.0, help="seconds between a planner's edits (0: none)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as instance:
@@ -169,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             emit(items_page(base, repeats=args.repeats))
             if args.load_seconds > 0 and args.clients > 0:
-                emit(load(base, clients=args.clients, seconds=args.load_seconds))
+                emit(load(base, clients=args.clients, seconds=args.load_seconds,
+                          edit_interval_s=args.edit_interval))
         finally:
             proc.terminate()
             proc.wait(timeout=60)

@@ -601,40 +601,53 @@ def upload(client, content: bytes, filename: str, layer: str = "villages"):
                        content_type="multipart/form-data")
 
 
-def test_upload_creates_versions_copy_on_write(client, app, data_dir):
+def changesets(app) -> list:
+    """The changesets of the app's store, oldest first (1 is the base data)."""
+    with app.app_context():
+        from ictgis_web import data
+
+        return data.store().log()
+
+
+def test_uploads_are_changesets_and_leave_the_base_untouched(client, app, data_dir):
     login(client, app)
     before = sorted(p.name for p in data_dir.iterdir())
     resp = upload(client, _villages_geojson(2), "thon_ban.geojson")
     assert resp.status_code == 201, resp.get_data(as_text=True)
-    v1 = Path(app.instance_path) / "datasets" / "1"
-    assert (v1 / "villages.geojson").exists() and not (v1 / "villages.shp").exists()
     assert client.get("/api/layers").get_json()["layers"]["villages"]["features"] == 12
     resp = upload(client, _villages_geojson(4), "thon_ban_2.geojson")
     assert resp.status_code == 201
-    v2 = Path(app.instance_path) / "datasets" / "2"
     assert client.get("/api/layers").get_json()["layers"]["villages"]["features"] == 14
-    # earlier versions and the base folder are untouched
+    # the base folder is untouched; every state is kept
     assert sorted(p.name for p in data_dir.iterdir()) == before
-    assert json.loads((v1 / "villages.geojson").read_text())["features"].__len__() == 12
-    assert (v2 / "ictgis-version.json").exists()
+    assert [(cs.id, cs.kind, cs.source) for cs in changesets(app)] == [
+        (1, "import", data_dir.name), (2, "upload", "thon_ban.geojson"), (3, "upload", "thon_ban_2.geojson")]
     page = client.get("/data/").get_data(as_text=True)
     assert "thon_ban_2.geojson" in page
-    assert client.get("/data/versions/1/villages.geojson", buffered=True).status_code == 200
-    assert client.get("/data/versions/1/ictgis-version.json").status_code == 404
+    got = client.get("/data/versions/2/villages.gpkg", buffered=True)  # a changeset's state as a file
+    assert got.status_code == 200 and got.data[:16] == b"SQLite format 3\x00"
+    assert client.get("/data/versions/2/.complete").status_code == 404
 
 
 def test_upload_zipped_shapefile(client, app, tmp_path):
     login(client, app)
     folder = tmp_path / "shp"
     folder.mkdir()
-    tiny_layers()["post_offices"].to_file(folder / "buu_cuc.shp", engine="pyogrio")
+    offices = tiny_layers()["post_offices"]
+    offices.loc[0, "name"] = "Bưu cục trung tâm"
+    offices.to_file(folder / "buu_cuc.shp", engine="pyogrio")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for part in folder.iterdir():
             zf.write(part, f"export/{part.name}")
     resp = upload(client, buf.getvalue(), "buu_cuc.zip", layer="post_offices")
     assert resp.status_code == 201, resp.get_data(as_text=True)
-    assert (Path(app.instance_path) / "datasets" / "1" / "post_offices.shp").exists()
+    with app.app_context():
+        from ictgis_web import data
+
+        assert data.store().diff(1, 2)["post_offices"] == {"added": [], "removed": [], "changed": ["P1"]}
+    assert upload(client, buf.getvalue(), "buu_cuc.zip", layer="post_offices").status_code == 201
+    assert len(changesets(app)) == 2  # the same layer again: nothing recorded
 
 
 def test_invalid_upload_shows_problems_and_keeps_nothing(client, app):
@@ -642,7 +655,7 @@ def test_invalid_upload_shows_problems_and_keeps_nothing(client, app):
     resp = upload(client, _villages_geojson(drop="population"), "thon_ban.geojson")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "upload-problems" in html and "population" in html
-    assert not list((Path(app.instance_path) / "datasets").glob("*"))
+    assert len(changesets(app)) == 1 and not list((Path(app.instance_path) / "datasets").glob(".new-*"))
     resp = upload(client, b"x,y\n1,2\n", "notes.txt")
     assert resp.status_code == 400 and "định dạng tệp không được nhận" in resp.get_data(as_text=True)
     resp = upload(client, _villages_geojson(), "v.geojson", layer="nonsense")
@@ -686,7 +699,8 @@ def test_malicious_zips_refused(client, app, entries, symlink, message):
     resp = upload(client, _zip(entries, symlink=symlink), "evil.zip")
     assert resp.status_code == 400 and message in resp.get_data(as_text=True)
     root = Path(app.instance_path)
-    assert not list(root.rglob("evil.geojson")) and not list((root / "datasets").glob("*"))
+    assert not list(root.rglob("evil.geojson")) and not list((root / "datasets").glob(".new-*"))
+    assert len(changesets(app)) == 1
 
 
 def test_zip_total_size_limited(make_app):

@@ -19,8 +19,15 @@ from ictgis_web import analyses
 
 
 def unique_folder(tmp_path, name="d", *, dem=True, layers=None):
-    """The tiny province, plus a file that makes its content (and so its cache key) its own."""
-    folder = write_layers(tmp_path / name, layers or tiny_layers())
+    """The tiny province, plus a file and a road name that make its content (and so its cache key) its own.
+
+    The road name makes it its own also when served from a store (keyed by the layers' content, not the files).
+    """
+    layers = layers or tiny_layers()
+    if "roads" in layers:
+        layers["roads"] = layers["roads"].copy()
+        layers["roads"].loc[layers["roads"].index[-1], "name"] = f"DH {uuid.uuid4().hex[:8]}"
+    folder = write_layers(tmp_path / name, layers)
     if dem:
         write_dem(folder)
     (folder / "README.txt").write_text(f"test {uuid.uuid4()}", encoding="utf-8")

@@ -1,7 +1,7 @@
 """The GIS officer's data page in a real browser, on a desktop and on a 390 × 844 phone: every control reachable and
 tappable (the hit test of test_web_browser_mobile, after scrolling each control into view), Vietnamese messages,
-a CRS chosen for a Shapefile without .prj, the warning for a village outside its commune, the versions table and
-serving an older version."""
+a CRS chosen for a Shapefile without .prj, the warning for a village outside its commune, the versions table (the
+store's changesets) and rolling back to an older one (a new changeset)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from test_web_datapage import geojson, shapefile_zip, villages
 from ictgis_web import create_app
 from ictgis_web.users import UserStore
 
-CONTROLS = ["#upload-layer", "#upload-file", "#upload-crs", "#upload-crs-epsg", "#upload-submit", ".serve-button",
+CONTROLS = ["#upload-layer", "#upload-file", "#upload-message", "#upload-crs", "#upload-crs-epsg", "#upload-submit",
+            ".serve-button", "#changesets-link",
             "#logout", "#lang-switch"]
 
 
@@ -99,11 +100,12 @@ def test_the_data_page_on_desktop_and_phone(page, site, artifacts):  # noqa: F81
     assert_tappable(page, *CONTROLS)
     assert no_sideways_scroll(page)
     page.screenshot(path=str(artifacts / f"datapage-{page.device}.png"), full_page=True)
-    # serve version 1 again (roll back)
-    button = page.locator("#version-table tr[data-version='1'] .serve-button")
+    # roll back to the first upload (changeset 2): a new changeset 4, served
+    button = page.locator("#version-table tr[data-version='2'] .serve-button")
     button.scroll_into_view_if_needed()
     with page.expect_navigation():
-        tap(page, "#version-table tr[data-version='1'] .serve-button")
-    assert page.locator("#served-ok").inner_text() == "Đã chuyển sang dùng phiên bản 1"
-    assert "đang dùng" in page.locator("#version-table tr[data-version='1']").inner_text()
+        tap(page, "#version-table tr[data-version='2'] .serve-button")
+    assert page.locator("#served-ok").inner_text() == "Đã khôi phục: thay đổi mới #4"
+    assert "đang dùng" in page.locator("#version-table tr[data-version='4']").inner_text()
+    assert page.locator("#version-table tbody tr").count() == 4
     assert page.errors == []

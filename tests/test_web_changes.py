@@ -159,14 +159,23 @@ def test_time_charts_have_one_point_per_changeset_and_the_target(client):
     assert bts.count('class="chart-point') == 3 and "chart-target" not in bts
 
 
-def test_unconfigured_store_says_so(tmp_path):
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "INSTANCE_PATH": str(tmp_path / "i"), "PRECOMPUTE": False})
+def test_without_store_url_the_page_reads_the_apps_default_store(tmp_path):
+    """One store per app: without STORE_URL the page shows the web app's own store (``<instance>/ictgis.gpkg``)."""
+    from test_web import make_data
+
+    from ictgis_web import data, history
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "INSTANCE_PATH": str(tmp_path / "i"), "PRECOMPUTE": False,
+                      "DATA_DIR": str(make_data(tmp_path / "data"))})
     app.config.pop("STORE_URL", None)
     client = app.test_client()
     resp = client.get("/bien-dong")
     assert resp.status_code == 200
-    assert "chưa được cấu hình" in resp.get_data(as_text=True)
-    assert client.get("/bien-dong/changes.geojson").status_code == 503
+    assert "chưa có lần thay đổi nào" not in resp.get_data(as_text=True)
+    assert client.get("/bien-dong/changes.geojson").status_code == 200
+    with app.app_context():
+        assert history.app_store() is data.store()
+        assert data.store().log()[0].author == "system"  # the base data, imported when the app started
 
 
 @pytest.mark.parametrize("query, needle", [

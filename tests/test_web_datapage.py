@@ -1,5 +1,6 @@
 """The GIS officer's data page: Vietnamese messages, a CRS for files without one, one message for a layer of the
-wrong geometry type, villages outside their commune, the dated versions table and choosing the served version."""
+wrong geometry type, villages outside their commune, the dated versions table (the store's changesets) and roll back
+(a new changeset equal to an older state)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import shapely
-import yaml
 from conftest import KM, X0, Y0, tiny_layers
 from test_web import login, make_data, token
 
-from ictgis_web import create_app
+from ictgis_web import create_app, data
 
 
 @pytest.fixture()
@@ -86,7 +86,8 @@ def post(client, data: dict, file: tuple[bytes, str] | None = None):
 
 
 def serve(client, version: int):
-    return client.post("/data/serve", data={"csrf_token": token(client), "version": str(version)})
+    """Roll back to changeset `version` from the data page's table (a new changeset)."""
+    return client.post(f"/data/rollback/{version}", data={"csrf_token": token(client)})
 
 
 def served_villages(client) -> int:
@@ -120,9 +121,10 @@ def test_a_crs_choice_fixes_a_shapefile_without_prj(planner, app):
     # the right one
     resp = post(planner, {"layer": "villages", "crs": "EPSG:9205"}, (content, "thon_ban.zip"))
     assert resp.status_code == 201, problems(resp.get_data(as_text=True))
-    version = Path(app.instance_path) / "datasets" / "1"
-    mapping = yaml.safe_load((version / "layers.yaml").read_text(encoding="utf-8"))
-    assert mapping["layers"]["villages"] == {"file": "villages.shp", "crs": "EPSG:9205"}
+    with app.app_context():  # the chosen CRS reached the store: the points are where they were drawn
+        served = data.dataset()["villages"].set_index("id").geometry
+    sent = villages(2).set_index("id").geometry
+    assert float(served.loc[sent.index].distance(sent).max()) < 0.01
     assert served_villages(planner) == 12
     resp = planner.get("/data/?lang=en")
     assert "CRS of the file (when it has none)" in resp.get_data(as_text=True)
@@ -200,86 +202,86 @@ def rows(html: str) -> dict[int, str]:
 def test_the_versions_table_lists_uploads_with_what_changed(planner, app):
     assert post(planner, {"layer": "villages"}, (geojson(villages(2)), "thon_1.geojson")).status_code == 201
     second = villages(2, drop=(0,), rename={3: "Bản Kéo Mới"})  # V01 removed, V05 renamed, N0 N1 kept
-    assert post(planner, {"layer": "villages"}, (geojson(second), "thon_2.geojson")).status_code == 201
+    resp = post(planner, {"layer": "villages", "message": "Cập nhật thôn bản"}, (geojson(second), "thon_2.geojson"))
+    assert resp.status_code == 201
     table = rows(planner.get("/data/").get_data(as_text=True))
-    assert list(table) == [2, 1, 0]
-    assert "anh" in table[2] and "thon_2.geojson" in table[2] and "thôn, bản" in table[2]
-    assert "thôn, bản: +0 thêm, −1 xóa, 1 sửa" in table[2] and "từ phiên bản 1" in table[2]
-    assert "thôn, bản: +2 thêm, −0 xóa, 0 sửa" in table[1] and "từ phiên bản 0" in table[1]
-    assert re.search(r"\d\d/\d\d/20\d\d \d\d:\d\d", table[2])  # dated
-    assert "đang dùng" in table[2] and "đang dùng" not in table[1]
-    meta = json.loads((Path(app.instance_path) / "datasets" / "2" / "ictgis-version.json").read_text())
-    assert meta["changes"] == {"villages": {"added": 0, "removed": 1, "changed": 1}}
+    assert list(table) == [3, 2, 1]  # the changesets, newest first: the base data import is the first
+    assert "anh" in table[3] and "thon_2.geojson" in table[3] and "Cập nhật thôn bản" in table[3]
+    assert "thôn, bản: +0 thêm, −1 xóa, 1 sửa" in table[3]
+    assert "thôn, bản: +2 thêm, −0 xóa, 0 sửa" in table[2] and "thon_1.geojson" in table[2]
+    assert "system" in table[1] and "nhập dữ liệu" in table[1]
+    assert re.search(r"\d\d/\d\d/20\d\d \d\d:\d\d", table[3])  # dated
+    assert "đang dùng" in table[3] and "đang dùng" not in table[2]
+    assert planner.get("/data/").get_data(as_text=True).count('id="version-table"') == 1  # one table
     english = rows(planner.get("/data/?lang=en").get_data(as_text=True))
-    assert "villages: +0 added, −1 removed, 1 changed" in english[2]
+    assert "villages: +0 added, −1 removed, 1 changed" in english[3]
 
 
 # ---------------------------------------------------------------------------------- roll back
-def test_roll_back_serves_the_older_version_and_a_viewer_cannot(planner, app):
+def test_roll_back_records_the_older_state_and_a_viewer_cannot(planner, app):
     assert post(planner, {"layer": "villages"}, (geojson(villages(2)), "thon_1.geojson")).status_code == 201
     assert post(planner, {"layer": "villages"}, (geojson(villages(5)), "thon_2.geojson")).status_code == 201
     assert served_villages(planner) == 15
     viewer = app.test_client()
     login(viewer, app, name="xem", role="viewer")
     assert 'class="serve-button"' not in viewer.get("/data/").get_data(as_text=True)
-    assert serve(viewer, 1).status_code == 403
+    assert serve(viewer, 2).status_code == 403
     assert served_villages(viewer) == 15
-    resp = serve(planner, 1)
-    assert resp.status_code == 303 and resp.headers["Location"].endswith("/data/?served=1")
+    resp = serve(planner, 2)  # back to the first upload's state: a new changeset 4
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/data/?served=4")
     assert served_villages(planner) == 12 and served_villages(viewer) == 12
-    page = planner.get("/data/?served=1").get_data(as_text=True)
-    assert "Đã chuyển sang dùng phiên bản 1" in page and "đang dùng" in rows(page)[1]
+    page = planner.get("/data/?served=4").get_data(as_text=True)
+    table = rows(page)
+    assert "Đã khôi phục: thay đổi mới #4" in page and "đang dùng" in table[4] and list(table) == [4, 3, 2, 1]
+    assert "thôn, bản: +0 thêm, −3 xóa, 0 sửa" in table[4] and "#2" in table[4]
     audit = [json.loads(line) for line in (Path(app.instance_path) / "logs" / "auth.log").read_text().splitlines()]
-    assert [(a["event"], a["user"], a["version"], a["previous"]) for a in audit if a["event"] == "serve_version"] \
-        == [("serve_version", "anh", 1, 2)]
-    assert serve(planner, 0).status_code == 303 and served_villages(planner) == 10  # the base data
+    assert [(a["event"], a["user"], a["target"], a["changeset"]) for a in audit if a["event"] == "rollback"] \
+        == [("rollback", "anh", 2, 4)]
+    assert serve(planner, 1).status_code == 303 and served_villages(planner) == 10  # the base data (changeset 5)
     resp = serve(planner, 9)
-    assert resp.status_code == 404 and "không có phiên bản dữ liệu 9" in resp.get_data(as_text=True)
+    assert resp.status_code == 404 and "không có phiên bản 9" in resp.get_data(as_text=True)
     assert served_villages(planner) == 10
-    # an upload after a roll back derives from the served version and is served
-    assert serve(planner, 1).status_code == 303
+    # an upload after a roll back derives from the rolled-back state
+    assert serve(planner, 2).status_code == 303  # changeset 6
     assert post(planner, {"layer": "villages"}, (geojson(villages(3)), "thon_3.geojson")).status_code == 201
-    meta = json.loads((Path(app.instance_path) / "datasets" / "3" / "ictgis-version.json").read_text())
-    assert meta["parent_n"] == 1 and meta["changes"] == {"villages": {"added": 1, "removed": 0, "changed": 0}}
+    assert "thôn, bản: +1 thêm, −0 xóa, 0 sửa" in rows(planner.get("/data/").get_data(as_text=True))[7]
     assert served_villages(planner) == 13
 
 
 def test_roll_back_and_upload_at_the_same_moment(app):
-    """A planner rolls back while another uploads (a barrier): whichever takes the lock first, the state is whole."""
+    """A planner rolls back while another uploads (a barrier): whichever records first, the other builds on it."""
     first, second = app.test_client(), app.test_client()
     login(first, app, name="anh")
     login(second, app, name="binh")
     assert post(first, {"layer": "villages"}, (geojson(villages(2)), "thon_1.geojson")).status_code == 201
     assert post(first, {"layer": "villages"}, (geojson(villages(5)), "thon_2.geojson")).status_code == 201
+    offices = tiny_layers()["post_offices"].iloc[:2]
     barrier = threading.Barrier(2)
     statuses: dict[str, int] = {}
 
     def roll_back():
         barrier.wait()
-        statuses["serve"] = serve(first, 1).status_code
+        statuses["serve"] = serve(first, 2).status_code
 
-    def add_offices():
+    def fewer_offices():
         barrier.wait()
-        extra = tiny_layers()["post_offices"]
-        statuses["upload"] = post(second, {"layer": "post_offices"}, (geojson(extra), "bc.geojson")).status_code
+        statuses["upload"] = post(second, {"layer": "post_offices"}, (geojson(offices), "bc.geojson")).status_code
 
-    threads = [threading.Thread(target=roll_back), threading.Thread(target=add_offices)]
+    threads = [threading.Thread(target=roll_back), threading.Thread(target=fewer_offices)]
     for th in threads:
         th.start()
     for th in threads:
         th.join(timeout=120)
     assert statuses == {"serve": 303, "upload": 201}
-    instance = Path(app.instance_path)
-    assert sorted(int(p.name) for p in (instance / "datasets").iterdir() if p.name.isdigit()) == [1, 2, 3]
-    meta = json.loads((instance / "datasets" / "3" / "ictgis-version.json").read_text())
-    choice = instance / "datasets" / "served.json"
-    served = json.loads(choice.read_text())["n"] if choice.exists() else 3
-    if meta["parent_n"] == 1:  # the roll back came first: the upload derived from 1 and is served
-        assert served == 3
-    else:  # the upload came first (derived from 2), then the roll back serves 1
-        assert meta["parent_n"] == 2 and served == 1
-    assert served_villages(first) == 12  # version 1's villages either way
-    assert not list(instance.glob("datasets/.new-*")) and not list(instance.glob("datasets/.served-*"))
+    table = rows(first.get("/data/").get_data(as_text=True))
+    assert list(table) == [5, 4, 3, 2, 1]
+    n_offices = first.get("/api/layers").get_json()["layers"]["post_offices"]["features"]
+    if "bc.geojson" in table[5]:  # the roll back came first: the upload built on it and keeps both
+        assert n_offices == 2
+    else:  # the upload came first, then the roll back restored changeset 2's whole state (offices included)
+        assert "bc.geojson" in table[4] and n_offices == len(tiny_layers()["post_offices"])
+    assert served_villages(first) == 12  # changeset 2's villages either way
+    assert not list(Path(app.instance_path).glob("datasets/.new-*"))
 
 
 def test_roll_back_waits_for_an_upload_holding_the_lock(tmp_path, data_dir):
@@ -293,7 +295,7 @@ def test_roll_back_waits_for_an_upload_holding_the_lock(tmp_path, data_dir):
     lock = Path(app.instance_path) / "datasets.lock"
     with lock.open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
-        resp = serve(client, 0)
-        assert resp.status_code == 409 and "hãy gửi lại tệp" in resp.get_data(as_text=True)
+        resp = serve(client, 1)
+        assert resp.status_code == 409 and "Không khôi phục được" in resp.get_data(as_text=True)
     assert served_villages(client) == 12
-    assert serve(client, 0).status_code == 303 and served_villages(client) == 10
+    assert serve(client, 1).status_code == 303 and served_villages(client) == 10

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 import unicodedata
 import urllib.error
 import urllib.request
@@ -23,7 +22,7 @@ from test_web import login
 
 from ictgis import io
 from ictgis.crs import to_crs
-from ictgis_web import create_app
+from ictgis_web import create_app, data
 
 ROOT = Path(__file__).resolve().parent.parent
 NFD_NAME = unicodedata.normalize("NFD", "Bản Mường Thanh")
@@ -185,16 +184,26 @@ def test_datetime_is_answered_from_the_served_data_on_and_refused_before_it(clie
     assert "range" in doc["description"]  # no history before the served version
 
 
-def test_a_new_dataset_version_is_served_at_once(make_app, data_dir, tmp_path):
-    app = make_app()
+def test_a_new_changeset_is_served_at_once_and_datetime_reads_the_state_as_of_then(make_app, tmp_path):
+    app = make_app(STORE_POLL_S=0)  # read the latest changeset id on every request
     client = app.test_client()
     assert get_json(client, "/ogc/collections/villages/items?f=json")["numberMatched"] == 10
-    version = make_ogc_data(Path(app.instance_path) / "datasets" / "1", drop_village="V05")
-    (version / "ictgis-version.json").write_text(json.dumps({"base": str(data_dir.resolve()),
-                                                             "created": time.time()}), encoding="utf-8")
+    with app.app_context():
+        store = data.store()
+    first = store.log()[0]
+    cs = store.import_dataset(make_ogc_data(tmp_path / "v2", drop_village="V05"), author="Lan", message="no V05")
+    assert cs is not None and cs.counts["villages"]["removed"] == 1
     doc = get_json(client, "/ogc/collections/villages/items?f=json")
     assert doc["numberMatched"] == 9 and "V05" not in [f["id"] for f in doc["features"]]
     get_json(client, "/ogc/collections/villages/items/V05?f=json", status=404)
+    then = first.time.isoformat().replace("+00:00", "Z")
+    past = get_json(client, f"/ogc/collections/villages/items?f=json&limit=100&datetime={then}")
+    assert past["numberMatched"] == 10 and "V05" in [f["id"] for f in past["features"]]
+    now = get_json(client, "/ogc/collections/villages/items?f=json&datetime="
+                   + cs.time.isoformat().replace("+00:00", "Z"))
+    assert now["numberMatched"] == 9
+    again = get_json(client, f"/ogc/collections/villages/items?f=json&limit=100&datetime=../{then}")
+    assert again["features"] == past["features"]
 
 
 def test_behind_login_anonymous_clients_get_401_and_users_read(make_app):

@@ -71,7 +71,9 @@ def test_version_metadata_is_never_served(make_app, path):
     login(client, app)
     villages = tiny_layers()["villages"].to_crs(4326).to_json().encode()
     assert _upload(client, villages, "thon_ban.geojson").status_code == 201
-    assert client.get("/data/versions/1/villages.geojson", buffered=True).status_code == 200
+    assert client.get("/data/versions/1/villages.gpkg", buffered=True).status_code == 200  # changeset 1 as files
+    for marker in (".complete", "./.complete", "x/../.complete"):  # the export's own marker is not served either
+        assert client.get(f"/data/versions/1/{marker}").status_code == 404
     resp = client.get(f"/data/versions/1/{path}")
     assert resp.status_code == 404
     assert '"uploaded_name"' not in resp.get_data(as_text=True)
@@ -157,14 +159,17 @@ def test_alias_bomb_scenario_is_listed_as_invalid(make_app, tmp_path):
     assert_no_absolute_path(html, tmp_path)
 
 
-def test_indicator_api_names_the_served_folder_without_its_path(make_app, tmp_path):
+def test_indicator_api_names_no_server_path_and_the_layers_the_changeset(make_app, tmp_path):
     app = make_app()
     client = app.test_client()
-    for structure in ("2019", "2025"):
+    for structure in ("2019", "2025"):  # served from the store: no folder at all (`dataset` names the changeset)
         body = client.get(f"/api/indicators?structure={structure}").get_json()
-        assert body["data_dir"] == "du_lieu"
+        assert not body["data_dir"]
         assert_no_absolute_path(json.dumps(body, ensure_ascii=False), tmp_path)
+    assert client.get("/api/layers").get_json()["dataset"] == "1"
     login(client, app)
-    villages = tiny_layers()["villages"].to_crs(4326).to_json().encode()
-    assert _upload(client, villages, "thon_ban.geojson").status_code == 201
-    assert client.get("/api/indicators").get_json()["data_dir"] == "datasets/1"
+    frame = tiny_layers()["villages"]
+    frame.loc[0, "name"] = "Bản Him Lam"
+    assert _upload(client, frame.to_crs(4326).to_json().encode(), "thon_ban.geojson").status_code == 201
+    assert not client.get("/api/indicators").get_json()["data_dir"]
+    assert client.get("/api/layers").get_json()["dataset"] == "2"

@@ -27,6 +27,7 @@ import pytest
 from conftest import tiny_layers
 from test_web import login, make_data, token, upload
 
+from ictgis.store import open_store
 from ictgis_web import create_app
 from ictgis_web.uploads import LOCK_FILE
 
@@ -73,13 +74,22 @@ def leftovers(instance: Path) -> list[str]:
                                                          *instance.glob("tmp/upload-*")])
 
 
+def upload_changesets(instance: Path) -> list:
+    """The upload changesets of the instance's store, oldest first."""
+    with open_store(instance / "ictgis.gpkg") as store:
+        return [cs for cs in store.log() if cs.kind == "upload"]
+
+
 def version_numbers(instance: Path) -> list[int]:
-    root = instance / "datasets"
-    return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit()) if root.is_dir() else []
+    """The uploads recorded in the store, numbered 1, 2 … in order (the first changeset is the base data)."""
+    return list(range(1, len(upload_changesets(instance)) + 1))
 
 
-def parent_of(instance: Path, n: int) -> str:
-    return json.loads((instance / "datasets" / str(n) / "ictgis-version.json").read_text())["parent"]
+def changed_layers(instance: Path) -> list[list[str]]:
+    """The layers each upload changeset changed."""
+    with open_store(instance / "ictgis.gpkg") as store:
+        return [sorted(layer for layer, d in store.diff(cs.id - 1, cs.id).items() if any(d.values()))
+                for cs in upload_changesets(instance)]
 
 
 # ---------------------------------------------------------------------------------- concurrent uploads
@@ -108,7 +118,7 @@ def test_two_uploads_at_once_keep_both_changes(make_app):
     assert served_counts(clients[0]) == {"villages": 12, "post_offices": 4}
     instance = Path(app.instance_path)
     assert version_numbers(instance) == [1, 2]
-    assert parent_of(instance, 2) == str(instance / "datasets" / "1")
+    assert sorted(changed_layers(instance)) == [["post_offices"], ["villages"]]  # neither undid the other
     assert leftovers(instance) == []
 
 
@@ -180,7 +190,8 @@ def second_server(tmp_path, data_dir):
 
 
 def test_uploads_to_two_server_processes_sharing_an_instance(make_app, second_server):
-    """One upload through a second server process, one through this one, at the same moment: both are served."""
+    """One upload through a second server process, one through this one, at the same moment, on one GeoPackage
+    store (the instance's ictgis.gpkg): both are recorded, neither undoes the other, both processes serve both."""
     app = make_app()
     client = app.test_client()
     login(client, app, name="anh")
@@ -203,12 +214,15 @@ def test_uploads_to_two_server_processes_sharing_an_instance(make_app, second_se
     for th in threads:
         th.join(timeout=180)
     assert statuses == {"villages": 201, "post_offices": 201}
+    end = time.monotonic() + 10  # the other process's changeset is seen within STORE_POLL_S (1 s)
+    while served_counts(client) != {"villages": 12, "post_offices": 4} and time.monotonic() < end:
+        time.sleep(0.2)
     assert served_counts(client) == {"villages": 12, "post_offices": 4}
     served = json.loads(urllib.request.urlopen(second_server + "/api/layers", timeout=60).read())["layers"]
     assert (served["villages"]["features"], served["post_offices"]["features"]) == (12, 4)
     instance = Path(app.instance_path)
     assert version_numbers(instance) == [1, 2]
-    assert parent_of(instance, 2) == str(instance / "datasets" / "1")
+    assert sorted(changed_layers(instance)) == [["post_offices"], ["villages"]]
 
 
 def test_upload_while_another_process_holds_the_versions_is_a_clean_409(make_app):
@@ -307,10 +321,10 @@ def test_damaged_zip_member_is_400_naming_it(client_planner, compression, damage
 # ---------------------------------------------------------------------------------- a full disk
 @pytest.fixture()
 def small_disk(tmp_path):
-    """A 1 MiB tmpfs mounted for the test (needs root and the right to mount; skipped otherwise)."""
+    """An 8 MiB tmpfs mounted for the test (the instance holds the store; needs root and the right to mount)."""
     mount = tmp_path / "small-disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", str(mount)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
@@ -336,7 +350,7 @@ def _fill(folder: Path, *, leave_bytes: int) -> Path:
 @pytest.mark.parametrize("where", ["upload", "version"])
 def test_upload_on_a_full_disk_is_507_and_leaves_nothing(make_app, small_disk, data_dir, where, caplog):
     """The instance folder is on a small tmpfs, really full: no mock. The upload itself does not fit ("upload"),
-    or it fits but the new version's copy of the base files does not (the base is on another file system)."""
+    or it fits but the served changeset exported as a data folder to check it with does not."""
     instance = small_disk / "instance"
     app = make_app(INSTANCE_PATH=str(instance))
     client = app.test_client()
@@ -351,7 +365,7 @@ def test_upload_on_a_full_disk_is_507_and_leaves_nothing(make_app, small_disk, d
     assert resp.status_code == 507, html
     assert "Không đủ dung lượng đĩa" in html and "upload-problems" in html
     logged = ["".join(traceback.format_exception(*r.exc_info)) for r in caplog.records if "disk is full" in r.msg]
-    assert len(logged) == 1 and ("file.save" if where == "upload" else "copy_tree_links") in logged[0]
+    assert len(logged) == 1 and ("file.save" if where == "upload" else "version_folder") in logged[0]
     assert version_numbers(instance) == [] and leftovers(instance) == []
     english = client.get("/data/?lang=en")  # the language switch, then the same refusal in English
     assert english.status_code == 200
@@ -375,20 +389,26 @@ def test_versions_have_ordinary_permissions(umask_022, client_planner, tmp_path)
     assert upload(client, villages_geojson(2), "thon_ban.geojson").status_code == 201
     folder = tmp_path / "shp"
     folder.mkdir()
-    tiny_layers()["post_offices"].to_file(folder / "buu_cuc.shp", engine="pyogrio")
+    offices = tiny_layers()["post_offices"]  # plus a fourth (an upload equal to the served layer records nothing)
+    extra = offices.iloc[[1]].copy()
+    extra["id"], extra["geometry"] = "P4", extra.geometry.translate(5000, 2500)
+    pd.concat([offices, extra], ignore_index=True).to_file(folder / "buu_cuc.shp", engine="pyogrio")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for part in folder.iterdir():
             zf.write(part, part.name)
     assert upload(client, buf.getvalue(), "buu_cuc.zip", layer="post_offices").status_code == 201
+    with app.app_context():  # the changesets as data folders (for runs and downloads), exported on first use
+        from ictgis_web import data
+
+        folders = [data.version_folder(cs.id) for cs in upload_changesets(Path(app.instance_path))]
     root = Path(app.instance_path) / "datasets"
-    assert stat.S_IMODE(root.stat().st_mode) == 0o755
-    for n in (1, 2):
-        version = root / str(n)
+    assert stat.S_IMODE(root.stat().st_mode) == 0o755 and len(folders) == 2
+    for version in folders:
         assert stat.S_IMODE(version.stat().st_mode) == 0o755, version
         modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in version.iterdir()}
         assert set(modes.values()) == {"0o644"}, modes
-    assert {"villages.geojson", "post_offices.shp", "post_offices.dbf"} <= {p.name for p in (root / "2").iterdir()}
+    assert {"villages.gpkg", "post_offices.gpkg"} <= {p.name for p in folders[1].iterdir()}
 
 
 # ---------------------------------------------------------------------------------- runs on a chosen version
@@ -415,12 +435,12 @@ def test_runs_use_the_served_version_by_default_and_refuse_unknown_ones(make_app
     headers = {"X-CSRF-Token": token(client)}
     run_id = client.post("/api/scenarios/tiny.yaml/runs", headers=headers).get_json()["id"]
     record = app.extensions["ictgis_jobs"].wait(run_id)
-    assert record["status"] == "done" and record["dataset_version"] == 1
-    assert record["dataset_folder"] == "datasets/1" and "options" not in record
+    assert record["status"] == "done" and record["dataset_version"] == 2  # changeset 1 is the base data
+    assert record["dataset_folder"] == "datasets/2" and "options" not in record
     options = json.loads(client.get(f"/scenarios/runs/{run_id}/files/options.json", buffered=True)
                          .get_data(as_text=True))
-    assert Path(options["base"]) == Path(app.instance_path).resolve() / "datasets" / "1"
-    assert options["base_info"] == {"dataset_version": 1, "dataset_folder": "datasets/1"}
+    assert Path(options["base"]) == Path(app.instance_path).resolve() / "datasets" / "2"
+    assert options["base_info"] == {"dataset_version": 2, "dataset_folder": "datasets/2"}
     for bad in (7, -1, "abc", True, 1.5, [1]):
         resp = client.post("/api/scenarios/tiny.yaml/runs", headers=headers, json={"version": bad})
         assert resp.status_code == 400, bad
@@ -429,7 +449,8 @@ def test_runs_use_the_served_version_by_default_and_refuse_unknown_ones(make_app
     assert resp.status_code == 400
     page = client.get("/scenarios/").get_data(as_text=True)
     assert "Phiên bản dữ liệu" in page
-    assert re.search(r'<option value="1" selected>1 — villages: thon_ban\.geojson \(đang dùng\)</option>', page)
+    assert re.search(r'<option value="2" selected>2 — #2 [^<]* thon_ban\.geojson \(đang dùng\)</option>', page)
+    assert re.search(r'<option value="1">1 — #1 [^<]* system: [^<]*</option>', page)
     assert re.search(r'<option value="0">0 — Dữ liệu gốc: data</option>', page)
     assert len(app.extensions["ictgis_jobs"].list()) == 1  # the refused requests started nothing
 
@@ -444,27 +465,27 @@ def test_real_runs_on_a_chosen_dataset_version(make_app, data_dir):
     assert upload(client, post_offices_geojson(), "bc.geojson", layer="post_offices").status_code == 201
     jobs = app.extensions["ictgis_jobs"]
     on_v1 = client.post("/api/scenarios/tiny.yaml/runs", headers={"X-CSRF-Token": token(client)},
-                        json={"version": 1}).get_json()["id"]
+                        json={"version": 2}).get_json()["id"]  # changeset 2: the villages upload
     form = client.post("/scenarios/tiny.yaml/run", data={"csrf_token": token(client), "version": "0"})
     on_v0 = form.headers["Location"].rsplit("/", 1)[-1]
-    runs = {1: jobs.wait(on_v1, timeout_s=240), 0: jobs.wait(on_v0, timeout_s=240)}
+    runs = {2: jobs.wait(on_v1, timeout_s=240), 0: jobs.wait(on_v0, timeout_s=240)}
     for n, record in runs.items():
         assert record["status"] == "done", record
         assert record["dataset_version"] == n
     manifests = {n: json.loads(client.get(f"/scenarios/runs/{r['id']}/files/manifest.json", buffered=True)
                                .get_data(as_text=True)) for n, r in runs.items()}
-    assert manifests[1]["base"]["dataset_version"] == 1 and manifests[1]["base"]["dataset_folder"] == "datasets/1"
-    assert manifests[1]["base"]["folder"] == "1" and "villages.geojson" in manifests[1]["base"]["files"]
+    assert manifests[2]["base"]["dataset_version"] == 2 and manifests[2]["base"]["dataset_folder"] == "datasets/2"
+    assert manifests[2]["base"]["folder"] == "2" and "villages.gpkg" in manifests[2]["base"]["files"]
     assert manifests[0]["base"]["dataset_version"] == 0
     assert manifests[0]["base"]["dataset_folder"] == data_dir.name  # never an absolute server path
     assert "villages.shp" in manifests[0]["base"]["files"]
     before = {n: json.loads(client.get(f"/scenarios/runs/{r['id']}/files/indicators_before.json", buffered=True)
                             .get_data(as_text=True)) for n, r in runs.items()}
-    assert before[1]["fiber"]["villages"] == 12 and before[0]["fiber"]["villages"] == 10
-    # version 1 has the villages upload but not the later post office (version 2)
-    assert before[1]["postal"]["service_points"] == before[0]["postal"]["service_points"]
+    assert before[2]["fiber"]["villages"] == 12 and before[0]["fiber"]["villages"] == 10
+    # changeset 2 has the villages upload but not the later post office (changeset 3)
+    assert before[2]["postal"]["service_points"] == before[0]["postal"]["service_points"]
     page = client.get(f"/scenarios/runs/{on_v1}").get_data(as_text=True)
-    assert re.search(r'Phiên bản dữ liệu: <strong id="run-dataset-version">1</strong>', page)
+    assert re.search(r'Phiên bản dữ liệu: <strong id="run-dataset-version">2</strong>', page)
 
 
 def test_excel_and_google_earth_files_are_accepted(client_planner, tmp_path):

@@ -6,8 +6,15 @@ Blueprints: ``maps`` (the map page, the indicator table, vendor assets), ``api``
 Configuration (instance ``config.py`` or ``create_app(test_config)``):
 
 ``DATA_DIR``
-    Base data folder (default: the embedded demo). Accepted uploads become versions under
-    ``<instance>/datasets/<n>/``; the newest version of this base is served.
+    Base data folder (default: the embedded demo), imported into an empty store as its first changeset.
+``STORE_URL``
+    The store of the app's layers and their history (`web.data`): a ``.gpkg`` path, ``sqlite:///…`` or
+    ``postgresql://…`` (``"env"``: ``DATABASE_URL``); default ``<instance>/ictgis.gpkg``, created at start.
+    Accepted uploads, edits on the map and roll backs are changesets; the latest one is served.
+``STORE_AT_START``
+    Open (create, initialise, import into) the store when the app is created (default True; False: on first use).
+``STORE_POLL_S``
+    Seconds a server process trusts the latest changeset id it read before asking the store again (default 1).
 ``PUBLIC_VIEW``
     Stakeholders see the map and the API without logging in (default True).
 ``TILES_URL``, ``TILES_ATTRIBUTION``
@@ -110,9 +117,27 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
-    from . import api, auth, changes_page, formats, jobs, maps, ogc, pages, planner, scenarios, security, uploads
+    from . import (
+        api,
+        auth,
+        changes,
+        changes_page,
+        data,
+        features,
+        formats,
+        jobs,
+        maps,
+        ogc,
+        pages,
+        planner,
+        scenarios,
+        security,
+        uploads,
+    )
     from .i18n import install as install_i18n
 
+    if app.config.get("STORE_AT_START", True):
+        data.install(app)
     security.install(app)
     auth.install(app)
     install_i18n(app)
@@ -124,6 +149,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(scenarios.bp)
     app.register_blueprint(uploads.bp)
+    app.register_blueprint(changes.bp)
+    features.install(app)
     ogc.install(app)
     planner.install(app)
     changes_page.install(app)

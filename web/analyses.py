@@ -25,6 +25,7 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -72,12 +73,17 @@ def dataset_files(ds: Dataset) -> list[Path]:
 def content_key(ds: Dataset) -> str | None:
     """Return a key of a dataset's content: SHA-1 over the names and bytes of `dataset_files`.
 
+    A dataset read from the store (`web.data`; no folder, sources ``<store>#<layer>``) is keyed by its layers'
+    content instead (`layers_key`), so a changeset that leaves the sites and the DEM alike keeps the results.
+
     The hash is computed once per change of the files' names, sizes and modification times (a cheap stamp read
     each call). None for a dataset that is not the content of its files (a changed copy, or no folder): such a
     dataset has no background results.
     """
-    if ds.data_dir is None or ds.derived:
+    if ds.derived:
         return None
+    if ds.data_dir is None:
+        return layers_key(ds) if all("#" in str(src) for src in ds.sources.values()) else None
     folder = Path(ds.data_dir).resolve()
     stamp = []
     for path in dataset_files(ds):
@@ -85,6 +91,36 @@ def content_key(ds: Dataset) -> str | None:
         name = str(path.relative_to(folder)) if path.is_relative_to(folder) else str(path)
         stamp.append((name, str(path), st.st_size, st.st_mtime_ns))
     return _content_hash(tuple(stamp))
+
+
+_layer_keys: dict[int, str] = {}
+_layer_keys_lock = threading.Lock()
+
+
+def layers_key(ds: Dataset) -> str:
+    """Return SHA-1 over a dataset's layers (attributes and geometry WKB) and its DEM file's name, once per object.
+
+    The store names its DEM files by their SHA-256, so the name stands for the content.
+    """
+    with _layer_keys_lock:
+        found = _layer_keys.get(id(ds))
+    if found is not None:
+        return found
+
+    digest = hashlib.sha1()
+    for name in sorted(ds.layers):
+        frame = ds.layers[name]
+        digest.update(f"{name}\0{list(frame.columns)}\0".encode())
+        attrs = frame.drop(columns=frame.geometry.name)
+        if len(attrs.columns):
+            digest.update(pd.util.hash_pandas_object(attrs.astype(str), index=False).to_numpy().tobytes())
+        digest.update(b"".join(w or b"" for w in frame.geometry.to_wkb()))
+    digest.update(str(Path(ds.dem_path).name if ds.dem_path else "").encode())
+    key = digest.hexdigest()
+    with _layer_keys_lock:
+        _layer_keys[id(ds)] = key
+    weakref.finalize(ds, _layer_keys.pop, id(ds), None)
+    return key
 
 
 @functools.lru_cache(maxsize=32)

@@ -71,7 +71,7 @@ def api_layers():
     overlays = {o.key: {"kind": o.kind, "label_vi": o.label_vi, "label_en": o.label_en} for o in
                 maps.available_overlays(MAP_PROVIDERS)}
     choropleths = sorted(maps.choropleth_values(ds, data.indicators(), providers=MAP_PROVIDERS))
-    return jsonify(layers=out, overlays=overlays, choropleths=choropleths, dataset=str(data.current_dir().name))
+    return jsonify(layers=out, overlays=overlays, choropleths=choropleths, dataset=str(data.served_version()))
 
 
 @bp.get("/layers/<name>.geojson")

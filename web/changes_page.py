@@ -32,7 +32,7 @@ from ictgis.store import Store, StoreError
 from . import formats
 from .charts import time_chart
 from .dashboard import format_value
-from .history import COVERAGE_KEYS, app_store, changes_between, indicators_at, jsonable, sample_ids, store_url
+from .history import COVERAGE_KEYS, app_store, changes_between, indicators_at, jsonable, sample_ids
 from .i18n import field
 from .targets import targets
 
@@ -61,8 +61,7 @@ QUICK = (("last_quarter", 91), ("last_year", 365))
 
 WORDS: dict[str, dict[str, str]] = {
     "vi": {
-        "nav": "Biến động", "title": "Biến động hạ tầng", "no_store": "Cơ sở dữ liệu dùng chung chưa được cấu "
-        "hình (STORE_URL): trang biến động cần nó.", "store_error": "Không đọc được cơ sở dữ liệu",
+        "nav": "Biến động", "title": "Biến động hạ tầng", "store_error": "Không đọc được cơ sở dữ liệu",
         "empty": "Cơ sở dữ liệu chưa có lần thay đổi nào.",
         "from": "Từ", "to": "Đến", "changeset": "Lần thay đổi", "or_date": "hoặc ngày", "show": "Xem",
         "before_first": "trước lần đầu", "now": "hiện tại", "quick": "Chọn nhanh", "last_quarter": "Quý vừa qua",
@@ -83,8 +82,7 @@ WORDS: dict[str, dict[str, str]] = {
         "import": "nhập dữ liệu", "edit": "sửa trên bản đồ", "upload": "tải lên",
     },
     "en": {
-        "nav": "Changes", "title": "Infrastructure changes", "no_store": "The shared database is not configured "
-        "(STORE_URL): the changes page needs it.", "store_error": "The database cannot be read",
+        "nav": "Changes", "title": "Infrastructure changes", "store_error": "The database cannot be read",
         "empty": "The database has no changeset yet.",
         "from": "From", "to": "To", "changeset": "Changeset", "or_date": "or date", "show": "Show",
         "before_first": "before the first", "now": "now", "quick": "Quick picks", "last_quarter": "Last quarter",
@@ -152,8 +150,6 @@ def _bound(store: Store, name: str, default: int) -> int:
 
 def _open() -> tuple[Store | None, str | None]:
     """Return the app's store, or None and the message the page shows instead."""
-    if store_url() is None:
-        return None, words()["no_store"]
     store = app_store()
     try:
         store.srid  # noqa: B018 - opens the store: not initialised, not reachable → StoreError

@@ -1,44 +1,66 @@
-"""The dataset a web app serves: the newest version of its base data folder, loaded once, with derived caches.
+"""The dataset a web app serves: the current changeset of its store, loaded once per changeset, with derived caches.
 
-Accepted uploads become versions ``<instance>/datasets/<n>/`` (see `web.uploads`); each records its base folder in
-``ictgis-version.json``. The app serves the newest version of its ``DATA_DIR``, or ``DATA_DIR`` itself when there
-is none, unless a planner chose another one (a roll back, `web.versions.serve_version`): then
-``<instance>/datasets/served.json`` names it until the next upload. Versions are never modified after they are
-created.
+The app's layers live in a store (`ictgis.store`): ``STORE_URL`` (default ``<instance>/ictgis.gpkg``, a GeoPackage
+created and initialised when the app starts; ``ictgis serve --db URL`` sets it, and ``DATABASE_URL`` is read when
+``STORE_URL`` is ``"env"``). On the first start with an empty store the base data folder (``DATA_DIR``) is imported
+as the first changeset (author ``system``, kind ``import``); later starts serve what the store holds.
+
+The served *version* is the id of the store's latest changeset. Every server process sharing one store (a
+GeoPackage file or a PostgreSQL database) sees a new changeset, whoever wrote it: the latest id is read from the
+store (``SELECT max(id) FROM changesets``, an index lookup) at most once every ``STORE_POLL_S`` seconds per process
+(default 1 s; 0 = on every request), and at once after a write made by this process (`refresh`). The dataset of a
+changeset is read once (`ictgis.store.Store.dataset`) and kept while it is the served one; the DEM the store keeps
+by checksum is written once to ``<instance>/cache/dem/<sha256>.tif``.
+
+Scenario runs and uploads take a data folder: `version_folder` exports a changeset's state once into
+``<instance>/datasets/<id>/`` (plain GeoPackages, ``dem.tif``, ``layers.yaml``; the same state gives the same bytes).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
-import json
 import logging
 import os
+import shutil
 import threading
 import time
-import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 from cachetools import LRUCache
-from flask import current_app
+from flask import Flask, current_app
 
 from ictgis import IctgisError, Problem, io
+from ictgis.store import Changeset, Store, open_store
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: File of the instance's store when ``STORE_URL`` is not set.
+STORE_FILE = "ictgis.gpkg"
+#: Author of the changeset that imports the base data folder into an empty store.
+SYSTEM_AUTHOR = "system"
+#: Metadata file an upload writes into its work folder (kept for `web.uploads`).
 VERSION_FILE = "ictgis-version.json"
-#: Lock file of the dataset versions, beside the versions' folder (``<instance>/datasets.lock``): held while a
-#: version is created (`web.uploads`) and while the served version is chosen (`web.versions.serve_version`).
+#: Seconds a process trusts the latest changeset id it read (``STORE_POLL_S``).
+POLL_S = 1.0
+#: Free bytes below which a failed export is taken for a full disk (GDAL does not say ENOSPC).
+DISK_LOW_BYTES = 1024 * 1024
+#: As-of states kept per process besides the served one (the OGC ``datetime`` views).
+AS_OF_KEPT = 4
+#: Lock file beside the versions' folder (``<instance>/datasets.lock``): held while an upload is checked and
+#: recorded (`web.uploads`), so that uploads of this instance derive one from the other.
 LOCK_FILE = "datasets.lock"
-#: The version chosen to be served (``{"base", "n", "user", "time", "previous"}``), in the versions' folder.
-SERVED_FILE = "served.json"
 
 _lock = threading.Lock()
-_datasets: dict[tuple[str, float], io.Dataset] = {}  # only the served one: cleared before a new one is added
+_install_lock = threading.Lock()
+_base_lock = threading.Lock()
+_export_lock = threading.Lock()
 _MISSING = object()
 #: Bytes of derived values (layer GeoJSON at each zoom and precision, pages, indicators …) kept per app, least
 #: recently used dropped first: an anonymous visitor walking every zoom × precision × layer must not fill the memory.
@@ -92,80 +114,239 @@ def version_lock(root: Path, *, timeout_s: float) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+class _Served:
+    """Per-app state: the store, the latest changeset id seen and when, the loaded datasets by changeset id."""
+
+    def __init__(self, store: Store, poll_s: float):
+        self.store = store
+        self.poll_s = poll_s
+        self.latest = 0
+        self.checked = float("-inf")
+        self.current: tuple[int, io.Dataset] | None = None
+        self.as_of: OrderedDict[int, io.Dataset] = OrderedDict()
+        self.loading = threading.Lock()  # one reader of the new served state at a time
+        self.as_of_loading = threading.Lock()  # one reader of a past state at a time
+
+
+def default_store_url(app: Flask) -> str:
+    """Return the app's store URL: ``STORE_URL``, else ``<instance>/ictgis.gpkg``."""
+    url = app.config.get("STORE_URL")
+    if url == "env":
+        return None  # type: ignore[return-value]  # open_store reads DATABASE_URL
+    return str(url) if url else str(Path(app.instance_path) / STORE_FILE)
+
+
+def install(app: Flask) -> Store:
+    """Open the app's store (creating and upgrading it), import ``DATA_DIR`` into an empty one; return it.
+
+    Raises
+    ------
+    LayerError
+        When the base data folder of an empty store does not validate.
+    StoreError
+        When the store cannot be opened or belongs to another working CRS.
+    """
+    store = open_store(default_store_url(app))
+    store.init()
+    app.extensions["ictgis_served"] = _Served(store, float(app.config.get("STORE_POLL_S", POLL_S)))
+    if store.resolve(None) == 0:
+        try:
+            import_base(app)
+        except IctgisError as exc:  # served as the error of every page until the folder is fixed
+            logger.error("the base data folder %s cannot be imported: %s", app.config["DATA_DIR"], exc)
+    else:
+        logger.info("store %s: serving changeset %s", store.label, store.resolve(None))
+    return store
+
+
+def import_base(app: Flask) -> int:
+    """Import ``DATA_DIR`` into the app's store if it holds no changeset yet; return the latest changeset id.
+
+    Raises
+    ------
+    LayerError
+        When the folder does not validate (nothing is written).
+    """
+    store = app.extensions["ictgis_served"].store
+    with _base_lock:
+        if store.resolve(None) == 0:
+            base = Path(app.config["DATA_DIR"]).resolve()
+            cs = store.import_dataset(base, author=SYSTEM_AUTHOR, message=f"Dữ liệu gốc / base data: {base.name}",
+                                      kind="import", source=base.name)
+            logger.info("store %s: base data %s imported as changeset %s", store.label, base, cs and cs.id)
+        return store.resolve(None)
+
+
+def _served() -> _Served:
+    found = current_app.extensions.get("ictgis_served")
+    if found is None:
+        with _install_lock:
+            found = current_app.extensions.get("ictgis_served")
+            if found is None:
+                install(current_app)
+                found = current_app.extensions["ictgis_served"]
+    return found
+
+
+def store() -> Store:
+    """Return the app's store."""
+    return _served().store
+
+
+def refresh() -> int:
+    """Read the latest changeset id from the store now (after a write of this process); return it."""
+    state = _served()
+    latest = state.store.resolve(None)
+    with _lock:
+        state.latest, state.checked = latest, time.monotonic()
+    return latest
+
+
+def served_version() -> int:
+    """Return the id of the served changeset: the store's latest, read at most every ``STORE_POLL_S`` seconds."""
+    state = _served()
+    with _lock:
+        fresh = time.monotonic() - state.checked < state.poll_s
+        latest = state.latest
+    return latest if fresh else refresh()
+
+
+def dataset(*, wait: bool = False) -> io.Dataset:
+    """Return the served dataset (the latest changeset's state), read from the store once per changeset.
+
+    While one thread reads a new changeset's state, the others keep serving the previous one (readers never queue
+    behind a reload); with `wait` (after this process's own write) the caller waits for the new state.
+
+    Raises
+    ------
+    StoreError
+        When the store holds no data.
+    """
+    return current(wait=wait)[1]
+
+
+def current(*, wait: bool = False) -> tuple[int, io.Dataset]:
+    """Return the served changeset id and its dataset (see `dataset`)."""
+    state = _served()
+    number = served_version()
+    if number == 0:  # the base folder did not validate at start: try again (it may be fixed), else its problems
+        number = import_base(current_app)
+        refresh()
+    with _lock:
+        held = state.current
+    if held is not None and held[0] >= number:
+        return held
+    if held is not None and not wait:
+        if not state.loading.acquire(blocking=False):
+            return held  # another thread is reading the new state: the previous one meanwhile
+    else:
+        state.loading.acquire()
+    try:
+        with _lock:
+            held = state.current
+        if held is not None and held[0] >= number:
+            return held
+        loaded = _read(number)
+        with _lock:
+            if state.current is None or state.current[0] < number:
+                state.current = (number, loaded)
+            return state.current
+    finally:
+        state.loading.release()
+
+
+def _read(number: int) -> io.Dataset:
+    return _served().store.dataset(number, dem_dir=Path(current_app.instance_path) / "cache" / "dem")
+
+
+def dataset_at(number: int, *, keep: bool = True) -> io.Dataset:
+    """Return the dataset as of changeset `number` (the same object while it stays in the small as-of memo).
+
+    Parameters
+    ----------
+    number
+        A changeset id (`ictgis.store.Store.resolve` turns dates into ids).
+    keep
+        Keep it among the last ``AS_OF_KEPT`` as-of states.
+    """
+    state = _served()
+    with _lock:
+        if state.current is not None and state.current[0] == number:
+            return state.current[1]
+        if number in state.as_of:
+            state.as_of.move_to_end(number)
+            return state.as_of[number]
+    with state.as_of_loading:
+        with _lock:
+            found = state.as_of.get(number)
+        if found is not None:
+            return found
+        loaded = _read(number)
+        if keep:
+            with _lock:
+                state.as_of[number] = loaded
+                while len(state.as_of) > AS_OF_KEPT:
+                    state.as_of.popitem(last=False)
+    return loaded
+
+
+def versions() -> list[dict]:
+    """Return the changesets, oldest first.
+
+    Each is ``{"n", "id", "time", "author", "message", "source", "kind", "label", "created"}`` (``created`` in
+    seconds since the epoch).
+    """
+    return [version_info(cs) for cs in store().log()]
+
+
+def version_info(cs: Changeset) -> dict:
+    """Describe a changeset for pages and JSON (see `versions`)."""
+    d = cs.to_dict()
+    return d | {"n": cs.id, "label": f"#{cs.id} {cs.time:%Y-%m-%d %H:%M} {cs.author}: {cs.message}",
+                "created": cs.time.timestamp()}
+
+
 def versions_dir() -> Path:
-    """Folder of the dataset versions (``<instance>/datasets``)."""
+    """Folder of the changesets exported as data folders (``<instance>/datasets``)."""
     return Path(current_app.instance_path) / "datasets"
 
 
 def base_dir() -> Path:
-    """Return the configured base data folder, resolved."""
+    """Return the configured base data folder, resolved (imported into an empty store)."""
     return Path(current_app.config["DATA_DIR"]).resolve()
 
 
-def versions() -> list[dict]:
-    """Return the versions of the base folder, oldest first: ``{"n", "path", ...ictgis-version.json}``."""
-    root = versions_dir()
-    base = str(base_dir())
-    out = []
-    if root.is_dir():
-        for child in root.iterdir():
-            meta_path = child / VERSION_FILE
-            if child.is_dir() and child.name.isdigit() and meta_path.exists():
-                try:
-                    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    continue
-                if meta.get("base") == base:
-                    out.append(meta | {"n": int(child.name), "path": str(child)})
-    return sorted(out, key=lambda m: m["n"])
-
-
-def served_choice() -> dict | None:
-    """Return the record of the version a planner chose to serve (``served.json``), None when there is none."""
-    try:
-        record = json.loads((versions_dir() / SERVED_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("base") != str(base_dir()) or not isinstance(record.get("n"), int):
-        return None
-    return record
-
-
-def _served(found: list[dict]) -> tuple[int, Path]:
-    choice = served_choice()
-    if choice is not None:
-        if choice["n"] == 0:
-            return 0, base_dir()
-        for meta in found:
-            if meta["n"] == choice["n"]:
-                return meta["n"], Path(meta["path"])
-    return (found[-1]["n"], Path(found[-1]["path"])) if found else (0, base_dir())
-
-
-def current_dir() -> Path:
-    """Return the folder served now: the chosen version, else the newest version of the base folder, else the base."""
-    return _served(versions())[1]
-
-
-def served_version() -> int:
-    """Return the number of the served version (0: the base folder itself)."""
-    return _served(versions())[0]
-
-
 def version_folder(n: int) -> Path:
-    """Return the folder of dataset version `n` of the base folder (0: the base folder itself).
+    """Return a data folder holding the state as of changeset `n`, exported once to ``<instance>/datasets/<n>``.
+
+    Changeset 0 (before any) is the base data folder itself.
 
     Raises
     ------
     KeyError
-        When the base folder has no version `n`.
+        When the store has no changeset `n`.
     """
     if n == 0:
         return base_dir()
-    for meta in versions():
-        if meta["n"] == n:
-            return Path(meta["path"])
-    raise KeyError(n)
+    if n not in {v.id for v in store().log()}:
+        raise KeyError(n)
+    folder = versions_dir() / str(n)
+    with _export_lock:
+        if not (folder / ".complete").exists():
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                store().export(folder, as_of=n)
+            except Exception as exc:  # GDAL reports a full disk as a failed insert or commit
+                if not isinstance(exc, OSError) and shutil.disk_usage(folder.parent).free < DISK_LOW_BYTES:
+                    raise OSError(errno.ENOSPC, f"No space left on device: exporting changeset {n}") from exc
+                raise
+            (folder / ".complete").touch()
+    return folder
+
+
+def current_dir() -> Path:
+    """Return a data folder of the served state (exported on first use, see `version_folder`)."""
+    return version_folder(served_version())
 
 
 def folder_label(folder: Path) -> str:
@@ -175,36 +356,11 @@ def folder_label(folder: Path) -> str:
     return public(str(Path(folder).resolve()))
 
 
-def _stamp(folder: Path) -> float:
-    return max((p.stat().st_mtime for p in folder.iterdir()), default=0.0) if folder.is_dir() else 0.0
-
-
-def dataset() -> io.Dataset:
-    """Return the served dataset, loading it once per change of the served folder.
-
-    Raises
-    ------
-    LayerError
-        When the folder does not validate (shown to the client as the problem list).
-    """
-    folder = current_dir()
-    key = (str(folder), _stamp(folder))
-    with _lock:
-        if key not in _datasets:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                loaded = io.load(folder)
-            for note in loaded.notes:  # repairs made on reading (RepairWarning), for the server log
-                logger.warning("%s: %s", folder, note)
-            _datasets.clear()
-            _datasets[key] = loaded
-        return _datasets[key]
-
-
 def dataset_key() -> str:
-    """Return a short key of the served folder and its state, for ETags and caches."""
-    folder = current_dir()
-    return hashlib.sha1(f"{folder}|{_stamp(folder)}|{_analyses_generation()}".encode()).hexdigest()[:16]
+    """Return a short key of the served state (store and changeset id) for ETags and caches."""
+    state = _served()
+    number = current()[0]  # the state `dataset` returns (the previous one while a new one is being read)
+    return hashlib.sha1(f"{state.store.label}|{number}|{_analyses_generation()}".encode()).hexdigest()[:16]
 
 
 def _analyses_generation() -> int:

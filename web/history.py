@@ -1,8 +1,8 @@
 """The shared database's history for the web pages: the store of the app, what changed, indicators as of a state.
 
-The app's store is named by ``STORE_URL`` in its configuration (the web store's contract: ``<instance>/ictgis.gpkg``
-by default, the base data its first changeset). `app_store` opens it once per app and URL (a SQLAlchemy engine is
-thread-safe; every request reads in its own transaction). Derived values — the indicators of a state, the changes
+The app's store is the one `web.data.store` serves (``STORE_URL``, default ``<instance>/ictgis.gpkg``, the base
+data its first changeset); `app_store` returns it (a SQLAlchemy engine is thread-safe; every request reads in its
+own transaction). Derived values — the indicators of a state, the changes
 between two states — are kept per changeset id in bounded LRU caches (`cachetools`, each access under a lock, never
 while computing): a changeset never changes once written, so an id names its content for good.
 """
@@ -27,7 +27,7 @@ from flask import Flask, current_app
 from ictgis import indicators as ind
 from ictgis import settings
 from ictgis.crs import to_crs
-from ictgis.store import Changeset, Store, open_store
+from ictgis.store import Changeset, Store
 from ictgis.store.changes import CHANGE_KINDS
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,6 @@ _MISSING = object()
 @dataclass
 class _AppHistory:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    stores: dict[str, Store] = field(default_factory=dict)
     indicators: LRUCache = field(default_factory=lambda: LRUCache(maxsize=MAX_INDICATOR_STATES))
     diffs: LRUCache = field(default_factory=lambda: LRUCache(maxsize=MAX_DIFFS))
 
@@ -63,23 +62,11 @@ def _state(app: Flask | None = None) -> _AppHistory:
     return found
 
 
-def store_url() -> str | None:
-    """Return the app's store URL (``STORE_URL`` of its configuration), None when it has none."""
-    url = current_app.config.get("STORE_URL")
-    return str(url) if url else None
+def app_store() -> Store:
+    """Return the app's store (`web.data.store`: one accessor, opened once per app)."""
+    from . import data
 
-
-def app_store() -> Store | None:
-    """Return the app's store, opened once per app and URL (None when ``STORE_URL`` is not set)."""
-    url = store_url()
-    if url is None:
-        return None
-    state = _state()
-    with state.lock:
-        store = state.stores.get(url)
-        if store is None:
-            store = state.stores[url] = open_store(url)
-    return store
+    return data.store()
 
 
 def _cached(cache_name: str, key: Hashable, compute: Callable[[], T]) -> T:

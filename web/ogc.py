@@ -8,19 +8,19 @@ layers. pygeoapi's own Flask app (``pygeoapi.flask_app``) is not used: it reads 
 own data, instance and base URL. Here the blueprint calls ``pygeoapi.api`` functions with a `pygeoapi.api.API`
 built from a dict, so no environment variable and no configuration file are involved.
 
-Data flow: `served_dataset` (the **one swap point**: today the dataset the map serves, see `web.data`; with the
-versioned store, ``store.dataset(as_of=...)``) → `layer_index` (per served dataset and layer: GeoJSON features in
-CRS84, their bounds, an id lookup; built once, read by many threads, never modified) → `IctgisProvider` (slices of
-it) → pygeoapi (JSON) → answers of 200 kept per served dataset and base URL (`ANSWERS_MAX_BYTES`, least recently
-used dropped first) with weak ETags, so pages that clients ask again are not computed again. Features: ``id`` is the
-layer's key (``id`` or ``code``; roads without unique ids get their 1-based row number), properties are the schema's
-attributes (text NFC, numbers as numbers, booleans as booleans, missing as null), geometry in CRS84 rounded to 7
-decimals (about 1 cm).
+Data flow: `served_dataset` (the **one swap point**: the app's store, see `web.data`; the current changeset's
+dataset, or ``store.dataset(as_of=...)`` for a ``datetime``) → `layer_index` (per served dataset and layer: GeoJSON
+features in CRS84, their bounds, an id lookup; built once, read by many threads, never modified) → `IctgisProvider`
+(slices of it) → pygeoapi (JSON) → answers of 200 kept per served dataset and base URL (`ANSWERS_MAX_BYTES`, least
+recently used dropped first) with weak ETags, so pages that clients ask again are not computed again. Features:
+``id`` is the layer's key (``id`` or ``code``; roads without unique ids get their 1-based row number), properties
+are the schema's attributes (text NFC, numbers as numbers, booleans as booleans, missing as null), geometry in CRS84
+rounded to 7 decimals (about 1 cm).
 
-``datetime``: each collection's temporal extent begins when the served data became current (its version's creation
-time; for the base folder, the time its files were last written) and is open at the end. A ``datetime`` (instant
-or interval) reaching into that extent is answered with the served data; one wholly before it is a 400 ("out of
-range"): the served data has no history. The versioned store answers as-of queries through `served_dataset`.
+``datetime``: each collection's temporal extent begins with the store's first changeset and is open at the end. A
+``datetime`` instant (or an interval's end) is answered with the state of the store as of then: the last changeset
+made at or before it (a feature added later is absent, one deleted later is present, with its old attributes and
+place). One wholly before the first changeset is a 400 ("out of range").
 
 Configuration (``create_app``): ``OGC_LIMIT_DEFAULT`` (100) items per page when the client gives no ``limit``;
 ``OGC_LIMIT_MAX`` (10,000) the largest page (a larger ``limit`` is lowered to it, as OGC API – Features allows).
@@ -41,7 +41,6 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -94,33 +93,37 @@ class NoHistoryError(ValueError):
 def served_dataset(*, as_of: datetime | None = None) -> Served:
     """Return the layers as they were at `as_of` (None: now) — the one place the versioned store plugs in.
 
-    Today the web app serves one dataset version without history (`web.data.dataset`): it is the answer for any
-    time from its creation on. With the store, this becomes ``store.dataset(as_of=as_of)`` and `valid_from` the
-    first changeset's time; nothing else in this module changes. The caches here are keyed by the identity of the
-    returned `io.Dataset` (the current one): return the same object while the data is unchanged, a new one after
-    each changeset.
+    The app's store (`web.data`): now is the served changeset's dataset (`web.data.dataset`); an earlier instant
+    is the state of the last changeset made at or before it (`web.data.dataset_at`, a few kept per process).
+    `valid_from` is the time of the store's first changeset. The caches here are keyed by the identity of the
+    returned `io.Dataset`: the same object while nothing changed, a new one after each changeset.
 
     Raises
     ------
     NoHistoryError
-        When `as_of` is before the served data's first known state.
+        When `as_of` is before the store's first changeset.
     """
-    ds = data.dataset()
     valid_from = _valid_from()
     if as_of is not None and as_of < valid_from:
-        raise NoHistoryError(f"no data before {valid_from.isoformat()}: the served data has no history")
+        raise NoHistoryError(f"no data before {valid_from.isoformat()}: the store's first changeset")
+    if as_of is None:
+        return Served(dataset=data.dataset(), valid_from=valid_from)
+    held, ds = data.current()
+    number = data.store().resolve(as_of)
+    if number < held:
+        ds = data.dataset_at(number)
     return Served(dataset=ds, valid_from=valid_from)
 
 
 def _valid_from() -> datetime:
-    """Creation time of the served version (its ``created``), else the newest file time of the base folder."""
-    found = data.versions()
-    if found and isinstance(found[-1].get("created"), (int, float)):
-        stamp = float(found[-1]["created"])
-    else:
-        folder = data.current_dir()
-        stamp = max((p.stat().st_mtime for p in Path(folder).iterdir()), default=0.0) if folder.is_dir() else 0.0
-    return datetime.fromtimestamp(math.floor(stamp), tz=timezone.utc)
+    """Time of the store's first changeset, to the second (read once per app: history is never rewritten)."""
+    ext = current_app.extensions
+    found = ext.get("ictgis_ogc_valid_from")
+    if found is None:
+        log = data.versions()
+        stamp = log[0]["created"] if log else 0.0
+        found = ext["ictgis_ogc_valid_from"] = datetime.fromtimestamp(math.floor(stamp), tz=timezone.utc)
+    return found
 
 
 # --------------------------------------------------------------------------------------------- layer index
@@ -238,12 +241,19 @@ class _Indexes:
             return self.layers[name]
 
 
+#: Datasets whose layer indexes are kept per app: the current one and a few as-of states (``datetime``).
+INDEXES_KEPT = 3
+
+
 def _indexes(dataset: io.Dataset) -> _Indexes:
     ext = current_app.extensions
     with _lock:
-        found = ext.get("ictgis_ogc_indexes")
-        if found is None or found.dataset is not dataset:
-            found = ext["ictgis_ogc_indexes"] = _Indexes(dataset)
+        kept = ext.setdefault("ictgis_ogc_indexes", [])
+        found = next((x for x in kept if x.dataset is dataset), None)
+        if found is None:
+            found = _Indexes(dataset)
+            kept.insert(0, found)
+            del kept[INDEXES_KEPT:]
         return found
 
 

@@ -16,9 +16,10 @@ def print_date() -> str:
 
 
 def served_version_label() -> str:
-    """Return the served dataset version: its number and folder (0 is the base data)."""
+    """Return the served dataset version: the store's changeset id, its date and author."""
     n = data.served_version()
-    return f"{n} ({data.folder_label(data.current_dir())})"
+    found = [v for v in data.versions() if v["n"] == n]
+    return f"#{n} ({found[0]['time'][:10]}, {found[0]['author']})" if found else str(n)
 
 
 def install(app: Flask) -> None:

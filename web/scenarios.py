@@ -133,8 +133,7 @@ def requested_version() -> int:
 def dataset_versions() -> list[dict]:
     """Return the dataset versions a run can use, newest first: ``{"n", "label", "served"}`` (0: the base data)."""
     served = data.served_version()
-    out = [{"n": v["n"], "label": f"{v.get('layer')}: {v.get('uploaded_name')}", "served": v["n"] == served}
-           for v in reversed(data.versions())]
+    out = [{"n": v["n"], "label": v["label"], "served": v["n"] == served} for v in reversed(data.versions())]
     return [*out, {"n": 0, "label": data.base_dir().name, "served": served == 0}]
 
 

@@ -1,23 +1,23 @@
-"""Upload a layer: checked, validated with ictgis.io on a copy of the data folder, kept as a new dataset version.
+"""Upload a layer: checked, validated with ictgis.io on a copy of the served data, recorded as a store changeset.
 
-An accepted upload becomes ``<instance>/datasets/<n>/``: the files of the served version (hard links, never
-modified), minus the replaced layer's files, plus the new file named after its layer. The previous version is
-never overwritten; a refused upload leaves nothing behind and shows the problem list.
+An upload is checked in a work folder ``<instance>/datasets/.new-*``: the files of the served state (hard links to
+its export, never modified), minus the replaced layer's files, plus the new file named after its layer. A valid
+folder is recorded as one ``upload`` changeset (`web.changes.record_upload`: author, file name, message, counts
+added / changed / removed); a refused upload records nothing and shows the problem list (Vietnamese first, by the
+problem's kind: `web.i18n.problem_text`). The work folder is removed either way.
 
-Creating a version derives from the version served when it starts: two planners uploading at the same moment
-(threads of one server, or several server processes sharing the instance folder) must not both derive from the
-same parent, or the second silently drops the first one's layer. `create_version` therefore holds an exclusive
-``fcntl.flock`` on ``<instance>/datasets.lock`` from reading the served version through the rename of the new
-one: uploads are checked one after the other and each derives from the one before. An upload that cannot get the
-lock within ``UPLOAD_LOCK_TIMEOUT_S`` seconds is refused with 409 (try again). A full disk gives 507 and leaves
-nothing behind. Choosing which version is served (a roll back, `web.versions.serve_version`) takes the same lock;
-an accepted upload is served from then on.
+Uploads of one instance hold an exclusive ``fcntl.flock`` on ``<instance>/datasets.lock`` (`web.data.version_lock`)
+from reading the served state through the changeset: each derives from the one before. An upload that cannot get
+the lock within ``UPLOAD_LOCK_TIMEOUT_S`` seconds is refused with 409 (try again). Another server process sharing
+the store may still record a changeset meanwhile: the store refuses a changeset whose parent is no longer the
+latest (`ictgis.store.importer.StaleStateError`) and the upload is built again on the new state. A full disk gives
+507 and leaves nothing behind.
 
 A file without a CRS (a Shapefile without .prj, a CSV with x/y columns) gets one from the form (``crs``: one of
-`crs_choices` or ``crs_epsg``: any EPSG code): it is written as ``crs:`` of the layer in the version's layers.yaml,
-so the version loads the same way later; the engine then checks the coordinates against it as for any file
-(degrees in a metre CRS, data outside the province …). Each new version records what changed against the version
-it derives from (`web.versions.diff_datasets`) and the villages lying outside the commune they name.
+`crs_choices` or ``crs_epsg``: any EPSG code): it is written as ``crs:`` of the layer in the work folder's
+layers.yaml, so the store import reads the file in that CRS; the engine checks the coordinates against it as for
+any file (degrees in a metre CRS, data outside the province …). Villages lying outside the commune they name are
+shown as a warning with the accepted upload.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import dataclasses
 import errno
 import json
 import logging
-import os
 import secrets
 import shutil
 import time
@@ -41,8 +40,9 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from ictgis import CRSError, IctgisError, LayerError, PlacementWarning, Problem, io
 from ictgis.crs import parse_crs, working_crs
 from ictgis.layers import SCHEMAS
+from ictgis.store.importer import StaleStateError
 
-from . import data, versions
+from . import changes, data
 from .archive import ZipLimits, check_zip, copy_tree_links, extract_layer
 from .auth import login_required, planner_required
 from .data import LOCK_FILE as LOCK_FILE  # the lock's home is web.data; kept importable from here
@@ -148,7 +148,7 @@ def _gpkg_layer(path: Path, layer: str, label: str) -> str | None:
 
 
 def create_version(upload_path: Path, original_name: str, layer: str, *, user: str | None,
-                   crs: str | None = None) -> dict:
+                   crs: str | None = None, message: str | None = None) -> dict:
     """Validate an uploaded file as `layer` on a copy of the served folder; keep it as a new version.
 
     Parameters
@@ -182,25 +182,28 @@ def create_version(upload_path: Path, original_name: str, layer: str, *, user: s
     root = data.versions_dir()
     with version_lock(root, timeout_s=float(current_app.config.get("UPLOAD_LOCK_TIMEOUT_S", 60.0))):
         _remove_debris(root)
-        work = root / f".new-{secrets.token_hex(6)}"
-        try:
-            meta = _build_version(upload_path, label, suffix, layer, work, user=user, crs=crs)
-            existing = [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
-            n = max(existing, default=0) + 1
-            os.rename(work, root / str(n))
-            versions.clear_choice(root)  # the new version is served (also after a roll back)
-        finally:
-            if work.exists():
-                shutil.rmtree(work, ignore_errors=True)
-    logger.info("dataset version %s: %s from %s (parent %s)", n, layer, label, meta["parent"])
-    return meta | {"n": n}
+        for attempt in range(3):  # another server process sharing the store may record a changeset meanwhile
+            work = root / f".new-{secrets.token_hex(6)}"
+            try:
+                parent = data.refresh()
+                meta, loaded = _build_version(upload_path, label, suffix, layer, work, user=user, crs=crs)
+                recorded = changes.record_upload(loaded, parent=parent, user=user, label=label, layer=layer,
+                                                 message=message)
+                break
+            except StaleStateError:
+                if attempt == 2:
+                    raise
+            finally:
+                if work.exists():
+                    shutil.rmtree(work, ignore_errors=True)
+    logger.info("upload of %s from %s: %s", layer, label, recorded)
+    return meta | recorded
 
 
 def _build_version(upload_path: Path, label: str, suffix: str, layer: str, work: Path, *, user: str | None,
-                   crs: str | None = None) -> dict:
-    """Write the candidate version into `work` and validate it (under the lock); return its metadata."""
+                   crs: str | None = None) -> tuple[dict, io.Dataset]:
+    """Write the candidate version into `work` and validate it (under the lock); return its metadata and data."""
     current = data.current_dir()
-    parent_n = data.served_version()
     served = data.dataset()
     mapping_path = next((current / n for n in io.MAPPING_NAMES if (current / n).exists()), None)
     mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8")) if mapping_path else None
@@ -240,20 +243,21 @@ def _build_version(upload_path: Path, label: str, suffix: str, layer: str, work:
             exc.problems = [dataclasses.replace(p, file=label) if p.file in saved else p for p in exc.problems]
             raise
     placed = [row for w in caught if isinstance(w.message, PlacementWarning) for row in w.message.rows]
-    meta = {"base": str(data.base_dir()), "parent": str(current), "parent_n": parent_n, "layer": layer,
+    meta = {"base": str(data.base_dir()), "parent": str(current), "layer": layer,
             "file": new_file.name, "uploaded_name": label, "user": user, "created": time.time(), "crs": crs,
             "features": len(loaded[layer]) if layer in loaded else None,
-            "changes": versions.diff_datasets(served, loaded),
             "outside_commune": placed[:500],
             "notes": [str(w.message) for w in caught if not isinstance(w.message, PlacementWarning)][:50]}
     (work / data.VERSION_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-    return meta
+    return meta, loaded
 
 
-def _page(*, problems: list[str] | None = None, accepted: dict | None = None, headline: str | None = None,
-          form: dict | None = None, rolled: dict | None = None) -> str:
+def page(*, problems: list[str] | None = None, accepted: dict | None = None, headline: str | None = None,
+          form: dict | None = None, rolled: int | None = None) -> str:
+    """Render the data page: the upload form, the changesets table, and what the last action gave."""
     choices = [(c, t(f"crs_{c}") if f"crs_{c}" in TEXT else f"{parse_crs(c).name} — {c}") for c in crs_choices()]
-    return render_template("upload.html", versions=versions.list_versions(), layers=list(SCHEMAS),
+    return render_template("upload.html", versions=changes.history(), served=data.served_version(),
+                           layers=list(SCHEMAS),
                            crs_choices=choices, problems=problems, accepted=accepted,
                            placement=[placement_text(r) for r in (accepted or {}).get("outside_commune") or []],
                            headline=headline or "upload_refused", form=form or {}, rolled=rolled)
@@ -263,8 +267,7 @@ def _page(*, problems: list[str] | None = None, accepted: dict | None = None, he
 @login_required
 def index():
     """Show the dataset versions and the upload form."""
-    rolled = request.args.get("served", type=int)
-    return _page(rolled={"id": rolled} if rolled is not None else None)
+    return page(rolled=request.args.get("served", type=int))
 
 
 @bp.post("/upload")
@@ -278,7 +281,7 @@ def upload():
     tmp = Path(current_app.instance_path) / "tmp"
     upload_path = tmp / f"upload-{secrets.token_hex(8)}"
     status, problems, accepted = 201, None, None
-    form = {k: request.form.get(k, "") for k in ("layer", "crs", "crs_epsg")}
+    form = {k: request.form.get(k, "") for k in ("layer", "crs", "crs_epsg", "message")}
     try:
         layer = request.form.get("layer", "")
         file = request.files.get("file")
@@ -287,7 +290,8 @@ def upload():
         crs = chosen_crs(request.form)
         tmp.mkdir(parents=True, exist_ok=True)
         file.save(upload_path)
-        accepted = create_version(upload_path, file.filename, layer, user=g.user.name, crs=crs)
+        accepted = create_version(upload_path, file.filename, layer, user=g.user.name, crs=crs,
+                                  message=request.form.get("message"))
     except IctgisError as exc:
         status = exc.http_status
         problems = [problem_text(p) for p in exc.problems] or [problem_text(exc)]
@@ -299,23 +303,20 @@ def upload():
         problems = [exc.strerror or str(exc)]
     finally:
         upload_path.unlink(missing_ok=True)
-    return _page(problems=problems, accepted=accepted, headline=REFUSAL_HEADLINES.get(status, "upload_refused"),
+    return page(problems=problems, accepted=accepted, headline=REFUSAL_HEADLINES.get(status, "upload_refused"),
                  form=form if status != 201 else None), status
 
 
-@bp.post("/serve")
+@bp.post("/rollback/<int:target>")
 @planner_required
-def serve():
-    """Serve another dataset version (planners; a roll back): 303 to the data page; 404 for an unknown version."""
-    version_id = request.form.get("version", type=int)
-    if version_id is None:
-        abort(400, description="choose a version")
+def rollback(target: int):
+    """Roll back to changeset `target` from the versions table (planners): a new changeset; 303 to the page."""
     try:
-        versions.serve_version(version_id, user=g.user.name, address=request.remote_addr or "-")
+        cs = changes.rollback_audited(target, message=request.form.get("message"))
     except IctgisError as exc:
-        return _page(problems=[problem_text(p) for p in exc.problems] or [problem_text(exc)],
-                     headline="serve_refused"), exc.http_status
-    return redirect(url_for("uploads.index", served=version_id), code=303)
+        return page(problems=[problem_text(p) for p in exc.problems] or [problem_text(exc)],
+                    headline="rollback_refused"), changes.error_status(exc)
+    return redirect(url_for("uploads.index", served=cs.id if cs is not None else 0), code=303)
 
 
 @bp.get("/versions/<int:n>/<path:filename>")
@@ -326,4 +327,4 @@ def download(n: int, filename: str):
         abort(404, description=f"no dataset version {n}")
     if not is_public_file(filename, hidden=(data.VERSION_FILE,)):  # no ./, ../, hidden or metadata files
         abort(404)
-    return send_from_directory(data.versions_dir() / str(n), filename, as_attachment=True)
+    return send_from_directory(data.version_folder(n), filename, as_attachment=True)

@@ -39,18 +39,28 @@ def serve(data_dir: Path | None, host: str, port: int, threads: int, instance: P
           as_of: str | None) -> None:
     """Serve the web map with waitress.
 
-    With --db, the map serves the store's layers (as of --as-of), read once at start into a temporary data
-    folder that is removed when the server stops.
+    The map's layers live in a store (the shared database): --db URL (a .gpkg file or postgresql://…), default
+    the instance's ictgis.gpkg, created at the first start with the --data folder imported as its first
+    changeset. Uploads, edits on the map and roll backs are changesets of that store, and every server sharing it
+    serves the latest. With --as-of, the state of --db as of then is served from a temporary copy (a look at the
+    past: changes made there are not kept).
 
     At start, the instance folder is locked (one server per instance) and what a killed server left is swept
     (partial outputs and uploads, runs still recorded as running). SIGTERM (systemd, containers) stops the server
     like Ctrl-C: the running and queued runs are stopped and recorded as cancelled, then the process exits.
     """
+    if db is not None and as_of is None:
+        if data_dir is not None:
+            raise click.UsageError(f"give either --data ({data_dir}) or --db, not both")
+        _serve(None, host=host, port=port, threads=threads, instance=instance, store_url=db)
+        return
     with dataset_folder(data_dir, db=db, as_of=as_of) as folder:
-        _serve(folder, host=host, port=port, threads=threads, instance=instance)
+        past = None if as_of is None or folder is None else str(folder.parent / "as-of.gpkg")
+        _serve(folder, host=host, port=port, threads=threads, instance=instance, store_url=past)
 
 
-def _serve(data_dir: Path | None, *, host: str, port: int, threads: int, instance: Path | None) -> None:
+def _serve(data_dir: Path | None, *, host: str, port: int, threads: int, instance: Path | None,
+           store_url: str | None = None) -> None:
     try:
         from waitress.server import create_server
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -58,7 +68,7 @@ def _serve(data_dir: Path | None, *, host: str, port: int, threads: int, instanc
     web = _web()
     from ictgis_web.startup import InstanceBusyError, claim_instance, sweep
 
-    app = web.create_app({"DATA_DIR": str(data_dir) if data_dir else None,
+    app = web.create_app({"DATA_DIR": str(data_dir) if data_dir else None, "STORE_URL": store_url,
                           "INSTANCE_PATH": str(instance.resolve()) if instance else None})
     try:
         lock = claim_instance(app.instance_path)
@@ -69,7 +79,8 @@ def _serve(data_dir: Path | None, *, host: str, port: int, threads: int, instanc
         click.echo(f"ictgis: a previous server stopped abruptly: {len(swept['interrupted_runs'])} run(s) marked "
                    f"interrupted, {len(swept['removed'])} leftover(s) removed")
     server = create_server(app, host=host, port=port, threads=threads)
-    click.echo(f"ictgis: serving {app.config['DATA_DIR']} on http://{host}:{server.effective_port}/ "
+    click.echo(f"ictgis: serving the store {app.extensions['ictgis_served'].store.label} on "
+               f"http://{host}:{server.effective_port}/ "
                f"(pid {os.getpid()})")
 
     def _stop(signum: int, _frame) -> None:
@@ -95,7 +106,7 @@ def _store(instance: Path | None):
     from ictgis_web.users import UserStore
 
     if instance is None:
-        instance = Path(_web().create_app({"PRECOMPUTE": False}).instance_path)  # no server: no background work
+        instance = Path(_web().create_app({"PRECOMPUTE": False, "STORE_AT_START": False}).instance_path)  # no server
     return UserStore(instance)
 
 

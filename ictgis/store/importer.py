@@ -19,8 +19,14 @@ from .schema import CELL_FIELDS, LAYER_FIELDS
 logger = logging.getLogger(__name__)
 
 
+class StaleStateError(StoreError):
+    """An import derived from a state that is no longer the latest (another changeset landed first): 409."""
+
+    http_status = 409
+
+
 def import_dataset(store, data, *, author: str, message: str, kind: str = "import", source: str | None = None,
-                   crs: object = None):
+                   crs: object = None, parent: int | None = None):
     """Record what differs between `data` and the current state (see `ictgis.store.Store.import_dataset`)."""
     from ..io import Dataset, load
 
@@ -34,8 +40,10 @@ def import_dataset(store, data, *, author: str, message: str, kind: str = "impor
         raise StoreError(f"{store.label}: the store's working CRS is EPSG:{store.srid}, the data's is "
                          f"{ds.crs.name} (EPSG:{epsg}); use a store for that province")
     prepared = {name: _prepare(name, frame) for name, frame in ds.layers.items()}
-    meta: dict[str, Any] = {f"columns:{name}": ["geometry" if c == frame.geometry.name else c for c in frame.columns]
-            for name, frame in ds.layers.items()}  # the column order, geometry's place included
+    meta: dict[str, Any] = {  # the column order, geometry's place included; only the schema's attributes are kept
+        f"columns:{name}": ["geometry" if c == frame.geometry.name else c for c in frame.columns
+                            if c == frame.geometry.name or c in dict(LAYER_FIELDS[name])]
+        for name, frame in ds.layers.items()}
     if ds.area_km2 is not None:
         meta["area_km2"] = ds.area_km2
     rasters = []
@@ -49,7 +57,7 @@ def import_dataset(store, data, *, author: str, message: str, kind: str = "impor
         meta["columns:cells"] = list(cells.columns)
     try:
         cs, counts = _write(store, prepared, meta, rasters, cells, author=author, message=message, kind=kind,
-                            source=source)
+                            source=source, parent=parent)
     except _UnchangedError:
         logger.info("%s: nothing changed, no changeset recorded", store.label)
         return None
@@ -148,8 +156,13 @@ def _plain(value):
     return value if isinstance(value, str) else float(value)
 
 
-def _write(store, prepared, meta, rasters, cells, *, author, message, kind, source):
+def _write(store, prepared, meta, rasters, cells, *, author, message, kind, source, parent=None):
     with store.writing() as conn:
+        if parent is not None:
+            latest = int(conn.execute(sa.select(sa.func.max(store.tables["changesets"].c.id))).scalar() or 0)
+            if latest != parent:
+                raise StaleStateError(f"{store.label}: the data changed while this import was checked (changeset "
+                                      f"{latest}, not {parent}); nothing was recorded / dữ liệu vừa thay đổi")
         cs = store.new_changeset(conn, author=author, message=message, kind=kind, source=source)
         counts: dict[str, dict[str, int]] = {}
         for name in SCHEMAS:

@@ -49,16 +49,23 @@ def records(frame: pd.DataFrame, fields: Sequence[tuple[str, str]]) -> list[tupl
     return list(zip(*columns, strict=True)) if columns else [() for _ in range(len(frame))]
 
 
+#: Grid (working-CRS metres) on which geometries are compared: a move under about 1 cm is not a change (a VN-2000
+#: point uploaded as WGS 84 GeoJSON comes back about 1 mm away: the datum shift's round trip).
+COMPARE_GRID_M = 0.01
+
+
 def normal_wkb(geoms, *, canonical: bool = False) -> list[bytes | None]:
     """Return ISO little-endian WKB of geometries.
 
-    With `canonical`, of their normal form (`shapely.normalize`: rings oriented and started alike, parts sorted),
-    the form compared to tell a changed geometry: a shapefile's clockwise ring and a GeoPackage's
-    counter-clockwise one of the same polygon are equal.
+    With `canonical`, of their normal form (`shapely.normalize`: rings oriented and started alike, parts sorted)
+    on a grid of `COMPARE_GRID_M`, the form compared to tell a changed geometry: a shapefile's clockwise ring and
+    a GeoPackage's counter-clockwise one of the same polygon are equal, and so are the points of a layer uploaded
+    as WGS 84 GeoJSON and projected back (they move by about a millimetre).
     """
     arr = np.asarray(list(geoms), dtype=object)
     if canonical:
-        arr = np.asarray(shapely.normalize(arr), dtype=object)
+        arr = np.asarray(shapely.normalize(shapely.set_precision(arr, COMPARE_GRID_M, mode="pointwise")),
+                         dtype=object)
     out: list[bytes | None] = [None] * len(arr)
     present = np.array([g is not None for g in arr], dtype=bool)
     if present.any():

@@ -351,7 +351,7 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ writing
     def import_dataset(self, data, *, author: str, message: str, kind: str = "import", source: str | None = None,
-                       crs: object = None) -> Changeset | None:
+                       crs: object = None, parent: int | None = None) -> Changeset | None:
         """Validate a data folder (or take a loaded Dataset) and record what differs from the current state.
 
         Features are matched by key (the layer's id or code): new keys are *added*, missing ones *removed*, those
@@ -371,6 +371,10 @@ class Store:
             Recorded source (default: the folder's path).
         crs
             CRS of files that have none (as ``--crs``).
+        parent
+            The changeset the data was derived from (an upload built on the served state): when given and another
+            changeset landed since, nothing is written and `ictgis.store.importer.StaleStateError` (409) is raised
+            (checked inside the write transaction).
 
         Raises
         ------
@@ -381,7 +385,8 @@ class Store:
         """
         from .importer import import_dataset
 
-        return import_dataset(self, data, author=author, message=message, kind=kind, source=source, crs=crs)
+        return import_dataset(self, data, author=author, message=message, kind=kind, source=source, crs=crs,
+                              parent=parent)
 
     def edit(self, layer: str, key: str, *, expected_version: int, author: str, message: str,
              attributes: Mapping[str, Any] | None = None, geometry=None) -> Changeset | None:

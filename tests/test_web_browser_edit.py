@@ -1,0 +1,113 @@
+"""A planner edits a BTS site on the map in a real browser, on a desktop (1280 × 800) and a phone (390 × 844, touch):
+the Edit button, a click on the site (hit-tested: the map, not a control, is under it), the form with its attributes,
+the power source changed, saved as a changeset of the store, and the map and the API serving the new value."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+from test_web import make_data
+from test_web_browser import artifacts, playwright_api, serve  # noqa: F401 - fixtures
+from test_web_browser_mobile import DEVICES, PASSWORD, assert_reachable, browser, open_map, tap  # noqa: F401
+
+from ictgis_web import create_app
+from ictgis_web.users import UserStore
+
+#: The site each device edits and the power source it sets.
+EDITS = {"desktop": ("S4", "solar"), "phone": ("S2", "diesel")}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("edit")
+    app = create_app({"TESTING": True, "DATA_DIR": str(make_data(tmp / "data")), "INSTANCE_PATH": str(tmp / "i"),
+                      "SECRET_KEY": "browser", "SCENARIOS_DIR": str(tmp / "scenarios")})
+    UserStore(app.instance_path).add("planner1", PASSWORD, "planner")
+    UserStore(app.instance_path).add("viewer1", PASSWORD, "viewer")
+    server, base = serve(app)
+    yield {"base": base, "app": app}
+    server.close()
+
+
+@pytest.fixture(params=list(DEVICES))
+def page(browser, request):  # noqa: F811
+    context = browser.new_context(**DEVICES[request.param])
+    pg = context.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.device = request.param
+    yield pg
+    context.close()
+
+
+def log_in(page, base: str, name: str) -> None:
+    page.goto(base + "/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    tap(page, "button[type=submit]")
+    page.wait_for_selector("#logout", state="attached")
+
+
+CENTRE_ON = """(key) => { const st = window.ictgis.state; let found = null;
+    st.layers.bts_sites.eachLayer(l => { if (l.feature.properties.id === key) { found = l; } });
+    if (!found) { return null; }
+    st.map.setView(found.getLatLng(), 15, {animate: false});  // the site a quarter below the centre: clear of the
+    st.map.panBy([0, -st.map.getSize().y / 4], {animate: false});  // controls at the top (the edit panel is open)
+    const p = st.map.latLngToContainerPoint(found.getLatLng());
+    const r = st.map.getContainer().getBoundingClientRect();
+    const x = r.left + p.x, y = r.top + p.y, h = document.elementFromPoint(x, y);
+    return {x: x, y: y, by: h ? (h.id || h.className || h.tagName) : null,
+            onMap: !!h && st.map.getContainer().contains(h) && !h.closest('.leaflet-control')}; }"""
+
+
+def api_feature(base: str, key: str) -> dict:
+    return json.loads(urllib.request.urlopen(f"{base}/api/features/bts_sites/{key}", timeout=30).read())
+
+
+def test_a_planner_edits_a_site_on_the_map(page, site, artifacts):  # noqa: F811
+    base = site["base"]
+    key, power = EDITS[page.device]
+    before = api_feature(base, key)
+    log_in(page, base, "planner1")
+    open_map(page, base)
+    page.wait_for_selector("#ictgis-edit[data-ready='1']", state="attached")
+    assert_reachable(page, "#edit-toggle", "#planner-toggle", "#logout")
+    tap(page, "#edit-toggle")
+    assert_reachable(page, "#edit-add-site", "#edit-add-post")
+    page.wait_for_function("() => window.ictgis.state.layers.bts_sites.getLayers().length > 0")
+    spot = page.evaluate(CENTRE_ON, key)
+    assert spot is not None and spot["onMap"], spot  # the site is on the map, no control covers it
+    if page.device == "phone":
+        page.touchscreen.tap(spot["x"], spot["y"])
+    else:
+        page.mouse.click(spot["x"], spot["y"])
+    page.wait_for_selector(f"#edit-form[data-key='{key}']:not([hidden])")
+    assert key in page.text_content("#edit-title")
+    assert page.input_value("#edit-power") == before["attributes"]["power"]
+    assert page.input_value("#edit-tech") == before["attributes"]["tech"]
+    for sel in ("#edit-power", "#edit-message", "#edit-save", "#edit-delete"):
+        page.locator(sel).scroll_into_view_if_needed()
+        assert_reachable(page, sel)
+    page.select_option("#edit-power", power)
+    page.fill("#edit-message", f"Đổi nguồn điện {key}")
+    page.locator("#edit-save").scroll_into_view_if_needed()
+    tap(page, "#edit-save")
+    page.wait_for_selector("#edit-form[data-saved='1']", state="attached")
+    assert "Đã lưu" in page.text_content("#edit-status")
+    after = api_feature(base, key)
+    assert after["attributes"]["power"] == power and after["version"] > before["version"]
+    page.wait_for_function(  # the map's layer was reloaded with the saved value
+        """([key, power]) => { let p = null; window.ictgis.state.layers.bts_sites.eachLayer(
+             l => { if (l.feature.properties.id === key) { p = l.feature.properties.power; } });
+             return p === power; }""",
+        arg=[key, power])
+    page.screenshot(path=str(artifacts / f"edit-{page.device}.png"))
+    assert page.errors == []
+
+
+def test_viewers_get_no_edit_panel(page, site):
+    log_in(page, site["base"], "viewer1")
+    open_map(page, site["base"])
+    assert page.locator("#ictgis-edit").count() == 0
