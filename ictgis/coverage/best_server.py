@@ -47,7 +47,7 @@ from .model import (
     unobstructed_reach_km,
 )
 
-__all__ = ["compute"]
+__all__ = ["commune_table", "compute", "village_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -363,6 +363,25 @@ def _tables(ds, dem, rsrp, srv, site_ids, sites, threshold, cell_ids=None) -> tu
     serving = np.full(len(villages), -1)
     value[ok] = rsrp[rows[ok], cols[ok]]
     serving[ok] = srv[rows[ok], cols[ok]]
+    table = village_table(villages, sites, value, serving, threshold, site_ids=list(site_ids), cell_ids=cell_ids)
+    return table, commune_table(table, communes)
+
+
+def village_table(villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, value: np.ndarray, serving: np.ndarray,
+                  threshold: float, *, site_ids: list[str], cell_ids: list[str] | None = None) -> pd.DataFrame:
+    """Return the village table of a coverage run from the RSRP and serving index sampled at each village.
+
+    Parameters
+    ----------
+    villages, sites
+        The village layer and the sites of the technology (for the nearest site).
+    value, serving
+        RSRP (dBm, NaN where none) and serving transmitter index (-1 where none), one per village.
+    threshold
+        Coverage threshold (dBm).
+    site_ids, cell_ids
+        Site and cell of each transmitter index (cells default to the sites: omnidirectional).
+    """
     near = gpd.sjoin_nearest(villages[[villages.geometry.name]], sites[["id", sites.geometry.name]], how="left",
                              distance_col="_d")
     near = near[~near.index.duplicated(keep="first")].reindex(villages.index)
@@ -375,6 +394,11 @@ def _tables(ds, dem, rsrp, srv, site_ids, sites, threshold, cell_ids=None) -> tu
         "serving_cell": [(cell_ids or site_ids)[s] if s >= 0 else None for s in serving],
         "covered": np.nan_to_num(value, nan=-np.inf) >= threshold,
         "nearest_site": near["id"].to_numpy(), "nearest_site_km": np.round(near["_d"].to_numpy() / 1000.0, 2)})
+    return table
+
+
+def commune_table(table: pd.DataFrame, communes: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Return the per-commune reduction of a village table (villages and population covered, percentages)."""
     grouped = table.groupby("commune")
     per = pd.DataFrame({"villages": grouped.size(), "villages_covered": grouped["covered"].sum(),
                         "population": grouped["population"].sum(),
@@ -390,7 +414,7 @@ def _tables(ds, dem, rsrp, srv, site_ids, sites, threshold, cell_ids=None) -> tu
     per.index.name = "code"
     for column in ("villages", "villages_covered", "population", "population_covered"):
         per[column] = per[column].astype(int)
-    return table, per.reset_index()
+    return per.reset_index()
 
 
 def _summary(technology, threshold, dem, villages, sites, env, calib, radii, elapsed, operator, k_factor) -> dict:

@@ -47,12 +47,14 @@ from ..coverage import (
     MAX_RADIUS_M,
     NO_SIGNAL_DBM,
     RADIUS_MARGIN_DB,
+    commune_table,
     compute,
     loss_coefficients,
     site_environment,
     sites_of,
     tr38901_coefficients,
     unobstructed_reach_km,
+    village_table,
 )
 from ..io import Dataset
 from ..sheets import write_csv
@@ -243,19 +245,7 @@ def write_vrt(path: Path, grid: GridSpec, tiles: list[dict], *, kind: str, dtype
 def _village_table(villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, value: np.ndarray, serving: np.ndarray,
                    threshold: float) -> pd.DataFrame:
     """Build the village table of a single-process run, plus `province`, from the sampled values."""
-    site_ids = sites["id"].astype(str).tolist()
-    near = gpd.sjoin_nearest(villages[[villages.geometry.name]], sites[["id", sites.geometry.name]], how="left",
-                             distance_col="_d")
-    near = near[~near.index.duplicated(keep="first")].reindex(villages.index)
-    table = pd.DataFrame({
-        "id": villages["id"].to_numpy(), "name": villages["name"].to_numpy(),
-        "commune": villages["commune"].to_numpy(),
-        "population": villages["population"].astype("Float64").fillna(0).to_numpy(dtype=float),
-        "rsrp_dbm": np.round(value, 1),
-        "serving_site": [site_ids[s] if s >= 0 else None for s in serving],
-        "serving_cell": [site_ids[s] if s >= 0 else None for s in serving],  # omnidirectional: the site
-        "covered": np.nan_to_num(value, nan=-np.inf) >= threshold,
-        "nearest_site": near["id"].to_numpy(), "nearest_site_km": np.round(near["_d"].to_numpy() / 1000.0, 2)})
+    table = village_table(villages, sites, value, serving, threshold, site_ids=sites["id"].astype(str).tolist())
     if "province" in villages:
         table["province"] = villages["province"].astype(str).to_numpy()
     return table
@@ -263,22 +253,7 @@ def _village_table(villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, value: n
 
 def _commune_table(table: pd.DataFrame, communes: gpd.GeoDataFrame) -> pd.DataFrame:
     """Per-commune reduction of the village table (the columns of a single-process run, plus `province`)."""
-    grouped = table.groupby("commune")
-    per = pd.DataFrame({"villages": grouped.size(), "villages_covered": grouped["covered"].sum(),
-                        "population": grouped["population"].sum(),
-                        "population_covered": grouped.apply(lambda g: g.loc[g["covered"], "population"].sum(),
-                                                            include_groups=False)})
-    per = per.reindex(communes["code"].to_numpy()).fillna(0)
-    per.insert(0, "name", communes["name"].to_numpy())
-    if "district" in communes:
-        per.insert(1, "district", communes["district"].to_numpy())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per["populated_area_pct"] = np.round(100.0 * per["population_covered"] / per["population"], 1)
-        per["villages_pct"] = np.round(100.0 * per["villages_covered"] / per["villages"], 1)
-    per.index.name = "code"
-    for column in ("villages", "villages_covered", "population", "population_covered"):
-        per[column] = per[column].astype(int)
-    per = per.reset_index()
+    per = commune_table(table, communes)
     if "province" in communes:
         per["province"] = communes["province"].astype(str).to_numpy()
     return per
