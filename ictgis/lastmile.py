@@ -268,6 +268,10 @@ def plan_last_mile(ds, *, technologies: Iterable[str] | str | None = None, horiz
     consider = nofiber.copy()
     if include_no_4g:
         step("finding the villages without 4G")
+        if ds.dem_path is None or _sites_4g(ds) is None or ds.get("communes") is None:
+            raise LayerError("--include-no-4g needs the 4G coverage model: a DEM (dem.tif), communes and bts_sites "
+                             "with 4G", [Problem("dem.tif", "no DEM or no 4G sites: the villages without 4G are "
+                                                 "unknown")])
         consider |= villages_without_4g(ds, allv)
     v = allv.loc[consider].copy()
     v["id"] = v["id"].astype(str)

@@ -277,3 +277,25 @@ interventions:
         scenario.read(path)
     text = str(err.value) + " ".join(map(str, err.value.problems))
     assert "dearest" in text and "pigeons" in text
+
+
+def test_include_no_4g_needs_the_coverage_model(tiny_dir, tmp_path):
+    result = CliRunner().invoke(main, ["lastmile", str(tiny_dir), "--out", str(tmp_path / "o"), "--include-no-4g"])
+    assert result.exit_code == 2 and "dem.tif" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_include_no_4g_adds_exactly_the_villages_the_4g_model_leaves_out(demo_dir):
+    from ictgis import io
+    from ictgis.lastmile import plan_last_mile, villages_without_4g
+
+    ds = io.load(demo_dir)
+    villages = ds["villages"]
+    ids = villages["id"].astype(str).to_numpy()
+    no_4g = set(ids[villages_without_4g(ds, villages)])
+    no_fiber = set(ids[~villages["fiber"].astype(bool).to_numpy()])
+    assert no_4g - no_fiber and len(no_4g) < len(ids) / 4, "the demo has some villages with fiber but no 4G"
+    plain = plan_last_mile(ds, technologies=("satellite",))
+    wider = plan_last_mile(ds, technologies=("satellite",), include_no_4g=True)
+    assert set(plain.villages["id"]) == no_fiber
+    assert set(wider.villages["id"]) == no_fiber | no_4g

@@ -25,6 +25,7 @@ import geopandas as gpd
 import shapely
 from flask import Blueprint, Flask, abort, g, jsonify, request
 
+from ictgis.labels import FIELDS
 from ictgis.store import EditConflictError, Feature
 
 from . import data, i18n
@@ -67,7 +68,7 @@ EDIT_WORDS: dict[str, dict[str, str]] = {
     "field_tech": {"vi": "Công nghệ (2G,3G,4G,5G)", "en": "Technologies (2G,3G,4G,5G)"},
     "field_power": {"vi": "Nguồn điện", "en": "Power source"},
     "field_height_m": {"vi": "Độ cao ăng-ten (m)", "en": "Antenna height (m)"},
-    "field_band_mhz": {"vi": "Băng tần (MHz)", "en": "Band (MHz)"},
+    "field_band_mhz": {"vi": FIELDS["band_mhz"].heading("vi"), "en": FIELDS["band_mhz"].heading("en")},
     "field_tower": {"vi": "Mã cột (dùng chung)", "en": "Shared tower id"},
     "field_name": {"vi": "Tên", "en": "Name"},
     "field_kind": {"vi": "Loại", "en": "Kind"},
