@@ -17,7 +17,7 @@ from conftest import DEMO_DIR
 from test_web import make_data
 from test_web_browser import ARGS, CHROMIUM, artifacts, playwright_api, serve  # noqa: F401 - fixtures
 
-from ictgis_web import analyses, create_app
+from ictgis_web import analyses, create_app, data
 from ictgis_web.users import UserStore
 
 DEVICES = {
@@ -348,8 +348,13 @@ def test_the_indicator_table_fills_in_the_4g_coverage(page, small_site, artifact
     release = threading.Event()
     analyses.background(("browser-block", uuid.uuid4().hex), lambda: release.wait(120))
     try:
-        # a new content key: the coverage of this copy is not computed yet
-        (small_site["data"] / "README.txt").write_text(f"{uuid.uuid4()}", encoding="utf-8")
+        # a new state of the sites (a changeset moving S1's antenna): its coverage is not computed yet
+        with small_site["app"].app_context():
+            store = data.store()
+            site = store.feature("bts_sites", "S1")
+            store.edit("bts_sites", "S1", expected_version=site.version, author="test", message="antenna height",
+                       attributes={"height_m": 20.0 + uuid.uuid4().int % 2000 / 100.0})
+            data.refresh()
         page.goto(small_site["base"] + "/indicators")
         cell = "#indicator-table tr[data-key='mobile.populated_area_4g_pct'] td:nth-child(3)"  # the value
         assert page.locator(cell).inner_text() == "đang tính…"
