@@ -15,7 +15,7 @@
 PostGIS: ``DATABASE_URL`` when it names a PostgreSQL database, else a throwaway server started from Debian's
 ``postgresql-15`` + ``postgresql-15-postgis-3`` (as root through ``tests/pg_ctl_unprivileged.sh``); without them the
 PostGIS lines say ``skipped``. One JSON line per measure on stdout: {"bench", "backend", "ours_s", "peer",
-"peer_s", "ratio", "goal", "ok"}. Run: ``python benchmarks/bench_store.py``.
+"peer_s", "ratio", "goal", "ok"}. Run: ``python benchmarks/bench_store.py`` (``--history-only``: only 4).
 """
 
 from __future__ import annotations

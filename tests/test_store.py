@@ -343,3 +343,14 @@ def test_layer_states_name_each_layers_last_change_and_partial_or_reused_reads_e
             same_dataset(reused, full)
             assert all(reused[k] is known[k] for k in known)
         previous = (n, full)
+    for a in [0, *ids]:  # the diff reads only the keys touched in between: the same as comparing whole states
+        for b in ids:
+            got = store.diff(a, b)
+            for name in store.layer_states(b):
+                before = {} if a == 0 else dict(zip(*store.layer(name, as_of=a)[["feature_key", "version"]]
+                                                    .T.to_numpy(), strict=True))
+                after = dict(zip(*store.layer(name, as_of=b)[["feature_key", "version"]].T.to_numpy(), strict=True))
+                lo, hi = (before, after) if a <= b else (after, before)
+                assert got[name] == {"added": sorted(set(after) - set(before)),
+                                     "removed": sorted(set(before) - set(after)),
+                                     "changed": sorted(k for k in set(lo) & set(hi) if lo[k] != hi[k])}, (a, b, name)

@@ -287,8 +287,10 @@ class Store:
         return {name: json.loads(value) for name, value in conn.execute(query)}
 
     def version_rows(self, layer: str, as_of: int | None, *, conn: sa.Connection,
-                     columns: list[str] | None = None, keys: list[str] | None = None) -> list[Mapping]:
+                     columns: list[str] | None = None, keys: list[str] | sa.Select | None = None) -> list[Mapping]:
         """Rows of a layer's versions alive at `as_of` (None: current), in import order.
+
+        `keys` (a list, or a select of keys) keeps only those features.
 
         Each row has ``fid``, ``feature_key``, ``version``, ``ord``, the attributes and ``geom`` (WKB).
         """
