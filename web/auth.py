@@ -66,7 +66,7 @@ def _load_user():
     if sid is not None and g.user is None:  # logged out, expired, or the user was removed
         session.pop("sid", None)
     if g.user is None:  # a GIS client's read: HTTP Basic (`web.basicauth`)
-        found = basicauth.authenticate()
+        found = basicauth.authenticate(users=store(), logins=guard())
         if isinstance(found, User):
             g.user = found
         elif found is not None:

@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from cachetools import LRUCache
 from flask import Flask, Response, current_app, jsonify, request
 
-from .users import User
+from .logins import LoginGuard
+from .users import User, UserStore
 
 REALM = 'Basic realm="ictgis", charset="UTF-8"'
 #: Read-only routes a GIS client uses, besides every ``/ogc/`` route.
@@ -91,8 +92,15 @@ def credentials() -> tuple[str, str] | None:
     return (name, password) if sep else ("", "")
 
 
-def authenticate() -> User | Response | None:
+def authenticate(*, users: UserStore, logins: LoginGuard) -> User | Response | None:
     """Check the request's Basic credentials on a GIS route.
+
+    Parameters
+    ----------
+    users
+        The app's users (`web.auth.store`).
+    logins
+        The app's login guard (`web.auth.guard`): lockouts, sessions, audit log.
 
     Returns
     -------
@@ -108,11 +116,9 @@ def authenticate() -> User | Response | None:
     name, password = given
     if not name:
         return _refused("malformed Basic credentials")
-    from .auth import guard, store
-
     state = _state()
     digest = hmac.new(state.key, f"{name}\0{password}".encode(), hashlib.sha256).digest()
-    user = _remembered(state, digest, name)
+    user = _remembered(state, digest, name, users, logins)
     if user is not None:
         return user
     with state.lock:
@@ -122,11 +128,11 @@ def authenticate() -> User | Response | None:
             event = state.checking[digest] = threading.Event()
     if not mine:  # the same client's parallel requests: one hash for all of them
         event.wait(WAIT_S)
-        user = _remembered(state, digest, name)
+        user = _remembered(state, digest, name, users, logins)
         if user is not None:
             return user
     try:
-        return _check(state, digest, name, password, guard(), store())
+        return _check(state, digest, name, password, logins, users)
     finally:
         if mine:
             with state.lock:
@@ -134,7 +140,8 @@ def authenticate() -> User | Response | None:
             event.set()
 
 
-def _check(state: _Remembered, digest: bytes, name: str, password: str, guard, users) -> User | Response:
+def _check(state: _Remembered, digest: bytes, name: str, password: str, guard: LoginGuard,
+           users: UserStore) -> User | Response:
     address = request.remote_addr or "-"
     locked = guard.locked_for(name, address)
     if locked:
@@ -155,15 +162,13 @@ def _check(state: _Remembered, digest: bytes, name: str, password: str, guard, u
     return user
 
 
-def _remembered(state: _Remembered, digest: bytes, name: str) -> User | None:
+def _remembered(state: _Remembered, digest: bytes, name: str, users: UserStore, guard: LoginGuard) -> User | None:
     """Return the user of remembered credentials whose session is still live (else forget them)."""
-    from .auth import guard, store
-
     with state.lock:
         found = state.sessions.get(digest)
     if found is None or found[0] != name:
         return None
-    user = store().get(name) if guard().session_user(found[1]) == name else None
+    user = users.get(name) if guard.session_user(found[1]) == name else None
     if user is None:
         with state.lock:
             state.sessions.pop(digest, None)
