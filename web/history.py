@@ -10,7 +10,7 @@ States are read layer by layer (`dataset_at`): a layer is named by the last chan
 (`ictgis.store.Store.layer_states`, a few milliseconds), and each layer read is kept under that name
 (`MAX_LAYER_FRAMES`), so consecutive changesets — which usually touch one layer — read only that one. The charts of
 indicators over time take only the province totals they show (`headline_at`, `ictgis.indicators.headline`: its
-four layers, no per-unit tables): about 25 ms a point on the demo the first time instead of about 1 s for the
+four layers, no per-unit tables): tens of milliseconds a point on the demo the first time instead of about 1 s for the
 whole dataset and every indicator.
 """
 
