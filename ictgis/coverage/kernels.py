@@ -292,6 +292,9 @@ def pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef,
               pat_cap, use_pat):
     """RSRP for (site, target) pairs: Hata + J(v) of the dominant edge of the bilinear profile between them.
 
+    The profile has the earth bulge ``d1 · d2 / (2 k R)`` added (an obstacle between the ends stands that much
+    higher over their chord), as in the sweeps.
+
     A *site* s here is a group of co-located transmitters with one antenna height and band (as a sweep of
     `best_server_kernel`): its transmitters ``tx_lo[s] … tx_hi[s] - 1`` (reference power `powers`, antenna tables
     `pat_h`, `pat_v`, `pat_cap` when ``use_pat[s]``) share the profile and the loss, and the pair gets the best of
@@ -321,7 +324,7 @@ def pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef,
             f = k / steps
             d1 = f * d
             d2 = d - d1
-            z = bilinear(surface, r0 + f * (r1 - r0), c0 + f * (c1 - c0)) - d1 * d2 * bulge
+            z = bilinear(surface, r0 + f * (r1 - r0), c0 + f * (c1 - c0)) + d1 * d2 * bulge  # the earth bulge
             h = z - (za + (zb - za) * f)
             v = h * math.sqrt(2.0 / lam[s] * (1.0 / d1 + 1.0 / d2))
             if v > vmax:
