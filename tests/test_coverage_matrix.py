@@ -104,3 +104,13 @@ def test_matrix_equals_the_raster_with_cells_and_land_cover(tmp_path):
 def test_no_cells_nor_land_cover_in_the_folder_changes_nothing(tmp_path):
     ds = _folder(tmp_path)
     np.testing.assert_array_equal(_matrix(ds), _matrix(ds, cells=False, landcover=False))
+
+
+def test_the_web_candidate_is_omnidirectional_in_a_folder_with_cells(tmp_path):
+    """The web's candidate site (raster on its window + matrix) in a folder whose cells name other sites."""
+    from ictgis_web import candidate
+
+    ds = _folder(tmp_path, cells_csv="site,azimuth,tilt\nS1,90,0\nS1,180,2\n")
+    site = ds["bts_sites"].to_crs(4326).geometry.iloc[0]
+    got = candidate.evaluate(ds, lon=site.x, lat=site.y + 0.01, height_m=40.0)
+    assert got["overlay"] is not None and got["villages_in_reach"] >= 0
