@@ -114,7 +114,7 @@ def evaluate(ds: Dataset, *, lon: float, lat: float, height_m: float, technology
                               cells=False)
     overlay = _overlay(result)
     villages = ds["villages"]
-    covered, rsrp = coverage.coverage_matrix(ds, site, villages, technology=technology, dem=dem)
+    covered, rsrp = coverage.coverage_matrix(ds, site, villages, technology=technology, dem=dem, cells=False)
     mine = covered.toarray()[0]
     served = coverage_result(ds, technology)
     base_known = served is not None and len(served.villages) == len(villages)
