@@ -40,6 +40,7 @@ from flask import (
     url_for,
 )
 
+from .accounts import accounts_url, app_accounts
 from .logins import LoginGuard, LoginPolicy
 from .users import User, UserStore
 
@@ -48,7 +49,7 @@ OPEN_ENDPOINTS = frozenset({"auth.login", "static", "maps.vendor"})
 
 
 def store() -> UserStore:
-    """Return the users of this app's instance folder."""
+    """Return the users of this app (in its store, `web.accounts`)."""
     return current_app.extensions["ictgis_users"]
 
 
@@ -177,7 +178,8 @@ def logout():
 
 def install(app: Flask) -> None:
     """Attach the user store and the per-request user loading to an app."""
-    app.extensions["ictgis_users"] = UserStore(app.instance_path)
+    app.extensions["ictgis_users"] = UserStore(app.instance_path, url=accounts_url(app),
+                                               store=lambda: app_accounts(app))
     policy = LoginPolicy(max_failures=int(app.config.get("LOGIN_MAX_FAILURES", 5)),
                          max_failures_per_address=int(app.config.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)),
                          window_s=float(app.config.get("LOGIN_FAILURE_WINDOW_S", 900.0)),

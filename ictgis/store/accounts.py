@@ -82,13 +82,14 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def create_run(store: Store, run_id: str, *, name: str, parameters: Mapping[str, Any], owner: str | None = None,
-               outputs: str | None = None, status: str = "queued", **fields: Any) -> dict[str, Any]:
+               outputs: str | None = None, status: str = "queued", message: str | None = None,
+               **fields: Any) -> dict[str, Any]:
     """Record a new scenario run (version 1); return it.
 
     Parameters
     ----------
-    run_id, name, parameters, owner, outputs
-        Its id, scenario name, parameters (JSON values), who started it and the folder of its outputs.
+    run_id, name, parameters, owner, outputs, message
+        Its id, scenario name, parameters (JSON values), who started it, the folder of its outputs, its message.
     status
         ``queued`` for a new run (another status to record an old run, e.g. moved from a file).
     **fields
@@ -100,7 +101,8 @@ def create_run(store: Store, run_id: str, *, name: str, parameters: Mapping[str,
     values = {k: _encode(k, v) for k, v in fields.items()}
     with store.writing(serial=False) as conn:
         conn.execute(t.insert().values(id=run_id, name=name, status=status, parameters=json.dumps(parameters),
-                                       outputs=outputs, owner=owner, created=time, updated=time, version=1,
+                                       outputs=outputs, owner=owner, message=message, created=time, updated=time,
+                                       version=1,
                                        **values))
     return get_run(store, run_id)  # type: ignore[return-value]
 
