@@ -168,9 +168,9 @@ def _record_run(func: Callable, scenario: Path, folder: Path, record: RunRecord,
     """Run `func` and keep its record up to date: running with its progress, then done or failed.
 
     A new message (the run enters a step) is written at once; the same message with a new fraction at most every
-    0.25 s. The status is "running" from the start: a record never reports progress while "queued". When the
-    record was finished by someone else (a cancel), the run stops at its next progress report, and a run that
-    ends after a cancel won keeps no outputs.
+    0.25 s; a progress report the store cannot take at that moment is skipped (logged). The status is "running"
+    from the start: a record never reports progress while "queued". When the record was finished by someone else
+    (a cancel), the run stops at its next progress report, and a run that ends after a cancel won keeps no outputs.
     """
     state = {"written": 0.0, "message": None, "fraction": 0.0}
 
@@ -182,7 +182,12 @@ def _record_run(func: Callable, scenario: Path, folder: Path, record: RunRecord,
         t = time.monotonic()
         if new_step or t - state["written"] > 0.25:
             state["written"] = t
-            if not record.write(status="running", progress=fraction, message=message):
+            try:
+                written = record.write(status="running", progress=fraction, message=message)
+            except sa_exc.DBAPIError as exc:  # the store busy or away for a moment: the run goes on
+                logger.warning("progress of run %s not recorded: %s", record.run_id, str(exc).splitlines()[0])
+                return
+            if not written:
                 raise RunCancelled(record.run_id)
 
     if not record.write(status="running", started=now(), pid=pid, progress=0.0):
