@@ -81,7 +81,7 @@ def token(client) -> str:
 
 
 def login(client, app, name: str = "anh", role: str = "planner", password: str = "mat-khau-123"):
-    UserStore(app.instance_path).add(name, password, role, replace=True)
+    app.extensions["ictgis_users"].add(name, password, role, replace=True)  # in the app's store
     resp = client.post("/login", data={"username": name, "password": password, "csrf_token": token(client)})
     assert resp.status_code == 302, resp.get_data(as_text=True)
     return resp
