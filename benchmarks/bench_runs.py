@@ -3,10 +3,11 @@
 The records are rows of the app's GeoPackage store (`ictgis.store.accounts`), read in one query; each finished run
 has six output files in ``<instance>/runs/<id>/out`` (their names are in the record, so no folder is walked). The
 peer is the previous design measured the same way: one ``run.json`` read per run and every output folder walked
-on each listing (123.7 ms for ``/scenarios/`` and 98.7 ms for ``/api/runs`` on the 2-core test machine, before the
-move; it cannot run from this tree any more). Median of 15 requests through Flask's test client (no network),
-logged in as a planner. Also: one login check per request (``UserStore.get``), the query every logged-in request
-makes. One JSON line per measure. Run: ``python benchmarks/bench_runs.py [--runs 200]``.
+on each listing (123.7 ms for ``/scenarios/`` and 98.7 ms for ``/api/runs`` on the shared 2-core test machine,
+before the move, and 174–211 ms at a load average of 7; it cannot run from this tree any more). Median of 15
+requests through Flask's test client (no network), logged in as a planner. Also: one login check per request
+(``UserStore.get``), the query every logged-in request makes. One JSON line per measure.
+Run: ``python benchmarks/bench_runs.py [--runs 200]``.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import exc as sa_exc
 
 from ictgis.store import EditConflictError, Store
@@ -55,7 +55,7 @@ from ictgis.store.schema import RUN_STATUSES
 from ictgis.store.store import now
 
 from .accounts import accounts_url, app_accounts, open_accounts
-from .paths import public_fields
+from .paths import hidden_roots, public_text
 
 logger = logging.getLogger(__name__)
 RUN_ID_RE = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
@@ -505,8 +505,12 @@ class JobRunner:
                 _remove_partials(folder)
         return marked
 
-    def _public(self, row: dict) -> dict:
-        """Turn a record of the store into what pages and the API show (times in seconds since the epoch)."""
+    def _public(self, row: dict, roots: list[tuple[str, str]] | None = None) -> dict:
+        """Turn a record of the store into what pages and the API show (times in seconds since the epoch).
+
+        Messages name files relative to the instance (`web.paths`); `roots` are the folders to hide, computed
+        once for a whole list.
+        """
         status = row["status"]
         if status not in FINISHED and row.get("server") == self.server:
             with self._lock:
@@ -524,7 +528,12 @@ class JobRunner:
         if row.get("result") is not None:
             record["result"] = row["result"]
         record["outputs"] = list(row.get("files") or []) if status == "done" else []
-        return public_fields(record)  # progress and error messages name files relative to the instance
+        if roots is None:
+            roots = _hidden_roots()
+        for key in ("message", "error"):
+            if isinstance(record[key], str) and record[key]:
+                record[key] = public_text(record[key], roots)
+        return record
 
     def get(self, run_id: str) -> dict | None:
         """Return a run's record with its output files, or None."""
@@ -535,7 +544,8 @@ class JobRunner:
 
     def list(self) -> list[dict]:
         """Every run of the store (of every server using it), newest first."""
-        return [self._public(r) for r in records.list_runs(self.store)]
+        roots = _hidden_roots()
+        return [self._public(r, roots) for r in records.list_runs(self.store)]
 
     def wait(self, run_id: str, timeout_s: float = 30.0) -> dict | None:
         """Wait until a run finishes (for tests and scripts); return its record."""
@@ -546,6 +556,11 @@ class JobRunner:
                 return record
             time.sleep(0.05)
         return self.get(run_id)
+
+
+def _hidden_roots() -> list[tuple[str, str]]:
+    """Return the folders `web.paths` hides in this app's messages (none outside an app context)."""
+    return hidden_roots(current_app.config, current_app.instance_path) if has_app_context() else []
 
 
 def migrate_run_files(runs_dir: Path, store: Store, *, server: str) -> list[str]:
