@@ -21,7 +21,7 @@ from test_web_auth import Browser
 from ictgis.store import accounts as records
 from ictgis.store import open_store
 from ictgis_web import create_app
-from ictgis_web.jobs import FINISHED, RunRecord, _record_run, finish_run, server_key
+from ictgis_web.jobs import FINISHED, RunRecord, finish_run, record_run, server_key
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "mat-khau-123"
@@ -101,7 +101,7 @@ def _see_and_cancel(first, client_a, second, client_b):
     # B cancels A's run: A's worker finds its record cancelled at its next progress report and stops
     cancelled = client_b.post(f"/api/runs/{run_a}/cancel", headers={"X-CSRF-Token": token(client_b)})
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
-    wait_for(lambda: run_a not in first.extensions["ictgis_jobs"]._live, timeout_s=30)
+    wait_for(lambda: not first.extensions["ictgis_jobs"].is_live(run_a), timeout_s=30)  # its worker stopped
     final = first.extensions["ictgis_jobs"].get(run_a)
     assert final["status"] == "cancelled" and final["outputs"] == []
     assert not (Path(first.instance_path) / "runs" / run_a / "out").exists()
@@ -132,7 +132,7 @@ def test_a_cancel_racing_the_end_of_a_run_has_one_winner(tmp_path, store_url):  
 
             thread = threading.Thread(target=cancel)
             thread.start()
-            _record_run(racing_runner, Path("plan.yaml"), folder, RunRecord(store, run_id, row["version"]), {},
+            record_run(racing_runner, Path("plan.yaml"), folder, RunRecord(store, run_id, row["version"]), {},
                         pid=None)
             thread.join()
             canceller.close()
@@ -160,7 +160,7 @@ def test_a_cancel_written_first_wins_over_the_runs_end(tmp_path):
             with open_store(url) as other:
                 assert finish_run(other, "20260101-000000-abcdef", "cancelled")
 
-        _record_run(runner, Path("plan.yaml"), tmp_path, RunRecord(store, row["id"], row["version"]), {}, pid=None)
+        record_run(runner, Path("plan.yaml"), tmp_path, RunRecord(store, row["id"], row["version"]), {}, pid=None)
         final = records.get_run(store, row["id"])
         assert final["status"] == "cancelled" and final["files"] is None and not (tmp_path / "out").exists()
         assert final["message"] == "gần xong"  # the run's progress up to then is kept

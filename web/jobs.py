@@ -163,7 +163,7 @@ def finish_run(store: Store, run_id: str, status: str, *, error: str | None = No
         return True
 
 
-def _record_run(func: Callable, scenario: Path, folder: Path, record: RunRecord, options: dict, *,
+def record_run(func: Callable, scenario: Path, folder: Path, record: RunRecord, options: dict, *,
                 pid: int | None) -> None:
     """Run `func` and keep its record up to date: running with its progress, then done or failed.
 
@@ -229,7 +229,7 @@ def _exit_with_parent(sentinel: int) -> None:
 
 def _worker(func: Callable, scenario: str, folder: str, run_id: str, version: int, store_url: str, options: dict,
             nice: int) -> None:
-    """Entry point of a run's worker process: opens the store by URL and runs (see `_record_run`)."""
+    """Entry point of a run's worker process: opens the store by URL and runs (see `record_run`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server, which stops its workers itself
     parent = multiprocessing.parent_process()
     if parent is not None:
@@ -240,7 +240,7 @@ def _worker(func: Callable, scenario: str, folder: str, run_id: str, version: in
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s [run %(process)d] %(message)s")
     store = open_accounts(store_url, init=False)
     try:
-        _record_run(func, Path(scenario), Path(folder), RunRecord(store, run_id, version), options, pid=os.getpid())
+        record_run(func, Path(scenario), Path(folder), RunRecord(store, run_id, version), options, pid=os.getpid())
     finally:
         store.close()
 
@@ -353,7 +353,7 @@ class JobRunner:
             if row is None or row["status"] in FINISHED:  # cancelled while queued (by this server or another)
                 return
             if self.isolation == "thread":
-                _record_run(func, scenario, folder, RunRecord(self.store, run_id, row["version"]), options, pid=None)
+                record_run(func, scenario, folder, RunRecord(self.store, run_id, row["version"]), options, pid=None)
             else:
                 self._run_process(func, scenario, folder, run_id, row["version"], options)
         except Exception as exc:  # never raised into the server
@@ -401,6 +401,11 @@ class JobRunner:
             proc = self._procs.get(run_id)
             if proc is not None:
                 (proc.kill if kill else proc.terminate)()
+
+    def is_live(self, run_id: str) -> bool:
+        """Tell whether this runner is still busy with a run (queued here, running, or its worker being reaped)."""
+        with self._lock:
+            return run_id in self._live
 
     def _wait_gone(self, run_id: str, timeout_s: float) -> bool:
         """Wait until this runner is done with a run (its worker reaped, its outputs cleaned); return whether it is."""

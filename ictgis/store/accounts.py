@@ -73,7 +73,7 @@ def _encode(field: str, value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False) if field in _JSON_FIELDS and value is not None else value
 
 
-def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
+def _decode(row: sa.RowMapping) -> dict[str, Any]:
     out = dict(row)
     for field in _JSON_FIELDS:
         if out.get(field) is not None:
