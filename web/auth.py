@@ -42,6 +42,7 @@ from flask import (
 )
 
 from . import basicauth
+from .accounts import accounts_url, app_accounts
 from .logins import LoginGuard, LoginPolicy
 from .users import User, UserStore
 
@@ -50,7 +51,7 @@ OPEN_ENDPOINTS = frozenset({"auth.login", "static", "maps.vendor"})
 
 
 def store() -> UserStore:
-    """Return the users of this app's instance folder."""
+    """Return the users of this app (in its store, `web.accounts`)."""
     return current_app.extensions["ictgis_users"]
 
 
@@ -188,7 +189,8 @@ def logout():
 
 def install(app: Flask) -> None:
     """Attach the user store and the per-request user loading to an app."""
-    app.extensions["ictgis_users"] = UserStore(app.instance_path)
+    app.extensions["ictgis_users"] = UserStore(app.instance_path, url=accounts_url(app),
+                                               store=lambda: app_accounts(app))
     policy = LoginPolicy(max_failures=int(app.config.get("LOGIN_MAX_FAILURES", 5)),
                          max_failures_per_address=int(app.config.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)),
                          window_s=float(app.config.get("LOGIN_FAILURE_WINDOW_S", 900.0)),
