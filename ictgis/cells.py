@@ -226,7 +226,10 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
     cell_ids: list[str] = []
     overrides: list[dict] = []
     tables_h, tables_v, caps, use = [], [], [], []
-    order = {s: np.flatnonzero(mine & (cell_site == s)).tolist() for s in sectored}
+    order: dict[str, list[int]] = {}
+    for i in np.flatnonzero(mine).tolist():
+        order.setdefault(cell_site[i], []).append(i)
+    records = cells.to_dict("records")  # rows as dicts: `cells.iloc[i]` per cell costs ~0.2 ms each
     for k, site in enumerate(ids):
         if site not in sectored:
             rows.append(k)
@@ -239,7 +242,7 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
             use.append(False)
             continue
         for i in order[site]:
-            row = cells.iloc[i]
+            row = records[i]
             counters[site] = counters.get(site, 0) + 1
             cid = row.get("cell") if "cell" in cells else None
             cell_ids.append(str(cid) if isinstance(cid, str) and cid.strip() else f"{site}-{counters[site]}")
