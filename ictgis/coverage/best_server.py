@@ -270,7 +270,9 @@ def _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m, offsets) ->
         surface += dem.elevation
     else:
         surface = (dem.elevation + surface).astype(dem.elevation.dtype)
-    counts = np.bincount(classes.ravel(), minlength=256)
+    counts = np.zeros(256, np.int64)
+    for r0 in range(0, classes.shape[0], 256):  # by strips: bincount casts to int64, 8 bytes a cell
+        counts += np.bincount(classes[r0:r0 + 256].ravel(), minlength=256)
     present = {int(k): int(counts[k]) for k in np.flatnonzero(counts) if k > 0}  # class 0: no data
     summary = {"source": source, "loss_db": {str(k): v for k, v in sorted(losses.items())},
                "canopy_m": {str(k): v for k, v in sorted(heights.items()) if v},
