@@ -7,7 +7,8 @@ no plotting library is needed.
 - `warp` reprojects a grid to a north-up grid in another CRS, at most ``max_px`` pixels on its longest side;
 - `classify` turns values into an RGBA image by classes (lower bounds, best first);
 - `class_index` and `class_palette` give the same image as class numbers and their colours (a paletted PNG: a
-  quarter of the bytes to colour and encode);
+  quarter of the bytes to colour and encode); `warp_classes` warps class numbers (``min``: the best class a pixel
+  covers), the pixels of `class_index` after a ``max`` `warp`;
 - `encode_png` encodes 1–4 bands of bytes (grey, grey + alpha, RGB, RGBA), or one band with a colour map;
 - `latlon_bounds` gives the ``[[south, west], [north, east]]`` of a warped grid, as Leaflet wants them;
 - `classed_png` does the four at once.
@@ -32,7 +33,8 @@ from collections.abc import Sequence
 import numpy as np
 from affine import Affine
 
-__all__ = ["class_index", "class_palette", "classed_png", "classify", "encode_png", "latlon_bounds", "warp"]
+__all__ = ["class_index", "class_palette", "classed_png", "classify", "encode_png", "latlon_bounds", "warp",
+           "warp_classes"]
 
 
 def _rio_crs(crs: object):
@@ -44,6 +46,19 @@ def _rio_crs(crs: object):
     if hasattr(crs, "to_wkt"):
         return CRS.from_user_input(crs.to_wkt())
     return CRS.from_user_input(crs)
+
+
+def _target_grid(shape: tuple[int, int], transform: Affine, src_crs, dst_crs, max_px: int
+                 ) -> tuple[Affine, int, int]:
+    """Return the north-up grid in `dst_crs` of `warp`: transform, width, height."""
+    from rasterio.warp import calculate_default_transform
+
+    rows, cols = shape
+    west, north = transform.c, transform.f
+    east, south = west + cols * transform.a, north + rows * transform.e
+    scale = max(1.0, max(rows, cols) / max_px)
+    return calculate_default_transform(src_crs, dst_crs, cols, rows, west, south, east, north,
+                                       dst_width=int(cols / scale), dst_height=int(rows / scale))
 
 
 def warp(values: np.ndarray, *, transform: Affine, crs: object, dst_crs: object = "EPSG:3857", max_px: int = 1600,
@@ -71,21 +86,51 @@ def warp(values: np.ndarray, *, transform: Affine, crs: object, dst_crs: object 
         ``(float32 grid, affine transform)`` in `dst_crs`.
     """
     from rasterio.enums import Resampling
-    from rasterio.warp import calculate_default_transform, reproject
+    from rasterio.warp import reproject
 
-    rows, cols = values.shape
     src_crs, dst_crs = _rio_crs(crs), _rio_crs(dst_crs)
-    west, north = transform.c, transform.f
-    east, south = west + cols * transform.a, north + rows * transform.e
-    scale = max(1.0, max(rows, cols) / max_px)
-    dst_transform, width, height = calculate_default_transform(
-        src_crs, dst_crs, cols, rows, west, south, east, north,
-        dst_width=int(cols / scale), dst_height=int(rows / scale))
+    dst_transform, width, height = _target_grid(values.shape, transform, src_crs, dst_crs, max_px)
     warped = np.full((height, width), np.nan, dtype=np.float32)
     reproject(np.asarray(values, dtype=np.float32), warped, src_transform=transform, src_crs=src_crs,
               dst_transform=dst_transform, dst_crs=dst_crs, src_nodata=np.nan, dst_nodata=np.nan,
               resampling=Resampling[resampling], init_dest_nodata=False,  # `warped` starts as NaN
               num_threads=os.cpu_count() or 1)  # GDAL's warper threads; the grid does not depend on them
+    return warped, dst_transform
+
+
+def warp_classes(values: np.ndarray, classes: Sequence[tuple[float, tuple[int, int, int, int]]], *,
+                 transform: Affine, crs: object, dst_crs: object = "EPSG:4326", max_px: int = 1600
+                 ) -> tuple[np.ndarray, Affine]:
+    """Warp a grid's class numbers: each pixel the class of the best value it covers (`class_index` of a `warp`).
+
+    The same pixels as ``class_index(warp(values, ..., resampling="max")[0], classes)``, computed the other way
+    round: the grid's class numbers (one byte a cell; NaN and values below the last class take ``len(classes)``)
+    warped with ``min``, the best class of the cells a pixel covers. A quarter of the bytes for GDAL's warper to
+    read and about half its CPU on a 30 m province grid.
+
+    Parameters
+    ----------
+    values, transform, crs, dst_crs, max_px
+        As in `warp`.
+    classes
+        As in `classify`.
+
+    Returns
+    -------
+    tuple
+        ``(uint8 grid of class numbers, affine transform)`` in `dst_crs`; pixels outside the source take
+        ``len(classes)`` (no class).
+    """
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    src_crs, dst_crs = _rio_crs(crs), _rio_crs(dst_crs)
+    dst_transform, width, height = _target_grid(values.shape, transform, src_crs, dst_crs, max_px)
+    index = class_index(values, classes)
+    warped = np.full((height, width), len(classes), dtype=np.uint8)
+    # no nodata: "no class" is the largest number, so `min` takes it only where a pixel covers nothing better
+    reproject(index, warped, src_transform=transform, src_crs=src_crs, dst_transform=dst_transform, dst_crs=dst_crs,
+              resampling=Resampling.min, init_dest_nodata=False, num_threads=os.cpu_count() or 1)
     return warped, dst_transform
 
 
@@ -123,10 +168,14 @@ def class_index(values: np.ndarray, classes: Sequence[tuple[float, tuple[int, in
     """
     if len(classes) > 255:
         raise ValueError(f"at most 255 classes, got {len(classes)}")
-    out = np.full(values.shape, len(classes), dtype=np.uint8)
+    out = np.full(np.shape(values), len(classes), dtype=np.uint8)
+    flat, dst = np.ravel(values), out.reshape(-1)
+    step = 1 << 20  # by chunks of a million cells: no grid-sized boolean temporaries
     with np.errstate(invalid="ignore"):  # NaN compares False: no class
-        for k in range(len(classes) - 1, -1, -1):  # weakest first: a stronger class overwrites it
-            out[values >= classes[k][0]] = k
+        for i in range(0, flat.size, step):
+            part, into = flat[i:i + step], dst[i:i + step]
+            for k in range(len(classes) - 1, -1, -1):  # weakest first: a stronger class overwrites it
+                into[part >= classes[k][0]] = k
     return out
 
 

@@ -11,7 +11,16 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
 from ictgis.coverage import RSRP_CLASSES
-from ictgis.rasterpng import class_index, class_palette, classed_png, classify, encode_png, latlon_bounds, warp
+from ictgis.rasterpng import (
+    class_index,
+    class_palette,
+    classed_png,
+    classify,
+    encode_png,
+    latlon_bounds,
+    warp,
+    warp_classes,
+)
 
 # 10 × 8 cells of 90 m in VN-2000 / TM-3 103-00 near Điện Biên Phủ
 TRANSFORM = Affine(90.0, 0.0, 500_000.0, 0.0, -90.0, 2_370_000.0)
@@ -45,6 +54,23 @@ def test_class_index_and_palette_give_the_image_of_classify():
     assert np.array_equal(class_palette(RSRP_CLASSES)[idx], classify(values, RSRP_CLASSES))
     shuffled = [RSRP_CLASSES[k] for k in (2, 0, 4, 1, 3)]  # not sorted: still the first class reached
     assert np.array_equal(class_palette(shuffled)[class_index(values, shuffled)], classify(values, shuffled))
+
+
+@pytest.mark.parametrize(("dst_crs", "max_px"), [("EPSG:4326", 4096), ("EPSG:4326", 37), ("EPSG:3857", 23)])
+def test_warp_classes_gives_the_classes_of_the_max_warp(dst_crs, max_px):
+    rng = np.random.default_rng(max_px)
+    values = rng.uniform(-130.0, -70.0, size=(90, 75)).astype(np.float32)
+    values[rng.random(values.shape) < 0.3] = np.nan
+    values[:20, :30] = np.nan  # a corner of no data, and lone NaN cells among values
+    values[60:, 50:] = -125.0  # valid but below the last class
+    got, got_transform = warp_classes(values, RSRP_CLASSES, transform=TRANSFORM, crs="EPSG:9205", dst_crs=dst_crs,
+                                      max_px=max_px)
+    warped, transform = warp(values, transform=TRANSFORM, crs="EPSG:9205", dst_crs=dst_crs, max_px=max_px,
+                             resampling="max")
+    expected = class_index(warped, RSRP_CLASSES)
+    assert got_transform == transform and got.dtype == np.uint8
+    assert len(np.unique(expected)) >= 4 and (expected == len(RSRP_CLASSES)).any()  # classes, and pixels of none
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_encode_png_with_a_colour_map_is_a_paletted_png_with_alpha():
