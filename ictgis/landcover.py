@@ -33,6 +33,7 @@ import numpy as np
 from . import settings
 from ._errors import LayerError, Problem
 from .terrain import Dem
+from .terrain.dem import WARP_MEM_MB
 
 __all__ = [
     "LANDCOVER_NAMES", "WORLDCOVER", "canopy_grid", "class_table", "find_landcover", "landcover_spec", "loss_grid",
@@ -142,7 +143,8 @@ def read_landcover(path: str | Path, dem: Dem, *, classes: dict[int, int] | None
         out = np.zeros(dem.shape, dtype=np.uint8)
         reproject(rasterio.band(src, 1), out, dst_transform=dem.transform, dst_crs=dem.crs.to_wkt()
                   if not dem.crs.to_epsg() else f"EPSG:{dem.crs.to_epsg()}",
-                  dst_nodata=0, resampling=Resampling.mode if finer else Resampling.nearest)
+                  dst_nodata=0, resampling=Resampling.mode if finer else Resampling.nearest,
+                  warp_mem_limit=WARP_MEM_MB)
     if classes:
         lut = np.arange(256, dtype=np.uint8)
         for k, v in classes.items():

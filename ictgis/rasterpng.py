@@ -33,6 +33,10 @@ from collections.abc import Sequence
 import numpy as np
 from affine import Affine
 
+#: GDAL warper memory (MB): see `ictgis.terrain.dem.WARP_MEM_MB` (the same reasoning; kept here so that drawing a
+#: PNG does not import the terrain package).
+WARP_MEM_MB = 16
+
 __all__ = ["class_index", "class_palette", "classed_png", "classify", "encode_png", "latlon_bounds", "warp",
            "warp_classes"]
 
@@ -94,7 +98,8 @@ def warp(values: np.ndarray, *, transform: Affine, crs: object, dst_crs: object 
     reproject(np.asarray(values, dtype=np.float32), warped, src_transform=transform, src_crs=src_crs,
               dst_transform=dst_transform, dst_crs=dst_crs, src_nodata=np.nan, dst_nodata=np.nan,
               resampling=Resampling[resampling], init_dest_nodata=False,  # `warped` starts as NaN
-              num_threads=os.cpu_count() or 1)  # GDAL's warper threads; the grid does not depend on them
+              num_threads=os.cpu_count() or 1,  # GDAL's warper threads; the grid does not depend on them
+              warp_mem_limit=WARP_MEM_MB)
     return warped, dst_transform
 
 
@@ -130,7 +135,8 @@ def warp_classes(values: np.ndarray, classes: Sequence[tuple[float, tuple[int, i
     warped = np.full((height, width), len(classes), dtype=np.uint8)
     # no nodata: "no class" is the largest number, so `min` takes it only where a pixel covers nothing better
     reproject(index, warped, src_transform=transform, src_crs=src_crs, dst_transform=dst_transform, dst_crs=dst_crs,
-              resampling=Resampling.min, init_dest_nodata=False, num_threads=os.cpu_count() or 1)
+              resampling=Resampling.min, init_dest_nodata=False, num_threads=os.cpu_count() or 1,
+              warp_mem_limit=WARP_MEM_MB)
     return warped, dst_transform
 
 

