@@ -347,15 +347,15 @@ def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float
             profile.update(predictor=2 if integer else 3)
         if compress.lower() == "deflate":
             profile.update(zlevel=DEFLATE_LEVEL)
-    fill_nan = nodata is not None and np.issubdtype(array.dtype, np.floating)
+    fill = float(nodata) if nodata is not None and np.issubdtype(array.dtype, np.floating) else None
     overview_options = {"ZLEVEL_OVERVIEW": str(DEFLATE_LEVEL)} if compress and compress.lower() == "deflate" else {}
     with atomic_path(path) as tmp, rasterio.Env(GDAL_NUM_THREADS=str(threads), **overview_options), \
             rasterio.open(tmp, "w", **profile) as dst:
         # by strips of tile rows: no grid-sized copy (NaN → nodata, dtype, rasterio's own copy of a 2-D array)
         for r0 in range(0, array.shape[0], STRIP_ROWS):
             part = array[r0:r0 + STRIP_ROWS]
-            if fill_nan:
-                part = np.where(np.isnan(part), nodata, part)
+            if fill is not None:
+                part = np.where(np.isnan(part), fill, part)
             dst.write(part.astype(dtype, copy=False), 1, window=Window(0, r0, part.shape[1], part.shape[0]))
         factors: list[int] = []
         while overviews and max(array.shape) / 2 ** (len(factors) + 1) >= 256:
