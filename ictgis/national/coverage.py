@@ -230,7 +230,7 @@ def run_tile(task: TileTask, *, dem_path: str, grid: GridSpec, out_dir: str, tec
         ``village_index``, ``rsrp`` and ``server`` (global index) at the tile's villages, the tile's file names and
         its ``seconds``.
     """
-    t = time.perf_counter()
+    t, cpu, started = time.perf_counter(), time.process_time(), time.time()
     dem = read_window(dem_path, grid, task.window_rows, task.window_cols)
     classes: np.ndarray | bool = False
     if landcover_path is not None:
@@ -258,7 +258,35 @@ def run_tile(task: TileTask, *, dem_path: str, grid: GridSpec, out_dir: str, tec
     vr, vc = task.village_cells[:, 0] - task.rows[0], task.village_cells[:, 1] - task.cols[0]
     return {"row": task.row, "col": task.col, "rows": task.rows, "cols": task.cols, "files": names,
             "village_index": task.village_index, "rsrp": rsrp[vr, vc].astype(np.float64), "server": server[vr, vc],
-            "sites": len(task.sites), "transmitters": len(positions), "seconds": time.perf_counter() - t}
+            "sites": len(task.sites), "transmitters": len(positions), "seconds": time.perf_counter() - t,
+            "cpu_seconds": time.process_time() - cpu, "started": started, "finished": time.time(),
+            "worker": _worker_name()}
+
+
+def _worker_name() -> str:
+    """Address of the Dask worker running the task ("local" outside Dask)."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return "local"
+
+
+def schedule_figures(results: list[dict]) -> dict:
+    """Where the wall time of the tasks went: their span, and how long the first worker to finish sat idle.
+
+    ``span_s`` is from the first task's start to the last task's end; ``tail_s`` from the moment the first worker
+    ran out of tasks to the end (the straggling last tiles: 0 when every worker finishes together).
+    """
+    if not results:
+        return {"span_s": 0.0, "tail_s": 0.0}
+    last: dict[str, float] = {}
+    for r in results:
+        last[r["worker"]] = max(last.get(r["worker"], 0.0), r["finished"])
+    end = max(last.values())
+    return {"span_s": round(end - min(r["started"] for r in results), 2),
+            "tail_s": round(end - min(last.values()), 2) if len(last) > 1 else 0.0}
 
 
 def _tiles(grid: GridSpec, tile_size: int, xs: np.ndarray, ys: np.ndarray, radii: np.ndarray,
@@ -287,8 +315,7 @@ def _tiles(grid: GridSpec, tile_size: int, xs: np.ndarray, ys: np.ndarray, radii
             vin = np.flatnonzero((v_rows >= r0) & (v_rows < r1) & (v_cols >= c0) & (v_cols < c1))
             sub_cells = None if cell_site is None else cells[np.isin(cell_site, site_ids[pos])]
             tx_pos = None if tx is None else np.flatnonzero(np.isin(tx.site_row, pos))
-            # cost: every sweep covers the part of its disc inside the window (the tile and its halo)
-            rr = np.minimum(radii[pos], (r1 - r0 + c1 - c0) * res)
+            rr = radii[pos]  # cost: every sweep covers its disc (the window holds it, but at the grid's edges)
             tasks.append(TileTask(i, j, (r0, r1), (c0, c1), (max(0, r0 - halo), min(grid.height, r1 + halo)),
                                   (max(0, c0 - halo), min(grid.width, c1 + halo)), pos, sub,
                                   gpd.GeoDataFrame(com.copy()), vin, np.column_stack([v_rows[vin], v_cols[vin]]),
@@ -437,7 +464,12 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
                              "total": math.ceil(grid.height / tile_size) * math.ceil(grid.width / tile_size),
                              "task_seconds": round(sum(r["seconds"] for r in results), 2),
                              "site_sweeps": int(sum(r["sites"] for r in results)),
-                             "seconds": sorted((round(r["seconds"], 2) for r in results), reverse=True)},
+                             "task_cpu_seconds": round(sum(r["cpu_seconds"] for r in results), 2),
+                             "window_cells_max": max(((t.window_rows[1] - t.window_rows[0])
+                                                      * (t.window_cols[1] - t.window_cols[0]) for t in tasks),
+                                                     default=0),
+                             "seconds": sorted((round(r["seconds"], 2) for r in results), reverse=True)}
+                  | schedule_figures(results),
                    "radius_m": {"min": float(tx_radii.min()), "max": float(tx_radii.max())},
                    "transmitters": len(tx.cell_ids), "sectors": int(tx.use_pat.sum()),
                    "landcover": None if landcover_path is None else landcover_path.name}
