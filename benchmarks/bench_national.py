@@ -21,6 +21,7 @@ under 15 minutes at the measured efficiency.
 
     python benchmarks/bench_national.py [--provinces 8] [--provinces-30 8] [--resolutions 90,30]
                                         [--tile-sizes 1024,2048] [--tile-sizes-30 2048,4096]
+                                        [--runs 1@0,2@0,2@1] [--runs-30 1@0,2@0,2@1]
                                         [--cache /tmp/ictgis-national]
 
 The machine is shared: every line carries the load average; compare lines of one run.
@@ -132,6 +133,9 @@ def main() -> None:
     parser.add_argument("--resolutions", default="90,30")
     parser.add_argument("--tile-sizes", default="1024,2048", help="tile sizes (cells) below 30 m cells")
     parser.add_argument("--tile-sizes-30", default="2048,4096", help="tile sizes (cells) at 30 m and finer")
+    parser.add_argument("--runs", default="1@0,2@0,2@1",
+                        help="runs below 30 m: WORKERS@TILE (index in --tile-sizes), comma-separated")
+    parser.add_argument("--runs-30", default="1@0,2@0,2@1", help="runs at 30 m and finer, as --runs")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ictgis-national")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -145,20 +149,27 @@ def main() -> None:
         folder, build_s = _country(args.cache, n, res)
         ds = io.load(folder)
         base = {"bench": "national", "resolution_m": res, "provinces": n, "country_build_s": round(build_s, 1)}
+        runs = args.runs if res > 30 else args.runs_30
         scratch = Path(tempfile.mkdtemp(prefix="ictgis-national-out-"))
+        done: dict[tuple[int, int], dict] = {}
         try:
-            one = _run(ds, 1, tiles[0], scratch)
-            emit(base | one | {"load": load_average()})
-            two = _run(ds, 2, tiles[0], scratch)
-            eff = one["wall_s"] / (2 * two["wall_s"])
-            emit(base | two | {"efficiency": round(eff, 2), "load": load_average(),
-                               "cpu_efficiency": round(one["task_cpu_s"] / max(two["task_cpu_s"], 1e-9), 2)})
-            other = _run(ds, 2, tiles[1], scratch)
-            emit(base | other | {"load": load_average()})
+            for item in runs.split(","):
+                workers, tile = (int(x) for x in item.split("@"))
+                record = _run(ds, workers, tiles[tile], scratch)
+                done[workers, tile] = record
+                extra: dict = {"load": load_average()}
+                if workers == 2 and (1, tile) in done:
+                    one = done[1, tile]
+                    extra |= {"efficiency": round(one["wall_s"] / (2 * record["wall_s"]), 2),
+                              "cpu_efficiency": round(one["task_cpu_s"] / max(record["task_cpu_s"], 1e-9), 2)}
+                emit(base | record | extra)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        if res == 30:
-            at30, eff30 = base | one, eff
+        if res == 30 and done:
+            first = done.get((1, 0)) or next(iter(done.values()))
+            two = done.get((2, 0))
+            eff = first["wall_s"] / (2 * two["wall_s"]) if two is not None and (1, 0) in done else eff30
+            at30, eff30 = base | first, eff
     if at30 is not None:
         emit(_extrapolate(at30, eff30))
 
