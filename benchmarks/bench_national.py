@@ -21,7 +21,7 @@ under 15 minutes at the measured efficiency.
 
     python benchmarks/bench_national.py [--provinces 8] [--provinces-30 8] [--resolutions 90,30]
                                         [--tile-sizes 1024,2048] [--tile-sizes-30 2048,4096]
-                                        [--runs 1@0,2@0,2@1] [--runs-30 1@0,2@0,2@1]
+                                        [--runs 1@0,2@0,2@1] [--runs-30 1@0,2@0,2@1] [--build-30 90]
                                         [--cache /tmp/ictgis-national]
 
 The machine is shared: every line carries the load average; compare lines of one run.
@@ -62,7 +62,7 @@ def _rss_mb() -> float:
     return 0.0
 
 
-def _run(ds, workers: int, tile_size: int, scratch: Path) -> dict:
+def _run(ds, workers: int, tile_size: int, scratch: Path, resolution_m: float | None = None) -> dict:
     from ictgis.national import dask_client, run_coverage, warmup_seconds, worker_peak_rss_mb
 
     out = scratch / f"w{workers}_t{tile_size}"
@@ -72,7 +72,7 @@ def _run(ds, workers: int, tile_size: int, scratch: Path) -> dict:
         idle = client.run(_rss_mb)
         load_before = load_average()
         t, cpu = time.perf_counter(), time.process_time()
-        summary = run_coverage(ds, out, client=client, tile_size=tile_size)
+        summary = run_coverage(ds, out, client=client, tile_size=tile_size, resolution_m=resolution_m)
         wall, driver_cpu = time.perf_counter() - t, time.process_time() - cpu
         load_after = load_average()
         peak = worker_peak_rss_mb(client)
@@ -136,6 +136,9 @@ def main() -> None:
     parser.add_argument("--runs", default="1@0,2@0,2@1",
                         help="runs below 30 m: WORKERS@TILE (index in --tile-sizes), comma-separated")
     parser.add_argument("--runs-30", default="1@0,2@0,2@1", help="runs at 30 m and finer, as --runs")
+    parser.add_argument("--build-30", default=None, metavar="M",
+                        help="for runs at 30 m and finer, use the country built at M m and let the run resample it "
+                             "(building 8 provinces at 30 m takes long on a shared machine)")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ictgis-national")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -146,16 +149,18 @@ def main() -> None:
     for res in (float(r) for r in args.resolutions.split(",")):
         n = args.provinces if res >= 90 else args.provinces_30
         tiles = [int(t) for t in (args.tile_sizes if res > 30 else args.tile_sizes_30).split(",")]
-        folder, build_s = _country(args.cache, n, res)
+        built = float(args.build_30) if res <= 30 and args.build_30 else res
+        folder, build_s = _country(args.cache, n, built)
         ds = io.load(folder)
-        base = {"bench": "national", "resolution_m": res, "provinces": n, "country_build_s": round(build_s, 1)}
+        base = {"bench": "national", "resolution_m": res, "provinces": n, "country_build_s": round(build_s, 1),
+                "dem_m": built}
         runs = args.runs if res > 30 else args.runs_30
         scratch = Path(tempfile.mkdtemp(prefix="ictgis-national-out-"))
         done: dict[tuple[int, int], dict] = {}
         try:
             for item in runs.split(","):
                 workers, tile = (int(x) for x in item.split("@"))
-                record = _run(ds, workers, tiles[tile], scratch)
+                record = _run(ds, workers, tiles[tile], scratch, None if built == res else res)
                 done[workers, tile] = record
                 extra: dict = {"load": load_average()}
                 if workers == 2 and (1, tile) in done:
