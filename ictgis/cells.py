@@ -194,7 +194,7 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
     collector = Collector()
     known = all_site_ids if all_site_ids is not None else set(ids)
     cell_site = cells["site"].astype(str).to_numpy()
-    for i in np.flatnonzero(~np.isin(cell_site, list(known))).tolist():
+    for i in np.flatnonzero(~pd.Index(cell_site).isin(known)).tolist():
         collector.add(label, f"site {cell_site[i]!r} is not in bts_sites", row=int(i) + 1, column="site",
                       feature_id=cell_site[i])
     tech = technology.upper()
@@ -218,7 +218,7 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
                     collector.add(p.file, p.message, row=p.row, column=p.column)
     collector.raise_if_any(label)
     row_of = {s: k for k, s in enumerate(ids)}
-    mine = serves & np.isin(cell_site, ids)
+    mine = serves & pd.Index(cell_site).isin(ids)
     sectored = set(cell_site[mine])
     counters: dict[str, int] = {}
     rows: list[int] = []
@@ -226,7 +226,11 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
     cell_ids: list[str] = []
     overrides: list[dict] = []
     tables_h, tables_v, caps, use = [], [], [], []
-    order = {s: np.flatnonzero(mine & (cell_site == s)).tolist() for s in sectored}
+    order: dict[str, list[int]] = {}  # the cells of each sectored site, in table order (one pass)
+    for i in np.flatnonzero(mine).tolist():
+        order.setdefault(cell_site[i], []).append(i)
+    records = cells.to_dict("records")  # row access without a pandas Series per cell
+    tables: dict[tuple, tuple[np.ndarray, np.ndarray, float]] = {}  # cells aimed alike share their tables
     for k, site in enumerate(ids):
         if site not in sectored:
             rows.append(k)
@@ -239,7 +243,7 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
             use.append(False)
             continue
         for i in order[site]:
-            row = cells.iloc[i]
+            row = records[i]
             counters[site] = counters.get(site, 0) + 1
             cid = row.get("cell") if "cell" in cells else None
             cell_ids.append(str(cid) if isinstance(cid, str) and cid.strip() else f"{site}-{counters[site]}")
@@ -249,8 +253,10 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
                 else None
             tilt = 0.0 if "tilt" not in cells or pd.isna(row["tilt"]) else float(row["tilt"])
             bw = None if "beamwidth" not in cells or pd.isna(row["beamwidth"]) else float(row["beamwidth"])
-            h, v, cap = antenna.pattern_tables(float(row["azimuth"]) % 360.0, tilt, pattern=pattern,
-                                               beamwidth_deg=bw)
+            key = (float(row["azimuth"]) % 360.0, tilt, id(pattern), bw)
+            if key not in tables:
+                tables[key] = antenna.pattern_tables(key[0], tilt, pattern=pattern, beamwidth_deg=bw)
+            h, v, cap = tables[key]
             tables_h.append(h)
             tables_v.append(v)
             caps.append(cap)
