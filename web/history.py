@@ -34,8 +34,8 @@ import shapely
 from cachetools import LRUCache
 from flask import Flask, current_app
 
+from ictgis import IctgisError, io, settings
 from ictgis import indicators as ind
-from ictgis import io, settings
 from ictgis.crs import to_crs
 from ictgis.store import Changeset, Store
 from ictgis.store.changes import CHANGE_KINDS
@@ -171,7 +171,9 @@ def past_coverage(store: Store, number: int, technology: str, *, dem_dir: Path,
     -------
     dict
         ``populated_area_pct`` (None for a state without DEM, villages or sites), ``villages_covered``,
-        ``population_covered``, ``resolution_m`` and ``seconds`` (the time taken, loading included).
+        ``population_covered``, ``resolution_m`` and ``seconds`` (the time taken, loading included); with
+        ``error`` (and no %) when that state's data cannot give a coverage (`ictgis.IctgisError`, e.g. cells of a
+        removed site), so that it is not tried again and the next states go on.
     """
     from ictgis import coverage
     from ictgis.layers import parse_tech
@@ -184,8 +186,14 @@ def past_coverage(store: Store, number: int, technology: str, *, dem_dir: Path,
         if not any(technology in parse_tech(t) for t in ds["bts_sites"]["tech"]):
             out.update(populated_area_pct=0.0, villages_covered=0, population_covered=0)
         else:
-            s = coverage.compute(ds, technology=technology, resolution_m=resolution_m,
-                                 progress=lambda f, m: None).summary
+            try:
+                s = coverage.compute(ds, technology=technology, resolution_m=resolution_m,
+                                     progress=lambda f, m: None).summary
+            except IctgisError as exc:  # that state's data cannot give a coverage: "—", kept like a value
+                logger.warning("no %s coverage for changeset %d: %s", technology, number, str(exc).splitlines()[0])
+                out["error"] = str(exc).splitlines()[0]
+                out["seconds"] = round(time.perf_counter() - start, 2)
+                return out
             out.update(populated_area_pct=float(s["populated_area_pct"]), villages_covered=int(s["villages_covered"]),
                        population_covered=int(s["population_covered"]), resolution_m=float(s["resolution_m"]))
     out["seconds"] = round(time.perf_counter() - start, 2)
