@@ -313,7 +313,7 @@ def _tiles(grid: GridSpec, tile_size: int, xs: np.ndarray, ys: np.ndarray, radii
             sub = sites.iloc[pos]
             com = kinds[kinds["code"].isin(sub["commune"])] if "commune" in sub else kinds.iloc[:0]
             vin = np.flatnonzero((v_rows >= r0) & (v_rows < r1) & (v_cols >= c0) & (v_cols < c1))
-            sub_cells = None if cell_site is None else cells[np.isin(cell_site, site_ids[pos])]
+            sub_cells = None if cell_site is None or cells is None else cells[np.isin(cell_site, site_ids[pos])]
             tx_pos = None if tx is None else np.flatnonzero(np.isin(tx.site_row, pos))
             rr = radii[pos]  # cost: every sweep covers its disc (the window holds it, but at the grid's edges)
             tasks.append(TileTask(i, j, (r0, r1), (c0, c1), (max(0, r0 - halo), min(grid.height, r1 + halo)),
