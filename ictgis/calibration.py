@@ -373,7 +373,7 @@ def calibrate(ds, measurements: str | Path, out_dir: str | Path, *, technology: 
     lc_path = lc.find_landcover(ds.data_dir, spec)
     landcover = None
     if lc_path is not None:
-        grid = lc.read_landcover(lc_path, dem, classes=spec.get("classes"))
+        grid = lc.read_landcover(lc_path, dem, classes=spec.get("classes"), extra_classes=lc.table_classes(spec))
         landcover = np.full(len(points), -1, dtype=np.int64)
         landcover[inside] = grid[rows[inside], cols[inside]]
         landcover[landcover == 0] = -1

@@ -26,7 +26,10 @@ from ._validate import Collector, check_attributes
 from .attributes import decimal_numbers
 from .layers import CELLS, fold, parse_tech
 
-__all__ = ["ANTENNA_DIR", "CELL_LIMITS", "Transmitters", "find_cells", "read_cells", "transmitters"]
+__all__ = [
+    "ANTENNA_DIR", "CELL_LIMITS", "Transmitters", "check_cells", "check_cells_table", "find_cells", "read_cells",
+    "transmitters",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ def _rename(frame: pd.DataFrame, explicit: dict) -> pd.DataFrame:
 
 
 def read_cells(path: str | Path, *, fields: dict | None = None, encoding: str | None = None,
-               sheet: str | None = None) -> pd.DataFrame:
+               sheet: str | None = None, collector: Collector | None = None) -> pd.DataFrame | None:
     """Read and type a cells table (CSV, XLSX or a vector file whose geometry is ignored).
 
     Parameters
@@ -83,6 +86,9 @@ def read_cells(path: str | Path, *, fields: dict | None = None, encoding: str | 
         Schema name → the file's column, for names the built-in aliases (GOC_PHUONG_VI, GOC_NGHIENG …) miss.
     encoding, sheet
         Text encoding of a CSV; sheet of a workbook (or layer of a GeoPackage).
+    collector
+        Where the problems go (``ictgis validate``): then nothing is raised, bad values are left empty, and None
+        is returned when the file cannot be read at all.
 
     Returns
     -------
@@ -92,26 +98,28 @@ def read_cells(path: str | Path, *, fields: dict | None = None, encoding: str | 
     Raises
     ------
     LayerError
-        Naming file, row and column of every unreadable value or value out of range.
+        Naming file, row and column of every unreadable value or value out of range (without a `collector`).
     """
     path = Path(path)
     label = path.name
-    collector = Collector()
+    own = collector is None
+    collector = Collector() if collector is None else collector
+    before = len(collector.problems)
     decimal_comma = False
     if not path.exists():
         collector.add(label, "file not found for layer cells")
-        collector.raise_if_any(label)
+        return _done(collector, label, own, None)
     if path.suffix.lower() in tables.TABLE_SUFFIXES:
         table = tables.read_table(path, encoding=encoding, sheet=sheet, collector=collector, label=label)
-        collector.raise_if_any(label)
-        assert table is not None  # read_table gives a table or collects a problem
+        if table is None or len(collector.problems) > before:
+            return _done(collector, label, own, None)
         frame, decimal_comma = table.frame, table.decimal_comma
     else:
         try:
             frame = pd.DataFrame(pyogrio.read_dataframe(path, layer=sheet, read_geometry=False))
         except Exception as exc:  # pyogrio raises several kinds for unreadable files
             collector.add(label, f"cannot be read: {exc}")
-            collector.raise_if_any(label)
+            return _done(collector, label, own, None)
     frame = _rename(frame.reset_index(drop=True), fields or {})
     frame = frame.replace("", None) if len(frame) else frame
     if decimal_comma:
@@ -124,8 +132,83 @@ def read_cells(path: str | Path, *, fields: dict | None = None, encoding: str | 
         for i in np.flatnonzero(~np.isnan(values) & ((values < lo) | (values > hi))):
             collector.add(label, f"{name} is {values[i]:g}, expected {lo:g}–{hi:g}", row=int(i) + 1, column=name,
                           feature_id=frame["site"].iloc[i] if "site" in frame else None)
-    collector.raise_if_any(label)
-    return pd.DataFrame(frame)
+            frame.loc[frame.index[i], name] = None
+    return _done(collector, label, own, pd.DataFrame(frame))
+
+
+def _done(collector: Collector, label: str, own: bool, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    if own:
+        collector.raise_if_any(label)
+    return frame
+
+
+def check_cells_table(cells: pd.DataFrame, *, data_dir: str | Path | None, site_ids: set[str] | None,
+                      collector: Collector, label: str = "cells") -> dict[str, antenna.Pattern]:
+    """Check the cells' sites and antenna pattern files; return the patterns read (file name → pattern).
+
+    Parameters
+    ----------
+    cells
+        The cells table (`read_cells`).
+    data_dir
+        Data folder whose ``antennas/`` holds the pattern files.
+    site_ids
+        Ids of every BTS site: a cell of another site is a problem (None: not checked).
+    collector
+        Where the problems go (file, row, column): a cell of an unknown site, a pattern file not found in
+        ``antennas/``, an unreadable pattern file.
+    label
+        File name for messages.
+    """
+    cell_site = cells["site"].astype(str).to_numpy() if "site" in cells else np.array([], dtype=object)
+    if site_ids is not None and len(cell_site):
+        unknown = ~pd.Series(cell_site).isin(site_ids).to_numpy()
+        for i in np.flatnonzero(unknown).tolist():
+            collector.add(label, f"site {cell_site[i]!r} is not in bts_sites", row=int(i) + 1, column="site",
+                          feature_id=cell_site[i])
+    patterns: dict[str, antenna.Pattern] = {}
+    if "pattern" not in cells:
+        return patterns
+    folder = Path(data_dir or ".") / ANTENNA_DIR
+    seen: set[str] = set()
+    for i, name in enumerate(cells["pattern"]):
+        if not isinstance(name, str) or not name.strip() or name in seen:
+            continue
+        seen.add(name)
+        path = folder / name.strip()
+        if not path.exists():
+            collector.add(label, f"antenna pattern file {ANTENNA_DIR}/{name.strip()} not found", row=i + 1,
+                          column="pattern", feature_id=cell_site[i] if len(cell_site) else None)
+            continue
+        try:
+            patterns[name] = antenna.read_msi(path)
+        except LayerError as exc:
+            for p in exc.problems:
+                collector.add(p.file, p.message, row=p.row, column=p.column)
+    return patterns
+
+
+def check_cells(data_dir: str | Path, *, mapping: dict | None = None, site_ids: set[str] | None = None,
+                collector: Collector) -> pd.DataFrame | None:
+    """Check a data folder's cells layer as ``ictgis coverage`` reads it (for ``ictgis validate``).
+
+    Reads it with `read_cells` (values, ranges) and checks it with `check_cells_table` (sites, pattern files),
+    recording every problem in `collector`.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        The cells (bad values left empty), None when the folder has no cells layer or it cannot be read.
+    """
+    found = find_cells(data_dir, mapping)
+    if found is None:
+        return None
+    path, spec = found
+    table = read_cells(path, fields=spec.get("fields"), encoding=spec.get("encoding") or (mapping or {}).get(
+        "encoding"), sheet=spec.get("layer"), collector=collector)
+    if table is not None:
+        check_cells_table(table, data_dir=data_dir, site_ids=site_ids, collector=collector, label=path.name)
+    return table
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,32 +276,14 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
                             np.zeros((n, 181)), np.zeros(n), np.zeros(n, dtype=bool))
     collector = Collector()
     known = all_site_ids if all_site_ids is not None else set(ids)
+    patterns = check_cells_table(cells, data_dir=data_dir, site_ids=set(known), collector=collector, label=label)
+    collector.raise_if_any(label)
     cell_site = cells["site"].astype(str).to_numpy()
-    for i in np.flatnonzero(~np.isin(cell_site, list(known))).tolist():
-        collector.add(label, f"site {cell_site[i]!r} is not in bts_sites", row=int(i) + 1, column="site",
-                      feature_id=cell_site[i])
     tech = technology.upper()
     serves = np.array([(not isinstance(t, str)) or not t.strip() or tech in parse_tech(t)
                        for t in (cells["tech"] if "tech" in cells else [None] * len(cells))], dtype=bool)
-    patterns: dict[str, antenna.Pattern] = {}
-    if "pattern" in cells:
-        folder = Path(data_dir or ".") / ANTENNA_DIR
-        for i, name in enumerate(cells["pattern"]):
-            if not isinstance(name, str) or not name.strip() or name in patterns:
-                continue
-            path = folder / name.strip()
-            if not path.exists():
-                collector.add(label, f"antenna pattern file {ANTENNA_DIR}/{name.strip()} not found", row=i + 1,
-                              column="pattern", feature_id=cell_site[i])
-                continue
-            try:
-                patterns[name] = antenna.read_msi(path)
-            except LayerError as exc:
-                for p in exc.problems:
-                    collector.add(p.file, p.message, row=p.row, column=p.column)
-    collector.raise_if_any(label)
     row_of = {s: k for k, s in enumerate(ids)}
-    mine = serves & np.isin(cell_site, ids)
+    mine = serves & pd.Series(cell_site).isin(row_of).to_numpy()
     sectored = set(cell_site[mine])
     counters: dict[str, int] = {}
     rows: list[int] = []
@@ -226,7 +291,10 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
     cell_ids: list[str] = []
     overrides: list[dict] = []
     tables_h, tables_v, caps, use = [], [], [], []
-    order = {s: np.flatnonzero(mine & (cell_site == s)).tolist() for s in sectored}
+    order: dict[str, list[int]] = {s: [] for s in sectored}
+    for i in np.flatnonzero(mine).tolist():
+        order[cell_site[i]].append(i)
+    records = cells.to_dict("records")
     for k, site in enumerate(ids):
         if site not in sectored:
             rows.append(k)
@@ -239,7 +307,7 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
             use.append(False)
             continue
         for i in order[site]:
-            row = cells.iloc[i]
+            row = records[i]
             counters[site] = counters.get(site, 0) + 1
             cid = row.get("cell") if "cell" in cells else None
             cell_ids.append(str(cid) if isinstance(cid, str) and cid.strip() else f"{site}-{counters[site]}")

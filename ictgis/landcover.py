@@ -32,12 +32,12 @@ import numpy as np
 
 from . import settings
 from ._errors import LayerError, Problem
+from ._validate import Collector
 from .terrain import Dem
 
 __all__ = [
-    "LANDCOVER_NAMES", "WORLDCOVER", "canopy_grid", "class_table", "find_landcover", "landcover_spec", "loss_grid",
-    "loss_tables",
-    "read_landcover",
+    "LANDCOVER_NAMES", "MIN_DEM_SHARE", "WORLDCOVER", "canopy_grid", "check_landcover", "class_table",
+    "find_landcover", "landcover_spec", "loss_grid", "loss_tables", "read_landcover", "table_classes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,8 @@ WORLDCOVER: dict[int, tuple[str, str]] = {
 #: File names of the land cover in a data folder.
 LANDCOVER_NAMES = ("landcover.tif", "landcover.tiff")
 _SPEC_KEYS = {"file", "classes", "loss_db", "canopy_m"}
+#: Share of the DEM's cells (with an elevation) below which a land cover is reported as partial.
+MIN_DEM_SHARE = 0.5
 
 
 def landcover_spec(mapping: dict, *, file: str = "layers.yaml") -> dict:
@@ -109,7 +111,14 @@ def find_landcover(data_dir: str | Path | None, spec: dict | None = None) -> Pat
     return None
 
 
-def read_landcover(path: str | Path, dem: Dem, *, classes: dict[int, int] | None = None) -> np.ndarray:
+def table_classes(spec: dict | None) -> set[int]:
+    """Class codes that ``layers.yaml`` gives a table for (``loss_db`` or ``canopy_m``): known beside WorldCover's."""
+    spec = spec or {}
+    return {int(k) for key in ("loss_db", "canopy_m") for k in (spec.get(key) or {})}
+
+
+def read_landcover(path: str | Path, dem: Dem, *, classes: dict[int, int] | None = None,
+                   extra_classes: set[int] | None = None) -> np.ndarray:
     """Read a land-cover raster onto the DEM grid (uint8 class codes, 0 where there is none).
 
     Parameters
@@ -120,11 +129,19 @@ def read_landcover(path: str | Path, dem: Dem, *, classes: dict[int, int] | None
         The grid to bring it onto.
     classes
         The file's codes → WorldCover codes (codes not listed are kept).
+    extra_classes
+        Codes known beside WorldCover's (`table_classes`: those ``layers.yaml`` gives a loss or canopy for).
 
     Returns
     -------
     numpy.ndarray
         uint8 array of the DEM's shape.
+
+    Raises
+    ------
+    LayerError
+        The file cannot be read or has no CRS; it covers no cell of the DEM (another place, or a wrong CRS); it
+        has codes (after `classes`) that are neither WorldCover classes nor in `extra_classes`.
     """
     import rasterio
     from rasterio.enums import Resampling
@@ -143,13 +160,59 @@ def read_landcover(path: str | Path, dem: Dem, *, classes: dict[int, int] | None
         reproject(rasterio.band(src, 1), out, dst_transform=dem.transform, dst_crs=dem.crs.to_wkt()
                   if not dem.crs.to_epsg() else f"EPSG:{dem.crs.to_epsg()}",
                   dst_nodata=0, resampling=Resampling.mode if finer else Resampling.nearest)
+        crs_name = src.crs.to_string()
+        bounds = tuple(round(v, 3) for v in src.bounds)
     if classes:
         lut = np.arange(256, dtype=np.uint8)
         for k, v in classes.items():
             if 0 <= k < 256 and 0 <= v < 256:
                 lut[k] = v
         out = lut[out]
+    if not out.any():
+        dem_crs = f"EPSG:{dem.crs.to_epsg()}" if dem.crs.to_epsg() else dem.crs.name
+        raise LayerError(f"{path.name}: the land cover covers none of the DEM", [Problem(
+            path.name, f"covers none of the DEM: its extent {bounds} in {crs_name} does not overlap the DEM's "
+            f"{tuple(round(v, 1) for v in dem.bounds)} in {dem_crs} (another area, or a wrong CRS?)")])
+    present = np.flatnonzero(np.bincount(out.ravel(), minlength=256))
+    unknown = [int(k) for k in present if k and k not in WORLDCOVER and k not in (extra_classes or set())]
+    if unknown:
+        listed = ", ".join(map(str, unknown[:20])) + (" …" if len(unknown) > 20 else "")
+        raise LayerError(f"{path.name}: classes that are not ESA WorldCover codes", [Problem(
+            path.name, f"classes {listed} are not ESA WorldCover codes ({', '.join(map(str, WORLDCOVER))}): map "
+            "them with `landcover: classes: {code: WorldCover code}` in layers.yaml, or give their `loss_db` and "
+            "`canopy_m` there", column="class")])
     return out
+
+
+def check_landcover(data_dir: str | Path, dem: Dem | None, *, mapping: dict | None = None,
+                    collector: Collector) -> list[str]:
+    """Check a data folder's land cover as ``ictgis coverage`` reads it (for ``ictgis validate``).
+
+    The ``landcover:`` settings of ``layers.yaml`` (`landcover_spec`), the file (`find_landcover`) and its
+    reading onto the DEM grid (`read_landcover`: CRS, extent, class codes); every problem goes to `collector`.
+
+    Returns
+    -------
+    list of str
+        Warnings: the land cover covers less than `MIN_DEM_SHARE` of the DEM.
+    """
+    mapping = mapping or {}
+    label = Path(mapping.get("_path", "layers.yaml")).name
+    try:
+        spec = landcover_spec(mapping, file=label) if mapping else {}
+        path = find_landcover(data_dir, spec)
+        if path is None or dem is None:
+            return []
+        grid = read_landcover(path, dem, classes=spec.get("classes"), extra_classes=table_classes(spec))
+    except LayerError as exc:
+        collector.problems.extend(exc.problems)
+        return []
+    valid = ~np.isnan(dem.elevation)
+    share = float((grid[valid] > 0).mean()) if valid.any() else 1.0
+    if share < MIN_DEM_SHARE:
+        return [f"{path.name} covers {100 * share:.0f} % of the DEM: cells without land cover get no clutter loss "
+                "nor canopy"]
+    return []
 
 
 def class_table(defaults: dict[int, float], *overrides: dict | None) -> dict[int, float]:

@@ -3,8 +3,10 @@
 - **Candidates** (`generate_candidates`, `read_candidates`): local high ground near villages without signal, plus
   points near roads, thinned to a minimum spacing, each priced by the cost model below.
 - **Optimisation** (`MaximalCovering`, from :mod:`ictgis.mclp`, where the solver on arrays lives): from a boolean
-  coverage matrix candidate × village (RSRP ≥ threshold, from the coverage engine), populations and the villages
-  existing sites already cover, choose the new sites covering the most people, by count (``n_sites``) or budget
+  coverage matrix candidate × village (RSRP ≥ threshold, from the coverage engine: `ictgis.coverage.coverage_matrix`,
+  the raster's model with the data folder's land cover; a candidate is a new site without cells, so it is
+  omnidirectional), populations and the villages existing sites already cover, choose the new sites covering the
+  most people, by count (``n_sites``) or budget
   (``budget_vnd``, knapsack MCLP), greedy or exact (HiGHS), with the LP bound.
 
 Cost model (USD, from :mod:`ictgis.settings`; converted with ``ictgis.settings.usd_to_vnd``)

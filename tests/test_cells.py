@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import geopandas as gpd
 import numpy as np
@@ -202,3 +203,112 @@ def test_scenario_parameters_take_a_clutter_loss_per_class(tmp_path):
                    encoding="utf-8")
     with pytest.raises(ScenarioError, match="land-cover class"):
         scenario.read(bad, check_base=False)
+
+
+# ------------------------------------------------------------------------------ ictgis validate: cells, land cover
+def _flat_dem(folder, *, crs="EPSG:9205"):
+    transform = Affine(CELL, 0.0, X0 - 500, 0.0, -CELL, Y0 + 10_500)
+    with rasterio.open(folder / "dem.tif", "w", driver="GTiff", width=220, height=220, count=1, dtype="float32",
+                       crs=crs, transform=transform, nodata=-32768) as dst:
+        dst.write(np.full((220, 220), 400.0, np.float32), 1)
+    return transform
+
+
+def _landcover(folder, classes, *, transform, crs="EPSG:9205"):
+    with rasterio.open(folder / "landcover.tif", "w", driver="GTiff", width=classes.shape[1],
+                       height=classes.shape[0], count=1, dtype="uint8", crs=crs, transform=transform,
+                       nodata=0) as dst:
+        dst.write(classes, 1)
+
+
+#: cells as Excel writes them in a Vietnamese locale: BOM, semicolons, decimal commas, CRLF, Vietnamese headers
+MESSY_CELLS = ("Mã trạm;Mã cell;Góc phương vị;Góc nghiêng;Độ rộng búp;File anten\r\n"
+               "S1;S1-A;45,5;3;65;\r\n"
+               "S1;S1-B;400;2;65;\r\n"        # row 2: azimuth out of range
+               "S9;S9-A;120;2,5;65;\r\n"      # row 3: no such site
+               "S2;S2-A;200;95;65;\r\n"       # row 4: tilt out of range
+               "S2;S2-B;300;2;0,5;\r\n"       # row 5: beamwidth out of range
+               "S3;S3-A;10;2;65;kathrein.msi\r\n"   # row 6: no such pattern file
+               "S4;S4-A;10;2;65;broken.msi\r\n")    # row 7: a pattern file that cannot be read
+
+
+def _messy_folder(tmp_path, layers=None):
+    from conftest import write_layers as write
+
+    folder = write(tmp_path / "d", layers or tiny_layers())
+    transform = _flat_dem(folder)
+    (folder / "cells.csv").write_bytes(b"\xef\xbb\xbf" + MESSY_CELLS.encode("utf-8"))
+    (folder / "antennas").mkdir()
+    (folder / "antennas" / "broken.msi").write_text("NAME broken\nHORIZONTAL 360\n0 abc\n", encoding="utf-8")
+    return folder, transform
+
+
+def test_validate_reports_every_problem_of_the_cells_and_the_land_cover_and_exits_2(tmp_path):
+    from click.testing import CliRunner
+
+    from ictgis.cli import main
+
+    folder, _ = _messy_folder(tmp_path)
+    # a land cover in degrees of another place (its CRS or extent is wrong): it covers none of the DEM
+    _landcover(folder, np.full((10, 10), 10, np.uint8), transform=Affine(0.01, 0, 105.0, 0, -0.01, 21.0),
+               crs="EPSG:4326")
+    result = CliRunner().invoke(main, ["validate", str(folder), "--json"])
+    assert result.exit_code == 2, result.output
+    report = json.loads(result.stdout)
+    where = {(p["file"], p["row"], p["column"]) for p in report["problems"]}
+    assert {("cells.csv", 2, "azimuth"), ("cells.csv", 3, "site"), ("cells.csv", 4, "tilt"),
+            ("cells.csv", 5, "beamwidth"), ("cells.csv", 6, "pattern")} <= where
+    assert any(p["file"] == "antennas/broken.msi" for p in report["problems"])
+    (cover,) = [p for p in report["problems"] if p["file"] == "landcover.tif"]
+    assert "covers none of the DEM" in cover["message"] and "EPSG:4326" in cover["message"]
+    text = CliRunner().invoke(main, ["validate", str(folder)])
+    assert text.exit_code == 2 and "Traceback" not in text.output
+    assert "cells.csv row 3 (id S9), column site: site 'S9' is not in bts_sites" in text.output
+    # coverage fails on the same cells (it reads them with the same functions)
+    with pytest.raises(LayerError) as err:
+        coverage.compute(io.load(folder), technology="4G", landcover=False, progress=lambda f, m: None)
+    assert {(p.row, p.column) for p in err.value.problems} >= {(2, "azimuth"), (4, "tilt"), (5, "beamwidth")}
+
+
+def test_validate_reports_cells_with_the_layers_problems(tmp_path):
+    from click.testing import CliRunner
+
+    from ictgis.cli import main
+
+    layers = tiny_layers()
+    layers["villages"]["population"] = layers["villages"]["population"].astype(object)
+    layers["villages"].loc[0, "population"] = "nhiều"
+    folder, _ = _messy_folder(tmp_path, layers)
+    result = CliRunner().invoke(main, ["validate", str(folder), "--json"])
+    assert result.exit_code == 2
+    where = {(p["file"], p["row"], p["column"]) for p in json.loads(result.stdout)["problems"]}
+    assert ("villages.shp", 1, "population") in where and ("cells.csv", 2, "azimuth") in where
+    assert ("cells.csv", 6, "pattern") in where
+
+
+def test_land_cover_classes_need_worldcover_codes_or_a_table_in_layers_yaml(tmp_path):
+    from click.testing import CliRunner
+
+    from ictgis.cli import main
+
+    folder = write_layers(tmp_path / "d", tiny_layers())
+    transform = _flat_dem(folder)
+    classes = np.full((220, 220), 40, np.uint8)
+    classes[:50] = 7  # not a WorldCover code
+    _landcover(folder, classes, transform=transform)
+    result = CliRunner().invoke(main, ["validate", str(folder)])
+    assert result.exit_code == 2
+    assert "landcover.tif" in result.output and "classes 7 are not ESA WorldCover codes" in result.output
+    with pytest.raises(LayerError, match="not ESA WorldCover codes"):
+        coverage.compute(io.load(folder), technology="4G", radius_m=500, progress=lambda f, m: None)
+    (folder / "layers.yaml").write_text("landcover:\n  loss_db: {7: 3}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "landcover     landcover.tif" in result.output
+    (folder / "layers.yaml").write_text("landcover:\n  classes: {7: 10}\n", encoding="utf-8")
+    assert CliRunner().invoke(main, ["validate", str(folder)]).exit_code == 0
+    # a land cover over a corner of the DEM only: valid, with a warning
+    _landcover(folder, np.full((40, 40), 40, np.uint8), transform=transform)
+    result = CliRunner().invoke(main, ["validate", str(folder), "--json"])
+    assert result.exit_code == 0
+    assert any("landcover.tif covers 3 % of the DEM" in w for w in json.loads(result.stdout)["warnings"])

@@ -91,3 +91,37 @@ def test_xlsx_is_vietnamese_one_row_per_indicator(tmp_path, result):
     kind = communes[0].index("Loại")
     assert [r[kind] for r in communes[1:]] == ["Phường", "Phường", "Xã", "Xã"]  # Vietnamese, not xa/phuong
     assert [p.name for p in path.parent.iterdir()] == ["chi_tieu.xlsx"]
+
+
+def _keys(node: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, value in node.items():
+        out += _keys(value, f"{prefix}{key}.") if isinstance(value, dict) and key != "sites_by_operator" \
+            else [prefix + key]
+    return out
+
+
+@pytest.mark.parametrize("variant", ["as_is", "no_post_offices", "fiber_unknown", "official_area"])
+def test_headline_totals_equal_the_full_computation(tiny_dir, variant):
+    import dataclasses
+
+    ds = io.load(tiny_dir)
+    kwargs = {}
+    if variant == "no_post_offices":
+        ds = dataclasses.replace(ds, layers={k: v for k, v in ds.layers.items() if k != "post_offices"})
+    elif variant == "fiber_unknown":
+        layers = dict(ds.layers)
+        layers["villages"] = layers["villages"].assign(fiber=None)
+        ds = dataclasses.replace(ds, layers=layers)
+    elif variant == "official_area":
+        kwargs = {"area_km2": 9541.25, "postal_kinds": ("bdvhx",)}
+    full = indicators.compute(ds, **kwargs)
+    only = {k: v for k, v in ds.layers.items() if k in indicators.HEADLINE_LAYERS}
+    head = indicators.headline(dataclasses.replace(ds, layers=only), **kwargs)
+    keys = _keys(head)
+    assert len(keys) >= 20 and "postal.service_radius_km" in keys and "fiber.villages_fiber_pct" in keys
+    for key in keys:
+        assert indicators.lookup(head, key) == indicators.lookup(full, key), key
+    if variant == "as_is":
+        assert head["postal"] == {"service_points": 3, "service_radius_km": 3.26, "people_per_point": 7667}
+        assert head["fiber"]["villages_fiber_pct"] == 70.0 and head["mobile"]["sites_4g"] == 2

@@ -310,3 +310,47 @@ def test_two_planners_saving_the_same_feature_at_once(store, tiny_dir):
     assert len(saved) == 1 and len(refused) == 1
     assert store.feature("bts_sites", "S3").attributes["height_m"] == float(saved[0].author.split()[1])
     assert len(store.log()) == 2
+
+
+def test_layer_states_name_each_layers_last_change_and_partial_or_reused_reads_equal_full_ones(store, tiny_dir):
+    first = store.import_dataset(tiny_dir, author="Lan", message="first").id
+    site = store.feature("bts_sites", "S1")
+    second = store.edit("bts_sites", "S1", expected_version=site.version, attributes={"power": "solar"},
+                        author="An", message="solar").id
+    third = store.add("post_offices", "P9", attributes={"name": "Điểm mới", "kind": "bdvhx", "commune": "03325"},
+                      geometry=shapely.Point(X0 + 8e3, Y0 + 8e3), author="An", message="new").id
+    fourth = store.delete("villages", "V01", expected_version=first, author="An", message="merged").id
+    ids = [first, second, third, fourth]
+    states = {n: store.layer_states(n) for n in ids}
+    assert set(states[first].values()) == {first} and set(states[first]) == set(store.dataset(as_of=first).layers)
+    assert states[second] == states[first] | {"bts_sites": second}
+    assert states[third] == states[second] | {"post_offices": third}
+    assert states[fourth] == states[third] | {"villages": fourth}      # a deletion is a change too
+    assert store.layer_states(None) == states[fourth]
+    previous = None
+    for n in ids:
+        full = store.dataset(as_of=n)
+        partial = store.dataset(as_of=n, layers=("villages", "bts_sites"))
+        assert list(partial.layers) == ["communes", "villages", "bts_sites"]
+        assert partial.dem_path is None and partial.topology is None and partial.cells is None
+        for name in partial.layers:
+            assert_geodataframe_equal(partial[name], full[name])
+        if previous is not None:
+            prev_n, prev = previous
+            known = {k: prev[k] for k in prev.layers if states[n][k] == states[prev_n][k]}
+            assert 0 < len(known) < len(prev.layers)
+            reused = store.dataset(as_of=n, known=known)
+            same_dataset(reused, full)
+            assert all(reused[k] is known[k] for k in known)
+        previous = (n, full)
+    for a in [0, *ids]:  # the diff reads only the keys touched in between: the same as comparing whole states
+        for b in ids:
+            got = store.diff(a, b)
+            for name in store.layer_states(b):
+                before = {} if a == 0 else dict(zip(*store.layer(name, as_of=a)[["feature_key", "version"]]
+                                                    .T.to_numpy(), strict=True))
+                after = dict(zip(*store.layer(name, as_of=b)[["feature_key", "version"]].T.to_numpy(), strict=True))
+                lo, hi = (before, after) if a <= b else (after, before)
+                assert got[name] == {"added": sorted(set(after) - set(before)),
+                                     "removed": sorted(set(before) - set(after)),
+                                     "changed": sorted(k for k in set(lo) & set(hi) if lo[k] != hi[k])}, (a, b, name)

@@ -19,6 +19,8 @@ from click.testing import CliRunner
 from conftest import X0, Y0, tiny_layers, write_layers
 
 from ictgis.layers import fold
+from ictgis.store import open_store
+from ictgis.store.accounts import get_run, get_user
 from ictgis_web import create_app, jobs
 from ictgis_web.users import UserStore
 
@@ -79,7 +81,7 @@ def token(client) -> str:
 
 
 def login(client, app, name: str = "anh", role: str = "planner", password: str = "mat-khau-123"):
-    UserStore(app.instance_path).add(name, password, role, replace=True)
+    app.extensions["ictgis_users"].add(name, password, role, replace=True)  # in the app's store
     resp = client.post("/login", data={"username": name, "password": password, "csrf_token": token(client)})
     assert resp.status_code == 302, resp.get_data(as_text=True)
     return resp
@@ -411,8 +413,9 @@ def test_user_cli(tmp_path):
                                str(inst)], input="mat-khau-456\n")
     assert res.exit_code == 0, res.output
     assert UserStore(inst).verify("minh", "mat-khau-456").role == "planner"
-    assert "mat-khau" not in (inst / "users.json").read_text()
-    assert (inst / "users.json").stat().st_mode & 0o077 == 0
+    with open_store(inst / "ictgis.gpkg") as store:  # the users live in the instance's store, hashed
+        assert get_user(store, "minh")["password_hash"].startswith("scrypt:")
+    assert b"mat-khau" not in (inst / "ictgis.gpkg").read_bytes() and not (inst / "users.json").exists()
     res = runner.invoke(main, ["user", "add", "minh", "--role", "viewer", "--password-stdin", "--instance",
                                str(inst)], input="mat-khau-456\n")
     assert res.exit_code == 2 and "exists" in res.output
@@ -818,7 +821,8 @@ def test_planner_cancels_running_and_queued_runs(make_app):
     running = wait_status(app, start[0], ("running",))
     assert running["progress"] >= 0.0
     folder = app.extensions["ictgis_jobs"].run_dir(start[0])
-    pid = json.loads((folder / "run.json").read_text())["pid"]
+    with open_store(app.instance_path + "/ictgis.gpkg") as store:  # the record in the store names the worker
+        pid = get_run(store, start[0])["pid"]
     assert app.extensions["ictgis_jobs"].get(start[1])["status"] == "queued"  # one worker: the second waits
     # the queued one first (it never starts), then the running one (its process is stopped)
     assert client.post(f"/api/runs/{start[1]}/cancel").status_code == 400  # no CSRF token

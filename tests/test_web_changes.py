@@ -222,3 +222,51 @@ def test_time_chart_spreads_points_of_one_instant_and_refuses_wrong_labels():
     assert len(set(xs)) == 3
     with pytest.raises(ValueError):
         charts.time_chart([(t0, 1.0)], title="x", fmt=str, date_fmt=str, labels=[])
+
+
+# ------------------------------------------------------------------------------------------ chart points
+def test_chart_points_and_indicators_of_each_state_equal_the_full_computation_of_that_state(tmp_path):
+    """Every changeset touches one layer (communes too); each state's values are those of a fresh full read."""
+    from ictgis_web import history
+    from ictgis_web.changes_page import TIME_INDICATORS
+
+    url = str(tmp_path / "instance" / "ictgis.gpkg")
+    layers = tiny_layers()
+    store = open_store(url)
+    store.init()
+    store.import_dataset(write_layers(tmp_path / "s1", layers), author="a", message="base")
+    edits = [("villages", "V06", {"fiber": True}), ("bts_sites", "S2", {"tech": "2G,3G,4G"}),
+             ("post_offices", "P2", None), ("villages", "V08", {"fiber": True})]
+    for layer, key, change in edits:
+        feature = store.feature(layer, key)
+        if change is None:
+            store.delete(layer, key, expected_version=feature.version, author="b", message=key)
+        else:
+            store.edit(layer, key, expected_version=feature.version, attributes=change, author="b", message=key)
+    current = store.dataset()
+    census = current.copy()
+    census.layers["communes"].loc[0, "population"] += 5000       # a re-import touching the communes only
+    store.import_dataset(census, author="c", message="census")
+    ids = [c.id for c in store.log()]
+    fresh = {n: indicators.compute(store.dataset(as_of=n)) for n in ids}
+    store.close()
+    assert len(ids) == 6 and len({fresh[n]["fiber"]["villages_fiber_pct"] for n in ids}) == 3
+    assert fresh[ids[-1]]["postal"]["people_per_point"] != fresh[ids[-2]]["postal"]["people_per_point"]
+    assert fresh[ids[3]]["postal"]["service_points"] == fresh[ids[2]]["postal"]["service_points"] - 1
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "INSTANCE_PATH": str(tmp_path / "instance"),
+                      "STORE_URL": url, "PRECOMPUTE": False})
+    with app.app_context():
+        served = history.app_store()
+        for n in ids:
+            point = history.headline_at(served, n)
+            for key, _ in TIME_INDICATORS:
+                assert indicators.lookup(point, key) is not None, key
+                assert indicators.lookup(point, key) == indicators.lookup(fresh[n], key), (n, key)
+        frames = app.extensions["ictgis_history"].frames
+        assert len(frames) == 4 + 5  # the four layers once, then one per later changeset: the one it touched
+        for n in reversed(ids):
+            assert history.indicators_at(served, n) == fresh[n], n
+    html = app.test_client().get("/bien-dong").get_data(as_text=True)
+    box = html.split('id="time-fiber-villages_fiber_pct"', 1)[1].split("</svg>", 1)[0]
+    assert box.count('class="chart-point') == 6

@@ -12,6 +12,8 @@ from test_web import login, token
 from test_yamlfile import alias_bomb
 
 from ictgis import LayerError, Problem
+from ictgis.store import open_store
+from ictgis.store.accounts import get_run
 from ictgis_web import create_app
 from ictgis_web.paths import hidden_roots, is_public_file, public_text
 
@@ -133,9 +135,9 @@ def test_run_progress_and_errors_name_files_relative_to_the_instance(make_app, t
     listing = json.dumps(client.get("/api/runs").get_json())
     assert "du_lieu/roads.shp" in page and "du_lieu/roads.shp" in listing
     assert_no_absolute_path(page + listing + json.dumps(api), tmp_path)
-    # the record on disk keeps the full text for the server's administrators
-    on_disk = json.loads((Path(app.instance_path) / "runs" / run_id / "run.json").read_text(encoding="utf-8"))
-    assert str(data_dir) in on_disk["error"]
+    # the record in the store keeps the full text for the server's administrators
+    with open_store(Path(app.instance_path) / "ictgis.gpkg") as store:
+        assert str(data_dir) in get_run(store, run_id)["error"]
 
 
 def test_alias_bomb_scenario_is_listed_as_invalid(make_app, tmp_path):

@@ -17,6 +17,8 @@ from click.testing import CliRunner
 from test_web import make_data
 from test_web_auth import Browser
 
+from ictgis.store import open_store
+from ictgis.store.accounts import get_run
 from ictgis_web import create_app
 from ictgis_web.startup import InstanceBusyError, claim_instance, sweep
 from ictgis_web.users import UserStore
@@ -97,8 +99,15 @@ class Server:
         return json.loads(body)["id"]
 
 
+def stored(instance: Path, run_id: str) -> dict:
+    """A run's record as the store holds it (read by this test process; fields without a value left out)."""
+    with open_store(instance / "ictgis.gpkg") as store:
+        row = get_run(store, run_id)
+    return {k: v for k, v in row.items() if v is not None}
+
+
 def record(site: dict, run_id: str) -> dict:
-    return json.loads((site["instance"] / "runs" / run_id / "run.json").read_text(encoding="utf-8"))
+    return stored(site["instance"], run_id)
 
 
 def wait_running(site: dict, run_id: str, timeout_s: float = 60.0) -> dict:
@@ -222,18 +231,20 @@ def test_sweep_cleans_planted_leftovers_once(tmp_path):
 
     assert sorted(done_report["interrupted_runs"]) == [running.name, queued.name]
     assert sorted(done_report["removed"]) == [".users-x7", "datasets/.new-abc123", "tmp/upload-0123456789abcdef"]
-    first = json.loads((running / "run.json").read_text())
+    # the records of run.json files (an earlier version's) were moved into the store, the files kept
+    assert not list(instance.glob("runs/*/run.json")) and len(list(instance.glob("runs/*/run.json.migrated"))) == 3
+    first = stored(instance, running.name)
     assert first["status"] == "interrupted" and "while this run was running" in first["error"]
     assert "pid" not in first and first["finished"]
-    assert "while this run was queued" in json.loads((queued / "run.json").read_text())["error"]
-    assert json.loads((done / "run.json").read_text())["status"] == "done" and (done / "out" / "summary.json").exists()
+    assert "while this run was queued" in stored(instance, queued.name)["error"]
+    assert stored(instance, done.name)["status"] == "done" and (done / "out" / "summary.json").exists()
     assert not list(instance.glob("runs/*/.out.partial-*")) and not (running / ".run-tmp1").exists()
     assert (instance / "datasets" / "1" / "villages.shp").exists() and (instance / "tmp" / "notes.txt").exists()
     jobs = app.extensions["ictgis_jobs"]
     assert jobs.get(running.name)["status"] == "interrupted" and jobs.get(running.name)["error"] == first["error"]
     # once: a second sweep changes nothing
     assert sweep(app) == {"interrupted_runs": [], "removed": []}
-    assert json.loads((running / "run.json").read_text()) == first
+    assert stored(instance, running.name) == first
 
 
 def test_sweep_stops_a_worker_left_alive(tmp_path):

@@ -304,12 +304,12 @@ def test_two_server_processes_on_one_geopackage_store_both_see_each_others_chang
         there = start()  # the second process finds the data in the store: nothing imported twice
         assert len(open_store(store_file).log()) == 1
         local, remote = HttpPlanner(here), HttpPlanner(there)
-        login(app.test_client(), app, name="anh")  # users of this instance
+        login(app.test_client(), app, name="anh")  # users live in the shared store
         local.login("anh", "mat-khau-123")
-        remote.opener.open(there + "/login")  # the other instance has its own users
+        remote.opener.open(there + "/login")
         subprocess.run([str(Path(sys.executable).parent / "ictgis"), "user", "add", "binh", "--role", "planner",
-                        "--password-stdin", "--instance", str(store_file.parent / "other")],
-                       input="mat-khau-123\n", text=True, check=True, capture_output=True)
+                        "--password-stdin", "--instance", str(store_file.parent / "other"), "--db",
+                        str(store_file)], input="mat-khau-123\n", text=True, check=True, capture_output=True)
         remote.login("binh", "mat-khau-123")
         assert remote.upload(post_offices_geojson(), "bc.geojson", "post_offices") == 201
         assert local.upload(villages_geojson(2), "thon.geojson", "villages") == 201

@@ -11,6 +11,8 @@ Configuration (instance ``config.py`` or ``create_app(test_config)``):
     The store of the app's layers and their history (`web.data`): a ``.gpkg`` path, ``sqlite:///…`` or
     ``postgresql://…`` (``"env"``: ``DATABASE_URL``); default ``<instance>/ictgis.gpkg``, created at start.
     Accepted uploads, edits on the map and roll backs are changesets; the latest one is served.
+``ACCOUNTS_URL``
+    The store of the users, roles and run records (`web.accounts`); default the ``STORE_URL`` store.
 ``STORE_AT_START``
     Open (create, initialise, import into) the store when the app is created (default True; False: on first use).
 ``STORE_POLL_S``

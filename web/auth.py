@@ -3,7 +3,8 @@
 Stakeholders see the map and the read-only API without logging in when ``PUBLIC_VIEW`` is True (the default);
 otherwise every page but the login page needs a user. Viewers see scenario runs; planners also run scenarios and
 upload layers. Anonymous requests to protected pages are sent to the login page (401 JSON on the API); viewers get
-403 on planner routes.
+403 on planner routes. Desktop GIS clients read the OGC API and the layer GeoJSON with HTTP Basic instead
+(`web.basicauth`: same users, same lockout, read only).
 
 Guessing is throttled (state in the instance, see `web.logins`): a user name is locked out after
 ``LOGIN_MAX_FAILURES`` (5) failed logins within ``LOGIN_FAILURE_WINDOW_S`` (900 s), a client address after
@@ -40,6 +41,8 @@ from flask import (
     url_for,
 )
 
+from . import basicauth
+from .accounts import accounts_url, app_accounts
 from .logins import LoginGuard, LoginPolicy
 from .users import User, UserStore
 
@@ -48,7 +51,7 @@ OPEN_ENDPOINTS = frozenset({"auth.login", "static", "maps.vendor"})
 
 
 def store() -> UserStore:
-    """Return the users of this app's instance folder."""
+    """Return the users of this app (in its store, `web.accounts`)."""
     return current_app.extensions["ictgis_users"]
 
 
@@ -57,12 +60,19 @@ def guard() -> LoginGuard:
     return current_app.extensions["ictgis_logins"]
 
 
-def _load_user() -> None:
+def _load_user():
     sid = session.get("sid")
     name = guard().session_user(sid) if isinstance(sid, str) else None
     g.user = store().get(name) if name else None
     if sid is not None and g.user is None:  # logged out, expired, or the user was removed
         session.pop("sid", None)
+    if g.user is None:  # a GIS client's read: HTTP Basic (`web.basicauth`)
+        found = basicauth.authenticate(users=store(), logins=guard())
+        if isinstance(found, User):
+            g.user = found
+        elif found is not None:
+            return found
+    return None
 
 
 def _require_public_or_user():
@@ -75,7 +85,9 @@ def _require_public_or_user():
 
 def _unauthenticated():
     if request.path.startswith("/api/") or request.path == "/ogc" or request.path.startswith("/ogc/"):
-        return jsonify(error="Unauthorized", message="log in first"), 401
+        response = jsonify(error="Unauthorized", message="log in first")
+        response.status_code = 401
+        return basicauth.challenge(response)
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
 
@@ -177,7 +189,8 @@ def logout():
 
 def install(app: Flask) -> None:
     """Attach the user store and the per-request user loading to an app."""
-    app.extensions["ictgis_users"] = UserStore(app.instance_path)
+    app.extensions["ictgis_users"] = UserStore(app.instance_path, url=accounts_url(app),
+                                               store=lambda: app_accounts(app))
     policy = LoginPolicy(max_failures=int(app.config.get("LOGIN_MAX_FAILURES", 5)),
                          max_failures_per_address=int(app.config.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)),
                          window_s=float(app.config.get("LOGIN_FAILURE_WINDOW_S", 900.0)),
@@ -186,6 +199,7 @@ def install(app: Flask) -> None:
         app.instance_path, policy=policy,
         session_lifetime_s=app.permanent_session_lifetime.total_seconds())
     app.extensions["ictgis_hash_slots"] = threading.BoundedSemaphore(int(app.config.get("LOGIN_HASH_CONCURRENCY", 1)))
+    basicauth.install(app)
     app.before_request(_load_user)
     app.before_request(_require_public_or_user)
     app.jinja_env.globals["current_user"] = lambda: g.get("user")

@@ -109,10 +109,12 @@ def evaluate(ds: Dataset, *, lon: float, lat: float, height_m: float, technology
     one = Dataset(layers=layers, sources=dict(ds.sources), crs=ds.crs,
                   data_dir=ds.data_dir, dem_path=ds.dem_path, topology=ds.topology, area_km2=ds.area_km2,
                   derived=True)
-    result = coverage.compute(one, technology=technology, dem=window(dem, site), progress=lambda f, m: None)
+    # a new site has no cells: omnidirectional (the folder's cells name the other sites, not in `one`)
+    result = coverage.compute(one, technology=technology, dem=window(dem, site), progress=lambda f, m: None,
+                              cells=False)
     overlay = _overlay(result)
     villages = ds["villages"]
-    covered, rsrp = coverage.coverage_matrix(ds, site, villages, technology=technology, dem=dem)
+    covered, rsrp = coverage.coverage_matrix(ds, site, villages, technology=technology, dem=dem, cells=False)
     mine = covered.toarray()[0]
     served = coverage_result(ds, technology)
     base_known = served is not None and len(served.villages) == len(villages)

@@ -131,28 +131,28 @@ class LoginGuard:
         with self._db() as db:
             return max(0.0, self._until(db, name[:MAX_NAME], address, now) - now)
 
-    def failed(self, name: str, address: str) -> float:
-        """Record a failed login (and audit it); return the seconds of lockout it starts (0 when none)."""
+    def failed(self, name: str, address: str, **extra: object) -> float:
+        """Record a failed login (and audit it, with `extra`); return the seconds of lockout it starts (0: none)."""
         name, now = name[:MAX_NAME], time.time()
         with self._db() as db:
             db.execute("DELETE FROM failures WHERE at <= ?", (now - self.policy.window_s,))
             db.executemany("INSERT INTO failures (kind, key, at) VALUES (?, ?, ?)",
                            [("user", name, now), ("address", address, now)])
             wait = max(0.0, self._until(db, name, address, now) - now)
-        self.audit("login_failed", name, address)
+        self.audit("login_failed", name, address, **extra)
         if wait:
-            self.audit("lockout", name, address, seconds=round(wait))
+            self.audit("lockout", name, address, seconds=round(wait), **extra)
         return wait
 
-    def succeeded(self, name: str, address: str) -> str:
-        """Clear the user name's failures, open a session and audit the login; return the session id."""
+    def succeeded(self, name: str, address: str, **extra: object) -> str:
+        """Clear the user name's failures, open a session and audit the login (with `extra`); return its id."""
         sid = secrets.token_urlsafe(32)
         now = time.time()
         with self._db() as db:
             db.execute("DELETE FROM failures WHERE kind = 'user' AND key = ?", (name,))
             db.execute("DELETE FROM sessions WHERE created <= ?", (now - self.session_lifetime_s,))
             db.execute("INSERT INTO sessions (sid, user, created) VALUES (?, ?, ?)", (sid, name, now))
-        self.audit("login", name, address)
+        self.audit("login", name, address, **extra)
         return sid
 
     # ------------------------------------------------------------------------------------------ sessions

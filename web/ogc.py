@@ -24,8 +24,8 @@ place). One wholly before the first changeset is a 400 ("out of range").
 
 Configuration (``create_app``): ``OGC_LIMIT_DEFAULT`` (100) items per page when the client gives no ``limit``;
 ``OGC_LIMIT_MAX`` (10,000) the largest page (a larger ``limit`` is lowered to it, as OGC API – Features allows).
-Access follows the map (`web.auth`): public when ``PUBLIC_VIEW`` is True, else a logged-in session (anonymous
-requests get 401 JSON).
+Access follows the map (`web.auth`): public when ``PUBLIC_VIEW`` is True, else a logged-in session or HTTP Basic
+credentials (`web.basicauth`); anonymous requests get 401 JSON with a Basic challenge.
 """
 
 from __future__ import annotations

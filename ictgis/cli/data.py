@@ -18,11 +18,14 @@ from ._options import CRS_OPTION, DATA_DIR, data_warnings, load_dataset, store_o
 @click.pass_context
 def validate(ctx: click.Context, data_dir: Path | None, crs: str | None, db: str | None, as_of: str | None,
              as_json: bool) -> None:
-    """Check every layer and the DEM of DATA_DIR (or of a store, --db); print 'valid' or every problem."""
+    """Check every layer, the DEM, the cells and the land cover of DATA_DIR (or of a store, --db).
+
+    Prints 'valid' or every problem (exit 2).
+    """
     from .._errors import IctgisError
 
     try:
-        ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
+        ds, input_warnings = _load_checked(data_dir, crs, db=db, as_of=as_of)
     except IctgisError as exc:
         if not as_json:
             raise
@@ -32,7 +35,7 @@ def validate(ctx: click.Context, data_dir: Path | None, crs: str | None, db: str
         click.echo(json.dumps({"valid": False, "error": exc.summary, "problems": problems},
                               ensure_ascii=False, indent=2))
         ctx.exit(2)
-    dem_warnings = _check_dem(ds)
+    dem_warnings = _check_dem(ds) + input_warnings
     counts = {name: len(frame) for name, frame in ds.layers.items()}
     topology = ds.topology
     if as_json:
@@ -48,10 +51,57 @@ def validate(ctx: click.Context, data_dir: Path | None, crs: str | None, db: str
     for name, n in counts.items():
         click.echo(f"  {name:<13} {n:>6} features  ({Path(ds.sources[name]).name})")
     click.echo(f"  {'dem':<13} {'yes' if ds.dem_path else 'none'}")
+    if ds.data_dir is not None and db is None:
+        from .. import landcover
+        from ..cells import find_cells
+
+        found = find_cells(ds.data_dir, _mapping(ds.data_dir))
+        click.echo(f"  {'cells':<13} {found[0].name if found else 'none'}")
+        lc_path = landcover.find_landcover(ds.data_dir, landcover.landcover_spec(_mapping(ds.data_dir)))
+        click.echo(f"  {'landcover':<13} {lc_path.name if lc_path else 'none'}")
     for note in dem_warnings:  # the notes of the layers were printed as they were read (load_dataset)
         click.echo(f"Warning: {note}", err=True)
     if topology is not None:
         click.echo(f"  {topology}")
+
+
+def _mapping(data_dir: Path) -> dict:
+    from .._validate import Collector
+    from ..io import read_mapping
+
+    return read_mapping(Path(data_dir), Collector())
+
+
+def _load_checked(data_dir: Path | None, crs: str | None, *, db: str | None, as_of: str | None):
+    """Load the dataset and check the coverage inputs of its folder (cells, land cover) with its layers.
+
+    Returns the dataset and the inputs' warnings; raises one `LayerError` with the problems of both.
+    """
+    from .. import coverage, io
+    from .._errors import LayerError
+    from .._validate import Collector
+
+    extra = Collector()
+    folder = None if db is not None else Path(data_dir if data_dir is not None else io.default_data_dir())
+    try:
+        ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
+    except LayerError as exc:
+        if folder is None or not folder.is_dir():
+            raise
+        coverage.check_inputs(folder, site_ids=None, collector=extra)  # the sites of the cells: once bts_sites reads
+        if not extra.problems:
+            raise
+        n = len(exc.problems) + len(extra.problems)
+        raise LayerError(f"{n} problems in {folder}:", exc.problems + extra.problems) from None
+    if folder is None:
+        return ds, []
+    bts = ds.get("bts_sites")
+    sites = set(bts["id"].astype(str)) if bts is not None else set()
+    warnings = coverage.check_inputs(folder, site_ids=sites, collector=extra)
+    n = len(extra.problems)
+    if n:
+        raise LayerError(f"{n} problem{'s' if n > 1 else ''} in {folder}:", extra.problems)
+    return ds, warnings
 
 
 def _check_dem(ds) -> list[str]:

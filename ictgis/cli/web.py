@@ -56,11 +56,11 @@ def serve(data_dir: Path | None, host: str, port: int, threads: int, instance: P
         return
     with dataset_folder(data_dir, db=db, as_of=as_of) as folder:
         past = None if as_of is None or folder is None else str(folder.parent / "as-of.gpkg")
-        _serve(folder, host=host, port=port, threads=threads, instance=instance, store_url=past)
+        _serve(folder, host=host, port=port, threads=threads, instance=instance, store_url=past, accounts_url=db)
 
 
 def _serve(data_dir: Path | None, *, host: str, port: int, threads: int, instance: Path | None,
-           store_url: str | None = None) -> None:
+           store_url: str | None = None, accounts_url: str | None = None) -> None:
     try:
         from waitress.server import create_server
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -69,7 +69,7 @@ def _serve(data_dir: Path | None, *, host: str, port: int, threads: int, instanc
     from ictgis_web.startup import InstanceBusyError, claim_instance, sweep
 
     app = web.create_app({"DATA_DIR": str(data_dir) if data_dir else None, "STORE_URL": store_url,
-                          "INSTANCE_PATH": str(instance.resolve()) if instance else None})
+                          "ACCOUNTS_URL": accounts_url, "INSTANCE_PATH": str(instance.resolve()) if instance else None})
     try:
         lock = claim_instance(app.instance_path)
     except InstanceBusyError as exc:
@@ -102,21 +102,25 @@ def _serve(data_dir: Path | None, *, host: str, port: int, threads: int, instanc
             lock.close()
 
 
-def _store(instance: Path | None):
+def _store(instance: Path | None, db: str | None):
+    from ictgis_web.accounts import accounts_url
     from ictgis_web.users import UserStore
 
-    if instance is None:
-        instance = Path(_web().create_app({"PRECOMPUTE": False, "STORE_AT_START": False}).instance_path)  # no server
-    return UserStore(instance)
+    app = _web().create_app({"PRECOMPUTE": False, "STORE_AT_START": False,  # no server: only its configuration
+                             "ACCOUNTS_URL": db, "INSTANCE_PATH": str(instance.resolve()) if instance else None})
+    return UserStore(app.instance_path, url=accounts_url(app))
 
 
 @click.group()
 def user() -> None:
-    """Manage the planners and viewers of the web map."""
+    """Manage the planners and viewers of the web map (kept in its store, shared by every server using it)."""
 
 
 INSTANCE = click.option("--instance", "instance", default=None, type=click.Path(file_okay=False, path_type=Path),
                         help="Instance folder of the web app (default instance/).")
+USERS_DB = click.option("--db", "db", default=None, metavar="URL",
+                        help="The store holding the users (a .gpkg file or postgresql://…), as given to `ictgis "
+                        "serve --db`; default: the instance's store (its config.py STORE_URL, else ictgis.gpkg).")
 
 
 @user.command("add")
@@ -125,29 +129,33 @@ INSTANCE = click.option("--instance", "instance", default=None, type=click.Path(
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 @click.option("--replace", is_flag=True, help="Change the role and password of an existing user.")
 @INSTANCE
-def user_add(name: str, role: str, password_stdin: bool, replace: bool, instance: Path | None) -> None:
+@USERS_DB
+def user_add(name: str, role: str, password_stdin: bool, replace: bool, instance: Path | None,
+             db: str | None) -> None:
     """Add a user NAME (the password is asked for, or read with --password-stdin)."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    added = _store(instance).add(name, password, role, replace=replace)
+    added = _store(instance, db).add(name, password, role, replace=replace)
     click.echo(f"user {added.name} ({added.role}) saved")
 
 
 @user.command("list")
 @INSTANCE
-def user_list(instance: Path | None) -> None:
+@USERS_DB
+def user_list(instance: Path | None, db: str | None) -> None:
     """List the users and their roles."""
-    for u in _store(instance).list():
+    for u in _store(instance, db).list():
         click.echo(f"{u.name}\t{u.role}")
 
 
 @user.command("remove")
 @click.argument("name")
 @INSTANCE
-def user_remove(name: str, instance: Path | None) -> None:
+@USERS_DB
+def user_remove(name: str, instance: Path | None, db: str | None) -> None:
     """Remove a user."""
-    if not _store(instance).remove(name):
+    if not _store(instance, db).remove(name):
         raise click.ClickException(f"no user {name!r}")
     click.echo(f"user {name} removed")

@@ -17,7 +17,8 @@ nearest site.
 
 One module per job: :mod:`~ictgis.coverage.model` (the `CoverageResult`, the sites of a technology, their
 environment and path-loss coefficients, the radius rules), :mod:`~ictgis.coverage.best_server` (`compute`, the
-village and commune tables and the summary) on the numba kernels of :mod:`~ictgis.coverage.kernels`,
+village and commune tables and the summary, `check_inputs` of the cells and land cover) on the numba kernels of
+:mod:`~ictgis.coverage.kernels`,
 :mod:`~ictgis.coverage.matrix` (`coverage_matrix`, site × village coverage for choosing sites),
 :mod:`~ictgis.coverage.indicators` (`populated_area_coverage`) and :mod:`~ictgis.coverage.outputs` (GeoTIFFs,
 tables, summary JSON, KMZ, PNG overlays). Every public name is importable from ``ictgis.coverage``.
@@ -26,7 +27,7 @@ tables, summary JSON, KMZ, PNG overlays). Every public name is importable from `
 from __future__ import annotations
 
 from ..constants import DEFAULT_K_FACTOR
-from .best_server import commune_table, compute, village_table
+from .best_server import check_inputs, commune_table, compute, village_table
 from .indicators import CoverageIndicators, coverage_indicators, populated_area_coverage
 from .matrix import coverage_matrix
 from .model import (
@@ -44,8 +45,8 @@ from .outputs import NO_SIGNAL_DBM, RSRP_CLASSES, colorize, overlay_png, write, 
 
 __all__ = [
     "DEFAULT_K_FACTOR", "ENV_BY_KIND", "MAX_RADIUS_M", "NO_SIGNAL_DBM", "RADIUS_MARGIN_DB", "RSRP_CLASSES",
-    "CoverageIndicators", "CoverageResult", "colorize", "commune_table", "compute", "coverage_indicators",
-    "coverage_matrix",
+    "CoverageIndicators", "CoverageResult", "check_inputs", "colorize", "commune_table", "compute",
+    "coverage_indicators", "coverage_matrix",
     "loss_coefficients", "overlay_png", "populated_area_coverage", "site_environment", "sites_of",
     "tr38901_coefficients", "unobstructed_reach_km", "village_table", "write", "write_kmz",
 ]

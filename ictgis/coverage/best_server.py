@@ -20,11 +20,11 @@ import pandas as pd
 
 from .. import landcover as lc
 from .. import radio, settings, tr38901
-from .._errors import LayerError, Problem
+from .._errors import IctgisError, LayerError, Problem
 from .._validate import Collector
-from ..cells import Transmitters, find_cells, read_cells, transmitters
+from ..cells import Transmitters, check_cells, find_cells, read_cells, transmitters
 from ..constants import DEFAULT_K_FACTOR, SPEED_OF_LIGHT_M_PER_US
-from ..io import Dataset, read_mapping
+from ..io import Dataset, find_dem, read_mapping
 from ..terrain import PARALLEL_LOCK, Dem, read_dem
 from ..terrain.sweep_kernels import octant_azimuth
 from .kernels import (
@@ -48,7 +48,9 @@ from .model import (
     unobstructed_reach_km,
 )
 
-__all__ = ["commune_table", "compute", "village_table"]
+__all__ = [
+    "Clutter", "check_inputs", "clutter_of", "commune_table", "compute", "transmitters_of", "village_table",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -123,9 +125,10 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
         dem = read_dem(ds.dem_path, resolution_m=resolution_m)
     sites = sites_of(ds, technology, operator=operator)
     mapping = read_mapping(Path(ds.data_dir), Collector()) if ds.data_dir is not None else {}
-    tx = _transmitters(ds, sites, technology, cells, mapping)
+    tx = transmitters_of(ds, sites, technology, cells=cells, mapping=mapping)
     offsets = dict(calibration.landcover_db) if calibration is not None and calibration.landcover_db else {}
-    clutter = _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m, offsets)
+    clutter = clutter_of(ds, dem, landcover=landcover, mapping=mapping, clutter_loss_db=clutter_loss_db,
+                         canopy_m=canopy_m, offsets_db=offsets)
     params = radio.site_parameters(tx.frame, technology)
     env = np.array([environment] * len(tx.frame), dtype=object) if environment else \
         site_environment(tx.frame, ds["communes"])
@@ -219,15 +222,39 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
 
 
 @dataclass(frozen=True, eq=False)
-class _Clutter:
-    surface: np.ndarray  # ground + canopy (the DEM itself without land cover)
-    classes: np.ndarray  # land-cover classes, uint8 (1 × 1 without land cover)
-    losses: dict  # class → dB at the receiver
+class Clutter:
+    """The land cover of a run on the DEM grid (`clutter_of`).
+
+    Attributes
+    ----------
+    surface
+        Ground + canopy, the profile of the diffraction (the DEM's elevation itself without land cover).
+    classes
+        Land-cover classes, uint8 (1 × 1 without land cover).
+    losses
+        Class → clutter loss at the receiver (dB), before `ictgis.landcover.loss_tables` per environment.
+    used
+        Whether there is land cover.
+    summary
+        What the coverage summary records of it (None without land cover).
+    """
+
+    surface: np.ndarray
+    classes: np.ndarray
+    losses: dict
     used: bool
     summary: dict | None
 
 
-def _transmitters(ds, sites, technology, cells, mapping) -> Transmitters:
+def transmitters_of(ds: Dataset, sites: gpd.GeoDataFrame, technology: str, *,
+                    cells: pd.DataFrame | bool | None = None, mapping: dict | None = None) -> Transmitters:
+    """Return the transmitters of `sites` as `compute` sweeps them (`ictgis.cells.transmitters`).
+
+    `cells` as in `compute` (None: the data folder's cells layer, or a store dataset's; False: every site
+    omnidirectional); `mapping` is the data folder's ``layers.yaml`` (`ictgis.io.read_mapping`). Sites without
+    cells (new candidates among them) stay omnidirectional.
+    """
+    mapping = mapping or {}
     if cells is False:
         return transmitters(sites, technology, None)
     label = "cells"
@@ -242,13 +269,56 @@ def _transmitters(ds, sites, technology, cells, mapping) -> Transmitters:
     return transmitters(sites, technology, cells, data_dir=ds.data_dir, all_site_ids=_site_ids(ds), label=label)
 
 
+def check_inputs(data_dir: str | Path, *, site_ids: set[str] | None, collector: Collector) -> list[str]:
+    """Check the coverage inputs of a data folder beyond its layers: the cells layer and the land cover.
+
+    The checks `compute` makes when it reads them (`ictgis.cells.check_cells`: values and ranges, unknown sites,
+    antenna pattern files; `ictgis.landcover.check_landcover`: settings, CRS and extent on the DEM, class codes),
+    for ``ictgis validate``; every problem goes to `collector`.
+
+    Parameters
+    ----------
+    data_dir
+        The data folder.
+    site_ids
+        Ids of its BTS sites (None: the sites of the cells are not checked, e.g. when bts_sites has problems).
+    collector
+        Where the problems go.
+
+    Returns
+    -------
+    list of str
+        Warnings (a land cover that covers only part of the DEM).
+    """
+    data_dir = Path(data_dir)
+    mapping = read_mapping(data_dir, Collector())  # its own problems are the layers' (`ictgis.io.load`)
+    check_cells(data_dir, mapping=mapping, site_ids=site_ids, collector=collector)
+    dem = None
+    dem_path = find_dem(data_dir, mapping)
+    if dem_path is not None and dem_path.exists():
+        try:
+            dem = read_dem(dem_path)
+        except IctgisError:  # the DEM's own problems are ictgis.terrain.dem.check_dem's
+            dem = None
+    return lc.check_landcover(data_dir, dem, mapping=mapping, collector=collector)
+
+
 def _site_ids(ds) -> set[str] | None:
     bts = ds.get("bts_sites")
     return set(bts["id"].astype(str)) if bts is not None else None
 
 
-def _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m, offsets) -> _Clutter:
-    none = _Clutter(dem.elevation, np.zeros((1, 1), np.uint8), {}, False, None)
+def clutter_of(ds: Dataset, dem: Dem, *, landcover: np.ndarray | bool | None = None, mapping: dict | None = None,
+               clutter_loss_db: dict | None = None, canopy_m: dict | None = None,
+               offsets_db: dict | None = None) -> Clutter:
+    """Return the land cover of a run on the DEM grid: the parameters `landcover` … `canopy_m` of `compute`.
+
+    `mapping` is the data folder's ``layers.yaml``; `offsets_db` a calibration's land-cover offsets (only warned
+    about when there is no land cover: `ictgis.landcover.loss_tables` adds them).
+    """
+    mapping = mapping or {}
+    offsets = offsets_db or {}
+    none = Clutter(dem.elevation, np.zeros((1, 1), np.uint8), {}, False, None)
     if landcover is False:
         return none
     spec = lc.landcover_spec(mapping, file=mapping.get("_path", "layers.yaml")) if mapping else {}
@@ -260,7 +330,7 @@ def _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m, offsets) ->
                 logger.warning("the calibration has land-cover offsets but the data folder has no land cover: "
                                "not applied")
             return none
-        landcover = lc.read_landcover(path, dem, classes=spec.get("classes"))
+        landcover = lc.read_landcover(path, dem, classes=spec.get("classes"), extra_classes=lc.table_classes(spec))
         source = path.name
     classes = np.asarray(landcover, dtype=np.uint8)
     if classes.shape != dem.shape:
@@ -276,7 +346,7 @@ def _clutter(ds, dem, landcover, mapping, clutter_loss_db, canopy_m, offsets) ->
     summary["built_up_in_hata"] = sorted(settings.landcover_in_hata)
     if offsets:
         summary["calibration_offsets_db"] = {str(k): float(v) for k, v in sorted(offsets.items())}
-    return _Clutter(surface, classes, losses, True, summary)
+    return Clutter(surface, classes, losses, True, summary)
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,6 +23,7 @@ from ..terrain.sweep_kernels import (
     beats,
     knife_edge_db,
     radial_best_server_serial,
+    table_lookup,
     tr38901_los_db,
     tr38901_nlos_db,
 )
@@ -308,15 +309,44 @@ def bilinear(elev, fr, fc):
     return top * (1 - dr) + bottom * dr
 
 
+@njit(cache=True, inline="always")
+def _pair_attenuation(pat_h, pat_v, cap, az, down):
+    """Antenna attenuation ``min(A_H + A_V, cap)`` toward azimuth `az` and `down` degrees below the horizon.
+
+    As the sweeps compute it (`ictgis.terrain.sweep_kernels`): A_H interpolated in the 360-entry table and capped,
+    A_V from the 181-entry table (−90 … 90 degrees).
+    """
+    k0 = int(az)
+    k1 = k0 + 1 if k0 < 359 else 0
+    ah = pat_h[k0] + (az - k0) * (pat_h[k1] - pat_h[k0])
+    if ah > cap:
+        ah = cap
+    extra = ah + table_lookup(pat_v, down + 90.0)
+    if extra > cap:
+        extra = cap
+    return extra
+
+
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
-def pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef, b_coef, fspl_c, ref, tx, ty,
-              pair_s, pair_t, nr_coef):
+def pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef, b_coef, fspl_c, tx, ty,
+              pair_s, pair_t, nr_coef, surface, classes, loss_lut, use_loss, tx_lo, tx_hi, powers, pat_h, pat_v,
+              pat_cap, use_pat):
     """RSRP for (site, target) pairs: Hata + J(v) of the dominant edge of the bilinear profile between them.
 
-    Sites with a TR 38.901 row in `nr_coef` (n × 11, zeros otherwise) take its loss and LOS/NLOS rule (v_max > 0 is
-    NLOS), as the raster's kernels do.
+    The profile has the earth bulge ``d1 · d2 / (2 k R)`` added (an obstacle between the ends stands that much
+    higher over their chord), as in the sweeps.
+
+    A *site* s here is a group of co-located transmitters with one antenna height and band (as a sweep of
+    `best_server_kernel`): its transmitters ``tx_lo[s] … tx_hi[s] - 1`` (reference power `powers`, antenna tables
+    `pat_h`, `pat_v`, `pat_cap` when ``use_pat[s]``) share the profile and the loss, and the pair gets the best of
+    them. Sites with a TR 38.901 row in `nr_coef` (n × 11, zeros otherwise) take its loss and LOS/NLOS rule (v_max
+    > 0 is NLOS), as the raster's kernels do. The profile samples `surface` (ground + canopy; `elev` itself without
+    land cover), the ends stand on `elev`; `use_loss` subtracts ``loss_lut[s, classes[r, c]]`` (clutter loss of the
+    target's DEM cell); the antenna attenuation is that of the sweeps, at the target's exact azimuth and angle
+    below the horizon (none in the site's own cell).
     """
     n = pair_s.shape[0]
+    nrows, ncols = elev.shape
     out = np.empty(n, dtype=np.float64)
     bulge = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
     for p in prange(n):
@@ -335,7 +365,7 @@ def pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef,
             f = k / steps
             d1 = f * d
             d2 = d - d1
-            z = bilinear(elev, r0 + f * (r1 - r0), c0 + f * (c1 - c0)) - d1 * d2 * bulge
+            z = bilinear(surface, r0 + f * (r1 - r0), c0 + f * (c1 - c0)) + d1 * d2 * bulge  # the earth bulge
             h = z - (za + (zb - za) * f)
             v = h * math.sqrt(2.0 / lam[s] * (1.0 / d1 + 1.0 / d2))
             if v > vmax:
@@ -351,6 +381,27 @@ def pair_rsrp(elev, x_min, y_max, cell, sx, sy, sh, rx_h, lam, k_factor, a_coef,
             loss += knife_edge_db(vmax)
         if nr_coef[s, 0] > 0.0 and vmax > 0.0:
             loss = max(loss, los_loss, tr38901_nlos_db(nr_coef[s], d))
-        out[p] = ref[s] - loss
+        extra = 0.0
+        rt = min(max(int(math.floor(r1 + 0.5)), 0), nrows - 1)
+        ct = min(max(int(math.floor(c1 + 0.5)), 0), ncols - 1)
+        if use_loss:
+            extra = loss_lut[s, classes[rt, ct]]
+        own = rt == int(math.floor(r0 + 0.5)) and ct == int(math.floor(c0 + 0.5))
+        az = 0.0
+        down = 0.0
+        if use_pat[s] and not own:
+            az = math.degrees(math.atan2(dx, dy)) % 360.0
+            if az >= 360.0:
+                az = 0.0
+            down = math.degrees(math.atan((za - zb) / d))
+        best = -np.inf
+        for q in range(tx_lo[s], tx_hi[s]):
+            value = powers[q] - loss
+            if use_loss:
+                value -= extra
+            if use_pat[s] and not own:
+                value -= _pair_attenuation(pat_h[q], pat_v[q], pat_cap[q], az, down)
+            if value > best:
+                best = value
+        out[p] = best
     return out
-

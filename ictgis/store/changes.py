@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import pandas as pd
+import sqlalchemy as sa
 
 from ..layers import LAYER_NAMES
 from . import rows as rowmod
@@ -13,7 +14,11 @@ CHANGE_KINDS = ("added", "removed", "changed")
 
 
 def _states(store, from_, to):
-    """Yield (layer, rows as of `from_` by key, rows as of `to` by key) for layers present in either state."""
+    """Yield (layer, rows as of `from_` by key, rows as of `to` by key) for layers present in either state.
+
+    Only the rows of keys touched between the two states are read (`_touched`): a change of one feature reads
+    two rows, not two whole layers.
+    """
     with store.reading() as conn:
         a = store.resolve(from_, conn=conn)
         b = store.resolve(to, conn=conn)
@@ -22,10 +27,19 @@ def _states(store, from_, to):
         for name in LAYER_NAMES:
             if f"columns:{name}" not in meta_a and f"columns:{name}" not in meta_b:
                 continue
-            old = {r["feature_key"]: r for r in store.version_rows(name, a, conn=conn)}
-            new = {r["feature_key"]: r for r in store.version_rows(name, b, conn=conn)}
+            touched = _touched(store, name, a, b)
+            old = {r["feature_key"]: r for r in store.version_rows(name, a, conn=conn, keys=touched)}
+            new = {r["feature_key"]: r for r in store.version_rows(name, b, conn=conn, keys=touched)}
             out.append((name, old, new, meta_b.get(f"columns:{name}") or meta_a.get(f"columns:{name}")))
     return out
+
+
+def _touched(store, name: str, a: int, b: int) -> sa.Select:
+    """Keys with a version made or ended between the two states: only they can differ (others keep one row)."""
+    t = store.layer_tables[name]
+    lo, hi = min(a, b), max(a, b)
+    return sa.select(t.c.feature_key).where(sa.or_(sa.and_(t.c.changeset > lo, t.c.changeset <= hi),
+                                                   sa.and_(t.c.ended_by > lo, t.c.ended_by <= hi)))
 
 
 def _same(name: str, r1, r2) -> bool:

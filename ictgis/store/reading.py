@@ -17,38 +17,66 @@ from .schema import CELL_FIELDS, LAYER_FIELDS
 DEM_FOLDER = "ictgis-store-dem"
 
 
-def read_dataset(store, as_of, *, dem_dir=None):
+def read_dataset(store, as_of, *, dem_dir=None, layers=None, known=None):
     """Return the dataset of `store` as of a reference (see `ictgis.store.Store.dataset`)."""
     from ..io import Dataset, commune_topology
 
+    partial = layers is not None
+    wanted = set(LAYER_NAMES if layers is None else layers) | {"communes"}
+    known = known or {}
     with store.reading() as conn:
         number = store.resolve(as_of, conn=conn)
         meta = store.meta(number, conn=conn)
         if "columns:communes" not in meta:
             when = "now" if as_of is None else f"as of {as_of}"
             raise StoreError(f"{store.label}: no data {when} (import a data folder with `ictgis db import`)")
-        layers = {}
+        frames = {}
         for name in LAYER_NAMES:
             columns = meta.get(f"columns:{name}")
-            if columns is None:
+            if columns is None or name not in wanted:
+                continue
+            if name in known:
+                frames[name] = known[name]
                 continue
             rows = store.version_rows(name, None if as_of is None else number, conn=conn, columns=columns)
-            layers[name] = rowmod.frame_from_rows(rows, columns, dict(LAYER_FIELDS[name]), store.crs)
-        dem_path = None
-        if meta.get("dem"):
+            frames[name] = rowmod.frame_from_rows(rows, columns, dict(LAYER_FIELDS[name]), store.crs)
+        dem_path = landcover_path = cells = None
+        if meta.get("dem") and not partial:
             dem_path = _dem_file(store, conn, meta["dem"]["sha256"], dem_dir)
-        landcover_path = None
-        if meta.get("landcover"):
+        if meta.get("landcover") and not partial:
             landcover_path = _dem_file(store, conn, meta["landcover"]["sha256"], dem_dir)
-        cells = None
-        if meta.get("columns:cells") is not None:
+        if meta.get("columns:cells") is not None and not partial:
             cells = _cells(store, conn, None if as_of is None else number, meta["columns:cells"])
+    layers = frames
     communes = layers["communes"]
-    topology = commune_topology(communes) if "code" in communes else None
+    topology = commune_topology(communes) if "code" in communes and not partial else None
     area = meta.get("area_km2")
     return Dataset(layers=layers, sources={name: f"{store.label}#{name}" for name in layers}, crs=store.crs,
                    data_dir=None, dem_path=dem_path, topology=topology, notes=[],
                    area_km2=None if area is None else float(area), cells=cells, landcover_path=landcover_path)
+
+
+def layer_states(store, as_of: int, *, conn: sa.Connection) -> dict[str, int]:
+    """Return, per layer present at changeset `as_of`, the last changeset at or before it that changed the layer.
+
+    A change is a version of a feature made or ended, or new columns. Two states with the same number for a layer
+    hold the same layer, so a layer read at one of them serves the other (see `ictgis.store.Store.layer_states`).
+    """
+    meta = store.tables["meta"]
+    present = store.meta(as_of, conn=conn)
+    out = {}
+    for name in LAYER_NAMES:
+        if f"columns:{name}" not in present:
+            continue
+        t = store.layer_tables[name]
+        columns = meta.c.name == f"columns:{name}"
+        latest = [sa.select(sa.func.max(t.c.changeset)).where(t.c.changeset <= as_of).scalar_subquery(),
+                  sa.select(sa.func.max(t.c.ended_by)).where(t.c.ended_by <= as_of).scalar_subquery(),
+                  sa.select(sa.func.max(meta.c.changeset)).where(columns, meta.c.changeset <= as_of)
+                  .scalar_subquery(),
+                  sa.select(sa.func.max(meta.c.ended_by)).where(columns, meta.c.ended_by <= as_of).scalar_subquery()]
+        out[name] = max(int(v) for v in conn.execute(sa.select(*latest)).one() if v is not None)
+    return out
 
 
 def _cells(store, conn: sa.Connection, as_of, columns: list[str]):

@@ -10,7 +10,10 @@
 - ``cells``: every version of every row of the optional cells table (no geometry: a cell stands at its site),
   keyed by its cell id (or ``<site>-<n>``), with ``ord``, ``changeset``, ``ended_by``, ``valid_from``/``valid_to``.
 - ``rasters``: the DEM and land-cover GeoTIFFs by checksum; ``store_info``: the working CRS's EPSG code.
-- ``users`` and ``scenario_runs``: shared by every server process using the store.
+- ``users`` and ``scenario_runs``: shared by every server process using the store. A run's record: scenario
+  ``name``, ``status``, ``parameters`` (JSON), ``outputs`` (the folder of its output files), ``owner``, ``message``
+  and ``progress``, ``error``, ``started``/``finished``, ``dataset_version``, the worker's ``pid`` and the
+  ``server`` running it, ``result`` and ``files`` (JSON), ``version`` (optimistic updates).
 
 Attributes are typed columns, not one JSON column: QGIS, ArcGIS and SQL see and filter real fields, and values
 keep their types (an int stays an int) on both backends.
@@ -121,8 +124,19 @@ def column_type(dtype: str, dialect: str):
     return DTYPES[dtype]()
 
 
+RUN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("progress", "float"), ("error", "text"), ("traceback", "text"), ("started", "time"), ("finished", "time"),
+    ("dataset_version", "int"), ("pid", "int"), ("server", "text"), ("result", "text"), ("files", "text"))
+"""Columns of ``scenario_runs`` added after the first schema (migration 0004 freezes its copy)."""
+_RUN_TYPES = {"float": sa.Double, "text": sa.Text, "time": UTCTime, "int": sa.Integer}
+
+
 def core_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
-    """Add the tables other than the layers to `metadata` and return them by name."""
+    """Add the tables other than the layers, as the first schema (0001) made them, to `metadata`; return them.
+
+    Migration 0001 creates its tables with this function: later columns are added by `store_tables` (and by
+    their own migration), never here.
+    """
     changesets = sa.Table(
         "changesets", metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -230,6 +244,8 @@ def store_tables(*, srid: int, dialect: str) -> tuple[sa.MetaData, dict[str, sa.
     metadata = sa.MetaData()
     core = core_tables(metadata)
     core["cells"] = cells_table(metadata, CELL_FIELDS, dialect=dialect)
+    for name, kind in RUN_COLUMNS:
+        core["scenario_runs"].append_column(sa.Column(name, _RUN_TYPES[kind]()))
     layers = {name: layer_table(metadata, name, fields, srid=srid, dialect=dialect)
               for name, fields in LAYER_FIELDS.items()}
     return metadata, core, layers

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -287,8 +287,10 @@ class Store:
         return {name: json.loads(value) for name, value in conn.execute(query)}
 
     def version_rows(self, layer: str, as_of: int | None, *, conn: sa.Connection,
-                     columns: list[str] | None = None, keys: list[str] | None = None) -> list[Mapping]:
+                     columns: list[str] | None = None, keys: list[str] | sa.Select | None = None) -> list[Mapping]:
         """Rows of a layer's versions alive at `as_of` (None: current), in import order.
+
+        `keys` (a list, or a select of keys) keeps only those features.
 
         Each row has ``fid``, ``feature_key``, ``version``, ``ord``, the attributes and ``geom`` (WKB).
         """
@@ -329,7 +331,8 @@ class Store:
             rows = self.version_rows(layer, None, conn=conn, keys=[str(key)])
         return None if not rows else feature_of(layer, rows[0])
 
-    def dataset(self, as_of: Ref | None = None, *, dem_dir: str | Path | None = None):
+    def dataset(self, as_of: Ref | None = None, *, dem_dir: str | Path | None = None,
+                layers: Iterable[str] | None = None, known: Mapping[str, gpd.GeoDataFrame] | None = None):
         """Return the layers as of a state as an `ictgis.io.Dataset`, as `ictgis.io.load` reads their files.
 
         Parameters
@@ -339,6 +342,12 @@ class Store:
         dem_dir
             Folder where the DEM is written as ``<sha256>.tif`` (default: ``ictgis-store-dem`` in the temporary
             folder); written once per content, atomically.
+        layers
+            Read only these layers (and ``communes``), and no DEM, land cover, cells or commune topology: for
+            computations that use only the layers (`ictgis.indicators`). None: everything.
+        known
+            Layers already read at a state where `layer_states` gives them the same number: used as they are
+            (not copied, so not to be modified) instead of being read again.
 
         Raises
         ------
@@ -347,7 +356,23 @@ class Store:
         """
         from .reading import read_dataset
 
-        return read_dataset(self, as_of, dem_dir=dem_dir)
+        return read_dataset(self, as_of, dem_dir=dem_dir, layers=layers, known=known)
+
+    def layer_states(self, as_of: Ref | None = None) -> dict[str, int]:
+        """Return, per layer present at a state, the last changeset at or before it that changed that layer.
+
+        A changeset usually touches one layer: the states of consecutive changesets share the other layers, and
+        a layer read at one of them can be passed to `dataset` (``known``) for the other.
+
+        Examples
+        --------
+        >>> store.layer_states(7)  # doctest: +SKIP
+        {'communes': 1, 'villages': 6, 'bts_sites': 7, 'post_offices': 1, ...}
+        """
+        from .reading import layer_states
+
+        with self.reading() as conn:
+            return layer_states(self, self.resolve(as_of, conn=conn), conn=conn)
 
     # ------------------------------------------------------------------------------------------ writing
     def import_dataset(self, data, *, author: str, message: str, kind: str = "import", source: str | None = None,

@@ -9,7 +9,8 @@
 
 With ``optimize``, villages without signal are found with `ictgis.coverage.compute`; candidates are generated on
 high ground near them (or read from a file); the candidate × village coverage matrix comes from the same radio model
-(`ictgis.coverage.coverage_matrix`); `ictgis.siting.MaximalCovering` chooses the sites by count, by budget, or —
+(`ictgis.coverage.coverage_matrix`, with the land cover of the data folder; the candidates have no cells: they are
+omnidirectional, whatever their ids); `ictgis.siting.MaximalCovering` chooses the sites by count, by budget, or —
 with ``cover_all`` — the fewest sites that cover every village a candidate can reach.
 """
 
@@ -87,7 +88,8 @@ def apply_optimize(ds: Dataset, spec: dict, ctx: Context) -> Outcome:
     frame = candidates.copy()
     frame["height_m"] = height
     matrix, _ = coverage.coverage_matrix(ds, frame[["id", "height_m", frame.geometry.name]], villages,
-                                         technology=technology, threshold_dbm=threshold, dem=before.dem)
+                                         technology=technology, threshold_dbm=threshold, dem=before.dem,
+                                         cells=False)  # new sites: no cells, omnidirectional
     weights = villages["population"].astype("Float64").fillna(0).to_numpy(dtype=float)
     problem = siting.MaximalCovering.from_matrix(matrix, weights, covered_already=covered,
                                                  costs_vnd=frame["cost_vnd"].to_numpy(dtype=float),
