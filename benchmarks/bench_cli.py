@@ -14,9 +14,11 @@ load, kernels, writing the windows).
 
 ``coverage_whole_process``: ``ictgis coverage data/shapefiles --tech 4g --resolution-m 30 --out DIR`` (the demo's 90
 m DEM resampled to 30 m), the median wall of `--repeats` processes (``ours_s``; goal ≤ 20 s on 2 cores), and the
-split of one instrumented process that runs the command's steps in order (``split_s``: imports, layers, DEM
-read/resample, compute = sites/params + kernel + tables and summary, GeoTIFFs, tables/summary, KMZ), in wall and
-in CPU seconds (``split_cpu_s``, all threads of the process: on a shared machine the walls stretch with the load).
+split of one more process that runs the command itself with timers around its steps (``split_s``: startup,
+imports, layers, DEM read/resample, transmitters, land cover, kernel, compute_other, tables, GeoTIFFs, CSV, KMZ,
+write_other, cli_other, exit; they sum to that process's whole wall ``split_whole_s``), in wall and in CPU seconds
+(``split_cpu_s``, all threads of the process: on a shared machine the walls stretch with the load).
+``--coverage-split OUT`` runs only that split (one JSON line).
 
 ``cli_startup``: ``ictgis --help`` as a process and which heavy modules it imports (none of geopandas, folium,
 flask, numba).
@@ -206,46 +208,110 @@ def agreement(ours_path: Path, gdal_path: Path) -> float:
 
 
 # ------------------------------------------------------------------------------------------------- coverage
+#: Where ``ictgis coverage`` spends its time: (step, module, function) timed by `coverage_split`. A step's time
+#: excludes the steps inside it: ``compute_other`` is what is left of ``ictgis.coverage.compute`` once the DEM, the
+#: transmitters, the land cover, the kernel launches (with their pruning minima and the merge of the threads'
+#: grids) and the tables are taken out.
+COVERAGE_STEPS = (
+    ("layers", "ictgis.cli.coverage", "load_dataset"),
+    ("compute_other", "ictgis.coverage", "compute"),
+    ("dem_read_resample", "ictgis.coverage.best_server", "read_dem"),
+    ("transmitters", "ictgis.coverage.best_server", "_transmitters"),
+    ("landcover", "ictgis.coverage.best_server", "_clutter"),
+    *(("kernel", "ictgis.coverage.best_server", name) for name in
+      ("new_best", "block_minima", "best_server_kernel", "share_best", "merge_best")),
+    ("tables", "ictgis.coverage.best_server", "_tables"),
+    ("write_other", "ictgis.coverage", "write"),
+    ("geotiffs", "ictgis.coverage.outputs", "write_raster"),
+    ("csv", "ictgis.coverage.outputs", "write_csv"),
+    ("kmz", "ictgis.coverage.outputs", "write_kmz"),
+)
+
+
+def process_age_s() -> float:
+    """Wall seconds since this process started (Linux ``/proc``; 0 elsewhere): the interpreter's start-up."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except OSError:
+        return 0.0
+    return max(0.0, uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK"))
+
+
 def coverage_split(data: Path, out: Path) -> int:
-    """Child: run the steps of ``ictgis coverage --tech 4g --resolution-m 30`` in order and print their seconds."""
+    """Child: run ``ictgis coverage DATA --tech 4g --resolution-m 30 --out OUT`` in this process, timing its steps.
+
+    The command runs as the ``ictgis`` entry point runs it (the same click group and code); the functions of
+    `COVERAGE_STEPS` are wrapped with timers that take out of each step the steps it calls. ``startup`` is the
+    interpreter's start and this script's imports, ``imports`` the command's modules and
+    ``cli_other`` whatever the command does between the steps. `coverage_split_process` adds ``exit`` (the
+    process ending), so that the steps sum to the whole process. Wall and CPU seconds (all threads of the process)
+    are printed as one JSON line.
+    """
+    import functools
+    import importlib
+
+    age = process_age_s()
+    wall0 = time.perf_counter() - age
+    split: dict[str, float] = {"startup": age}
+    split_cpu: dict[str, float] = {"startup": time.process_time()}
     t0, c0 = time.perf_counter(), time.process_time()
-    split: dict[str, float] = {}
-    split_cpu: dict[str, float] = {}
+    from ictgis.cli import main
 
-    def lap(name: str) -> None:
-        nonlocal t0, c0
-        now, cpu = time.perf_counter(), time.process_time()
-        split[name], split_cpu[name] = round(now - t0, 3), round(cpu - c0, 3)
-        t0, c0 = now, cpu
+    modules = {module: importlib.import_module(module) for _, module, _ in COVERAGE_STEPS}
+    split["imports"], split_cpu["imports"] = time.perf_counter() - t0, time.process_time() - c0
+    stack: list[list[float]] = []  # per running step: [wall, cpu] of the steps inside it
 
-    from ictgis import coverage, io, terrain
-    from ictgis.coverage import outputs
-    lap("imports")
-    ds = io.load(data)
-    lap("layers")
-    dem = terrain.read_dem(ds.dem_path, resolution_m=30.0)
-    lap("dem_read_resample")
-    result = coverage.compute(ds, technology="4G", dem=dem, progress=lambda f, m: None)
-    compute_s = time.perf_counter() - t0
-    lap("compute")
-    split["compute_kernel"] = result.summary["compute_s"]  # the sweep itself, inside compute
-    split["compute_other"] = round(compute_s - result.summary["compute_s"], 3)  # sites/params, tables, summary
-    out.mkdir(parents=True, exist_ok=True)
-    tag = "4g"
-    rsrp = np.where(np.isnan(result.rsrp_dbm), outputs.NO_SIGNAL_DBM, result.rsrp_dbm).astype(np.float32)
-    terrain.write_raster(out / f"rsrp_{tag}.tif", rsrp, result.dem, nodata=outputs.NO_SIGNAL_DBM, dtype="float32")
-    terrain.write_raster(out / f"server_{tag}.tif", result.server, result.dem, nodata=-1, dtype="int32")
-    lap("geotiffs")
-    result.villages.to_csv(out / f"villages_{tag}.csv", index=False)
-    result.communes.to_csv(out / f"communes_{tag}.csv", index=False)
-    (out / f"summary_{tag}.json").write_text(json.dumps(result.summary, ensure_ascii=False), encoding="utf-8")
-    lap("tables_summary")
-    coverage.write_kmz(result, out / f"coverage_{tag}.kmz")
-    lap("kmz_png")
-    print(json.dumps({"split_s": split, "split_cpu_s": split_cpu, "grid": result.summary["grid"],
-                      "sites": result.summary["sites"],
-                      "populated_area_pct": result.summary["populated_area_pct"]}))
+    def timed(name: str, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            stack.append([0.0, 0.0])
+            t, c = time.perf_counter(), time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                dt, dc = time.perf_counter() - t, time.process_time() - c
+                inner_t, inner_c = stack.pop()
+                split[name] = split.get(name, 0.0) + dt - inner_t
+                split_cpu[name] = split_cpu.get(name, 0.0) + dc - inner_c
+                if stack:
+                    stack[-1][0] += dt
+                    stack[-1][1] += dc
+        return wrapper
+
+    for name, module, attr in COVERAGE_STEPS:
+        setattr(modules[module], attr, timed(name, getattr(modules[module], attr)))
+    t0, c0 = time.perf_counter(), time.process_time()
+    main(["coverage", str(data), "--tech", "4g", "--resolution-m", "30", "--out", str(out)], standalone_mode=False)
+    run_t, run_c = time.perf_counter() - t0, time.process_time() - c0
+    summary = json.loads((out / "summary_4g.json").read_text(encoding="utf-8"))
+    steps = {name for name, _, _ in COVERAGE_STEPS}
+    split["cli_other"] = run_t - sum(split.get(k, 0.0) for k in steps)
+    split_cpu["cli_other"] = run_c - sum(split_cpu.get(k, 0.0) for k in steps)
+    print(json.dumps({"split_s": {k: round(v, 3) for k, v in split.items()},
+                      "split_cpu_s": {k: round(v, 3) for k, v in split_cpu.items()},
+                      "total_s": round(time.perf_counter() - wall0, 3), "total_cpu_s": round(time.process_time(), 3),
+                      "grid": summary["grid"], "sites": summary["sites"],
+                      "populated_area_pct": summary["populated_area_pct"]}), flush=True)
     return 0
+
+
+def coverage_split_process(data: Path, out: Path) -> dict:
+    """Run `coverage_split` as a process of its own; return its split with ``exit`` and the whole process's times.
+
+    ``whole_s`` and ``whole_cpu_s`` are the process's wall and CPU seconds as this parent measures them; the
+    steps of ``split_s`` and ``split_cpu_s`` sum to them.
+    """
+    c0, t0 = children_cpu(), time.perf_counter()
+    child = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--coverage-split-child", str(out),
+                            "--data", str(data)], capture_output=True, text=True, check=True)
+    whole_s, whole_cpu_s = time.perf_counter() - t0, children_cpu() - c0
+    res = json.loads(child.stdout.strip().splitlines()[-1])
+    res["split_s"]["exit"] = round(whole_s - res.pop("total_s"), 3)
+    res["split_cpu_s"]["exit"] = round(whole_cpu_s - res.pop("total_cpu_s"), 3)
+    return res | {"whole_s": round(whole_s, 3), "whole_cpu_s": round(whole_cpu_s, 3),
+                  "outside_kernel_s": round(whole_s - res["split_s"]["kernel"], 3),
+                  "outside_kernel_cpu_s": round(whole_cpu_s - res["split_cpu_s"]["kernel"], 3)}
 
 
 def bench_coverage(args: argparse.Namespace, tmp: Path) -> None:
@@ -256,14 +322,14 @@ def bench_coverage(args: argparse.Namespace, tmp: Path) -> None:
         loads.append(load_average())
         times.append(wall(cmd + ["--out", str(tmp / f"cov{k + 1}")]))
         cpus.append(CPU_S[-1])
-    child = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--coverage-split", str(tmp / "split"),
-                            "--data", str(args.data)], capture_output=True, text=True, check=True)
-    res = json.loads(child.stdout.strip().splitlines()[-1])
+    res = coverage_split_process(args.data, tmp / "split")
     sizes = {p.name: round(p.stat().st_size / 1e6, 1) for p in sorted((tmp / "cov1").iterdir())}
     emit({"bench": "coverage_whole_process", "ours_s": round(statistics.median(times), 2), "peer": None,
           "goal_s_max": 20, "times_s": [round(t, 2) for t in times], "cpu_s": round(statistics.median(cpus), 2),
           "first_run_s": round(first_s, 2),
-          "split_s": res["split_s"], "split_cpu_s": res["split_cpu_s"], "grid": res["grid"], "sites": res["sites"],
+          "split_s": res["split_s"], "split_cpu_s": res["split_cpu_s"], "split_whole_s": res["whole_s"],
+          "split_whole_cpu_s": res["whole_cpu_s"], "split_outside_kernel_s": res["outside_kernel_s"],
+          "split_outside_kernel_cpu_s": res["outside_kernel_cpu_s"], "grid": res["grid"], "sites": res["sites"],
           "populated_area_pct": res["populated_area_pct"], "outputs_mb": sizes,
           "cpus": os.cpu_count(), "load_avg_1m": round(statistics.median(loads), 2)})
 
@@ -276,13 +342,18 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--skip-viewshed", action="store_true")
     parser.add_argument("--skip-coverage", action="store_true")
-    parser.add_argument("--coverage-split", type=Path, default=None, help=argparse.SUPPRESS)  # child mode
+    parser.add_argument("--coverage-split", type=Path, default=None, metavar="OUT",
+                        help="Only the split of one `ictgis coverage` process writing into OUT (one JSON line).")
+    parser.add_argument("--coverage-split-child", type=Path, default=None, help=argparse.SUPPRESS)  # child mode
     parser.add_argument("--viewshed-split", type=Path, default=None, help=argparse.SUPPRESS)  # child mode
     parser.add_argument("--dem", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--sites-csv", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.coverage_split_child is not None:
+        return coverage_split(args.data, args.coverage_split_child)
     if args.coverage_split is not None:
-        return coverage_split(args.data, args.coverage_split)
+        emit({"bench": "coverage_split"} | coverage_split_process(args.data, args.coverage_split))
+        return 0
     if args.viewshed_split is not None:
         return viewshed_split(args.dem, args.sites_csv, args.viewshed_split)
     bench_startup(args.repeats)

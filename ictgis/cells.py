@@ -294,7 +294,7 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
     order: dict[str, list[int]] = {s: [] for s in sectored}
     for i in np.flatnonzero(mine).tolist():
         order[cell_site[i]].append(i)
-    records = cells.to_dict("records")
+    records = cells.to_dict("records")  # rows as dicts: `cells.iloc[i]` per cell costs ~0.2 ms each
     for k, site in enumerate(ids):
         if site not in sectored:
             rows.append(k)

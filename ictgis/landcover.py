@@ -34,6 +34,7 @@ from . import settings
 from ._errors import LayerError, Problem
 from ._validate import Collector
 from .terrain import Dem
+from .terrain.dem import WARP_MEM_MB
 
 __all__ = [
     "LANDCOVER_NAMES", "MIN_DEM_SHARE", "WORLDCOVER", "canopy_grid", "check_landcover", "class_table",
@@ -159,7 +160,8 @@ def read_landcover(path: str | Path, dem: Dem, *, classes: dict[int, int] | None
         out = np.zeros(dem.shape, dtype=np.uint8)
         reproject(rasterio.band(src, 1), out, dst_transform=dem.transform, dst_crs=dem.crs.to_wkt()
                   if not dem.crs.to_epsg() else f"EPSG:{dem.crs.to_epsg()}",
-                  dst_nodata=0, resampling=Resampling.mode if finer else Resampling.nearest)
+                  dst_nodata=0, resampling=Resampling.mode if finer else Resampling.nearest,
+                  warp_mem_limit=WARP_MEM_MB)
         crs_name = src.crs.to_string()
         bounds = tuple(round(v, 3) for v in src.bounds)
     if classes:

@@ -78,6 +78,18 @@ def test_entry_point_prints_no_traceback(tmp_path):
     assert "not a folder of layers" in proc.stderr
 
 
+def test_freeze_at_exit_freezes_when_the_process_ends_and_the_other_exit_handlers_still_run():
+    probe = ("import atexit, gc, logging, sys\n"
+             "from ictgis.cli._options import freeze_at_exit\n"
+             "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0, flush=True))\n"
+             "freeze_at_exit()\nfreeze_at_exit()\n"
+             "print('frozen now:', gc.get_freeze_count() > 0)\n"
+             "logging.basicConfig(stream=sys.stderr)\nlogging.getLogger('probe').warning('still logged')\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines() == ["frozen now: False", "frozen at exit: True"]
+    assert "still logged" in proc.stderr
+
+
 REPAIR = re.compile(r"Warning: communes\.shp row 1: invalid geometry \(Self-intersection.*\) repaired with make_valid")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import zipfile
+from io import BytesIO
 
 import numpy as np
 import pytest
@@ -106,7 +107,18 @@ def test_tables_summary_and_outputs(plain, tmp_path):
     with zipfile.ZipFile(out / "coverage_4g.kmz") as zf:
         assert {"doc.kml", "rsrp.png"} <= set(zf.namelist())
         assert b"GroundOverlay" in zf.read("doc.kml")
+        png = zf.read("rsrp.png")
     assert json.loads((out / "summary_4g.json").read_text())["technology"] == "4G"
+    # the overlay: the RSRP classes of the grid warped to EPSG:4326, as a paletted PNG (RGBA through its palette)
+    pil = pytest.importorskip("PIL.Image")
+    from ictgis.rasterpng import classify, warp
+
+    warped, _ = warp(result.rsrp_dbm, transform=result.dem.transform, crs=result.dem.crs, dst_crs="EPSG:4326",
+                     max_px=4096, resampling="max")
+    image = pil.open(BytesIO(png))
+    assert image.mode == "P" and (image.width, image.height) == (warped.shape[1], warped.shape[0])
+    expected = classify(warped, coverage.RSRP_CLASSES)
+    assert expected[..., 3].any() and np.array_equal(np.asarray(image.convert("RGBA")), expected)
 
 
 def test_no_sites_of_a_technology_is_a_clear_error(plain):

@@ -11,7 +11,16 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
 from ictgis.coverage import RSRP_CLASSES
-from ictgis.rasterpng import classed_png, classify, encode_png, latlon_bounds, warp
+from ictgis.rasterpng import (
+    class_index,
+    class_palette,
+    classed_png,
+    classify,
+    encode_png,
+    latlon_bounds,
+    warp,
+    warp_classes,
+)
 
 # 10 × 8 cells of 90 m in VN-2000 / TM-3 103-00 near Điện Biên Phủ
 TRANSFORM = Affine(90.0, 0.0, 500_000.0, 0.0, -90.0, 2_370_000.0)
@@ -33,6 +42,50 @@ def test_classify_takes_the_first_class_reached():
     assert tuple(img[0, 2]) == (26, 152, 80, 200)
     assert tuple(img[1, 0]) == (254, 224, 139, 150)
     assert tuple(img[1, 1]) == tuple(img[1, 2]) == (0, 0, 0, 0)       # below the last class, no signal
+
+
+def test_class_index_and_palette_give_the_image_of_classify():
+    rng = np.random.default_rng(7)
+    values = rng.uniform(-135.0, -60.0, size=(40, 30)).astype(np.float32)
+    values[rng.random(values.shape) < 0.2] = np.nan
+    values[0, :6] = [-80.0, -90.0, -100.0, -110.0, -120.0, -120.001]  # the bounds themselves and just below
+    idx = class_index(values, RSRP_CLASSES)
+    assert idx.dtype == np.uint8 and set(np.unique(idx).tolist()) == set(range(len(RSRP_CLASSES) + 1))
+    assert np.array_equal(class_palette(RSRP_CLASSES)[idx], classify(values, RSRP_CLASSES))
+    shuffled = [RSRP_CLASSES[k] for k in (2, 0, 4, 1, 3)]  # not sorted: still the first class reached
+    assert np.array_equal(class_palette(shuffled)[class_index(values, shuffled)], classify(values, shuffled))
+
+
+@pytest.mark.parametrize(("dst_crs", "max_px"), [("EPSG:4326", 4096), ("EPSG:4326", 37), ("EPSG:3857", 23)])
+def test_warp_classes_gives_the_classes_of_the_max_warp(dst_crs, max_px):
+    rng = np.random.default_rng(max_px)
+    values = rng.uniform(-130.0, -70.0, size=(90, 75)).astype(np.float32)
+    values[rng.random(values.shape) < 0.3] = np.nan
+    values[:20, :30] = np.nan  # a corner of no data, and lone NaN cells among values
+    values[60:, 50:] = -125.0  # valid but below the last class
+    got, got_transform = warp_classes(values, RSRP_CLASSES, transform=TRANSFORM, crs="EPSG:9205", dst_crs=dst_crs,
+                                      max_px=max_px)
+    warped, transform = warp(values, transform=TRANSFORM, crs="EPSG:9205", dst_crs=dst_crs, max_px=max_px,
+                             resampling="max")
+    expected = class_index(warped, RSRP_CLASSES)
+    assert got_transform == transform and got.dtype == np.uint8
+    assert len(np.unique(expected)) >= 4 and (expected == len(RSRP_CLASSES)).any()  # classes, and pixels of none
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_encode_png_with_a_colour_map_is_a_paletted_png_with_alpha():
+    pil = pytest.importorskip("PIL.Image")  # an independent decoder: PLTE + tRNS give the RGBA of the palette
+    import io
+
+    values = np.array([[-70.0, -85.0, -95.0], [-105.0, -115.0, np.nan]], dtype=np.float32)
+    idx, palette = class_index(values, RSRP_CLASSES), class_palette(RSRP_CLASSES)
+    png = encode_png(idx, colormap=palette)
+    image = pil.open(io.BytesIO(png))
+    assert image.mode == "P"
+    assert np.array_equal(np.asarray(image.convert("RGBA")), classify(values, RSRP_CLASSES))
+    assert np.array_equal(decode(png)[0], idx)
+    with pytest.raises(ValueError, match="one band"):
+        encode_png(np.zeros((2, 3, 4), dtype=np.uint8), colormap=palette)
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 4])

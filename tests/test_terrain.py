@@ -356,6 +356,25 @@ def test_read_dem_refuses_geographic_rasters(tmp_path):
         terrain.read_dem(path)
 
 
+def test_write_raster_by_strips_writes_every_row_nodata_and_dtype(tmp_path):
+    """Rows past the first strips, NaN in a last partial strip, float64 written as float32, a window of the grid."""
+    rows = 2 * terrain.dem.STRIP_ROWS + 37
+    z = fractal(rows, seed=5).astype(np.float64)
+    z[-3:, 10:20] = np.nan
+    z[terrain.dem.STRIP_ROWS - 1: terrain.dem.STRIP_ROWS + 1, 0] = np.nan  # across a strip boundary
+    dem = make_dem(z.astype(np.float32))
+    path = terrain.write_raster(tmp_path / "z.tif", z, dem, nodata=-9999.0, dtype="float32", overviews=False)
+    with rasterio.open(path) as src:
+        back = src.read(1)
+        assert src.dtypes[0] == "float32" and src.nodata == -9999.0
+    np.testing.assert_array_equal(back, np.where(np.isnan(z), -9999.0, z).astype(np.float32))
+    part = np.arange(300 * 7, dtype=np.int64).reshape(300, 7) - 5
+    win = terrain.write_raster(tmp_path / "w.tif", part, dem, nodata=-1, dtype="int32", window=(5, 9))
+    with rasterio.open(win) as src:
+        np.testing.assert_array_equal(src.read(1), part.astype(np.int32))
+        assert src.transform == dem.transform @ Affine.translation(9, 5)
+
+
 def test_write_raster_checks_the_grid(tmp_path):
     dem = make_dem(np.zeros((4, 4), np.float32))
     with pytest.raises(LayerError, match="does not match"):

@@ -115,3 +115,15 @@ def test_user_commands_take_the_store(tmp_path, data):
     app = make(tmp_path, data, "served", STORE_URL=str(store))
     assert logs_in(app, "lan", PASSWORD)
     assert UserStore(tmp_path / "x", url=store).verify("lan", PASSWORD).role == "viewer"
+
+
+def test_the_instance_store_holding_password_hashes_is_readable_by_its_owner_only(tmp_path, data):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    gpkg = instance / "ictgis.gpkg"
+    gpkg.touch(mode=0o644)
+    gpkg.chmod(0o644)  # as a umask of 022 would leave it
+    app = make(tmp_path, data)
+    app.extensions["ictgis_users"].add("lan", PASSWORD, "planner")
+    assert gpkg.stat().st_mode & 0o777 == 0o600
+    assert logs_in(app, "lan", PASSWORD)

@@ -13,12 +13,15 @@ shared between processes.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
 from flask import Flask
 
 from ictgis.store import Store, open_store, resolve_url
+
+logger = logging.getLogger(__name__)
 
 #: File of the instance's store when neither ``ACCOUNTS_URL`` nor ``STORE_URL`` is set (as `web.data`).
 STORE_FILE = "ictgis.gpkg"
@@ -62,5 +65,24 @@ def app_accounts(app: Flask) -> Store:
             url = resolve_url(accounts_url(app))
             served = app.extensions.get("ictgis_served")
             found = served.store if served is not None and served.store.url == url else open_accounts(url)
+            keep_private(found)
             app.extensions["ictgis_accounts"] = found
     return found
+
+
+def keep_private(store: Store) -> None:
+    """Make a GeoPackage store that holds password hashes readable by its owner only (mode 0600).
+
+    SQLite creates the store's journal with the file's own mode. A PostgreSQL store is the server's business.
+    """
+    if not store.url.startswith("sqlite:///"):
+        return
+    path = Path(store.url[len("sqlite:///"):])
+    try:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+            logger.info("%s holds the users' password hashes: made readable by its owner only", path.name)
+    except OSError as exc:  # not ours to change: say so, the app still works
+        logger.warning("could not restrict %s to its owner (%s): other local users may read the password hashes",
+                       path, exc)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -105,6 +107,19 @@ def dataset_folder(data_dir: Path | None, *, db: str | None, as_of: str | None) 
 
     with tempfile.TemporaryDirectory(prefix="ictgis-store-") as tmp, open_store(db) as store:
         yield store.export(Path(tmp) / "data", as_of=as_of)
+
+
+def freeze_at_exit() -> None:
+    """Let the interpreter end without collecting its objects' cycles (`gc.freeze` when it exits).
+
+    After a heavy command (pandas, geopandas, numba, rasterio loaded) the garbage collections of the interpreter's
+    finalization take 0.5–1.5 s on these machines, against about 0.2 s once the objects are frozen; nothing is left
+    to write by then (outputs are closed and renamed into place; `atexit` handlers such as logging's still run).
+    Called once a command has written its outputs; registering it again changes nothing, and a process that goes
+    on (a test running commands with click's ``CliRunner``) is not affected until it exits.
+    """
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
 
 
 @contextlib.contextmanager

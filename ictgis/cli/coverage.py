@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ._dask import client_for, dask_options
-from ._options import CRS_OPTION, DATA_DIR, fraction_progress, load_dataset, store_options
+from ._options import CRS_OPTION, DATA_DIR, fraction_progress, freeze_at_exit, load_dataset, store_options
 
 
 @click.command()
@@ -60,6 +60,7 @@ def coverage(data_dir, crs, db, as_of, technology, out_dir, resolution_m, thresh
                              threshold_dbm=threshold_dbm, operator=operator, radius_m=radius_m, progress=progress,
                              calibration=calibration)
     cov.write(result, out_dir, kmz=not no_kmz)
+    freeze_at_exit()
     s = result.summary
     click.echo(f"{s['technology']} ≥ {s['threshold_dbm']:g} dBm at {s['resolution_m']:g} m, {s['sites']} sites: "
                f"{s['populated_area_pct']} % of the village population covered "

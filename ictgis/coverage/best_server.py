@@ -338,8 +338,15 @@ def clutter_of(ds: Dataset, dem: Dem, *, landcover: np.ndarray | bool | None = N
                          [Problem("landcover", f"shape {classes.shape}, the DEM's is {dem.shape}")])
     losses = lc.class_table(settings.landcover_loss_db, spec.get("loss_db"), clutter_loss_db)
     heights = lc.class_table(settings.landcover_canopy_m, spec.get("canopy_m"), canopy_m)
-    surface = (dem.elevation + lc.canopy_grid(classes, heights)).astype(dem.elevation.dtype)
-    present = {int(k): int(v) for k, v in zip(*np.unique(classes[classes > 0], return_counts=True), strict=True)}
+    surface = lc.canopy_grid(classes, heights)  # float32; the ground is added in place (no grid-sized temporaries)
+    if np.result_type(surface, dem.elevation) == surface.dtype == dem.elevation.dtype:
+        surface += dem.elevation
+    else:
+        surface = (dem.elevation + surface).astype(dem.elevation.dtype)
+    counts = np.zeros(256, np.int64)
+    for r0 in range(0, classes.shape[0], 256):  # by strips: bincount casts to int64, 8 bytes a cell
+        counts += np.bincount(classes[r0:r0 + 256].ravel(), minlength=256)
+    present = {int(k): int(counts[k]) for k in np.flatnonzero(counts) if k > 0}  # class 0: no data
     summary = {"source": source, "loss_db": {str(k): v for k, v in sorted(losses.items())},
                "canopy_m": {str(k): v for k, v in sorted(heights.items()) if v},
                "cells_per_class": {str(k): v for k, v in present.items()}}

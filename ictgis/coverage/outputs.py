@@ -59,15 +59,21 @@ def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> P
 
 
 def write_kmz(result: CoverageResult, path: Path, *, max_size: int = 4096) -> Path:
-    """Write a KMZ with the RSRP classes as a PNG ground overlay in EPSG:4326 (for Google Earth)."""
+    """Write a KMZ with the RSRP classes as a PNG ground overlay in EPSG:4326 (for Google Earth).
+
+    The PNG is paletted (one byte a pixel, the class colours with their alpha in PLTE/tRNS): the pixels are those
+    of ``classify`` on the grid warped with ``max`` (`ictgis.rasterpng.warp_classes`: each pixel the class of the
+    best RSRP of the cells it covers), for a quarter of the bytes to warp, colour and encode. Its longer side is at
+    most `max_size` pixels.
+    """
     import zipfile
 
-    from ..rasterpng import classify, encode_png, warp
+    from ..rasterpng import class_palette, encode_png, warp_classes
 
-    warped, transform = warp(result.rsrp_dbm, transform=result.dem.transform, crs=result.dem.crs,
-                             dst_crs="EPSG:4326", max_px=max_size, resampling="max")
-    height, width = warped.shape
-    png = encode_png(np.moveaxis(classify(warped, RSRP_CLASSES), 2, 0))
+    index, transform = warp_classes(result.rsrp_dbm, RSRP_CLASSES, transform=result.dem.transform,
+                                    crs=result.dem.crs, dst_crs="EPSG:4326", max_px=max_size)
+    height, width = index.shape
+    png = encode_png(index, colormap=class_palette(RSRP_CLASSES))
     west, north = transform.c, transform.f
     east, south = west + width * transform.a, north + height * transform.e
     name = f"{result.technology} RSRP ≥ {result.threshold_dbm:g} dBm"

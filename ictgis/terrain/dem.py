@@ -22,6 +22,13 @@ logger = logging.getLogger(__name__)
 DEFLATE_LEVEL = 3
 #: `write_raster` compresses on GDAL's threads from this many cells up (a 30 m province grid has 33 M).
 THREADS_FROM_CELLS = 4_000_000
+#: Working memory (MB) of GDAL's warper when it resamples a grid (``warp_mem_limit``; GDAL's default is 64): its
+#: chunk buffers are allocated anew for every chunk, and smaller ones are reused instead of touching fresh memory
+#: (a 90 → 30 m province DEM: a third of the page faults and about a third less CPU; the values do not depend on it).
+WARP_MEM_MB = 16
+#: `write_raster` hands the array to GDAL by strips of this many rows (a row of 256 × 256 tiles): the NaN → nodata
+#: and dtype conversions then copy one strip at a time, never the whole grid.
+STRIP_ROWS = 256
 
 @dataclass(frozen=True, eq=False)
 class Dem:
@@ -209,7 +216,9 @@ def read_dem(path: str | Path, *, resolution_m: float | None = None) -> Dem:
         out = np.full((rows, cols), np.nan, np.float32)
         method = Resampling.average if resolution_m > native else Resampling.bilinear
         reproject(band, out, src_transform=t, src_crs=src.crs, dst_transform=dst_t, dst_crs=src.crs,
-                  src_nodata=np.nan, dst_nodata=np.nan, resampling=method, num_threads=os.cpu_count() or 1)
+                  src_nodata=np.nan, dst_nodata=np.nan, resampling=method, num_threads=os.cpu_count() or 1,
+                  init_dest_nodata=False,  # `out` starts as NaN: no second pass to fill it
+                  warp_mem_limit=WARP_MEM_MB)
         logger.info("resampled DEM %s from %.2f m to %.2f m cells (%s): %d × %d → %d × %d", path.name, native,
                     resolution_m, method.name, src.height, src.width, rows, cols)
         return Dem(out, dst_t, crs, resolution_m)
@@ -314,6 +323,7 @@ def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float
     """
     import rasterio
     from rasterio.enums import Resampling
+    from rasterio.windows import Window
 
     from .._files import atomic_path
 
@@ -337,12 +347,16 @@ def write_raster(path: str | Path, array: np.ndarray, dem: Dem, *, nodata: float
             profile.update(predictor=2 if integer else 3)
         if compress.lower() == "deflate":
             profile.update(zlevel=DEFLATE_LEVEL)
-    if nodata is not None and np.issubdtype(array.dtype, np.floating) and np.isnan(array).any():
-        array = np.where(np.isnan(array), nodata, array)
+    fill = float(nodata) if nodata is not None and np.issubdtype(array.dtype, np.floating) else None
     overview_options = {"ZLEVEL_OVERVIEW": str(DEFLATE_LEVEL)} if compress and compress.lower() == "deflate" else {}
     with atomic_path(path) as tmp, rasterio.Env(GDAL_NUM_THREADS=str(threads), **overview_options), \
             rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(array.astype(dtype, copy=False), 1)
+        # by strips of tile rows: no grid-sized copy (NaN → nodata, dtype, rasterio's own copy of a 2-D array)
+        for r0 in range(0, array.shape[0], STRIP_ROWS):
+            part = array[r0:r0 + STRIP_ROWS]
+            if fill is not None:
+                part = np.where(np.isnan(part), fill, part)
+            dst.write(part.astype(dtype, copy=False), 1, window=Window(0, r0, part.shape[1], part.shape[0]))
         factors: list[int] = []
         while overviews and max(array.shape) / 2 ** (len(factors) + 1) >= 256:
             factors.append(2 ** (len(factors) + 1))
