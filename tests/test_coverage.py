@@ -300,7 +300,7 @@ def test_cut_rays_change_no_value_and_take_fewer_samples(sectors):
             elev, 0.0, y_max, cell, x, y, 30.0, 1.5, radius, 0.1667, 4.0 / 3.0, 125.0, 35.0, 37.6,
             np.full(k, 20.0), np.arange(site, site + k, dtype=np.int32), np.full(k, (radius / cell) ** 2), log_d,
             best, server, block_min, 0.0, far, no_lim, np.zeros(11), surface, classes, lut, True, pat_h, pat_v,
-            cap, pat, 20.0, att, zmax, loss)
+            cap, pat, 20.0, att, zmax, loss, best)
 
     best = np.full((n, n), -np.inf, np.float32)
     server = np.full((n, n), -1, np.int32)

@@ -205,7 +205,7 @@ def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, l
                                       cell_r2[lo:hi], log_d, best[t], server[t], block_min[t], inner[s], reach2,
                                       ray_lim[t], nr_coef[s], surface, classes, loss_lut[s], use_loss, pat_h[lo:hi],
                                       pat_v[lo:hi], pat_cap[lo:hi], use_pat[s], bound_power[s], att_cut[s],
-                                      block_zmax, block_loss)
+                                      block_zmax, block_loss, best[(t + 1) % n_threads])
 
 
 @njit(cache=True, parallel=True, nogil=True)

@@ -225,7 +225,7 @@ def _ray_reach(t_lo, t_hi, i, lim_j, big, orow, ocol, mr, mc, nr, nc, nrows, nco
 def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell_size_m, ht, rx_height_m, bulge,
                   two_over_lambda, r2min, r2max, fused, dist, vmax, loss_a, loss_b, loss_fs, powers, sites, cell_r2,
                   log_d, best, server, block_min, hull, group_lim, tr_row, surface, classes, loss_lut, use_loss, pat_h,
-                  pat_v, pat_cap, use_pat, cut, top_power, att_row, block_zmax, block_loss):
+                  pat_v, pat_cap, use_pat, cut, top_power, att_row, block_zmax, block_loss, rival):
     """Cast the rays of one octant (see :func:`radial_sweep`), column by column, and fill the cells they own.
 
     Ray j goes from the site towards the cell (H, j) of the octant (major, minor offsets), H = `_ray_half`. At
@@ -318,12 +318,15 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             if r < 0 or r >= hrows or c < 0 or c >= hcols:
                 continue
             cmax = 0.0  # the best transmitter's RSRP without terrain loss: an upper bound
+            d = cell_size_m * np.sqrt(k)
             if fused:
-                ld = log_d[k]
+                # log10 of the distance in km, as `log_d[k]` holds it: computed, because reading that table (MBs,
+                # a new cache line at nearly every cell) cost more than the logarithm
+                ld = math.log10(max(d / 1000.0, MIN_DISTANCE_KM))
                 loss = loss_a + loss_b * ld
                 fs = loss_fs + 20.0 * ld
                 if tr_row[0] > 0.0:
-                    loss = tr38901_los_db(tr_row, cell_size_m * np.sqrt(k))
+                    loss = tr38901_los_db(tr_row, d)
                 if loss < fs:
                     loss = fs
                 lut = loss_lut[classes[r, c]] if use_loss else 0.0
@@ -360,13 +363,14 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                     if clear > cmax:
                         cmax = clear
                 upper = np.float32(cmax)  # compared as stored (float32): rounding keeps the order
-                if upper < block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT] or upper < best[r, c]:
+                if upper < block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT] or upper < best[r, c] or \
+                        upper < rival[r, c]:
                     continue  # cannot beat (nor tie) the best
             zc = elev[r + row0, c + col0]
             if np.isnan(zc):
                 continue
             if use_pat:
-                down = math.degrees(math.atan((ht - zc - rx_height_m) / (cell_size_m * np.sqrt(k))))
+                down = math.degrees(math.atan((ht - zc - rx_height_m) / d))
                 cmax = -np.inf
                 for q in range(ncell):
                     if clr[q] == -np.inf:
@@ -377,9 +381,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                     clr[q] -= extra - ahs[q]
                     if clr[q] > cmax:
                         cmax = clr[q]
-                if np.float32(cmax) < best[r, c]:
+                if np.float32(cmax) < best[r, c] or np.float32(cmax) < rival[r, c]:
                     continue
-            d = cell_size_m * np.sqrt(k)
             if not fused:
                 dist[r, c] = d
             n = nh[j]
@@ -400,7 +403,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             bn = above * above * k2 * hull[j, 0, 0]
             bd = max(d - hull[j, 0, 0], 1.0)
             if above > 0.0 and n > 1:
-                if fused and np.float32(cmax - knife_edge_db(np.sqrt(bn / bd))) < best[r, c]:
+                if fused and (np.float32(cmax - knife_edge_db(np.sqrt(bn / bd))) < best[r, c] or
+                              np.float32(cmax - knife_edge_db(np.sqrt(bn / bd))) < rival[r, c]):
                     continue  # v_max >= the horizon sample's v: cannot beat the best either
                 # Obstructed: walk the hull away from the horizon sample while samples stand above the line of
                 # sight and could still beat the best (slopes fall and weights grow along the hull).
@@ -559,7 +563,7 @@ def _plain_octant(elevation, o, w, rx_height_m, wavelength_m, cell_size_m):
                   rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, NO_PATTERN,
                   NO_SITES, NO_PATTERN, no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT,
                   NO_TR38901, elevation, NO_CLASSES, NO_PATTERN, False, NO_TABLES, NO_TABLES, NO_PATTERN, False, False,
-                  0.0, NO_PATTERN, NO_TABLES, NO_TABLES)
+                  0.0, NO_PATTERN, NO_TABLES, NO_TABLES, no_best)
 
 
 @njit(cache=True, parallel=True)
@@ -639,7 +643,7 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
                               wavelength_m, k_factor, loss_a, loss_b, loss_fs, powers, sites, cell_r2, log_d, best,
                               server, block_min, inner_m, octant_r2, ray_lim, tr_row, surface, classes, loss_lut,
                               use_loss, pat_h, pat_v, pat_cap, use_pat, top_power, att_cut, block_zmax,
-                              block_loss):
+                              block_loss, rival):
     """Run the sweep of :func:`radial_sweep` fused with a best-server update, on one thread.
 
     The sweep serves the K co-located transmitters of one antenna height and band at a site (the sectors of a site,
@@ -699,5 +703,5 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
                       2.0 / wavelength_m, r2min, r2o, True, no_dist, no_dist, loss_a, loss_b, loss_fs, powers, sites,
                       cell_r2, log_d, best, server, block_min, hull, ray_lim[o], tr_row, surface, classes, loss_lut,
                       use_loss, pat_h, pat_v, pat_cap, use_pat, cut, top_power, att_cut[min(o, att_cut.shape[0] - 1)],
-                      block_zmax, block_loss)
+                      block_zmax, block_loss, rival)
     return taken
