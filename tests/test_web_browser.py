@@ -45,6 +45,17 @@ def browser():
         b.close()
 
 
+def warm_coverage_kernels(data_dir) -> None:
+    """Compile (or load from numba's cache) the coverage kernels as the app's background run will call them.
+
+    A first compile takes tens of seconds and holds the GIL: a server computing its first coverage answers nothing
+    meanwhile, and a browser test's click would time out. Done before the server starts.
+    """
+    from ictgis import coverage, io
+
+    coverage.compute(io.load(data_dir), technology="4G", progress=lambda f, m: None)
+
+
 def serve(app):
     from waitress.server import create_server
 

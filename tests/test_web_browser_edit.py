@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 from test_web import make_data
-from test_web_browser import artifacts, playwright_api, serve  # noqa: F401 - fixtures
+from test_web_browser import artifacts, playwright_api, serve, warm_coverage_kernels  # noqa: F401 - fixtures
 from test_web_browser_mobile import DEVICES, PASSWORD, assert_reachable, browser, open_map, tap  # noqa: F401
 
 from ictgis_web import create_app
@@ -22,7 +22,9 @@ EDITS = {"desktop": ("S4", "solar"), "phone": ("S2", "diesel")}
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("edit")
-    app = create_app({"TESTING": True, "DATA_DIR": str(make_data(tmp / "data")), "INSTANCE_PATH": str(tmp / "i"),
+    data = make_data(tmp / "data")
+    warm_coverage_kernels(data)
+    app = create_app({"TESTING": True, "DATA_DIR": str(data), "INSTANCE_PATH": str(tmp / "i"),
                       "SECRET_KEY": "browser", "SCENARIOS_DIR": str(tmp / "scenarios")})
     UserStore(app.instance_path).add("planner1", PASSWORD, "planner")
     UserStore(app.instance_path).add("planner2", PASSWORD, "planner")
