@@ -456,6 +456,9 @@ class Store:
     def delete(self, layer: str, key: str, *, expected_version: int, author: str, message: str) -> Changeset:
         """Remove a feature, if it is still at `expected_version` (its history is kept).
 
+        A BTS site takes its cells (sectors) with it, in the same changeset, whose message says how many: cells
+        of a site that no longer exists would stop every coverage computed from the store.
+
         Raises
         ------
         EditConflictError
