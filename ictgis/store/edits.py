@@ -143,8 +143,8 @@ def delete_feature(store, layer, key, *, expected_version, author, message):
     with store.writing() as conn:
         cells = _site_cells(store, conn, key) if layer == "bts_sites" else []
         if cells:
-            message = (f"{message} (+ {len(cells)} cells of the site removed with it / "
-                       f"xoá kèm {len(cells)} cell của trạm)")
+            n = len(cells)
+            message = f"{message} (+ {n} cell{'s' if n > 1 else ''} of the site removed with it / xoá kèm {n} cell)"
         cs = store.new_changeset(conn, author=author, message=message, kind="edit")
         _end(store, conn, layer, key, seen=int(expected_version), cs=cs)
         if cells:
