@@ -54,6 +54,7 @@ def test_deleting_a_site_removes_its_cells_in_the_same_changeset(store, tiny_dir
     ds = store.dataset()
     assert list(ds.cells["cell"]) == ["S2-A"]
     assert "S1" not in set(ds["bts_sites"]["id"])
+    assert store.diff(cs.id - 1, cs.id)["cells"] == {"added": [], "removed": ["S1-A", "S1-B"], "changed": []}
     assert list(store.dataset(cs.id - 1).cells["cell"]) == ["S1-A", "S1-B", "S2-A"]   # history kept
     valid = run("validate", "--db", store.url, "--json")
     assert valid.exit_code == 0, valid.output
@@ -84,3 +85,27 @@ def test_upload_shaped_import_of_a_loaded_dataset_is_checked_too(store, tiny_dir
     with pytest.raises(LayerError, match="S2"):
         store.import_dataset(io.load(folder), author="web", message="upload", kind="upload")
     assert store.log() == []
+
+
+def test_db_diff_lists_the_changed_cells(store, tiny_dir, tmp_path):
+    import pyogrio
+
+    first = store.import_dataset(with_cells(tiny_dir), author="Lan", message="with cells")
+    folder = with_cells(shutil.copytree(tiny_dir, tmp_path / "d"),
+                        "site,cell,azimuth,tilt\nS1,S1-A,0,6\nS1,S1-B,120,2\nS3,S3-A,90,1\n")
+    second = store.import_dataset(folder, author="Minh", message="retilt")
+    expected = {"added": ["S3-A"], "removed": ["S2-A"], "changed": ["S1-A"]}
+    assert store.diff(first.id, second.id)["cells"] == expected
+    assert store.diff(second.id, first.id)["cells"] == {"added": ["S2-A"], "removed": ["S3-A"], "changed": ["S1-A"]}
+    assert store.diff(first.id, first.id)["cells"] == {"added": [], "removed": [], "changed": []}
+    out = run("db", "diff", "--db", store.url, "--from", first.id, "--to", second.id, "--json",
+              "--out", tmp_path / "changes.gpkg")
+    assert out.exit_code == 0, out.output
+    layers = json.loads(out.output)["layers"]
+    assert layers["cells"] == expected and layers["villages"] == {"added": [], "removed": [], "changed": []}
+    cells = pyogrio.read_dataframe(tmp_path / "changes.gpkg", layer="cells", read_geometry=False)
+    rows = {k: (c, t) for k, c, t in cells[["feature_key", "change", "tilt"]].itertuples(index=False)}
+    assert rows == {"S3-A": ("added", 1.0), "S2-A": ("removed", 4.0), "S1-A": ("changed", 6.0)}
+    assert "cells" not in store.diff_layers(first.id, second.id)   # the map's change layers: features only
+    text = run("db", "diff", "--db", store.url, "--from", first.id, "--to", second.id)
+    assert "cells" in text.output
