@@ -79,8 +79,10 @@ def log_cmd(db: str | None, as_json: bool) -> None:
 
 @db.command("diff")
 @DB
-@click.option("--from", "from_", required=True, metavar="ID|DATE", help="The earlier state: changeset id or date.")
-@click.option("--to", "to", required=True, metavar="ID|DATE", help="The later state: changeset id or date.")
+@click.option("--from", "from_", required=True, metavar="ID|DATE",
+              help="The earlier state: changeset id or date (the end of that day, Vietnam time).")
+@click.option("--to", "to", required=True, metavar="ID|DATE",
+              help="The later state: changeset id or date (the end of that day, Vietnam time).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"layers": {LAYER: {"added": [ids], "removed": [ids], "changed": [ids]}}}.')
 @click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
