@@ -291,10 +291,11 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
     cell_ids: list[str] = []
     overrides: list[dict] = []
     tables_h, tables_v, caps, use = [], [], [], []
-    order: dict[str, list[int]] = {s: [] for s in sectored}
+    order: dict[str, list[int]] = {}  # the cells of each sectored site, in table order (one pass)
     for i in np.flatnonzero(mine).tolist():
-        order[cell_site[i]].append(i)
-    records = cells.to_dict("records")  # rows as dicts: `cells.iloc[i]` per cell costs ~0.2 ms each
+        order.setdefault(cell_site[i], []).append(i)
+    records = cells.to_dict("records")  # row access without a pandas Series per cell
+    tables: dict[tuple, tuple[np.ndarray, np.ndarray, float]] = {}  # cells aimed alike share their tables
     for k, site in enumerate(ids):
         if site not in sectored:
             rows.append(k)
@@ -317,8 +318,10 @@ def transmitters(sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame |
                 else None
             tilt = 0.0 if "tilt" not in cells or pd.isna(row["tilt"]) else float(row["tilt"])
             bw = None if "beamwidth" not in cells or pd.isna(row["beamwidth"]) else float(row["beamwidth"])
-            h, v, cap = antenna.pattern_tables(float(row["azimuth"]) % 360.0, tilt, pattern=pattern,
-                                               beamwidth_deg=bw)
+            key = (float(row["azimuth"]) % 360.0, tilt, id(pattern), bw)
+            if key not in tables:
+                tables[key] = antenna.pattern_tables(key[0], tilt, pattern=pattern, beamwidth_deg=bw)
+            h, v, cap = tables[key]
             tables_h.append(h)
             tables_v.append(v)
             caps.append(cap)

@@ -254,3 +254,66 @@ def test_package_exports_its_names_and_its_kernels_keep_numba_caching():
     dispatchers = [getattr(kernels, n) for n in kernels.__all__ if isinstance(getattr(kernels, n), CPUDispatcher)]
     assert len(dispatchers) == len(kernels.__all__) - 1  # all but the `take` intrinsic
     assert all(isinstance(d._cache, FunctionCache) for d in dispatchers)  # cache=True
+
+
+def _hills(n: int, seed: int) -> np.ndarray:
+    """Rugged terrain: a 300 m plain with 60 Gaussian hills and valleys (float32)."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:n, 0:n]
+    z = np.full((n, n), 300.0)
+    for _ in range(60):
+        r0, c0 = rng.uniform(0, n, 2)
+        z += rng.uniform(-150.0, 400.0) * np.exp(-((rows - r0) ** 2 + (cols - c0) ** 2) / (2 * rng.uniform(8, 40) ** 2))
+    return z.astype(np.float32)
+
+
+@pytest.mark.parametrize("sectors", [False, True])
+def test_cut_rays_change_no_value_and_take_fewer_samples(sectors):
+    """Rays cut where nothing further out can beat the best (`_ray_reach`): the same arrays, less work."""
+    from ictgis.antenna import pattern_tables
+    from ictgis.coverage.best_server import group_attenuation
+    from ictgis.coverage.kernels import block_extremes, block_minima, log_distance_table
+    from ictgis.terrain import radial_best_server_serial
+
+    n, cell, radius = 360, 30.0, 6000.0
+    elev = _hills(n, 11)
+    elev[:3, :] = np.nan  # nodata along an edge
+    classes = np.where(np.random.default_rng(3).random((n, n)) < 0.4, 10, 40).astype(np.uint8)
+    lut = np.zeros(256)
+    lut[10] = 12.0
+    surface = (elev + np.where(classes == 10, 15.0, 0.0)).astype(np.float32)
+    log_d = log_distance_table(cell, radius * 1.5)
+    y_max = n * cell
+    no_lim, far = np.full((8, 64), 1 << 40, np.int64), np.full(8, 1e12)
+
+    def run(x, y, best, server, block_min, *, pat, site, cut):
+        k = 3 if pat else 1
+        tables = [pattern_tables(az, 4.0) for az in (0.0, 120.0, 240.0)[:k]]
+        pat_h = np.array([t[0] for t in tables]) if pat else np.zeros((1, 360))
+        pat_v = np.array([t[1] for t in tables]) if pat else np.zeros((1, 181))
+        cap = np.array([t[2] for t in tables]) if pat else np.zeros(1)
+        att = group_attenuation(pat_h, cap, np.full(k, pat)).min(axis=0) + min(0.0, pat_v.min())
+        zmax, loss = block_extremes(elev, classes, lut, True)
+        if not cut:
+            zmax = loss = np.zeros((1, 1))
+        return radial_best_server_serial(
+            elev, 0.0, y_max, cell, x, y, 30.0, 1.5, radius, 0.1667, 4.0 / 3.0, 125.0, 35.0, 37.6,
+            np.full(k, 20.0), np.arange(site, site + k, dtype=np.int32), np.full(k, (radius / cell) ** 2), log_d,
+            best, server, block_min, 0.0, far, no_lim, np.zeros(11), surface, classes, lut, True, pat_h, pat_v,
+            cap, pat, 20.0, att, zmax, loss, best)
+
+    best = np.full((n, n), -np.inf, np.float32)
+    server = np.full((n, n), -1, np.int32)
+    for site, (x, y) in enumerate([(2000.0, 2000.0), (9000.0, 8000.0), (3000.0, 9500.0)]):
+        run(x, y, best, server, np.full((n // 8 + 1, n // 8 + 1), -np.inf, np.float32), pat=False, site=10 * site,
+            cut=False)
+    block_min = block_minima(best[None], elev)[0]
+    results = []
+    for cut in (False, True):
+        b, s = best.copy(), server.copy()
+        taken = run(5400.0, 5400.0, b, s, block_min, pat=sectors, site=100, cut=cut)
+        results.append((b, s, taken))
+    np.testing.assert_array_equal(results[1][0], results[0][0])
+    np.testing.assert_array_equal(results[1][1], results[0][1])
+    assert (results[0][1] >= 100).sum() > 1000  # the swept site serves a part of the area
+    assert results[1][2] < 0.9 * results[0][2], (results[1][2], results[0][2])

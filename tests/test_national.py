@@ -23,8 +23,9 @@ from click.testing import CliRunner
 
 pytest.importorskip("distributed")
 
-from ictgis import LayerError, indicators, io  # noqa: E402
 from ictgis import coverage as cov  # noqa: E402
+from ictgis import indicators, io  # noqa: E402
+from ictgis.cells import read_cells  # noqa: E402
 from ictgis.cli import main  # noqa: E402
 from ictgis.demo.country import ORIGIN_M, SLOT_M, write_country  # noqa: E402
 from ictgis.national import run_coverage  # noqa: E402
@@ -62,6 +63,9 @@ def _assert_same_coverage(reference: Path, out: Path) -> None:
     np.testing.assert_array_equal(ra, rb)
     with rasterio.open(reference / "server_4g.tif") as a, rasterio.open(out / "server_4g.vrt") as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))
+    servers = pd.read_csv(out / "servers_4g.csv", dtype=str)
+    assert (servers["cell_id"] != servers["site_id"]).mean() > 0.5  # sectors (cells.csv), not whole sites
+    assert (pd.read_csv(out / "villages_4g.csv", dtype=str)["serving_cell"].str.count("-") == 2).any()
     for name in ("villages_4g.csv", "communes_4g.csv", "servers_4g.csv"):
         x = pd.read_csv(reference / name, dtype=str)
         y = pd.read_csv(out / name, dtype=str)
@@ -75,6 +79,7 @@ def _assert_same_coverage(reference: Path, out: Path) -> None:
                 "sites", "grid"):
         assert s1[key] == s2[key], key
     assert sum(p["population_total"] for p in s2["provinces"].values()) == s2["population_total"]
+    assert s2["landcover"] == "landcover.tif" and s2["transmitters"] > s2["sites"]
 
 
 def test_country_is_deterministic(country, tmp_path):
@@ -238,10 +243,40 @@ def test_layers_yaml_working_crs_sets_the_national_grid(tmp_path):
     assert "working_crs" in str(err.value) or any("working_crs" in str(p) for p in err.value.problems)
 
 
-def test_a_tiled_run_refuses_cells_and_land_cover_it_would_ignore(dataset, tmp_path):
-    cells = pd.DataFrame({"site": [str(dataset["bts_sites"]["id"].iloc[0])], "azimuth": [90.0]})
-    with_cells = dataclasses.replace(dataset, cells=cells, landcover_path=tmp_path / "landcover.tif")
-    with pytest.raises(LayerError, match="cells") as exc:
-        run_coverage(with_cells, tmp_path / "out", client=None, resolution_m=500.0)
-    assert [p.file for p in exc.value.problems] == ["cells", "landcover.tif"]
-    assert not (tmp_path / "out").exists()
+def test_country_has_cells_and_land_cover_per_province(country, dataset):
+    cells = pd.read_csv(country / "cells.csv", dtype={"province": str})
+    sites = dataset["bts_sites"].set_index("id")
+    assert cells["site"].isin(sites.index).all() and cells["cell"].is_unique
+    assert (cells["province"].to_numpy() == sites.loc[cells["site"], "province"].to_numpy()).all()
+    assert sorted(set(cells["province"])) == ["11", "12"]
+    assert (cells["cell"].str[:3] == cells["province"] + "-").all()
+    with rasterio.open(country / "dem.tif") as dem, rasterio.open(country / "landcover.tif") as lc:
+        assert lc.transform == dem.transform and lc.shape == dem.shape and lc.crs == dem.crs
+        assert lc.dtypes[0] == "uint8" and lc.nodata == 0 and lc.profile["tiled"]
+        z, classes = dem.read(1), lc.read(1)
+    assert ((classes > 0) == (z != -32768)).all()  # land cover wherever there is ground, of each province
+    assert {10, 40} <= set(np.unique(classes).tolist())
+    villages = dataset["villages"]
+    rows, cols = rasterio.transform.rowcol(dem.transform, villages.geometry.x, villages.geometry.y)
+    at = pd.Series(classes[rows, cols], index=villages["province"].to_numpy())
+    assert (at > 0).all() and sorted(set(at.index)) == ["11", "12"]  # every village of each province has its class
+    assert (at == 40).groupby(level=0).mean().min() > 0.3  # fields around villages, in each province
+
+
+def test_tiles_use_the_cells_and_the_land_cover(single, tmp_path, dataset):
+    reference = json.loads((single / "summary_4g.json").read_text(encoding="utf-8"))
+    assert reference["model"]["cells"]["sectors"] > reference["sites"]
+    assert reference["model"]["landcover"]["source"] == "landcover.tif"
+    # a dataset as a store gives it: no data folder, the cells table and the land-cover file carried along
+    country = dataset.data_dir
+    as_store = dataclasses.replace(dataset, data_dir=None, landcover_path=country / "landcover.tif",
+                                   cells=read_cells(country / "cells.csv"))
+    summary = run_coverage(as_store, tmp_path / "store", tile_size=150)
+    assert summary["transmitters"] == reference["model"]["cells"]["transmitters"]
+    assert summary["landcover"] == "landcover.tif"
+    _assert_same_coverage(single, tmp_path / "store")
+    # and without them the map is another one: the comparison above can fail
+    bare = dataclasses.replace(as_store, cells=None, landcover_path=None)
+    run_coverage(bare, tmp_path / "bare", tile_size=150)
+    with rasterio.open(single / "rsrp_4g.tif") as a, rasterio.open(tmp_path / "bare" / "rsrp_4g.vrt") as b:
+        assert (a.read(1) != b.read(1)).mean() > 0.01

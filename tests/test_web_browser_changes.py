@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import stop_server, write_layers
+from test_web import write_dem
 from test_web_browser import ARGS, CHROMIUM, artifacts, playwright_api, serve  # noqa: F401 - fixtures
 from test_web_browser_mobile import DEVICES, HIT_TEST
 from test_web_changes import history_layers
@@ -36,7 +37,9 @@ def site(tmp_path_factory):
     for i, layers in enumerate(history_layers(), start=1):
         message = (f"thay đổi {i}: cập nhật số liệu hạ tầng viễn thông, bưu chính của các huyện (khảo sát "
                    "của Sở Khoa học và Công nghệ)")  # long: the choice lists must still fit a phone
-        store.import_dataset(write_layers(tmp / f"s{i}", layers), author=f"user{i}", message=message)
+        folder = write_layers(tmp / f"s{i}", layers)
+        write_dem(folder)  # the coverage of each state can be computed
+        store.import_dataset(folder, author=f"user{i}", message=message)
     store.close()
     app = create_app({"INSTANCE_PATH": str(tmp / "instance"), "SECRET_KEY": "browser", "STORE_URL": url,
                       "PRECOMPUTE": False})
@@ -138,3 +141,45 @@ def test_choosing_changesets_in_the_form_updates_the_page(page, site):
     page.wait_for_url("**from=0**")
     page.wait_for_selector("html[data-bd-ready='1']", state="attached")
     assert page.locator("path.change-added").count() == 25  # every feature of every layer
+
+
+
+def test_coverage_cells_and_chart_points_fill_in_without_reloading(browser, tmp_path):
+    """The 4G/3G coverage of the as-of state reads "đang tính…" at first (a store of its own: nothing of it computed
+    yet); the page fills it in as it lands (the background computes one state at a time), and the 4G chart gets
+    every point, without a reload."""
+    url = str(tmp_path / "instance" / "ictgis.gpkg")
+    store = open_store(url)
+    store.init()
+    for i, layers in enumerate(history_layers(), start=1):
+        folder = write_layers(tmp_path / f"s{i}", layers)
+        write_dem(folder)
+        store.import_dataset(folder, author=f"user{i}", message=f"thay đổi {i}")
+    store.close()
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "browser", "STORE_URL": url,
+                      "PRECOMPUTE": False})
+    server, base = serve(app)
+    context = browser.new_context(**DEVICES["desktop"])
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base + "/bien-dong?from=1&to=3&as_of=1")
+        then_4g = page.locator("#bd-indicators tr[data-key='mobile.populated_area_4g_pct'] td[data-col='then']")
+        assert then_4g.get_attribute("data-pending") == "1" and then_4g.text_content() == "đang tính…"
+        page.evaluate("() => { window.notReloaded = true; }")
+        page.wait_for_selector("html[data-bd-coverage-pending='0']", state="attached", timeout=240_000)
+        assert page.evaluate("() => window.notReloaded === true")
+        for key in ("mobile.populated_area_4g_pct", "mobile.populated_area_3g_pct"):
+            for col in ("then", "now"):
+                cell = page.locator(f"#bd-indicators tr[data-key='{key}'] td[data-col='{col}']")
+                assert cell.get_attribute("data-pending") is None
+                assert float(cell.get_attribute("data-v")) >= 0, (key, col)
+                assert "%" in cell.text_content() or "," in cell.text_content(), cell.text_content()
+        chart = page.locator("#time-mobile-populated_area_4g_pct")
+        assert chart.locator("circle.chart-point").count() == 3
+        assert chart.locator("circle.chart-point-missing").count() == 0
+        assert errors == []
+    finally:
+        context.close()
+        stop_server(server)

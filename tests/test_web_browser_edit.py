@@ -25,6 +25,7 @@ def site(tmp_path_factory):
     app = create_app({"TESTING": True, "DATA_DIR": str(make_data(tmp / "data")), "INSTANCE_PATH": str(tmp / "i"),
                       "SECRET_KEY": "browser", "SCENARIOS_DIR": str(tmp / "scenarios")})
     UserStore(app.instance_path).add("planner1", PASSWORD, "planner")
+    UserStore(app.instance_path).add("planner2", PASSWORD, "planner")
     UserStore(app.instance_path).add("viewer1", PASSWORD, "viewer")
     server, base = serve(app)
     yield {"base": base, "app": app}
@@ -111,3 +112,67 @@ def test_viewers_get_no_edit_panel(page, site):
     log_in(page, site["base"], "viewer1")
     open_map(page, site["base"])
     assert page.locator("#ictgis-edit").count() == 0
+
+
+def open_site_form(page, base: str, user: str, key: str) -> None:
+    """Log in, open the map, switch to Edit and click site `key`: its form is open."""
+    log_in(page, base, user)
+    open_map(page, base)
+    page.wait_for_selector("#ictgis-edit[data-ready='1']", state="attached")
+    tap(page, "#edit-toggle")
+    page.wait_for_function("() => window.ictgis.state.layers.bts_sites.getLayers().length > 0")
+    spot = page.evaluate(CENTRE_ON, key)
+    assert spot is not None and spot["onMap"], spot
+    page.mouse.click(spot["x"], spot["y"])
+    page.wait_for_selector(f"#edit-form[data-key='{key}']:not([hidden])")
+
+
+def test_a_conflict_keeps_the_winners_change_and_the_second_planners_own(browser, site, artifacts):  # noqa: F811
+    """A and B open site S3; A saves power = solar; B changes only the antenna height and saves: 409, B's form shows
+    A's power beside B's height and names what A changed; B saves again (the confirmation): the stored site has
+    A's power AND B's height — B's second save did not put the power back."""
+    base, key = site["base"], "S3"
+    before = api_feature(base, key)
+    assert before["attributes"]["power"] != "solar"
+    height = 41.5
+    assert before["attributes"]["height_m"] != height
+    contexts = [browser.new_context(**DEVICES["desktop"]) for _ in range(2)]
+    try:
+        a, b = (ctx.new_page() for ctx in contexts)
+        errors: list[str] = []
+        for pg in (a, b):
+            pg.device = "desktop"
+            pg.on("pageerror", lambda e: errors.append(str(e)))
+        open_site_form(a, base, "planner1", key)
+        open_site_form(b, base, "planner2", key)  # both saw the same version
+        a.select_option("#edit-power", "solar")
+        a.fill("#edit-message", "A: điện mặt trời")
+        a.click("#edit-save")
+        a.wait_for_selector("#edit-form[data-saved='1']", state="attached")
+        assert api_feature(base, key)["attributes"]["power"] == "solar"
+
+        b.fill("#edit-height_m", str(height))
+        b.fill("#edit-message", "B: nâng ăng-ten")
+        b.click("#edit-save")
+        b.wait_for_selector("#edit-form[data-conflict]", state="attached")
+        status = b.text_content("#edit-status")
+        assert "Xung đột" in status and "planner1" in status  # Vietnamese first, names who won
+        assert "Nguồn điện" in status and "Năng lượng mặt trời" in status  # … and what they changed
+        assert "Độ cao ăng-ten" in status  # B's own change is named as kept
+        assert b.input_value("#edit-power") == "solar"  # the winner's value is in B's form
+        assert float(b.input_value("#edit-height_m")) == height  # B's edit is kept
+        assert b.text_content("#edit-save") == "Lưu lại (xác nhận)"
+        b.screenshot(path=str(artifacts / "edit-conflict.png"))
+        stored = api_feature(base, key)
+        assert stored["attributes"]["height_m"] == before["attributes"]["height_m"]  # nothing written by the 409
+
+        b.click("#edit-save")  # B confirms
+        b.wait_for_selector("#edit-form[data-saved='1']", state="attached")
+        after = api_feature(base, key)
+        assert after["attributes"]["power"] == "solar"  # A's change is not undone
+        assert after["attributes"]["height_m"] == height  # B's change is in
+        assert after["attributes"]["tech"] == before["attributes"]["tech"]
+        assert errors == []
+    finally:
+        for ctx in contexts:
+            ctx.close()

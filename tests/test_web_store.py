@@ -175,6 +175,22 @@ def test_viewers_and_anonymous_users_cannot_edit_and_csrf_is_required(make_app):
     assert [cs.id for cs in data_store(app).log()] == [1]
 
 
+def test_a_patch_with_some_attributes_keeps_the_others(make_app):
+    """PATCH is partial: the map sends only the fields a planner changed; the rest keep their current values."""
+    app = make_app()
+    client = planner(app)
+    before = client.get("/api/features/bts_sites/S2").get_json()
+    resp = send(client, "PATCH", "/api/features/bts_sites/S2", {"expected_version": before["version"],
+                                                               "message": "Nâng ăng-ten",
+                                                               "attributes": {"height_m": 47.0}})
+    assert resp.status_code == 200, resp.get_json()
+    after = resp.get_json()["feature"]
+    assert after["attributes"]["height_m"] == 47.0
+    assert {k: v for k, v in after["attributes"].items() if k != "height_m"} == {
+        k: v for k, v in before["attributes"].items() if k != "height_m"}
+    assert after["lon"] == before["lon"] and after["lat"] == before["lat"]
+
+
 # ------------------------------------------------------------------------------------------------ conflicts
 def _conflict(app) -> None:
     """Two planners open site S2 (version 1); Anh saves first; Bình's save is refused with the current feature."""
@@ -190,6 +206,7 @@ def _conflict(app) -> None:
     body = second.get_json()
     assert "người khác" in body["message"] and "Someone else saved" in body["message"]
     assert body["current"]["attributes"]["power"] == "solar" and body["current"]["version"] == 2
+    assert body["by"] == "anh"  # who won, for the map's conflict message
     gone = send(binh, "DELETE", "/api/features/bts_sites/S2", {"expected_version": 1, "message": "x"})
     assert gone.status_code == 409
     assert anh.get("/api/features/bts_sites/S2").get_json()["attributes"]["power"] == "solar"  # Anh's change kept

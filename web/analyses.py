@@ -54,6 +54,9 @@ TABLE_COVERAGE = ("4G", "3G")
 MAX_RESULTS = 8
 #: Coverage overlay PNGs kept.
 MAX_PNGS = 4
+#: Small results kept (a few numbers each: the coverage summary of a past state of the store, `web.history`), in a
+#: cache of their own so that they never evict the served data's large results.
+MAX_SMALL_RESULTS = 1024
 _CHUNK = 1 << 20
 
 
@@ -174,6 +177,7 @@ class _Worker:
 _worker = _Worker("ictgis-analyses")
 _lock = threading.Lock()
 _results: LRUCache = LRUCache(maxsize=MAX_RESULTS)
+_small_results: LRUCache = LRUCache(maxsize=MAX_SMALL_RESULTS)
 _pending: dict[Hashable, Future] = {}  # computations queued or running (not a cache: removed when they end)
 _failed: LRUCache = LRUCache(maxsize=MAX_RESULTS)  # key → message of an input error (IctgisError): not retried
 _generation = 0
@@ -186,7 +190,7 @@ def generation() -> int:
     return _generation
 
 
-def background(key: Hashable, compute: Callable[[], T], *, wait: bool = False) -> T | None:
+def background(key: Hashable, compute: Callable[[], T], *, wait: bool = False, small: bool = False) -> T | None:
     """Return the cached value of `key`; when missing, compute it on the worker thread.
 
     Parameters
@@ -199,27 +203,42 @@ def background(key: Hashable, compute: Callable[[], T], *, wait: bool = False) -
         again for this content; any other error is logged, nothing is cached, and the next call tries again.
     wait
         Wait for the value instead of returning None while it is computed.
+    small
+        Keep the value among the small results (`MAX_SMALL_RESULTS`) instead of the large ones (`MAX_RESULTS`).
 
     Returns
     -------
     The value, or None while it is being computed (or when it failed).
     """
+    results = _small_results if small else _results
     with _lock:
-        if key in _results:
-            return _results[key]
+        if key in results:
+            return results[key]
         if key in _failed:
             return None
         future = _pending.get(key)
         if future is None:
-            future = _pending[key] = _worker.submit(functools.partial(_compute_and_keep, key, compute))
+            future = _pending[key] = _worker.submit(functools.partial(_compute_and_keep, key, compute, results))
     if not wait:
         return None
     future.result()
     with _lock:
-        return _results.get(key)
+        return results.get(key)
 
 
-def _compute_and_keep(key: Hashable, compute: Callable[[], Any]) -> None:
+def peek(key: Hashable, *, small: bool = False) -> Any | None:
+    """Return the cached value of `key` (see `background`), or None; never starts a computation."""
+    with _lock:
+        return (_small_results if small else _results).get(key)
+
+
+def pending(kind: str) -> int:
+    """Return how many computations whose key starts with `kind` are queued or running."""
+    with _lock:
+        return sum(1 for key in _pending if isinstance(key, tuple) and key and key[0] == kind)
+
+
+def _compute_and_keep(key: Hashable, compute: Callable[[], Any], results: LRUCache | None = None) -> None:
     global _generation
     try:
         value = compute()
@@ -236,7 +255,7 @@ def _compute_and_keep(key: Hashable, compute: Callable[[], Any]) -> None:
             _pending.pop(key, None)
         return
     with _lock:
-        _results[key] = value
+        (_results if results is None else results)[key] = value
         _pending.pop(key, None)
         _generation += 1
 

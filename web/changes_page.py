@@ -10,6 +10,13 @@
   (``/bien-dong/indicators.json`` gives both as `ictgis.indicators.compute` returns them);
 - each key indicator over the changesets' times against its target (`web.charts.time_chart`).
 
+The 4G/3G populated-area coverage (`web.history.COVERAGE_KEYS`) needs a coverage raster per state: today's column
+takes the app's background result for the served data (the same numbers as ``/api/indicators``); a past state's is
+computed in the background, one state at a time, at the map's resolution, and kept by changeset id
+(`web.history.coverage_values`). Until it lands its cell reads "đang tính…" and its chart point is hollow;
+``/bien-dong/coverage.json`` (polled by ``static/ictgis-biendong.js``) starts the next and gives the cells and the
+4G chart as they fill. The page never waits for a coverage.
+
 Query parameters: ``from``/``to`` (a changeset id or a date/time as `ictgis.store.refs` reads them) or
 ``from_date``/``to_date`` (``YYYY-MM-DD``: the end of that day, Vietnam time); ``as_of`` or ``as_of_date`` for the
 indicators (default: the ``from`` state). Defaults: the previous changeset and now. A bad value is a 400 naming it.
@@ -20,7 +27,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from typing import NamedTuple
 
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, render_template, request, url_for
 
@@ -32,7 +40,17 @@ from ictgis.store import Store, StoreError
 from . import formats
 from .charts import time_chart
 from .dashboard import format_value
-from .history import COVERAGE_KEYS, app_store, changes_between, headline_at, indicators_at, jsonable, sample_ids
+from .history import (
+    COVERAGE_KEYS,
+    COVERAGE_TECHS,
+    app_store,
+    changes_between,
+    coverage_values,
+    headline_at,
+    indicators_at,
+    jsonable,
+    sample_ids,
+)
 from .i18n import field
 from .targets import targets
 
@@ -53,6 +71,10 @@ TIME_INDICATORS: tuple[tuple[str, Callable[..., str]], ...] = (
     ("postal.service_radius_km", formats.km),
     ("postal.people_per_point", formats.number),
 )
+#: The coverage indicator charted over time (its points computed in the background, `web.history.coverage_values`).
+COVERAGE_CHART = "mobile.populated_area_4g_pct"
+#: How often the page asks for the coverage still being computed (milliseconds).
+COVERAGE_POLL_MS = 3000
 #: Points of a time chart at most (changesets sampled evenly beyond it, first and last kept): each is one
 #: computation of the province totals on a past state the first time it is shown (`web.history.headline_at`,
 #: 40–90 ms on the demo, against about 1 s for all indicators).
@@ -74,9 +96,10 @@ WORDS: dict[str, dict[str, str]] = {
         "khoảng", "id": "Mã", "time": "Thời gian (giờ Việt Nam)", "author": "Người thực hiện",
         "message": "Nội dung", "kind": "Loại", "indicators": "Chỉ tiêu tại một thời điểm so với hiện tại",
         "as_of": "Tại", "today": "Hiện tại", "difference": "Chênh lệch", "indicator": "Chỉ tiêu", "unit": "Đơn vị",
-        "coverage_note": "Tỷ lệ vùng dân cư có sóng 4G/3G tại một thời điểm trong quá khứ không được tính ở đây "
-        "(cần tính lại vùng phủ sóng cho trạng thái đó, mất hàng chục giây); giá trị hiện tại có ở trang Chỉ "
-        "tiêu.", "charts": "Chỉ tiêu chính theo thời gian", "charts_help": "Mỗi điểm là một lần thay đổi; đường "
+        "coverage_note": "Tỷ lệ vùng dân cư có sóng 4G/3G của mỗi thời điểm được tính nền (vùng phủ sóng của trạng "
+        "thái đó, cùng độ phân giải với bản đồ), lần lượt từng thời điểm; ô ghi “đang tính…” được điền khi tính "
+        "xong, không cần tải lại trang.", "computing": "đang tính…",
+        "charts": "Chỉ tiêu chính theo thời gian", "charts_help": "Mỗi điểm là một lần thay đổi; đường "
         "nét đứt là mục tiêu.", "sampled": "Có {n} lần thay đổi: biểu đồ lấy {k} lần trải đều.",
         "target": "mục tiêu", "moved": "Dời vị trí", "before": "Trước", "after": "Sau", "field": "Thuộc tính",
         "swapped": "Hai mốc đã được đổi chỗ để mốc đầu đứng trước.",
@@ -95,8 +118,9 @@ WORDS: dict[str, dict[str, str]] = {
         "id": "Id", "time": "Time (Vietnam)", "author": "Author", "message": "Message", "kind": "Kind",
         "indicators": "Indicators as of a date beside today's", "as_of": "As of", "today": "Today",
         "difference": "Difference", "indicator": "Indicator", "unit": "Unit",
-        "coverage_note": "The 4G/3G populated-area coverage of a past state is not computed here (it needs that "
-        "state's coverage raster, tens of seconds); today's value is on the Indicators page.",
+        "coverage_note": "The 4G/3G populated-area coverage of each state is computed in the background (that "
+        "state's coverage at the map's resolution), one state at a time; a cell reading “computing…” fills in when "
+        "it is done, without reloading the page.", "computing": "computing…",
         "charts": "Key indicators over time", "charts_help": "One point per changeset; the dashed line is the "
         "target.", "sampled": "{n} changesets: the charts show {k} of them, evenly spread.",
         "target": "target", "moved": "Moved", "before": "Before", "after": "After", "field": "Attribute",
@@ -174,9 +198,14 @@ def _required_store() -> Store:
     return store
 
 
-def indicator_rows(before: dict | None, today: dict | None, *, lang: str) -> list[dict]:
-    """Rows of the as-of table: each indicator's value then and today, and the difference (today − then)."""
+def indicator_rows(before: dict | None, today: dict | None, *, lang: str, pending_then: Collection[str] = (),
+                   pending_now: Collection[str] = ()) -> list[dict]:
+    """Rows of the as-of table: each indicator's value then and today, and the difference (today − then).
+
+    Keys in `pending_then` / `pending_now` are being computed: their text reads "đang tính…" (``pending``).
+    """
     rows = []
+    computing = words()["computing"]
     for key in ind.TABLE_INDICATORS:
         label = labels.INDICATORS[key]
         then = None if before is None else ind.lookup(before, key)
@@ -185,20 +214,90 @@ def indicator_rows(before: dict | None, today: dict | None, *, lang: str) -> lis
         if isinstance(then, (int, float)) and isinstance(now, (int, float)) and not isinstance(then, bool):
             diff = round(float(now) - float(then), 2)
         decimals = 1 if label.unit == "%" else 2 if label.unit == "km" else None
+        then_pending = key in pending_then and then is None
+        now_pending = key in pending_now and now is None
         rows.append({"key": key, "label": label.text(lang), "unit": label.unit, "then": then, "now": now,
-                     "then_text": format_value(key, then, lang=lang), "now_text": format_value(key, now, lang=lang),
+                     "then_text": computing if then_pending else format_value(key, then, lang=lang),
+                     "now_text": computing if now_pending else format_value(key, now, lang=lang),
+                     "then_pending": then_pending, "now_pending": now_pending,
                      "diff": diff, "coverage": key in COVERAGE_KEYS,
                      "diff_text": "" if diff is None or diff == 0 else formats.number(diff, decimals=decimals,
                                                                                       lang=lang, sign=True)})
     return rows
 
 
-def time_charts(store: Store, log: list, *, lang: str) -> list[dict]:
-    """Return each key indicator over the (sampled) changesets against its target: ``{"id", "title", "svg"}``."""
+class Coverage(NamedTuple):
+    """The coverage the page shows: then/now values by indicator key, those still computed, the chart's points."""
+
+    then: dict[str, float | None]
+    now: dict[str, float | None]
+    pending_then: list[str]
+    pending_now: list[str]
+    chart: dict[int, float | None]
+    pending_chart: list[int]
+
+
+def page_coverage(store: Store, *, as_of: int, latest: int, shown: list) -> Coverage:
+    """Return the coverage values of the as-of state, today's and the chart's changesets computed so far.
+
+    Asks `web.history.coverage_values` in the order the page needs them: the as-of state (4G, 3G), today's, then
+    the chart's points newest first; what is missing is being computed.
+    """
+    wanted = [(as_of, COVERAGE_TECHS[k]) for k in COVERAGE_KEYS] + [(latest, COVERAGE_TECHS[k]) for k in COVERAGE_KEYS]
+    tech = COVERAGE_TECHS[COVERAGE_CHART]
+    wanted += [(c.id, tech) for c in reversed(shown) if (c.id, tech) not in wanted]
+    found = coverage_values(store, wanted)
+
+    def side(number: int) -> tuple[dict, list[str]]:
+        values = {k: found[(number, COVERAGE_TECHS[k])] for k in COVERAGE_KEYS if (number, COVERAGE_TECHS[k]) in found}
+        return values, [k for k in COVERAGE_KEYS if k not in values and number > 0]
+
+    then, pending_then = side(as_of)
+    now, pending_now = side(latest)
+    chart = {c.id: found[(c.id, tech)] for c in shown if (c.id, tech) in found}
+    return Coverage(then, now, pending_then, pending_now, chart, [c.id for c in shown if c.id not in chart])
+
+
+def with_values(result: dict | None, values: dict[str, float | None]) -> dict | None:
+    """Return a copy of an indicator contract with `values` (``"mobile.<key>"`` → value) filled in where missing."""
+    if result is None or not values:
+        return result
+    mobile = dict(result.get("mobile") or {})
+    for key, value in values.items():
+        name = key.split(".", 1)[1]
+        if mobile.get(name) is None:
+            mobile[name] = value
+    return result | {"mobile": mobile}
+
+
+def coverage_chart(shown: list, values: dict[int, float | None], *, lang: str) -> dict:
+    """Return the 4G coverage over the (sampled) changesets against the plan's target, points computed so far."""
+    goal = targets(current_app.config.get("INDICATOR_TARGETS")).get(COVERAGE_CHART)
+    title = labels.INDICATORS[COVERAGE_CHART].text(lang)
+
+    def show(v):
+        return formats.percent(v, lang=lang)
+
+    chart_id = f"time-{COVERAGE_CHART.replace('.', '-')}"
+    svg = time_chart([(c.time, values.get(c.id)) for c in shown], title=title, fmt=show, date_fmt=local_date,
+                     target=goal.value if goal else None,
+                     target_text=f"{words()['target']} {show(goal.value)}" if goal else "",
+                     higher_is_better=goal.higher_is_better if goal else True,
+                     labels=[f"#{c.id} {c.message}" + ("" if c.id in values else f" ({words()['computing']})")
+                             for c in shown], chart_id=chart_id)
+    return {"id": chart_id, "title": title, "svg": svg, "computed": len(values), "points": len(shown)}
+
+
+def time_charts(store: Store, log: list, *, lang: str, coverage: dict[int, float | None] | None = None) -> list[dict]:
+    """Return each key indicator over the (sampled) changesets against its target: ``{"id", "title", "svg"}``.
+
+    The first is the 4G populated-area coverage (`coverage_chart`) when `coverage` (changeset id → value computed
+    so far) is given.
+    """
     shown = sample_ids(log, MAX_TIME_POINTS)
     results = [headline_at(store, c.id) for c in shown]
     goals = targets(current_app.config.get("INDICATOR_TARGETS"))
-    out = []
+    out = [] if coverage is None else [coverage_chart(shown, coverage, lang=lang)]
     for key, fmt in TIME_INDICATORS:
         title = labels.INDICATORS[key].text(lang)
         points = [(c.time, None if r is None else ind.lookup(r, key)) for c, r in zip(shown, results, strict=True)]
@@ -237,8 +336,9 @@ def index():
     by_layer = [{"layer": name, "label": layer_names.get(name, name), **counts,
                  "total": sum(counts.values())} for name, counts in changes.by_layer().items()]
     totals = {kind: sum(r[kind] for r in by_layer) for kind in COLOURS}
-    today = indicators_at(store, ids[-1])
-    then = indicators_at(store, as_of)
+    cov = page_coverage(store, as_of=as_of, latest=ids[-1], shown=sample_ids(log, MAX_TIME_POINTS))
+    today = with_values(indicators_at(store, ids[-1]), cov.now)
+    then = with_values(indicators_at(store, as_of), cov.then)
     today_local = dt.datetime.now(LOCAL_TZ).date()
     quick = [{"label": w[key], "url": url_for("changes.index", from_date=(today_local - dt.timedelta(days=days))
                                               .isoformat(), to=ids[-1])} for key, days in QUICK]
@@ -250,7 +350,10 @@ def index():
         by_commune=changes.by_commune(), colours=COLOURS,
         interval=[c for c in reversed(log) if from_id < c.id <= to_id],
         from_cs=by_id.get(from_id), to_cs=by_id.get(to_id), as_of=as_of, as_of_cs=by_id.get(as_of),
-        rows=indicator_rows(then, today, lang=lang), charts=time_charts(store, log, lang=lang),
+        rows=indicator_rows(then, today, lang=lang, pending_then=cov.pending_then, pending_now=cov.pending_now),
+        charts=time_charts(store, log, lang=lang, coverage=cov.chart),
+        coverage_pending=bool(cov.pending_then or cov.pending_now or cov.pending_chart),
+        coverage_url=url_for("changes.coverage_json", **{"as_of": as_of}), poll_ms=COVERAGE_POLL_MS,
         sampled=len(log) > MAX_TIME_POINTS, n_log=len(log), max_points=MAX_TIME_POINTS,
         geojson_url=url_for("changes.changes_geojson", **{"from": from_id, "to": to_id}),
         communes_url=url_for("changes.communes_geojson", at=to_id or ids[0]),
@@ -311,13 +414,49 @@ def communes_geojson():
 
 @bp.get("/bien-dong/indicators.json")
 def indicators_json():
-    """Serve the indicators as of ``as_of`` (default: the previous changeset) and today's, as computed."""
+    """Serve the indicators as of ``as_of`` (default: the previous changeset) and today's, as computed.
+
+    ``result`` and ``today_result`` are `ictgis.indicators.compute` on those states; ``coverage`` and
+    ``today_coverage`` the populated-area coverage computed so far (`COVERAGE_KEYS` → %), ``pending`` and
+    ``today_pending`` the keys still being computed (asking starts them).
+    """
     store = _required_store()
-    ids = [c.id for c in store.log()]
+    log = store.log()
+    ids = [c.id for c in log]
     as_of = _bound(store, "as_of", ids[-2] if len(ids) > 1 else (ids[0] if ids else 0))
-    return jsonify({"as_of": as_of, "today": ids[-1] if ids else 0, "result": indicators_at(store, as_of),
-                    "today_result": indicators_at(store, ids[-1]) if ids else None,
-                    "not_computed": {k: words()["coverage_note"] for k in COVERAGE_KEYS}})
+    latest = ids[-1] if ids else 0
+    cov = page_coverage(store, as_of=as_of, latest=latest, shown=[])
+    return jsonify({"as_of": as_of, "today": latest, "result": indicators_at(store, as_of),
+                    "today_result": indicators_at(store, latest) if ids else None,
+                    "coverage": cov.then, "today_coverage": cov.now, "pending": cov.pending_then,
+                    "today_pending": cov.pending_now})
+
+
+@bp.get("/bien-dong/coverage.json")
+def coverage_json():
+    """Serve the coverage cells of the as-of table and the 4G coverage chart as computed so far (the page polls it).
+
+    ``pending``: how many values are still being computed (asking starts the next); ``rows``: indicator key →
+    ``then_text``, ``now_text``, ``diff_text`` and the values; ``chart``: the 4G chart's ``id``, ``svg``,
+    ``computed`` and ``points``; ``points``: changeset id → the 4G % computed so far.
+    """
+    store = _required_store()
+    log = store.log()
+    ids = [c.id for c in log]
+    lang = g.get("lang", "vi")
+    latest = ids[-1] if ids else 0
+    as_of = _bound(store, "as_of", ids[0] if ids else 0)
+    shown = sample_ids(log, MAX_TIME_POINTS)
+    cov = page_coverage(store, as_of=as_of, latest=latest, shown=shown)
+    rows = indicator_rows(with_values(indicators_at(store, as_of), cov.then),
+                          with_values(indicators_at(store, latest), cov.now), lang=lang,
+                          pending_then=cov.pending_then, pending_now=cov.pending_now)
+    keep = ("then", "now", "diff", "then_text", "now_text", "diff_text", "then_pending", "now_pending")
+    return jsonify({"as_of": as_of, "today": latest,
+                    "pending": len(cov.pending_then) + len(cov.pending_now) + len(cov.pending_chart),
+                    "rows": {r["key"]: {k: r[k] for k in keep} for r in rows if r["coverage"]},
+                    "chart": coverage_chart(shown, cov.chart, lang=lang),
+                    "points": {str(k): v for k, v in cov.chart.items()}})
 
 
 def install(app: Flask) -> None:

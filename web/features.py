@@ -5,16 +5,18 @@
 - ``GET``: the feature's current version, attributes and point (WGS 84 ``lon``/``lat``) — what an edit starts from.
 - ``POST`` (add), ``PATCH`` (change attributes and/or move), ``DELETE``: planners only (viewers 403); JSON body
   with ``message`` (the changeset's message), ``attributes``, ``geometry`` (GeoJSON Point in WGS 84) and, for
-  ``PATCH``/``DELETE``, ``expected_version``: the version the planner saw. The CSRF token goes in the
-  ``X-CSRF-Token`` header (`web.security`).
+  ``PATCH``/``DELETE``, ``expected_version``: the version the planner saw. ``PATCH`` is partial: the attributes
+  sent are merged into the current ones, those left out keep their current value (the map sends only the fields
+  the planner changed, so a save after a conflict never puts back what another planner changed). The CSRF token
+  goes in the ``X-CSRF-Token`` header (`web.security`).
 
 Each write is one ``edit`` changeset (author: the logged-in user), checked by the store like an imported row
 (types, allowed values, the point inside the province, the commune code). Deleting a BTS site removes its cells
 (sectors) in the same changeset; the changeset's message in the response says how many. A write based on a version
-that is no longer current is refused with **409**: the message in Vietnamese and English and the ``current``
-feature (or null when it was deleted), so the planner can look and apply the change again — nothing is written,
-nothing lost.
-Every write is in the audit log (``feature_add`` / ``feature_edit`` / ``feature_delete``).
+that is no longer current is refused with **409**: the message in Vietnamese and English, the ``current`` feature
+(or null when it was deleted) and ``by``, the author of its version, so the planner can look and apply the change
+again — nothing is written, nothing lost. Every write is in the audit log (``feature_add`` / ``feature_edit`` /
+``feature_delete``).
 """
 
 from __future__ import annotations
@@ -61,6 +63,22 @@ EDIT_WORDS: dict[str, dict[str, str]] = {
     "confirm_delete": {"vi": "Xoá đối tượng này? Lịch sử vẫn được giữ.",
                        "en": "Delete this feature? Its history is kept."},
     "version": {"vi": "phiên bản", "en": "version"},
+    "conflict_title": {"vi": "Xung đột: đối tượng đã bị người khác lưu trước bạn.",
+                       "en": "Conflict: someone else saved this feature before you."},
+    "conflict_by": {"vi": "đã sửa", "en": "changed"},
+    "conflict_nothing": {"vi": "không đổi thuộc tính nào (có thể đã dời vị trí)",
+                         "en": "no attribute (maybe moved it)"},
+    "conflict_yours": {"vi": "Thay đổi của bạn được giữ lại", "en": "Your changes are kept"},
+    "conflict_none_yours": {"vi": "Bạn chưa đổi thuộc tính nào.", "en": "You changed no attribute."},
+    "conflict_both": {"vi": "Cả hai cùng sửa (giá trị của bạn đang hiển thị, hãy kiểm tra)",
+                      "en": "Both changed (your value is shown, check it)"},
+    "conflict_confirm": {"vi": "Biểu mẫu hiển thị bản hiện tại cộng thay đổi của bạn. Kiểm tra rồi bấm Lưu lại "
+                               "để xác nhận.",
+                         "en": "The form shows the current version plus your changes. Check, then Save again to "
+                               "confirm."},
+    "someone": {"vi": "Người khác", "en": "Someone else"},
+    "save": {"vi": "Lưu", "en": "Save"},
+    "save_again": {"vi": "Lưu lại (xác nhận)", "en": "Save again (confirm)"},
     "new_feature": {"vi": "Thêm mới", "en": "New"},
     "layer_bts_sites": {"vi": "Trạm BTS", "en": "BTS site"},
     "layer_post_offices": {"vi": "Điểm bưu chính", "en": "Post office"},
@@ -176,10 +194,15 @@ def _expected(body: dict) -> int:
 
 
 def _conflict(exc: EditConflictError):
-    current = data.store().feature(exc.layer, exc.key)
+    """Return the 409: the message, the current feature and who saved it (``by``: the author of its changeset)."""
+    store = data.store()
+    current = store.feature(exc.layer, exc.key)
     words = WORDS["edit_conflict"]
+    by = None
+    if current is not None:
+        by = store.changeset(current.version).author
     return jsonify(error="EditConflictError", message=f"{words['vi']} / {words['en']}", detail=str(exc),
-                   expected=exc.expected, current=feature_json(current)), 409
+                   expected=exc.expected, current=feature_json(current), by=by), 409
 
 
 def _done(cs, layer: str, key: str, event: str, status: int = 200):

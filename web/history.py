@@ -17,11 +17,14 @@ whole dataset and every indicator.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import geopandas as gpd
@@ -31,8 +34,8 @@ import shapely
 from cachetools import LRUCache
 from flask import Flask, current_app
 
+from ictgis import IctgisError, io, settings
 from ictgis import indicators as ind
-from ictgis import io, settings
 from ictgis.crs import to_crs
 from ictgis.store import Changeset, Store
 from ictgis.store.changes import CHANGE_KINDS
@@ -101,7 +104,7 @@ def indicators_at(store: Store, number: int) -> dict | None:
     """Return `ictgis.indicators.compute` on the store's state after changeset `number` (None before any).
 
     Computed once per store and changeset id (`MAX_INDICATOR_STATES` kept). The populated-area coverage (4G, 3G)
-    is not in it: it needs the coverage raster of that state (tens of seconds on the demo), see `COVERAGE_KEYS`.
+    is not in it: it needs the coverage raster of that state, computed in the background (`coverage_values`).
     """
     if number <= 0:
         return None
@@ -146,8 +149,99 @@ def dataset_at(store: Store, number: int, *, layers: tuple[str, ...] | None = No
     return ds
 
 
-#: Indicators computed from the coverage raster: not given for a past state (see `indicators_at`).
+#: Indicators computed from the coverage raster, not by `indicators_at`: filled in by `coverage_values` (computed
+#: in the background, per changeset), by technology.
 COVERAGE_KEYS = ("mobile.populated_area_4g_pct", "mobile.populated_area_3g_pct")
+COVERAGE_TECHS = {"mobile.populated_area_4g_pct": "4G", "mobile.populated_area_3g_pct": "3G"}
+#: Cell size of a past state's coverage (metres); None: the DEM's, as the map and today's column (`web.analyses`),
+#: so that every point of the chart is computed alike (the demo's DEM: 90 m).
+PAST_COVERAGE_RESOLUTION_M: float | None = None
+#: Key kind of a past state's coverage among the background results (`web.analyses.background`, small results).
+PAST_COVERAGE = "coverage_state"
+
+
+def past_coverage(store: Store, number: int, technology: str, *, dem_dir: Path,
+                  resolution_m: float | None = PAST_COVERAGE_RESOLUTION_M) -> dict[str, Any]:
+    """Return the populated-area coverage of the store's state after changeset `number` (`ictgis.coverage.compute`).
+
+    What `ictgis coverage --db URL --as-of NUMBER` prints, at the same resolution. Runs on the background worker
+    (`coverage_values`); a few numbers, kept by changeset id (a changeset never changes).
+
+    Returns
+    -------
+    dict
+        ``populated_area_pct`` (None for a state without DEM, villages or sites), ``villages_covered``,
+        ``population_covered``, ``resolution_m`` and ``seconds`` (the time taken, loading included); with
+        ``error`` (and no %) when that state's data cannot give a coverage (`ictgis.IctgisError`, e.g. cells of a
+        removed site), so that it is not tried again and the next states go on.
+    """
+    from ictgis import coverage
+    from ictgis.layers import parse_tech
+
+    start = time.perf_counter()
+    ds = store.dataset(number, dem_dir=dem_dir)
+    out: dict[str, Any] = {"populated_area_pct": None, "villages_covered": None, "population_covered": None,
+                           "resolution_m": resolution_m}
+    if ds.dem_path is not None and ds.get("villages") is not None and ds.get("bts_sites") is not None:
+        if not any(technology in parse_tech(t) for t in ds["bts_sites"]["tech"]):
+            out.update(populated_area_pct=0.0, villages_covered=0, population_covered=0)
+        else:
+            try:
+                s = coverage.compute(ds, technology=technology, resolution_m=resolution_m,
+                                     progress=lambda f, m: None).summary
+            except IctgisError as exc:  # that state's data cannot give a coverage: "—", kept like a value
+                logger.warning("no %s coverage for changeset %d: %s", technology, number, str(exc).splitlines()[0])
+                out["error"] = str(exc).splitlines()[0]
+                out["seconds"] = round(time.perf_counter() - start, 2)
+                return out
+            out.update(populated_area_pct=float(s["populated_area_pct"]), villages_covered=int(s["villages_covered"]),
+                       population_covered=int(s["population_covered"]), resolution_m=float(s["resolution_m"]))
+    out["seconds"] = round(time.perf_counter() - start, 2)
+    logger.info("coverage %s of changeset %d: %s %% in %.1f s", technology, number, out["populated_area_pct"],
+                out["seconds"])
+    return out
+
+
+def coverage_values(store: Store, wanted: list[tuple[int, str]]) -> dict[tuple[int, str], float | None]:
+    """Return the populated-area coverage (%) of each wanted (changeset, technology) computed so far.
+
+    The served state (the latest changeset the app serves) takes the app's own background result (the map's and
+    ``/api/indicators``'s, `web.analyses.coverage_result`). A past state is computed on the background worker
+    (`past_coverage`) and kept by changeset id among its small results; at most one past state is queued at a time,
+    the first missing in `wanted` order, so that the served data's analyses wait for one past state at most. The
+    page asks again while some are missing (its JSON poll), which starts the next.
+
+    Returns
+    -------
+    dict
+        (changeset, technology) → the % once computed; a pair still being computed is missing. A state without
+        coverage data (no DEM, villages or sites) maps to None.
+    """
+    from . import analyses, data
+
+    served, ds = data.current()
+    dem_dir = Path(current_app.instance_path) / "cache" / "dem"
+    out: dict[tuple[int, str], float | None] = {}
+    queued = analyses.pending(PAST_COVERAGE) > 0
+    for number, tech in wanted:
+        if number <= 0:
+            out[(number, tech)] = None
+            continue
+        if number == served and PAST_COVERAGE_RESOLUTION_M is None:
+            values, pending = analyses.coverage_indicators(ds)
+            key = f"populated_area_{tech.lower()}_pct"
+            if f"mobile.{key}" not in pending:
+                out[(number, tech)] = values.get(key)
+            continue
+        key = (PAST_COVERAGE, store.url, number, tech)
+        found = analyses.peek(key, small=True)
+        if found is not None:
+            out[(number, tech)] = found["populated_area_pct"]
+        elif not queued:
+            analyses.background(key, functools.partial(past_coverage, store, number, tech, dem_dir=dem_dir),
+                                small=True)
+            queued = True
+    return out
 
 
 def sample_ids(changesets: list[Changeset], limit: int) -> list[Changeset]:

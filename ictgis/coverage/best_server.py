@@ -30,6 +30,7 @@ from ..terrain.sweep_kernels import octant_azimuth
 from .kernels import (
     RAY_GROUPS,
     best_server_kernel,
+    block_extremes,
     block_minima,
     log_distance_table,
     merge_best,
@@ -171,6 +172,8 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     with PARALLEL_LOCK:
         best, server = new_best(n_threads, *dem.shape)
     log_d = log_distance_table(dem.resolution_m, float(radii.max()))
+    with PARALLEL_LOCK:
+        block_zmax, block_loss = block_extremes(dem.elevation, clutter.classes, loss_lut.min(axis=0), clutter.used)
     t0, t = dem.transform, time.perf_counter()
     batch = max(n_threads, _BATCH)
     bounds = [np.zeros(len(sw.radii))] + [np.minimum(sw.radii, r) for r in _PASSES_M] + [sw.radii]
@@ -189,7 +192,7 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
                                    sw.hi[chunk], sw.powers, sw.cell_index, sw.cell_r2, best, server, n_threads,
                                    inner[chunk], log_d, block_min, nr_coef[gc], clutter.surface, clutter.classes,
                                    loss_lut[gc], clutter.used, sw.pat_h, sw.pat_v, sw.pat_cap, tx.use_pat[gc],
-                                   sw.att_min[chunk])
+                                   sw.att_min[chunk], sw.att_cut[chunk], block_zmax, block_loss)
             done = (pas + (start + len(chunk)) / len(todo)) / passes
             report(0.95 * done, f"{technology}: pass {pas + 1}/{passes}, {start + len(chunk)}/{len(todo)} sites")
         if pas < passes - 1 and n_threads > 1:
@@ -402,6 +405,7 @@ class _Sweeps:
     radii: np.ndarray  # per sweep: the largest radius of its transmitters (m)
     bound_power: np.ndarray  # per sweep: upper bound of its transmitters' RSRP at zero loss (dBm)
     att_min: np.ndarray  # per sweep: 8 × RAY_GROUPS smallest attenuation below bound_power by direction group (dB)
+    att_cut: np.ndarray  # … the same, less any gain of the vertical patterns (for `_ray_reach`)
     lo: np.ndarray  # per sweep: its transmitters are powers[lo:hi] …
     hi: np.ndarray
     powers: np.ndarray  # per transmitter, grouped by sweep: reference power (dBm)
@@ -436,9 +440,13 @@ def _sweeps(tx: Transmitters, params, ref, radii, strength, inside, att_min, los
     bound_power = top_ref - np.minimum(0.0, loss_lut[first].min(axis=1))
     att = np.full((n, *att_min.shape[1:]), np.inf)
     np.minimum.at(att, group, att_min + (top_ref[group] - ref)[:, None, None])
+    gain_v = np.full(n, np.inf)  # a pattern file's vertical table may be below 0 dB somewhere
+    np.minimum.at(gain_v, group, np.where(tx.use_pat, tx.pat_v.min(axis=1), 0.0))
+    att_cut = att + np.minimum(gain_v, 0.0)[:, None, None]
     ok = np.flatnonzero(inside[first])
     order = ok[np.argsort(-top_strength[ok], kind="stable")]
-    return _Sweeps(first=first, order=order, radii=sweep_radii, bound_power=bound_power, att_min=att, lo=lo, hi=hi,
+    return _Sweeps(first=first, order=order, radii=sweep_radii, bound_power=bound_power, att_min=att, att_cut=att_cut,
+                   lo=lo, hi=hi,
                    powers=np.ascontiguousarray(ref[perm], dtype=float), cell_index=perm.astype(np.int32),
                    cell_r2=(radii[perm] / cell_m) ** 2, pat_h=np.ascontiguousarray(tx.pat_h[perm]),
                    pat_v=np.ascontiguousarray(tx.pat_v[perm]), pat_cap=np.ascontiguousarray(tx.pat_cap[perm]))

@@ -29,7 +29,8 @@ from ..terrain.sweep_kernels import (
 )
 
 __all__ = [
-    "best_server_kernel", "bilinear", "block_minima", "log_distance_table", "merge_best", "new_best", "pair_rsrp",
+    "best_server_kernel", "bilinear", "block_extremes", "block_minima", "log_distance_table", "merge_best",
+    "new_best", "pair_rsrp",
     "share_best", "take", "useful_radii",
 ]
 
@@ -49,7 +50,7 @@ def log_distance_table(cell, radius_max):
 
 
 @njit(cache=True)
-def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ray_lim, tr_row, att_min):
+def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ray_lim, tr_row, att_min, block_loss):
     """Return, per octant of the sweep, the squared radius (cells²) a site needs to reach (-1: none).
 
     Beyond it, the site cannot beat any block's (stale) minimum even without terrain loss. The sweep's values do
@@ -60,7 +61,8 @@ def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ra
     `tr_row`: the site's `ictgis.tr38901.coefficients` row (its LOS loss replaces a + b·log10 d when ``tr_row[0] > 0``).
     `att_min` (8 × G) is the smallest antenna attenuation over each group's directions and its neighbours' (zeros:
     omnidirectional), so that a sector's back lobe stops where it can no longer beat anything; it is used for blocks
-    from G columns out, where a cell's ray is less than a group away from its direction.
+    from G columns out, where a cell's ray is less than a group away from its direction. `block_loss` (blocks of
+    `block_min`): the smallest clutter loss of any receiver of each block (`block_extremes`).
     """
     ng = ray_lim.shape[1]
     ray_lim[:] = 0
@@ -84,6 +86,7 @@ def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ra
             if tr_row[0] > 0.0:
                 loss = tr38901_los_db(tr_row, cell * math.sqrt(k))
             clear = power - max(loss, fc + 20.0 * ld)
+            clear -= block_loss[br, bc]  # every receiver of the block has at least this clutter loss
             if np.float32(clear) < block_min[br, bc]:
                 continue  # cannot beat nor tie any cell of the block
             fcol = max(abs(c0), abs(c1))
@@ -131,21 +134,30 @@ def take(typingctx, counter):
 
 @njit(cache=True, parallel=True, nogil=True)
 def block_minima(best, elevation):
-    """Minimum of each thread's best array over blocks of 2^`BLOCK_SHIFT` cells square (nodata left out).
+    """Minimum over blocks of 2^`BLOCK_SHIFT` cells square of the best over all threads' arrays (nodata left out).
 
-    A block of nodata only is +inf.
+    Returned once per thread (the same values): every value in a thread's array was reached by some site, so the
+    best over the threads is a lower bound of the final best that each thread may prune with. A block of nodata
+    only is +inf.
     """
     n_threads, nrows, ncols = best.shape
     size = 1 << BLOCK_SHIFT
     nbr, nbc = (nrows >> BLOCK_SHIFT) + 1, (ncols >> BLOCK_SHIFT) + 1
     out = np.full((n_threads, nbr, nbc), np.inf, np.float32)
     for br in prange(nbr):
-        for t in range(n_threads):
-            for r in range(br * size, min(br * size + size, nrows)):
-                for c in range(ncols):
-                    bc = c >> BLOCK_SHIFT
-                    if best[t, r, c] < out[t, br, bc] and not np.isnan(elevation[r, c]):
-                        out[t, br, bc] = best[t, r, c]
+        for r in range(br * size, min(br * size + size, nrows)):
+            for c in range(ncols):
+                if np.isnan(elevation[r, c]):
+                    continue
+                top = best[0, r, c]
+                for t in range(1, n_threads):
+                    if best[t, r, c] > top:
+                        top = best[t, r, c]
+                bc = c >> BLOCK_SHIFT
+                if top < out[0, br, bc]:
+                    out[0, br, bc] = top
+        for t in range(1, n_threads):
+            out[t, br] = out[0, br]
     return out
 
 
@@ -153,7 +165,7 @@ def block_minima(best, elevation):
 def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, lams, k_factor, a_coef, b_coef,
                        fspl_c, bound_power, cell_lo, cell_hi, powers, cell_index, cell_r2, best, server, n_threads,
                        inner, log_d, block_min, nr_coef, surface, classes, loss_lut, use_loss, pat_h, pat_v, pat_cap,
-                       use_pat, att_min):
+                       use_pat, att_min, att_cut, block_zmax, block_loss):
     """Sweep every site fused with the best-server update (`radial_best_server_serial`), one best array per thread.
 
     A *site* here is a group of co-located transmitters with one antenna height and band (the sectors of a site, or
@@ -170,7 +182,8 @@ def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, l
     attenuation of its transmitters relative to `bound_power` per group of directions), `nr_coef` (n × 11, a row of
     `ictgis.tr38901.coefficients` for TR 38.901 or zeros for the a + b·log10 d loss), `loss_lut` (n × 256, clutter
     loss per land-cover class, used when `use_loss`) and `use_pat` (False: omnidirectional). `surface` is the ground
-    plus canopy, `classes` the land cover (uint8); see `radial_best_server_serial`.
+    plus canopy, `classes` the land cover (uint8); see `radial_best_server_serial`, which also takes `att_cut` (per
+    site, 8 × G), `block_zmax` and `block_loss` (`block_extremes`) to cut the rays that can no longer beat anything.
     """
     n = xs.shape[0]
     ray_lim = np.zeros((n_threads, 8, RAY_GROUPS), np.int64)
@@ -182,7 +195,7 @@ def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, l
                 break
             orow, ocol = int(math.floor((y_max - ys[s]) / cell)), int(math.floor((xs[s] - x_min) / cell))
             reach2 = useful_radii(block_min[t], orow, ocol, cell, radii[s], a_coef[s], b_coef[s], fspl_c[s],
-                                  bound_power[s], log_d, ray_lim[t], nr_coef[s], att_min[s])
+                                  bound_power[s], log_d, ray_lim[t], nr_coef[s], att_min[s], block_loss)
             reach = cell * math.sqrt(max(reach2.max(), 0.0))
             if reach <= inner[s]:
                 continue
@@ -191,7 +204,35 @@ def best_server_kernel(elev, x_min, y_max, cell, xs, ys, heights, rx_h, radii, l
                                       k_factor, a_coef[s], b_coef[s], fspl_c[s], powers[lo:hi], cell_index[lo:hi],
                                       cell_r2[lo:hi], log_d, best[t], server[t], block_min[t], inner[s], reach2,
                                       ray_lim[t], nr_coef[s], surface, classes, loss_lut[s], use_loss, pat_h[lo:hi],
-                                      pat_v[lo:hi], pat_cap[lo:hi], use_pat[s])
+                                      pat_v[lo:hi], pat_cap[lo:hi], use_pat[s], bound_power[s], att_cut[s],
+                                      block_zmax, block_loss, best[(t + 1) % n_threads])
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def block_extremes(elevation, classes, class_loss, use_loss):
+    """Highest ground and smallest clutter loss over blocks of 2^`BLOCK_SHIFT` cells square (nodata left out).
+
+    `class_loss` (256 values) is the smallest loss of each land-cover class over the sweeps (`classes` is used when
+    `use_loss`, else every loss is 0). A block of nodata only gets -inf and +inf.
+    """
+    nrows, ncols = elevation.shape
+    size = 1 << BLOCK_SHIFT
+    nbr, nbc = (nrows >> BLOCK_SHIFT) + 1, (ncols >> BLOCK_SHIFT) + 1
+    zmax = np.full((nbr, nbc), -np.inf)
+    lmin = np.full((nbr, nbc), np.inf)
+    for br in prange(nbr):
+        for r in range(br * size, min(br * size + size, nrows)):
+            for c in range(ncols):
+                z = elevation[r, c]
+                if np.isnan(z):
+                    continue
+                bc = c >> BLOCK_SHIFT
+                if z > zmax[br, bc]:
+                    zmax[br, bc] = z
+                loss = class_loss[classes[r, c]] if use_loss else 0.0
+                if loss < lmin[br, bc]:
+                    lmin[br, bc] = loss
+    return zmax, lmin
 
 
 @njit(cache=True, parallel=True, nogil=True)

@@ -11,7 +11,10 @@ The country is written in the national VN-2000 / UTM 48N grid (EPSG:3405: 102.14
 holds the 36 slots, so a ``layers.yaml`` with ``working_crs: EPSG:3405`` sits beside the layers. Ids are unique
 across provinces: village, site, post office, fiber and road ids are prefixed with the province code (``11-V0001``),
 commune codes are renumbered ``<province code><nnn>`` (5 digits, ``11001`` …; synthetic, not the GSO list), district
-codes ``<province code>-<district>``. Every layer carries ``province``.
+codes ``<province code>-<district>``. Every layer carries ``province``. Each province also brings the demo's
+cells (sectors of its 3G/4G sites, ``cells.csv``: site and cell ids prefixed like the sites, with ``province``) and
+its land cover (``landcover.tif``: ESA WorldCover classes on the national DEM grid, uint8, nodata 0, a COG like the
+DEM), so a national coverage run has the sector antennas and clutter of a single-province one.
 
 The DEM is one national ``dem.tif``: int16, nodata -32768, a cloud-optimised GeoTIFF (GDAL's COG driver: 512 × 512
 tiles, DEFLATE + predictor 2, overviews), assembled province by province through a temporary tiled GeoTIFF, so the
@@ -154,18 +157,30 @@ def _write_layers(layers: dict[str, list[gpd.GeoDataFrame]], folder: Path) -> No
         _patch_dbf_date(folder / f"{name}.dbf")
 
 
-def _paste(dst, demo: DemoProvince, national: Affine, dx: float, dy: float) -> None:
-    """Write the province's DEM into the national raster (cells another province already filled are kept)."""
+def _paste(dst, grid: np.ndarray, demo: DemoProvince, national: Affine, dx: float, dy: float, nodata: int) -> None:
+    """Write a province's raster on its DEM grid into the national one (cells already filled are kept)."""
     res = national.a
     col0 = int(round((demo.dem_transform.c + dx - national.c) / res))
     row0 = int(round((national.f - (demo.dem_transform.f + dy)) / res))
-    h, w = demo.dem.shape
+    h, w = grid.shape
     c0, r0 = max(col0, 0), max(row0, 0)
     c1, r1 = min(col0 + w, dst.width), min(row0 + h, dst.height)
     win = Window(c0, r0, c1 - c0, r1 - r0)
     cur = dst.read(1, window=win)
-    new = demo.dem[r0 - row0:r1 - row0, c0 - col0:c1 - col0]
-    dst.write(np.where(cur == -32768, new, cur), 1, window=win)
+    new = grid[r0 - row0:r1 - row0, c0 - col0:c1 - col0]
+    dst.write(np.where(cur == nodata, new, cur), 1, window=win)
+
+
+def _province_cells(demo: DemoProvince, code: str) -> pd.DataFrame | None:
+    """Return the province's cells, site and cell ids prefixed like its sites', with `province`."""
+    if demo.cells is None:
+        return None
+    cells = demo.cells.copy()
+    cells["site"] = code + "-" + cells["site"].astype(str)
+    if "cell" in cells:
+        cells["cell"] = code + "-" + cells["cell"].astype(str)
+    cells.insert(0, "province", code)
+    return cells
 
 
 def write_country(out_dir: str | os.PathLike, *, provinces: int, seed: int = 2021,
@@ -175,7 +190,8 @@ def write_country(out_dir: str | os.PathLike, *, provinces: int, seed: int = 202
     Parameters
     ----------
     out_dir
-        Folder to write to (Shapefiles per layer for the whole country, ``dem.tif``, ``layers.yaml``).
+        Folder to write to (Shapefiles per layer for the whole country, ``dem.tif``, ``landcover.tif``,
+        ``cells.csv``, ``layers.yaml``).
     provinces
         Number of provinces, 1 to 36 (each takes about as long to build as the demo province).
     seed
@@ -195,25 +211,39 @@ def write_country(out_dir: str | os.PathLike, *, provinces: int, seed: int = 202
     out = Path(out_dir)
     national, width, height = _national_grid(provinces, dem_resolution_m)
     layers: dict[str, list[gpd.GeoDataFrame]] = {}
+    cells: list[pd.DataFrame] = []
     with atomic_dir(out, merge=True) as tmp:
-        scratch = tmp / "dem_parts.tif"
+        scratch, lc_scratch = tmp / "dem_parts.tif", tmp / "landcover_parts.tif"
         profile = {"driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "int16",
                    "nodata": -32768, "crs": COUNTRY_CRS, "transform": national, "tiled": True, "blockxsize": 512,
                    "blockysize": 512, "compress": "deflate", "predictor": 2, "BIGTIFF": "IF_SAFER"}
-        with rasterio.open(scratch, "w+", **profile) as dst:
+        lc_profile = profile | {"dtype": "uint8", "nodata": 0, "predictor": 1}
+        with rasterio.open(scratch, "w+", **profile) as dst, rasterio.open(lc_scratch, "w+", **lc_profile) as lc:
             for i, (code, col, row) in enumerate(country_layout(provinces)):
                 demo = build_demo(seed=seed + i, dem_resolution_m=dem_resolution_m)
                 dx, dy = _place(demo, col, row, dem_resolution_m)
                 for name, gdf in _province_layers(demo, code, dx, dy).items():
                     layers.setdefault(name, []).append(gdf)
-                _paste(dst, demo, national, dx, dy)
-                logger.info("province %s (%s) built: %d communes, %d villages, %d sites", code,
-                            PROVINCES.get(code, "?"), len(demo.communes), len(demo.villages), len(demo.bts_sites))
+                _paste(dst, demo.dem, demo, national, dx, dy, -32768)
+                if demo.landcover is not None:
+                    _paste(lc, demo.landcover, demo, national, dx, dy, 0)
+                part = _province_cells(demo, code)
+                if part is not None:
+                    cells.append(part)
+                logger.info("province %s (%s) built: %d communes, %d villages, %d sites, %d cells", code,
+                            PROVINCES.get(code, "?"), len(demo.communes), len(demo.villages), len(demo.bts_sites),
+                            0 if part is None else len(part))
                 del demo
         rasterio.shutil.copy(scratch, tmp / "dem.tif", driver="COG", compress="DEFLATE", predictor="2",
                              blocksize=512, overviews="AUTO", BIGTIFF="IF_SAFER")
+        rasterio.shutil.copy(lc_scratch, tmp / "landcover.tif", driver="COG", compress="DEFLATE",
+                             blocksize=512, overviews="AUTO", resampling="MODE", BIGTIFF="IF_SAFER")
         scratch.unlink()
+        lc_scratch.unlink()
         _write_layers(layers, tmp)
+        if cells:
+            pd.concat(cells, ignore_index=True).to_csv(tmp / "cells.csv", index=False, lineterminator="\n",
+                                                       encoding="utf-8")
         codes = [c for c, _, _ in country_layout(provinces)]
         (tmp / "layers.yaml").write_text(
             f"# synthetic country of {provinces} provinces (ictgis demo --provinces): one national working grid\n"

@@ -4,17 +4,26 @@ The output grid is the one a single-process run computes on (the DEM's grid, or 
 `resolution_m` with the same upper-left corner, as :func:`ictgis.terrain.read_dem` does). It is cut into square
 tiles of `tile_size` cells (default `TILE_SIZE`). One task per tile that some site reaches:
 
-1. the sites that reach the tile (distance from the site to the tile ≤ its sweep radius: the default link-budget
-   radius, capped at 20 km, or ``--radius-m``) are taken **in the global order** of the technology's sites, so that
-   the engine's strongest-first order and its ties are those of the single-process run, and its server index is
-   mapped back to the global index;
+1. the sites that reach the tile (distance from the site to the tile ≤ its sweep radius: the largest of its
+   transmitters' radii — the default link-budget radius of each cell, with the cell's band, height, power and gain,
+   capped at 20 km, or ``--radius-m``) are taken **in the global order** of the technology's sites, with their
+   cells (the rows of the cells table of those sites, in the table's order), so that the transmitters of the tile
+   are those of the single-process run in the same order: the engine's strongest-first order and its ties are
+   the same, and its server (transmitter) index is mapped back to the global index;
 2. the task reads its own DEM window from the file — the tile plus a halo of the largest reach among those sites
    plus two cells, on the global grid (a rasterio window read; resampled windows are warped onto the global grid's
-   cells) — so the DEM never travels through the scheduler, and every ray from a site to a cell of the tile lies
-   inside the window;
+   cells) — and, when the data has a land cover, the land cover on that window (`ictgis.landcover.read_landcover`
+   onto the window's cells: the canopy surface and the clutter loss are then computed on the window by the engine),
+   so neither raster travels through the scheduler, and every ray from a site to a cell of the tile lies inside the
+   window;
 3. it runs :func:`ictgis.coverage.compute` on that window, crops the result to the tile and writes
    ``tiles/rsrp_<tech>_<row>_<col>.tif`` and ``tiles/server_<tech>_…tif``, and returns the values at the villages
    of the tile (a few numbers).
+
+The cells table (``cells.csv`` of the folder, or a store's) is read and checked once by the caller (antenna pattern
+files are read by each task from ``antennas/`` of the data folder); the land-cover settings of ``layers.yaml``
+apply in every task as in one process. Tasks are submitted heaviest first (site sweeps weighted by the cells of
+their discs), so that the last tasks to finish are short ones.
 
 ``rsrp_<tech>.vrt`` and ``server_<tech>.vrt`` (GDAL virtual mosaics, relative paths to ``tiles/``) open in rasterio
 and QGIS as one raster; tiles no site reaches are left out (nodata). The village table is assembled from the
@@ -40,9 +49,12 @@ import numpy as np
 import pandas as pd
 from affine import Affine
 
+from .. import landcover as lc
 from .. import radio, settings
 from .._errors import LayerError, Problem
 from .._files import atomic_dir
+from .._validate import Collector
+from ..cells import Transmitters, find_cells, read_cells, transmitters
 from ..coverage import (
     MAX_RADIUS_M,
     NO_SIGNAL_DBM,
@@ -56,13 +68,14 @@ from ..coverage import (
     unobstructed_reach_km,
     village_table,
 )
-from ..io import Dataset
+from ..io import Dataset, read_mapping
 from ..sheets import write_csv
 from ..terrain import Dem, write_raster
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TILE_SIZE", "GridSpec", "TileTask", "grid_of", "run_coverage", "run_tile", "site_radii"]
+__all__ = ["TILE_SIZE", "GridSpec", "TileTask", "dataset_cells", "dataset_landcover", "grid_of", "run_coverage",
+           "run_tile", "site_radii"]
 
 #: Default tile size (cells): 2048 cells are 61 km at 30 m, 184 km at 90 m.
 TILE_SIZE = 2048
@@ -132,7 +145,11 @@ def read_window(dem_path: str | Path, grid: GridSpec, rows: tuple[int, int], col
 
 def site_radii(ds: Dataset, sites: gpd.GeoDataFrame, technology: str, *, threshold_dbm: float,
                radius_m: float | None, calibration: Any = None, rx_height_m: float = 1.5) -> np.ndarray:
-    """Sweep radius (m) of every site: `radius_m`, or the default rule of :func:`ictgis.coverage.compute`."""
+    """Sweep radius (m) of every row of `sites`: `radius_m`, or the default rule of :func:`ictgis.coverage.compute`.
+
+    `sites` may be the transmitters' frame (`ictgis.cells.Transmitters.frame`: one row per cell with its band,
+    height, power and gain), whose radii are those the engine gives each transmitter.
+    """
     if radius_m is not None:
         return np.full(len(sites), float(radius_m))
     params = radio.site_parameters(sites, technology)
@@ -144,6 +161,38 @@ def site_radii(ds: Dataset, sites: gpd.GeoDataFrame, technology: str, *, thresho
     fspl_c = 32.45 + 20.0 * np.log10(params.frequency_mhz)
     reach = unobstructed_reach_km(a_coef, b_coef, nr_coef, fspl_c, ref - (threshold_dbm - RADIUS_MARGIN_DB))
     return np.clip(reach * 1000.0, 1000.0, MAX_RADIUS_M)
+
+
+def dataset_cells(ds: Dataset, mapping: dict) -> tuple[pd.DataFrame | None, str]:
+    """Return the cells table a single-process run of `ds` uses (the folder's ``cells`` file, else a store's).
+
+    Returns
+    -------
+    tuple
+        The table (None: no cells) and its label for messages (the file name).
+    """
+    found = find_cells(ds.data_dir, mapping)
+    if found is None:
+        return ds.cells, "cells"
+    path, spec = found
+    cells = read_cells(path, fields=spec.get("fields"), encoding=spec.get("encoding") or mapping.get("encoding"),
+                       sheet=spec.get("layer"))
+    return cells, path.name
+
+
+def dataset_landcover(ds: Dataset, mapping: dict) -> tuple[Path | None, dict[int, int] | None]:
+    """Return the land-cover GeoTIFF a single-process run of `ds` uses (None: none) and ``layers.yaml``'s classes."""
+    spec = lc.landcover_spec(mapping, file=mapping.get("_path", "layers.yaml")) if mapping else {}
+    path = lc.find_landcover(ds.data_dir, spec) or ds.landcover_path
+    return (None if path is None else Path(path)), (spec.get("classes") or None)
+
+
+def _transmitters(ds: Dataset, sites: gpd.GeoDataFrame, technology: str, cells: pd.DataFrame | None,
+                  label: str) -> Transmitters:
+    """Return the transmitters of a single-process run (checks the cells table and its pattern files once)."""
+    bts = ds.get("bts_sites")
+    return transmitters(sites, technology, cells, data_dir=ds.data_dir, label=label,
+                        all_site_ids=set(bts["id"].astype(str)) if bts is not None else None)
 
 
 @dataclass
@@ -161,12 +210,19 @@ class TileTask:
     communes: gpd.GeoDataFrame  # code and kind of the sites' communes
     village_index: np.ndarray  # rows of the village layer whose cell is in the tile
     village_cells: np.ndarray  # (n, 2) global row, col
+    cells: pd.DataFrame | None = None  # the rows of the cells table of the tile's sites (None: no cells)
+    transmitter_positions: np.ndarray | None = None  # global transmitter index of the tile's transmitters
+    weight: float = 0.0  # estimated cost: the cells of the sweeps' discs
 
 
 def run_tile(task: TileTask, *, dem_path: str, grid: GridSpec, out_dir: str, technology: str,
              threshold_dbm: float, operator: str | None, radius_m: float | None, crs: Any,
-             calibration: Any = None) -> dict:
-    """Compute one tile (a Dask task): read the DEM window, run the engine, write the tile, sample the villages.
+             calibration: Any = None, data_dir: str | None = None, landcover_path: str | None = None,
+             landcover_classes: dict[int, int] | None = None) -> dict:
+    """Compute one tile (a Dask task): read the DEM (and land-cover) window, run the engine, write the tile.
+
+    `data_dir` is the data folder of the run (its ``layers.yaml`` land-cover settings and ``antennas/``); the
+    land cover, when `landcover_path` is given, is read onto the window's cells with `landcover_classes`.
 
     Returns
     -------
@@ -174,17 +230,25 @@ def run_tile(task: TileTask, *, dem_path: str, grid: GridSpec, out_dir: str, tec
         ``village_index``, ``rsrp`` and ``server`` (global index) at the tile's villages, the tile's file names and
         its ``seconds``.
     """
-    t = time.perf_counter()
+    t, cpu, started = time.perf_counter(), time.process_time(), time.time()
     dem = read_window(dem_path, grid, task.window_rows, task.window_cols)
+    classes: np.ndarray | bool = False
+    if landcover_path is not None:
+        classes = lc.read_landcover(landcover_path, dem, classes=landcover_classes)
     ds = Dataset(layers={"bts_sites": task.sites, "communes": task.communes}, sources={}, crs=crs,
-                 data_dir=Path(dem_path).parent)
+                 data_dir=None if data_dir is None else Path(data_dir))
     result = compute(ds, technology=technology, threshold_dbm=threshold_dbm, operator=operator, radius_m=radius_m,
-                     dem=dem, progress=lambda f, m: None, calibration=calibration)
+                     dem=dem, progress=lambda f, m: None, calibration=calibration,
+                     cells=False if task.cells is None else task.cells, landcover=classes)
     wr, wc = task.rows[0] - task.window_rows[0], task.cols[0] - task.window_cols[0]
     h, w = task.rows[1] - task.rows[0], task.cols[1] - task.cols[0]
     rsrp = result.rsrp_dbm[wr:wr + h, wc:wc + w]
     local = result.server[wr:wr + h, wc:wc + w]
-    server = np.where(local >= 0, task.site_positions[np.maximum(local, 0)], -1).astype(np.int32)
+    positions = task.site_positions if task.transmitter_positions is None else task.transmitter_positions
+    if len(result.site_ids) != len(positions):
+        raise RuntimeError(f"tile {task.row}, {task.col}: {len(result.site_ids)} transmitters, expected "
+                           f"{len(positions)}")
+    server = np.where(local >= 0, positions[np.maximum(local, 0)], -1).astype(np.int32)
     tag = technology.lower()
     names = {kind: f"tiles/{kind}_{tag}_{task.row:04d}_{task.col:04d}.tif" for kind in ("rsrp", "server")}
     out = Path(out_dir)
@@ -194,13 +258,44 @@ def run_tile(task: TileTask, *, dem_path: str, grid: GridSpec, out_dir: str, tec
     vr, vc = task.village_cells[:, 0] - task.rows[0], task.village_cells[:, 1] - task.cols[0]
     return {"row": task.row, "col": task.col, "rows": task.rows, "cols": task.cols, "files": names,
             "village_index": task.village_index, "rsrp": rsrp[vr, vc].astype(np.float64), "server": server[vr, vc],
-            "sites": len(task.sites), "seconds": time.perf_counter() - t}
+            "sites": len(task.sites), "transmitters": len(positions), "seconds": time.perf_counter() - t,
+            "cpu_seconds": time.process_time() - cpu, "started": started, "finished": time.time(),
+            "worker": _worker_name()}
+
+
+def _worker_name() -> str:
+    """Address of the Dask worker running the task ("local" outside Dask)."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return "local"
+
+
+def schedule_figures(results: list[dict]) -> dict:
+    """Where the wall time of the tasks went: their span, and how long the first worker to finish sat idle.
+
+    ``span_s`` is from the first task's start to the last task's end; ``tail_s`` from the moment the first worker
+    ran out of tasks to the end (the straggling last tiles: 0 when every worker finishes together).
+    """
+    if not results:
+        return {"span_s": 0.0, "tail_s": 0.0}
+    last: dict[str, float] = {}
+    for r in results:
+        last[r["worker"]] = max(last.get(r["worker"], 0.0), r["finished"])
+    end = max(last.values())
+    return {"span_s": round(end - min(r["started"] for r in results), 2),
+            "tail_s": round(end - min(last.values()), 2) if len(last) > 1 else 0.0}
 
 
 def _tiles(grid: GridSpec, tile_size: int, xs: np.ndarray, ys: np.ndarray, radii: np.ndarray,
-           sites: gpd.GeoDataFrame, communes: gpd.GeoDataFrame, v_rows: np.ndarray, v_cols: np.ndarray
-           ) -> list[TileTask]:
+           sites: gpd.GeoDataFrame, communes: gpd.GeoDataFrame, v_rows: np.ndarray, v_cols: np.ndarray,
+           tx: Transmitters | None = None, cells: pd.DataFrame | None = None) -> list[TileTask]:
+    """Cut the grid into tasks (see the module docstring); `radii` is each site's largest transmitter radius."""
     t, res = grid.transform, grid.resolution_m
+    cell_site = cells["site"].astype(str).to_numpy() if cells is not None and len(cells) else None
+    site_ids = sites["id"].astype(str).to_numpy()
     kinds = communes[["code", "kind"]] if "kind" in communes else communes[["code"]]
     tasks = []
     for i, r0 in enumerate(range(0, grid.height, tile_size)):
@@ -218,9 +313,13 @@ def _tiles(grid: GridSpec, tile_size: int, xs: np.ndarray, ys: np.ndarray, radii
             sub = sites.iloc[pos]
             com = kinds[kinds["code"].isin(sub["commune"])] if "commune" in sub else kinds.iloc[:0]
             vin = np.flatnonzero((v_rows >= r0) & (v_rows < r1) & (v_cols >= c0) & (v_cols < c1))
+            sub_cells = None if cell_site is None or cells is None else cells[np.isin(cell_site, site_ids[pos])]
+            tx_pos = None if tx is None else np.flatnonzero(np.isin(tx.site_row, pos))
+            rr = radii[pos]  # cost: every sweep covers its disc (the window holds it, but at the grid's edges)
             tasks.append(TileTask(i, j, (r0, r1), (c0, c1), (max(0, r0 - halo), min(grid.height, r1 + halo)),
                                   (max(0, c0 - halo), min(grid.width, c1 + halo)), pos, sub,
-                                  gpd.GeoDataFrame(com.copy()), vin, np.column_stack([v_rows[vin], v_cols[vin]])))
+                                  gpd.GeoDataFrame(com.copy()), vin, np.column_stack([v_rows[vin], v_cols[vin]]),
+                                  sub_cells, tx_pos, float(np.sum(rr * rr)) / (res * res)))
     return tasks
 
 
@@ -243,9 +342,9 @@ def write_vrt(path: Path, grid: GridSpec, tiles: list[dict], *, kind: str, dtype
 
 
 def _village_table(villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, value: np.ndarray, serving: np.ndarray,
-                   threshold: float) -> pd.DataFrame:
+                   threshold: float, tx: Transmitters) -> pd.DataFrame:
     """Build the village table of a single-process run, plus `province`, from the sampled values."""
-    table = village_table(villages, sites, value, serving, threshold, site_ids=sites["id"].astype(str).tolist())
+    table = village_table(villages, sites, value, serving, threshold, site_ids=tx.site_ids, cell_ids=tx.cell_ids)
     if "province" in villages:
         table["province"] = villages["province"].astype(str).to_numpy()
     return table
@@ -298,18 +397,20 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
         raise LayerError("coverage needs a DEM (dem.tif in the data folder)", [Problem("dem.tif", "not found")])
     if tile_size < 16:
         raise ValueError(f"tile_size must be at least 16 cells, not {tile_size}")
-    unsupported = [Problem(name, "not yet supported by tiled (--workers/--scheduler) runs: run without "
-                                 "--workers, or move the file out of the data folder for a national run")
-                   for name, present in (("cells", ds.cells is not None and len(ds.cells) > 0),
-                                         ("landcover.tif", ds.landcover_path is not None)) if present]
-    if unsupported:
-        raise LayerError("a tiled coverage run would ignore the cells (sector antennas) and the land cover of "
-                         "this folder", unsupported)
     technology = technology.upper()
     threshold = settings.rsrp_threshold_dbm if threshold_dbm is None else float(threshold_dbm)
     grid = grid_of(ds.dem_path, resolution_m)
     sites = sites_of(ds, technology, operator=operator)
-    radii = site_radii(ds, sites, technology, threshold_dbm=threshold, radius_m=radius_m, calibration=calibration)
+    mapping = read_mapping(Path(ds.data_dir), Collector()) if ds.data_dir is not None else {}
+    cells, cells_label = dataset_cells(ds, mapping)
+    landcover_path, landcover_classes = dataset_landcover(ds, mapping)
+    if cells is not None and len(cells) == 0:
+        cells = None
+    tx = _transmitters(ds, sites, technology, cells, cells_label)
+    tx_radii = site_radii(ds, tx.frame, technology, threshold_dbm=threshold, radius_m=radius_m,
+                          calibration=calibration)
+    radii = np.zeros(len(sites))
+    np.maximum.at(radii, tx.site_row, tx_radii)
     xs, ys = sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()
     villages = ds.get("villages")
     t = grid.transform
@@ -318,7 +419,9 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
         v_rows = np.floor((villages.geometry.y.to_numpy() - t.f) / t.e).astype(np.int64)
     else:
         v_rows = v_cols = np.empty(0, dtype=np.int64)
-    tasks = _tiles(grid, tile_size, xs, ys, radii, sites, ds["communes"], v_rows, v_cols)
+    tasks = _tiles(grid, tile_size, xs, ys, radii, sites, ds["communes"], v_rows, v_cols, tx,
+                   None if cells is None else cells.reset_index(drop=True))
+    order = sorted(range(len(tasks)), key=lambda k: -tasks[k].weight)  # heaviest first (stable on ties)
     tag = technology.lower()
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
@@ -326,16 +429,21 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
         (tmp / "tiles").mkdir()
         kwargs = {"dem_path": str(ds.dem_path), "grid": grid, "out_dir": str(tmp), "technology": technology,
                   "threshold_dbm": threshold, "operator": operator, "radius_m": radius_m, "crs": ds.crs,
-                  "calibration": calibration}
-        logger.info("%s coverage in %d tiles of %d cells (%d × %d grid of %g m), %d sites", technology, len(tasks),
-                    tile_size, grid.height, grid.width, grid.resolution_m, len(sites))
+                  "calibration": calibration, "data_dir": None if ds.data_dir is None else str(ds.data_dir),
+                  "landcover_path": None if landcover_path is None else str(landcover_path),
+                  "landcover_classes": landcover_classes}
+        logger.info("%s coverage in %d tiles of %d cells (%d × %d grid of %g m), %d sites, %d transmitters%s",
+                    technology, len(tasks), tile_size, grid.height, grid.width, grid.resolution_m, len(sites),
+                    len(tx.cell_ids), "" if landcover_path is None else f", land cover {landcover_path.name}")
         if client is None:
-            results = [run_tile(task, **kwargs) for task in tasks]
+            results = [run_tile(tasks[k], **kwargs) for k in order]
         else:
             from distributed import as_completed
             from distributed import progress as dask_progress
 
-            futures = client.map(run_tile, tasks, pure=False, **kwargs)
+            # one future per tile, heaviest first: the scheduler runs higher priorities first
+            futures = [client.submit(run_tile, tasks[k], pure=False, priority=len(order) - rank, **kwargs)
+                       for rank, k in enumerate(order)]
             if progress:
                 dask_progress(futures)
             results = [f.result() for f in as_completed(futures)]
@@ -347,8 +455,7 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
             serving[res["village_index"]] = res["server"]
         write_vrt(tmp / f"rsrp_{tag}.vrt", grid, results, kind="rsrp", dtype="Float32", nodata=NO_SIGNAL_DBM)
         write_vrt(tmp / f"server_{tag}.vrt", grid, results, kind="server", dtype="Int32", nodata=-1)
-        ids = sites["id"].astype(str).tolist()
-        write_csv(pd.DataFrame({"index": range(len(sites)), "site_id": ids, "cell_id": ids}),
+        write_csv(pd.DataFrame({"index": range(len(tx.site_ids)), "site_id": tx.site_ids, "cell_id": tx.cell_ids}),
                   tmp / f"servers_{tag}.csv")
         summary: dict[str, Any] = {"technology": technology, "threshold_dbm": threshold, "operator": operator or "all",
                    "resolution_m": grid.resolution_m, "grid": [grid.height, grid.width], "sites": len(sites),
@@ -356,10 +463,18 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
                    "tiles": {"size_cells": tile_size, "computed": len(results),
                              "total": math.ceil(grid.height / tile_size) * math.ceil(grid.width / tile_size),
                              "task_seconds": round(sum(r["seconds"] for r in results), 2),
-                             "site_sweeps": int(sum(r["sites"] for r in results))},
-                   "radius_m": {"min": float(radii.min()), "max": float(radii.max())}}
+                             "site_sweeps": int(sum(r["sites"] for r in results)),
+                             "task_cpu_seconds": round(sum(r["cpu_seconds"] for r in results), 2),
+                             "window_cells_max": max(((t.window_rows[1] - t.window_rows[0])
+                                                      * (t.window_cols[1] - t.window_cols[0]) for t in tasks),
+                                                     default=0),
+                             "seconds": sorted((round(r["seconds"], 2) for r in results), reverse=True)}
+                  | schedule_figures(results),
+                   "radius_m": {"min": float(tx_radii.min()), "max": float(tx_radii.max())},
+                   "transmitters": len(tx.cell_ids), "sectors": int(tx.use_pat.sum()),
+                   "landcover": None if landcover_path is None else landcover_path.name}
         if villages is not None:
-            table = _village_table(villages, sites, value, serving, threshold)
+            table = _village_table(villages, sites, value, serving, threshold, tx)
             communes = _commune_table(table, ds["communes"])
             write_csv(table, tmp / f"villages_{tag}.csv")
             write_csv(communes, tmp / f"communes_{tag}.csv")

@@ -104,7 +104,8 @@ def warm_up() -> float:
                               np.full((7, 7), -1, np.int32), np.full((1, 1), -np.inf, np.float32), 0.0,
                               np.full(8, 1e9), np.full((8, 1), 1 << 40, np.int64), np.zeros(11),
                               elev, np.zeros((1, 1), np.uint8), np.zeros(256), False, np.zeros((1, 360)),
-                              np.zeros((1, 181)), np.zeros(1), False)
+                              np.zeros((1, 181)), np.zeros(1), False, 0.0, np.zeros((1, 1)), np.zeros((1, 1)),
+                              np.zeros((1, 1)), np.full((7, 7), -np.inf, np.float32))
     elapsed = time.perf_counter() - t0
     logger.debug("terrain kernels ready in %.2f s", elapsed)
     return elapsed

@@ -159,11 +159,73 @@ def ray_limits(group_lim, big, sp0):
     return lim
 
 
+#: Columns between two `_ray_reach` checks of every ray (a power of two).
+CUT_EVERY = 8
+
+#: Added to `_ray_reach`'s bound (dB) so that rounding in its arithmetic never cuts a ray that a cell could need.
+CUT_MARGIN_DB = 1e-6
+
+
+@njit(cache=True)
+def _ray_reach(t_lo, t_hi, i, lim_j, big, orow, ocol, mr, mc, nr, nc, nrows, ncols, cell, ht, rx_height_m, bulge,
+               two_over_lambda, s_h, a_h, top_power, loss_a, loss_b, loss_fs, r2max, block_min, block_zmax,
+               block_loss, att):
+    """Last column (<= `lim_j`, >= `i`) up to which a wedge of rays of an octant may serve a cell that beats the best.
+
+    The wedge is a ray and the rays that will join from it (see `_sweep_octant`): after column `i` its cells are
+    those (i', m) with ``t_lo <= m · H / i' <= t_hi``, and every ray of it holds the samples of the wedge's first ray
+    up to column `i`, whose horizon sample (distance `s_h`, slope `a_h`) is given. The columns after `i` are taken in
+    bands of 2^`BLOCK_SHIFT`, from the far end: a band is needed when its cells' upper bound reaches `block_min` of a
+    block they lie in. The bound is the strongest transmitter's power `top_power` less the loss at the band's
+    nearest cell, the smallest clutter loss of those blocks (`block_loss`), the smallest antenna attenuation of the
+    wedge's directions (`att`), and the knife-edge loss J(v) of that horizon sample for a receiver at the highest
+    ground of those blocks (`block_zmax`) anywhere in the band: samples added later only raise v_max of an
+    obstructed path, so J of that sample stays a lower bound. Returns the last column of the farthest band needed,
+    `i` when none is.
+    """
+    band = 1 << BLOCK_SHIFT
+    c1 = min(lim_j, int(math.sqrt(r2max)))
+    while c1 > i:
+        c0 = max(c1 - band + 1, i + 1)
+        m_lo = max(int(math.floor(t_lo * c0 / big)), 0)
+        m_hi = min(int(math.ceil(t_hi * c1 / big)), c1)
+        ra, rb = orow + c0 * mr + m_lo * nr, orow + c1 * mr + m_hi * nr
+        ca, cb = ocol + c0 * mc + m_lo * nc, ocol + c1 * mc + m_hi * nc
+        r_lo, r_hi = max(min(ra, rb), 0), min(max(ra, rb), nrows - 1)
+        q_lo, q_hi = max(min(ca, cb), 0), min(max(ca, cb), ncols - 1)
+        if r_lo <= r_hi and q_lo <= q_hi:
+            bmin = np.inf
+            zmax = -np.inf
+            lmin = np.inf
+            for br in range(r_lo >> BLOCK_SHIFT, (r_hi >> BLOCK_SHIFT) + 1):
+                for bc in range(q_lo >> BLOCK_SHIFT, (q_hi >> BLOCK_SHIFT) + 1):
+                    bmin = min(bmin, block_min[br, bc])
+                    zmax = max(zmax, block_zmax[br, bc])
+                    lmin = min(lmin, block_loss[br, bc])
+            if zmax > -np.inf:  # else: nodata only
+                d_lo = cell * math.sqrt(c0 * c0 + m_lo * m_lo)
+                d_hi = cell * math.sqrt(c1 * c1 + m_hi * m_hi)
+                ld = math.log10(max(d_lo / 1000.0, MIN_DISTANCE_KM))
+                loss = max(loss_a + loss_b * ld, loss_fs + 20.0 * ld)
+                bound = top_power - loss - lmin - att
+                lift = zmax + rx_height_m - ht  # the line of sight's slope is at most lift / d − bulge · d
+                b_max = (lift / d_lo if lift >= 0.0 else lift / d_hi) - bulge * d_lo
+                above = a_h - b_max
+                if above > 0.0:  # obstructed for every receiver of the band: v >= above · sqrt(k2 · s / (d − s))
+                    f_lo = math.sqrt(two_over_lambda * d_lo * s_h / max(d_lo - s_h, 1.0))
+                    f_hi = math.sqrt(two_over_lambda * d_hi * s_h / max(d_hi - s_h, 1.0))
+                    bound -= knife_edge_db(above * min(f_lo, f_hi))
+                if np.float32(bound + CUT_MARGIN_DB) >= bmin:
+                    return c1
+        c1 = c0 - 1
+    return i
+
+
 @njit(cache=True, error_model="numpy")
 def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell_size_m, ht, rx_height_m, bulge,
                   two_over_lambda, r2min, r2max, fused, dist, vmax, loss_a, loss_b, loss_fs, powers, sites, cell_r2,
                   log_d, best, server, block_min, hull, group_lim, tr_row, surface, classes, loss_lut, use_loss, pat_h,
-                  pat_v, pat_cap, use_pat):
+                  pat_v, pat_cap, use_pat, cut, top_power, att_row, block_zmax, block_loss, rival):
     """Cast the rays of one octant (see :func:`radial_sweep`), column by column, and fill the cells they own.
 
     Ray j goes from the site towards the cell (H, j) of the octant (major, minor offsets), H = `_ray_half`. At
@@ -192,6 +254,12 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
     A_H from ``pat_h[q]`` (360 values by azimuth from north, degrees; a cell's azimuth from the `ATAN_DEG` table) and
     A_V from ``pat_v[q]`` (181 values, −90 … 90 degrees below the horizon) at the angle from the antenna to the
     receiver.
+
+    When `cut` (fused only), every `CUT_EVERY` columns once every ray is active, each ray is cut where no cell it
+    serves further out could beat `block_min` given the obstacles it has met so far (`_ray_reach`, with the
+    strongest power `top_power`, the octant's smallest antenna attenuation per group of directions `att_row` and
+    the block maxima of the ground `block_zmax` and minima of the clutter loss `block_loss`): the cells it would
+    have served are skipped, the results do not change.
     """
     nrows, ncols = elev.shape
     mr, mc, nr, nc = OCTANTS[octant, 0], OCTANTS[octant, 1], OCTANTS[octant, 2], OCTANTS[octant, 3]
@@ -208,6 +276,7 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
     ngroups = group_lim.shape[0]
     az_base, az_sign = octant_azimuth(octant)
     ncell = powers.shape[0]
+    taken = 0  # samples put on the rays' hulls (the work of the sweep)
     clr = np.empty(ncell)  # per transmitter: RSRP so far (-inf: out of its radius)
     plain = np.empty(ncell)  # per transmitter: RSRP before clutter loss and antenna attenuation
     ahs = np.zeros(ncell)  # per transmitter: horizontal attenuation
@@ -236,20 +305,34 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                 break
             if k <= r2min:
                 continue
+            target = m * big  # ray position j·i compared with m·H
+            j = (target // (i * sp)) * sp
+            if j >= last_active:
+                j = last_active if 2 * target < (last_active + big) * i else big
+            elif 2 * target >= (2 * j + sp) * i:
+                j += sp
+            if lim[j] < i:
+                continue  # its ray was cut: no cell it serves from here on can beat the best (see `_ray_reach`)
             r = orow + i * mr + m * nr - row0
             c = ocol + i * mc + m * nc - col0
             if r < 0 or r >= hrows or c < 0 or c >= hcols:
                 continue
             cmax = 0.0  # the best transmitter's RSRP without terrain loss: an upper bound
+            d = cell_size_m * np.sqrt(k)
             if fused:
-                ld = log_d[k]
+                # log10 of the distance in km, as `log_d[k]` holds it: computed, because reading that table (MBs,
+                # a new cache line at nearly every cell) cost more than the logarithm
+                ld = math.log10(max(d / 1000.0, MIN_DISTANCE_KM))
                 loss = loss_a + loss_b * ld
                 fs = loss_fs + 20.0 * ld
                 if tr_row[0] > 0.0:
-                    loss = tr38901_los_db(tr_row, cell_size_m * np.sqrt(k))
+                    loss = tr38901_los_db(tr_row, d)
                 if loss < fs:
                     loss = fs
                 lut = loss_lut[classes[r, c]] if use_loss else 0.0
+                if use_pat and att_row.shape[0] == ngroups and np.float32(top_power - loss - lut - att_row[g]) < \
+                        block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT]:
+                    continue  # no transmitter of the site can beat the block in this group of directions
                 az = 0.0
                 k0 = 0
                 k1 = 0
@@ -280,13 +363,14 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                     if clear > cmax:
                         cmax = clear
                 upper = np.float32(cmax)  # compared as stored (float32): rounding keeps the order
-                if upper < block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT] or upper < best[r, c]:
+                if upper < block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT] or upper < best[r, c] or \
+                        upper < rival[r, c]:
                     continue  # cannot beat (nor tie) the best
             zc = elev[r + row0, c + col0]
             if np.isnan(zc):
                 continue
             if use_pat:
-                down = math.degrees(math.atan((ht - zc - rx_height_m) / (cell_size_m * np.sqrt(k))))
+                down = math.degrees(math.atan((ht - zc - rx_height_m) / d))
                 cmax = -np.inf
                 for q in range(ncell):
                     if clr[q] == -np.inf:
@@ -297,15 +381,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                     clr[q] -= extra - ahs[q]
                     if clr[q] > cmax:
                         cmax = clr[q]
-                if np.float32(cmax) < best[r, c]:
+                if np.float32(cmax) < best[r, c] or np.float32(cmax) < rival[r, c]:
                     continue
-            target = m * big  # ray position j·i compared with m·H
-            j = (target // (i * sp)) * sp
-            if j >= last_active:
-                j = last_active if 2 * target < (last_active + big) * i else big
-            elif 2 * target >= (2 * j + sp) * i:
-                j += sp
-            d = cell_size_m * np.sqrt(k)
             if not fused:
                 dist[r, c] = d
             n = nh[j]
@@ -326,7 +403,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             bn = above * above * k2 * hull[j, 0, 0]
             bd = max(d - hull[j, 0, 0], 1.0)
             if above > 0.0 and n > 1:
-                if fused and np.float32(cmax - knife_edge_db(np.sqrt(bn / bd))) < best[r, c]:
+                if fused and (np.float32(cmax - knife_edge_db(np.sqrt(bn / bd))) < best[r, c] or
+                              np.float32(cmax - knife_edge_db(np.sqrt(bn / bd))) < rival[r, c]):
                     continue  # v_max >= the horizon sample's v: cannot beat the best either
                 # Obstructed: walk the hull away from the horizon sample while samples stand above the line of
                 # sight and could still beat the best (slopes fall and weights grow along the hull).
@@ -401,6 +479,7 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                     hull[j, n, 1] = zs
                     hull[j, n, 2] = (zs - ht) / s
                     nh[j] = n + 1
+                    taken += 1
             if j == big:
                 break
             step = min(sp, big - j)
@@ -409,6 +488,34 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             while rem >= big:
                 rem -= big
                 m0 += 1
+        if cut and (i & (CUT_EVERY - 1)) == 0:
+            # Cut each active ray, with the rays that will join from it, where no cell they serve could beat the
+            # best any longer given the obstacles met so far.
+            j = 0
+            while True:
+                end = big + 1 if j == big else (big if j == last_active else j + sp)  # the wedge: rays j … end − 1
+                t_lo = j - 0.5 * sp
+                t_hi = end - 0.5
+                far = 0
+                for x in range(j, end):
+                    far = max(far, lim[x])
+                if far > i and nh[j] > 0:
+                    g_lo = max(int(t_lo * ngroups / big), 0)
+                    g_hi = min(int(t_hi * ngroups / big), ngroups - 1)
+                    att = np.inf
+                    for g in range(g_lo, g_hi + 1):
+                        att = min(att, att_row[g])
+                    reach = _ray_reach(t_lo, t_hi, i, far, big, orow, ocol, mr, mc, nr, nc, nrows, ncols, cell_size_m,
+                                       ht, rx_height_m, bulge, two_over_lambda, hull[j, 0, 0], hull[j, 0, 2],
+                                       top_power, loss_a, loss_b, loss_fs, r2max, block_min, block_zmax, block_loss,
+                                       att)
+                    for x in range(j, end):
+                        if lim[x] > reach:
+                            lim[x] = reach
+                if end > big:
+                    break
+                j = end
+    return taken
 
 
 @njit(cache=True)
@@ -455,7 +562,8 @@ def _plain_octant(elevation, o, w, rx_height_m, wavelength_m, cell_size_m):
     _sweep_octant(elevation, orow, ocol, half, o, row0, col0, dist.shape[0], dist.shape[1], cell_size_m, ht,
                   rx_height_m, bulge, 2.0 / wavelength_m, -1.0, r2max, False, dist, vmax, 0.0, 0.0, 0.0, NO_PATTERN,
                   NO_SITES, NO_PATTERN, no_log, no_best, no_server, no_best, _hull_buffer(cell_size_m, half), _NO_LIMIT,
-                  NO_TR38901, elevation, NO_CLASSES, NO_PATTERN, False, NO_TABLES, NO_TABLES, NO_PATTERN, False)
+                  NO_TR38901, elevation, NO_CLASSES, NO_PATTERN, False, NO_TABLES, NO_TABLES, NO_PATTERN, False, False,
+                  0.0, NO_PATTERN, NO_TABLES, NO_TABLES, no_best)
 
 
 @njit(cache=True, parallel=True)
@@ -534,7 +642,8 @@ def radial_sweep_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m,
 def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_height_m, rx_height_m, radius_m,
                               wavelength_m, k_factor, loss_a, loss_b, loss_fs, powers, sites, cell_r2, log_d, best,
                               server, block_min, inner_m, octant_r2, ray_lim, tr_row, surface, classes, loss_lut,
-                              use_loss, pat_h, pat_v, pat_cap, use_pat):
+                              use_loss, pat_h, pat_v, pat_cap, use_pat, top_power, att_cut, block_zmax,
+                              block_loss, rival):
     """Run the sweep of :func:`radial_sweep` fused with a best-server update, on one thread.
 
     The sweep serves the K co-located transmitters of one antenna height and band at a site (the sectors of a site,
@@ -556,6 +665,12 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
     TR 38.901 site (the loss of `_sweep_octant`), `NO_TR38901` for the A + B·log10 d loss. `surface`, `classes`,
     `loss_lut`, `use_loss`, `pat_h`, `pat_v`, `pat_cap` and `use_pat` are those of `_sweep_octant` (land cover and a
     sector antenna; the site's own cell gets its clutter loss but no antenna attenuation).
+
+    `block_zmax` and `block_loss` (blocks of `block_min`; `ictgis.coverage.kernels.block_extremes`: the highest ground
+    and the smallest clutter loss of each block) let the sweep cut its rays where no cell further out could beat
+    `block_min` given the obstacles met (see `_ray_reach`; a 1 × 1 array: no cut, as for TR 38.901 sites), with
+    `top_power` (at least every transmitter's power) and `att_cut` (8 × G: per octant and group of ray directions, at
+    most the smallest total antenna attenuation below `top_power`). Returns the number of ray samples taken.
     """
     nrows, ncols = elevation.shape
     orow, ocol = _site_cell(elevation, x_min, y_max, cell_size_m, x, y)
@@ -577,9 +692,16 @@ def radial_best_server_serial(elevation, x_min, y_max, cell_size_m, x, y, tx_hei
             server[orow, ocol] = sites[q]
     no_dist = np.empty((1, 1), np.float32)
     hull = _hull_buffer(cell_size_m, half)
+    # rays are cut by `_ray_reach` given block maxima of the ground (not for TR 38.901: its LOS loss is not monotone
+    # across its breakpoint)
+    cut = block_zmax.shape[0] == block_min.shape[0] and block_zmax.shape[1] == block_min.shape[1] and \
+        tr_row[0] <= 0.0
+    taken = 0
     for o in range(8):
         r2o = min(r2max, octant_r2[o])
-        _sweep_octant(elevation, orow, ocol, half, o, 0, 0, nrows, ncols, cell_size_m, ht, rx_height_m, bulge,
+        taken += _sweep_octant(elevation, orow, ocol, half, o, 0, 0, nrows, ncols, cell_size_m, ht, rx_height_m, bulge,
                       2.0 / wavelength_m, r2min, r2o, True, no_dist, no_dist, loss_a, loss_b, loss_fs, powers, sites,
                       cell_r2, log_d, best, server, block_min, hull, ray_lim[o], tr_row, surface, classes, loss_lut,
-                      use_loss, pat_h, pat_v, pat_cap, use_pat)
+                      use_loss, pat_h, pat_v, pat_cap, use_pat, cut, top_power, att_cut[min(o, att_cut.shape[0] - 1)],
+                      block_zmax, block_loss, rival)
+    return taken

@@ -1,8 +1,9 @@
 // Editing on the map (planners): an "Edit" mode in which a click on a BTS site, a post office or a village opens a
 // form with its attributes (save / delete), the selected point can be dragged to move it, and "add a site / post
 // office here" places a new one. Each save is a changeset of the store (/api/features/<layer>/<key>) with the
-// version the planner saw: a 409 shows who won and the current values, and keeps what the planner typed so that a
-// second save applies it on top (nothing is lost). Additive: it only reads window.ictgis.state (the map, layers).
+// version the planner saw; a save sends only the fields the planner changed. A 409 shows who won and what they
+// changed, fills the form with the current values plus the fields this planner changed, and a second save (the
+// planner's confirmation) applies only those on top (nothing is lost, the winner's changes are not undone). Additive: it only reads window.ictgis.state (the map, layers).
 (function () {
   "use strict";
   var box = document.getElementById("ictgis-edit");
@@ -28,7 +29,7 @@
     villages: [["fiber", "checkbox"]]
   };
   var state = {active: false, layer: null, key: null, version: null, isNew: false, marker: null, moved: false,
-               adding: null, saved: 0, lastStatus: null};
+               adding: null, saved: 0, lastStatus: null, original: null, conflicted: false};
   window.ictgisEdit = state;
 
   function map() { return window.ictgis && window.ictgis.state && window.ictgis.state.map; }
@@ -91,6 +92,19 @@
     });
     return out;
   }
+  // the fields whose form value differs from `base` (the values the planner started from)
+  function changed(now, base) {
+    var out = {};
+    Object.keys(now).forEach(function (k) { if (now[k] !== base[k]) { out[k] = now[k]; } });
+    return out;
+  }
+  function shown(v) {
+    if (v === null || v === undefined || v === "") { return "—"; }
+    if (v === true) { return "✓"; }
+    if (v === false) { return "✗"; }
+    return words["value_" + v] || String(v);
+  }
+  function fieldName(k) { return words["field_" + k] || k; }
 
   function dropMarker() {
     if (state.marker) { map().removeLayer(state.marker); state.marker = null; }
@@ -107,6 +121,10 @@
     titleEl.textContent = (words["layer_" + layer] || layer) + " " + key + " · " + words.version + " " +
       feature.version;
     buildFields(layer, feature.attributes);
+    state.original = values();  // what the planner saw, as the form reads it: a save sends only what differs
+    state.conflicted = false;
+    form.removeAttribute("data-conflict");
+    document.getElementById("edit-save").textContent = words.save;
     del.hidden = layer === "villages";
     form.hidden = false;
     form.setAttribute("data-layer", layer);
@@ -175,23 +193,65 @@
       .catch(function (err) { say(words.failed + ": " + err.message, "error"); });
   }
 
+  // A 409: another planner saved first. The form is rebuilt from the current version (theirs), the fields this
+  // planner changed are put back on top (only those), the message names what the other planner changed, and the
+  // planner must look and Save again to confirm; that save sends only this planner's changed fields.
   function conflict(body) {
     var current = body.current;
-    var text = body.message;
-    if (current) {
-      state.version = current.version;  // a second save applies what was typed on top of the current version
-      var shown = FIELDS[state.layer].map(function (f) {
-        var v = current.attributes[f[0]];
-        return (words["field_" + f[0]] || f[0]) + ": " + (v === null || v === undefined ? "—" : v);
-      }).join(", ");
-      text += " " + words.current_is + " (" + words.version + " " + current.version + ") " + shown;
-    } else { text += " " + words.deleted; }
-    say(text, "error conflict");
+    if (!current) { say(body.message + " " + words.deleted, "error conflict"); return; }
+    if (state.isNew) {  // the key is taken: nothing to merge
+      say(body.message + " " + words.current_is + ": " + words.version + " " + current.version, "error conflict");
+      return;
+    }
+    var mine = state.isNew ? {} : changed(values(), state.original);
+    var seen = state.original;
+    var keepMarker = state.moved && state.marker ? state.marker.getLatLng() : null;
+    state.version = current.version;
+    buildFields(state.layer, current.attributes);
+    var theirs = values();
+    var theirChanges = state.isNew ? {} : changed(theirs, seen);
+    Object.keys(mine).forEach(function (k) {
+      fill(document.getElementById("edit-" + k), mine[k]);
+    });
+    state.original = theirs;  // the next save sends what differs from the current version: this planner's edits
+    Object.keys(theirChanges).forEach(function (k) {
+      var input = document.getElementById("edit-" + k);
+      input.parentNode.classList.add(k in mine ? "edit-both" : "edit-theirs");
+      input.parentNode.setAttribute("title", words.current_is + ": " + shown(theirs[k]));
+    });
+    titleEl.textContent = (words["layer_" + state.layer] || state.layer) + " " + state.key + " · " + words.version +
+      " " + current.version;
+    if (!keepMarker && current.lat !== null && state.layer !== "villages") {
+      putMarker([current.lat, current.lon]);
+      state.moved = false;
+    }
+    var who = body.by || words.someone;
+    var did = Object.keys(theirChanges).map(function (k) {
+      return fieldName(k) + ": " + shown(seen[k]) + " → " + shown(theirs[k]);
+    });
+    var both = Object.keys(theirChanges).filter(function (k) { return k in mine; });
+    var yours = Object.keys(mine).filter(function (k) { return both.indexOf(k) < 0; }).map(function (k) {
+      return fieldName(k) + ": " + shown(mine[k]);
+    });
+    var lines = [words.conflict_title,
+      who + " " + words.conflict_by + " (" + words.version + " " + current.version + "): " +
+        (did.length ? did.join("; ") : words.conflict_nothing) + ".",
+      yours.length ? words.conflict_yours + ": " + yours.join("; ") + "." :
+        (both.length ? "" : words.conflict_none_yours)];
+    if (both.length) { lines.push(words.conflict_both + ": " + both.map(fieldName).join(", ") + "."); }
+    lines.push(words.conflict_confirm);
+    statusEl.innerHTML = "";
+    lines.filter(function (t) { return t; }).forEach(function (t) { statusEl.appendChild(el("span", null, t)); });
+    statusEl.className = "edit-status error conflict";
+    state.conflicted = true;
+    form.setAttribute("data-conflict", String(current.version));
+    document.getElementById("edit-save").textContent = words.save_again;
   }
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();
-    var body = {attributes: values()};
+    // an edit sends only the fields the planner changed (the API merges them into the current version)
+    var body = {attributes: state.isNew ? values() : changed(values(), state.original)};
     if (state.moved && state.marker) {
       var ll = state.marker.getLatLng();
       body.geometry = {type: "Point", coordinates: [ll.lng, ll.lat]};
