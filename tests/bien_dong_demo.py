@@ -27,7 +27,9 @@ def _planted_sites(ds: io.Dataset) -> io.Dataset:
     no_4g = bts.index[~bts["tech"].astype(str).str.contains("4G")]
     upgraded = no_4g[:: max(1, len(no_4g) // 3)][:3]
     bts.loc[upgraded, "tech"] = bts.loc[upgraded, "tech"].astype(str) + ",4G"
-    removed = set(bts.index[picks[4:]]) - set(upgraded)
+    sectored = _sectored_sites(ds)  # removed sites have no cells (a site's cells would be left without it)
+    removable = bts.index[~bts["id"].astype(str).isin(sectored)].difference(upgraded)
+    removed = set(removable[[len(removable) // 3, 2 * len(removable) // 3]]) if len(removable) >= 2 else set()
     villages = layers["villages"]
     dark = villages[~villages["fiber"].astype("boolean").fillna(False)]
     dark = dark.iloc[:: max(1, len(dark) // 4)].iloc[:4] if len(dark) else villages.iloc[:4]
@@ -44,6 +46,16 @@ def _planted_sites(ds: io.Dataset) -> io.Dataset:
     if post is not None and len(post) > 3:
         layers["post_offices"] = post.drop(index=post.index[len(post) // 2])
     return dataclasses.replace(ds, layers=layers)
+
+
+def _sectored_sites(ds: io.Dataset) -> set[str]:
+    """Ids of the sites that have cells (sectors) in the dataset's folder."""
+    from ictgis.cells import find_cells, read_cells
+
+    found = find_cells(ds.data_dir, {}) if ds.data_dir is not None else None
+    if found is None:
+        return set() if ds.cells is None else set(ds.cells["site"].astype(str))
+    return set(read_cells(found[0])["site"].astype(str))
 
 
 def _planted_fiber(ds: io.Dataset) -> io.Dataset:

@@ -35,8 +35,9 @@ def test_urls(tmp_path, monkeypatch):
 
 def test_refs():
     assert parse_ref(7) == 7 and parse_ref(" 7 ") == 7
-    assert parse_ref("2021-12-31") == dt.datetime(2022, 1, 1, tzinfo=UTC)
-    assert parse_ref(dt.date(2021, 12, 31)) == dt.datetime(2022, 1, 1, tzinfo=UTC)
+    assert parse_ref("2021-12-31") == dt.datetime(2021, 12, 31, 17, tzinfo=UTC)   # the end of the day in Vietnam
+    assert parse_ref(dt.date(2021, 12, 31)) == dt.datetime(2021, 12, 31, 17, tzinfo=UTC)
+    assert parse_ref("2021-12-31T17:00") == dt.datetime(2021, 12, 31, 10, 0, 0, 1, tzinfo=UTC)   # Vietnam time
     assert parse_ref("2021-12-31T10:00Z") == dt.datetime(2021, 12, 31, 10, 0, 0, 1, tzinfo=UTC)
     assert parse_ref("2021-12-31T17:00+07:00") == dt.datetime(2021, 12, 31, 10, 0, 0, 1, tzinfo=UTC)
     for bad in ("31/12/2021", "last", True):

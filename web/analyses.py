@@ -8,6 +8,9 @@ The engine only returns values (`ictgis.coverage.compute`, `ictgis.coverage.over
 - Results are kept in a bounded LRU cache (`cachetools.LRUCache`) keyed by the analysis and the dataset's
   `content_key` (SHA-1 over the names and bytes of its files, computed once per change of their names, sizes and
   modification times): an uploaded version is computed anew, and a result never belongs to another dataset.
+- A computation stopped by an input error (`ictgis.IctgisError`: cells of a removed site, an unreadable land cover)
+  is not tried again for that content: its message is kept (`failure`, `coverage_errors`) and the indicator page
+  shows it instead of "computing…".
 - `generation` grows whenever a result lands; `web.data.dataset_key` includes it, so pages and layers that said
   "not available yet" are built again.
 
@@ -36,7 +39,7 @@ import geopandas as gpd
 import pandas as pd
 from cachetools import LRUCache
 
-from ictgis import coverage, fiber, lastmile, maps
+from ictgis import IctgisError, coverage, fiber, lastmile, maps
 from ictgis.io import Dataset
 from ictgis.layers import parse_tech
 
@@ -119,6 +122,10 @@ def layers_key(ds: Dataset) -> str:
             digest.update(pd.util.hash_pandas_object(attrs.astype(str), index=False).to_numpy().tobytes())
         digest.update(b"".join(w or b"" for w in frame.geometry.to_wkb()))
     digest.update(str(Path(ds.dem_path).name if ds.dem_path else "").encode())
+    if ds.cells is not None:  # the cells (sectors) and land cover the coverage reads too
+        digest.update(f"cells\0{list(ds.cells.columns)}\0".encode())
+        digest.update(pd.util.hash_pandas_object(ds.cells.astype(str), index=False).to_numpy().tobytes())
+    digest.update(str(Path(ds.landcover_path).name if ds.landcover_path else "").encode())
     key = digest.hexdigest()
     with _layer_keys_lock:
         _layer_keys[id(ds)] = key
@@ -172,6 +179,7 @@ _lock = threading.Lock()
 _results: LRUCache = LRUCache(maxsize=MAX_RESULTS)
 _small_results: LRUCache = LRUCache(maxsize=MAX_SMALL_RESULTS)
 _pending: dict[Hashable, Future] = {}  # computations queued or running (not a cache: removed when they end)
+_failed: LRUCache = LRUCache(maxsize=MAX_RESULTS)  # key → message of an input error (IctgisError): not retried
 _generation = 0
 _png_lock = threading.Lock()
 _pngs: LRUCache = LRUCache(maxsize=MAX_PNGS)
@@ -190,8 +198,9 @@ def background(key: Hashable, compute: Callable[[], T], *, wait: bool = False, s
     key
         Says what is computed, on which content (e.g. ``("coverage", content_key(ds), "4G")``).
     compute
-        Computes the value (on the worker thread). When it raises, the error is logged, nothing is cached, and
-        the next call tries again.
+        Computes the value (on the worker thread). When it raises an `ictgis.IctgisError` (the data cannot give
+        this result: orphaned cells, an unreadable land cover …) the message is kept (`failure`) and not tried
+        again for this content; any other error is logged, nothing is cached, and the next call tries again.
     wait
         Wait for the value instead of returning None while it is computed.
     small
@@ -205,6 +214,8 @@ def background(key: Hashable, compute: Callable[[], T], *, wait: bool = False, s
     with _lock:
         if key in results:
             return results[key]
+        if key in _failed:
+            return None
         future = _pending.get(key)
         if future is None:
             future = _pending[key] = _worker.submit(functools.partial(_compute_and_keep, key, compute, results))
@@ -231,6 +242,13 @@ def _compute_and_keep(key: Hashable, compute: Callable[[], Any], results: LRUCac
     global _generation
     try:
         value = compute()
+    except IctgisError as exc:  # the data cannot give it: kept, shown by the pages, not tried again
+        logger.warning("background analysis %s: %s", key[0] if isinstance(key, tuple) else key, exc)
+        with _lock:
+            _failed[key] = str(exc)
+            _pending.pop(key, None)
+            _generation += 1
+        return
     except Exception:  # a failed background computation must not stop the worker; it is logged
         logger.exception("background analysis %s failed", key[0] if isinstance(key, tuple) else key)
         with _lock:
@@ -240,6 +258,12 @@ def _compute_and_keep(key: Hashable, compute: Callable[[], Any], results: LRUCac
         (_results if results is None else results)[key] = value
         _pending.pop(key, None)
         _generation += 1
+
+
+def failure(key: Hashable) -> str | None:
+    """Return the message of the input error that stopped the computation of `key` (None if none did)."""
+    with _lock:
+        return _failed.get(key)
 
 
 def wait_idle(timeout_s: float | None = None) -> bool:
@@ -272,6 +296,22 @@ def coverage_result(ds: Dataset, technology: str = "4G", *, wait: bool = False) 
     tech = technology.upper()
     return background(("coverage", key, tech),
                       lambda: coverage.compute(ds, technology=tech, progress=lambda f, m: None), wait=wait)
+
+
+def coverage_error(ds: Dataset, technology: str = "4G") -> str | None:
+    """Return why a dataset's coverage cannot be computed (its input error), None when it can or is computing."""
+    key = content_key(ds)
+    return None if key is None else failure(("coverage", key, technology.upper()))
+
+
+def coverage_errors(ds: Dataset) -> list[str]:
+    """Return the input errors that stopped the coverage of the indicator table's technologies (each once)."""
+    out: list[str] = []
+    for tech in TABLE_COVERAGE:
+        message = coverage_error(ds, tech)
+        if message is not None and message not in out:
+            out.append(message)
+    return out
 
 
 def coverage_keys(technology: str) -> tuple[str, str, str]:
@@ -307,7 +347,8 @@ def coverage_indicators(ds: Dataset) -> tuple[dict, list[str]]:
             continue
         result = coverage_result(ds, tech)
         if result is None:
-            pending += [f"mobile.{k}" for k in keys]
+            if coverage_error(ds, tech) is None:  # an input error is no longer pending: the page shows it
+                pending += [f"mobile.{k}" for k in keys]
             continue
         s = result.summary
         values.update(zip(keys, (float(s["populated_area_pct"]), int(s["villages_covered"]),

@@ -15,7 +15,7 @@ from ictgis import maps
 from ictgis.layers import SCHEMAS
 
 from . import data, jobs, scenarios
-from .analyses import MAP_PROVIDERS
+from .analyses import MAP_PROVIDERS, coverage_errors
 from .auth import login_required
 from .i18n import run_message, t
 from .paths import public_fields
@@ -59,7 +59,10 @@ def api_indicators():
     if structure not in ("2019", "2025"):
         abort(400, description="structure must be 2019 or 2025")
     result = data.indicators(structure)
-    return jsonify(public_fields(result, ("data_dir",)))  # the served folder relative to the instance
+    resp = jsonify(public_fields(result, ("data_dir",)))  # the served folder relative to the instance
+    # the coverage stopped by an input error: the page polling for it reloads to show the error (web.analyses)
+    resp.headers["X-Ictgis-Coverage-Errors"] = str(len(coverage_errors(data.dataset())))
+    return resp
 
 
 @bp.get("/layers")

@@ -18,7 +18,7 @@ from ictgis import IctgisError, admin, labels
 from ictgis import indicators as ind
 
 from . import data, formats
-from .analyses import coverage_indicators, coverage_result
+from .analyses import coverage_errors, coverage_indicators, coverage_result
 from .charts import bar_chart
 from .targets import STATUS_TEXT, Target, status, targets
 
@@ -144,8 +144,10 @@ def page_context() -> dict:
     """Everything the indicator page shows, in the request's language."""
     lang = g.get("lang", "vi")
     result = data.indicators()
-    _values, pending = coverage_indicators(data.dataset())
+    ds = data.dataset()
+    _values, pending = coverage_indicators(ds)
     pending = [key for key in pending if ind.lookup(result, key) is None]
     return {"rows": indicator_rows(result, lang=lang, pending=pending), "pending": pending,
+            "coverage_errors": coverage_errors(ds),
             "communes": result["communes"], "result": result, "charts": charts(lang=lang, pending=pending),
             "version": data.served_version()}

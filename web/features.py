@@ -11,10 +11,11 @@
   goes in the ``X-CSRF-Token`` header (`web.security`).
 
 Each write is one ``edit`` changeset (author: the logged-in user), checked by the store like an imported row
-(types, allowed values, the point inside the province, the commune code). A write based on a version that is no
-longer current is refused with **409**: the message in Vietnamese and English, the ``current`` feature (or null
-when it was deleted) and ``by``, the author of its version, so the planner can look and apply the change again —
-nothing is written, nothing lost. Every write is in the audit log (``feature_add`` / ``feature_edit`` /
+(types, allowed values, the point inside the province, the commune code). Deleting a BTS site removes its cells
+(sectors) in the same changeset; the changeset's message in the response says how many. A write based on a version
+that is no longer current is refused with **409**: the message in Vietnamese and English, the ``current`` feature
+(or null when it was deleted) and ``by``, the author of its version, so the planner can look and apply the change
+again — nothing is written, nothing lost. Every write is in the audit log (``feature_add`` / ``feature_edit`` /
 ``feature_delete``).
 """
 

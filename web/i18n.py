@@ -131,6 +131,8 @@ TEXT: dict[str, dict[str, str]] = {
     "run_writing": {"vi": "Đang ghi kết quả", "en": "Writing the results"},
     "run_done": {"vi": "Hoàn tất", "en": "Finished"},
     "indicator_pending": {"vi": "đang tính…", "en": "computing…"},
+    "coverage_failed": {"vi": "Không tính được vùng phủ từ dữ liệu hiện tại:",
+                        "en": "The coverage cannot be computed from the current data:"},
     # the leader's indicator page and printing (issue 17 §1)
     "print": {"vi": "In", "en": "Print"},
     "printed_on": {"vi": "Ngày in", "en": "Printed on"},

@@ -46,11 +46,12 @@ import numpy as np
 import pandas as pd
 import shapely
 from cachetools import LRUCache
-from flask import Blueprint, Flask, Response, current_app, make_response, request
+from flask import Blueprint, Flask, Response, current_app, has_request_context, make_response, request
 
 from ictgis import io
 from ictgis.crs import to_crs
 from ictgis.layers import SCHEMAS
+from ictgis.store.refs import as_of_instant
 
 from . import data
 
@@ -272,6 +273,9 @@ def layer_index(name: str, *, as_of: datetime | None = None) -> LayerIndex | Non
 def parse_as_of(datetime_: str | None) -> datetime | None:
     """Return the instant an OGC ``datetime`` asks about: an instant itself, an interval's end (None: open, i.e. now).
 
+    The store's one rule (`ictgis.store.refs.as_of_instant`), as on the CLI and the biến động page: a date is the
+    end of that day in Vietnam time; a time with an offset is taken as given.
+
     Raises
     ------
     ValueError
@@ -279,13 +283,10 @@ def parse_as_of(datetime_: str | None) -> datetime | None:
     """
     if not datetime_:
         return None
-    from dateutil.parser import isoparse
-
     text = datetime_.split("/")[-1] if "/" in datetime_ else datetime_
     if text in ("", ".."):
         return None
-    value = isoparse(text)
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return as_of_instant(text)
 
 
 def _import_provider_base():
@@ -356,11 +357,16 @@ class IctgisProvider(BaseProvider):
                 "numberReturned": len(features)}
 
     def get(self, identifier: str, **kwargs) -> dict:
-        """Return one feature by its id (404 when there is none)."""
-        index = self._index()
+        """Return one feature by its id, as of the request's ``datetime`` when given (404 when there is none then).
+
+        pygeoapi passes no ``datetime`` to a single item: it is read from the request (the provider runs inside it).
+        """
+        when = kwargs.get("datetime_") or (request.args.get("datetime") if has_request_context() else None)
+        index = self._index(when)
         position = index.by_id.get(unicodedata.normalize("NFC", str(identifier)))
         if position is None:
-            raise ProviderItemNotFoundError(user_msg=f"no feature {identifier!r} in {self.layer}")
+            then = f" as of {when}" if when else ""
+            raise ProviderItemNotFoundError(user_msg=f"no feature {identifier!r} in {self.layer}{then}")
         return _copy(index.features[position], None, False)
 
 

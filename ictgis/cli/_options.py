@@ -27,8 +27,8 @@ DB_OPTION = click.option("--db", "db", default=None, metavar="URL",
                          "postgresql://USER@HOST/DB (see `ictgis db`).")
 """The ``--db`` option naming a store (`ictgis.store`) to read the layers from."""
 AS_OF_OPTION = click.option("--as-of", "as_of", default=None, metavar="DATE|ID",
-                            help="With --db: the layers as they were at this date (YYYY-MM-DD, end of day UTC) "
-                            "or changeset id (default: the current state).")
+                            help="With --db: the layers as they were at this date (YYYY-MM-DD: the end of that day, "
+                            "Vietnam time), time or changeset id (default: the current state).")
 """The ``--as-of`` option: a state of the store."""
 
 

@@ -93,14 +93,17 @@ def _load_checked(data_dir: Path | None, crs: str | None, *, db: str | None, as_
             raise
         n = len(exc.problems) + len(extra.problems)
         raise LayerError(f"{n} problems in {folder}:", exc.problems + extra.problems) from None
-    if folder is None:
-        return ds, []
-    bts = ds.get("bts_sites")
-    sites = set(bts["id"].astype(str)) if bts is not None else set()
-    warnings = coverage.check_inputs(folder, site_ids=sites, collector=extra)
+    if folder is None:  # a store's dataset: the cells and land cover it carries (sites, reading on the DEM)
+        label = ds.sources["communes"].rsplit("#", 1)[0] if "communes" in ds.sources else "store"
+        warnings = coverage.check_dataset_inputs(ds, collector=extra, label=f"{label}#cells")
+    else:
+        bts = ds.get("bts_sites")
+        sites = set(bts["id"].astype(str)) if bts is not None else set()
+        warnings = coverage.check_inputs(folder, site_ids=sites, collector=extra)
     n = len(extra.problems)
     if n:
-        raise LayerError(f"{n} problem{'s' if n > 1 else ''} in {folder}:", extra.problems)
+        where = folder if folder is not None else label
+        raise LayerError(f"{n} problem{'s' if n > 1 else ''} in {where}:", extra.problems)
     return ds, warnings
 
 

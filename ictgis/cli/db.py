@@ -79,12 +79,15 @@ def log_cmd(db: str | None, as_json: bool) -> None:
 
 @db.command("diff")
 @DB
-@click.option("--from", "from_", required=True, metavar="ID|DATE", help="The earlier state: changeset id or date.")
-@click.option("--to", "to", required=True, metavar="ID|DATE", help="The later state: changeset id or date.")
+@click.option("--from", "from_", required=True, metavar="ID|DATE",
+              help="The earlier state: changeset id or date (the end of that day, Vietnam time).")
+@click.option("--to", "to", required=True, metavar="ID|DATE",
+              help="The later state: changeset id or date (the end of that day, Vietnam time).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"layers": {LAYER: {"added": [ids], "removed": [ids], "changed": [ids]}}}.')
 @click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the changed features to this GeoPackage (a layer per layer, with a `change` column).")
+              help="Also write the changed features to this GeoPackage (a layer per layer and `cells`, with a `change` "
+              "column).")
 def diff_cmd(db: str | None, from_: str, to: str, as_json: bool, out_file: Path | None) -> None:
     """List the features added, removed and changed between two changesets or dates."""
     with _open(db) as store:
@@ -94,7 +97,7 @@ def diff_cmd(db: str | None, from_: str, to: str, as_json: bool, out_file: Path 
 
             if out_file.suffix.lower() != ".gpkg":
                 raise click.BadParameter("the changes are written to a GeoPackage (.gpkg)", param_hint="--out")
-            write_layers(store.diff_layers(from_, to), out_file)
+            write_layers(store.diff_layers(from_, to, cells=True), out_file)
     if as_json:
         click.echo(json.dumps({"layers": changes}, ensure_ascii=False, indent=2))
     else:

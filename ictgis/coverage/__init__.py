@@ -27,7 +27,7 @@ tables, summary JSON, KMZ, PNG overlays). Every public name is importable from `
 from __future__ import annotations
 
 from ..constants import DEFAULT_K_FACTOR
-from .best_server import check_inputs, commune_table, compute, village_table
+from .best_server import check_dataset_inputs, check_inputs, commune_table, compute, village_table
 from .indicators import CoverageIndicators, coverage_indicators, populated_area_coverage
 from .matrix import coverage_matrix
 from .model import (
@@ -45,7 +45,8 @@ from .outputs import NO_SIGNAL_DBM, RSRP_CLASSES, colorize, overlay_png, write, 
 
 __all__ = [
     "DEFAULT_K_FACTOR", "ENV_BY_KIND", "MAX_RADIUS_M", "NO_SIGNAL_DBM", "RADIUS_MARGIN_DB", "RSRP_CLASSES",
-    "CoverageIndicators", "CoverageResult", "check_inputs", "colorize", "commune_table", "compute",
+    "CoverageIndicators", "CoverageResult", "check_dataset_inputs", "check_inputs", "colorize", "commune_table",
+    "compute",
     "coverage_indicators", "coverage_matrix",
     "loss_coefficients", "overlay_png", "populated_area_coverage", "site_environment", "sites_of",
     "tr38901_coefficients", "unobstructed_reach_km", "village_table", "write", "write_kmz",

@@ -22,7 +22,7 @@ from .. import landcover as lc
 from .. import radio, settings, tr38901
 from .._errors import IctgisError, LayerError, Problem
 from .._validate import Collector
-from ..cells import Transmitters, check_cells, find_cells, read_cells, transmitters
+from ..cells import Transmitters, check_cells, check_cells_table, find_cells, read_cells, transmitters
 from ..constants import DEFAULT_K_FACTOR, SPEED_OF_LIGHT_M_PER_US
 from ..io import Dataset, find_dem, read_mapping
 from ..terrain import PARALLEL_LOCK, Dem, read_dem
@@ -49,7 +49,8 @@ from .model import (
 )
 
 __all__ = [
-    "Clutter", "check_inputs", "clutter_of", "commune_table", "compute", "transmitters_of", "village_table",
+    "Clutter", "check_dataset_inputs", "check_inputs", "clutter_of", "commune_table", "compute", "transmitters_of",
+    "village_table",
 ]
 
 logger = logging.getLogger(__name__)
@@ -301,6 +302,45 @@ def check_inputs(data_dir: str | Path, *, site_ids: set[str] | None, collector: 
         except IctgisError:  # the DEM's own problems are ictgis.terrain.dem.check_dem's
             dem = None
     return lc.check_landcover(data_dir, dem, mapping=mapping, collector=collector)
+
+
+def check_dataset_inputs(ds: Dataset, *, collector: Collector, label: str | None = None) -> list[str]:
+    """Check a loaded dataset's cells and land cover as `compute` reads them; every problem goes to `collector`.
+
+    A dataset read from a folder is checked with `check_inputs` (its files); one read from the store (no folder)
+    with the cells and land cover it carries: every cell's site must be a BTS site of the dataset (a site removed
+    while its cells stay would stop the coverage), and the land cover must read onto the DEM.
+
+    Parameters
+    ----------
+    ds
+        The dataset (`ictgis.io.load` or `ictgis.store.Store.dataset`).
+    collector
+        Where the problems go (file, row, column).
+    label
+        File name of the cells in messages for a store's dataset (default ``cells``).
+
+    Returns
+    -------
+    list of str
+        Warnings (a land cover that covers only part of the DEM).
+    """
+    sites = _site_ids(ds) or set()
+    if ds.data_dir is not None and Path(ds.data_dir).is_dir():
+        return check_inputs(ds.data_dir, site_ids=sites, collector=collector)
+    if ds.cells is not None and len(ds.cells):
+        check_cells_table(ds.cells, data_dir=None, site_ids=sites, collector=collector, label=label or "cells")
+    if ds.landcover_path is None or ds.dem_path is None:
+        return []
+    try:
+        dem = read_dem(ds.dem_path)
+    except IctgisError:  # the DEM's own problems are ictgis.terrain.dem.check_dem's
+        return []
+    try:
+        lc.read_landcover(ds.landcover_path, dem)
+    except LayerError as exc:
+        collector.problems.extend(exc.problems)
+    return []
 
 
 def _site_ids(ds) -> set[str] | None:

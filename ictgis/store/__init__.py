@@ -15,9 +15,9 @@ schema migrations with Alembic (`ictgis.store.migrate`, run by ``ictgis db init`
 from __future__ import annotations
 
 from .._errors import EditConflictError, StoreError
-from .refs import Ref, parse_ref
+from .refs import VIETNAM, Ref, as_of_instant, day_end, parse_ref
 from .store import Changeset, Feature, Store, open_store
 from .url import ENV_VAR, resolve_url
 
-__all__ = ["ENV_VAR", "Changeset", "EditConflictError", "Feature", "Ref", "Store", "StoreError", "open_store",
-           "parse_ref", "resolve_url"]
+__all__ = ["ENV_VAR", "VIETNAM", "Changeset", "EditConflictError", "Feature", "Ref", "Store", "StoreError",
+           "as_of_instant", "day_end", "open_store", "parse_ref", "resolve_url"]

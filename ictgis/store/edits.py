@@ -138,9 +138,23 @@ def add_feature(store, layer, key, *, attributes, geometry, author, message):
 
 
 def delete_feature(store, layer, key, *, expected_version, author, message):
-    """Remove a feature (see `ictgis.store.Store.delete`)."""
+    """Remove a feature (see `ictgis.store.Store.delete`); a BTS site takes its cells (sectors) with it."""
     _layer_ok(store, layer)
     with store.writing() as conn:
+        cells = _site_cells(store, conn, key) if layer == "bts_sites" else []
+        if cells:
+            n = len(cells)
+            message = f"{message} (+ {n} cell{'s' if n > 1 else ''} of the site removed with it / xoá kèm {n} cell)"
         cs = store.new_changeset(conn, author=author, message=message, kind="edit")
         _end(store, conn, layer, key, seen=int(expected_version), cs=cs)
+        if cells:
+            t = store.tables["cells"]
+            conn.execute(t.update().where(t.c.fid.in_(cells)).values(ended_by=cs.id, valid_to=cs.time))
     return cs
+
+
+def _site_cells(store, conn, site: str) -> list[int]:
+    """Row ids of the current cells of a BTS site."""
+    t = store.tables["cells"]
+    return [int(f) for f in conn.execute(sa.select(t.c.fid).where(t.c.site == site, t.c.ended_by.is_(None)))
+            .scalars()]

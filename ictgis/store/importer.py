@@ -33,6 +33,7 @@ def import_dataset(store, data, *, author: str, message: str, kind: str = "impor
     if kind not in ("import", "upload"):
         raise StoreError(f"an import's kind is 'import' or 'upload', not {kind!r}")
     ds = data if isinstance(data, Dataset) else load(data, crs=crs)  # LayerError: nothing is written
+    check_inputs(ds)  # the cells and land cover, as `ictgis validate` checks them
     if source is None:
         source = str(Path(ds.data_dir).resolve()) if ds.data_dir is not None else None
     epsg = ds.crs.to_epsg()
@@ -63,6 +64,29 @@ def import_dataset(store, data, *, author: str, message: str, kind: str = "impor
         return None
     logger.info("changeset %d: %s", cs.id, counts)
     return dataclasses.replace(cs, counts=counts)
+
+
+def check_inputs(ds) -> None:
+    """Check a dataset's cells and land cover as ``ictgis validate`` does (`ictgis.coverage.check_dataset_inputs`).
+
+    A cell of a site that is not in bts_sites, a missing antenna pattern file or a land cover that does not read
+    onto the DEM would stop every coverage computed from the store: the import is refused instead.
+
+    Raises
+    ------
+    LayerError
+        Every problem, naming file, row and column (nothing is written).
+    """
+    from .._errors import LayerError
+    from .._validate import Collector
+    from ..coverage import check_dataset_inputs
+
+    collector = Collector()
+    check_dataset_inputs(ds, collector=collector)
+    n = len(collector.problems)
+    if n:
+        where = ds.data_dir if ds.data_dir is not None else "the data"
+        raise LayerError(f"{n} problem{'s' if n > 1 else ''} in {where}: nothing was recorded", collector.problems)
 
 
 class _UnchangedError(Exception):

@@ -456,6 +456,9 @@ class Store:
     def delete(self, layer: str, key: str, *, expected_version: int, author: str, message: str) -> Changeset:
         """Remove a feature, if it is still at `expected_version` (its history is kept).
 
+        A BTS site takes its cells (sectors) with it, in the same changeset, whose message says how many: cells
+        of a site that no longer exists would stop every coverage computed from the store.
+
         Raises
         ------
         EditConflictError
@@ -474,21 +477,23 @@ class Store:
         -------
         dict
             ``{layer: {"added": [...], "removed": [...], "changed": [...]}}`` (sorted keys) for every layer present
-            in either state; a feature whose attributes and geometry are equal is not changed.
+            in either state, then ``cells`` (keyed by the cell id) when either state has a cells table; a feature
+            whose attributes and geometry are equal is not changed.
         """
         from .changes import diff
 
         return diff(self, from_, to)
 
-    def diff_layers(self, from_: Ref, to: Ref) -> dict[str, gpd.GeoDataFrame]:
+    def diff_layers(self, from_: Ref, to: Ref, *, cells: bool = False) -> dict[str, gpd.GeoDataFrame]:
         """Return the changed features per layer.
 
         Each frame has ``change`` (added/removed/changed), ``feature_key``, ``version``, then the attributes and
-        geometry of the new version (of the old one for removed features).
+        geometry of the new version (of the old one for removed features). With `cells`, the changed cells too
+        (``cells``, empty geometries: a cell stands at its site; ``ictgis db diff --out``).
         """
         from .changes import diff_layers
 
-        return diff_layers(self, from_, to)
+        return diff_layers(self, from_, to, cells=cells)
 
     def export(self, out_dir: str | Path, *, as_of: Ref | None = None) -> Path:
         """Write the layers as of a state into a plain data folder; the same state always gives the same bytes.

@@ -1,7 +1,8 @@
 // The indicator table: values still computed in the background (4G and 3G coverage) are filled in when they land,
 // formatted as the page's language writes numbers; once none is pending the page reloads, so that the targets' status
 // and the charts per unit show them too. Polls the indicator contract (/api/indicators) until every pending cell has its value (at most GIVE_UP_MS: a
-// computation that keeps failing shows "—", as an unavailable value).
+// computation that keeps failing shows "—", as an unavailable value; one stopped by an input error reloads the
+// page, which shows the error).
 (function () {
   "use strict";
   var url = document.currentScript.getAttribute("data-url");
@@ -24,6 +25,10 @@
     }
     fetch(url, {headers: {"Accept": "application/json"}}).then(function (r) {
       if (!r.ok) { throw new Error(r.status); }
+      if (r.headers.get("X-Ictgis-Coverage-Errors") > 0) {  // stopped by an input error: the page shows it
+        window.location.reload();
+        return new Promise(function () {});
+      }
       return r.json();
     }).then(function (result) {
       var lang = document.documentElement.lang === "en" ? "en-US" : "vi-VN";
