@@ -276,6 +276,9 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
     ngroups = group_lim.shape[0]
     az_base, az_sign = octant_azimuth(octant)
     ncell = powers.shape[0]
+    # cells are first checked with the loss at their column's distance (the loss grows with the distance; not for
+    # TR 38.901, whose LOS formula changes at its breakpoint), with the bounds the cut uses
+    pre = cut and fused and loss_b >= 0.0 and tr_row[0] <= 0.0 and (att_row.shape[0] == ngroups or not use_pat)
     taken = 0  # samples put on the rays' hulls (the work of the sweep)
     clr = np.empty(ncell)  # per transmitter: RSRP so far (-inf: out of its radius)
     plain = np.empty(ncell)  # per transmitter: RSRP before clutter loss and antenna attenuation
@@ -291,6 +294,10 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                 hull[j, :nh[p]] = hull[p, :nh[p]]
         # Cells of column i, each with the active ray passing nearest to its centre.
         last_active = (big // sp) * sp
+        col_loss = 0.0  # with `pre`: the loss at distance i cells, at most that of any cell of the column
+        if pre:
+            ld_col = math.log10(max(cell_size_m * i / 1000.0, MIN_DISTANCE_KM))
+            col_loss = max(loss_a + loss_b * ld_col, loss_fs + 20.0 * ld_col)
         m = -1
         while m < i:
             m += 1
@@ -320,6 +327,10 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
             cmax = 0.0  # the best transmitter's RSRP without terrain loss: an upper bound
             d = cell_size_m * np.sqrt(k)
             if fused:
+                lut = loss_lut[classes[r, c]] if use_loss else 0.0
+                if pre and np.float32(top_power - col_loss - lut - (att_row[g] if use_pat else 0.0) + CUT_MARGIN_DB) \
+                        < block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT]:
+                    continue  # even at the column's smallest loss no transmitter can beat the block
                 # log10 of the distance in km, as `log_d[k]` holds it: computed, because reading that table (MBs,
                 # a new cache line at nearly every cell) cost more than the logarithm
                 ld = math.log10(max(d / 1000.0, MIN_DISTANCE_KM))
@@ -329,7 +340,6 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                     loss = tr38901_los_db(tr_row, d)
                 if loss < fs:
                     loss = fs
-                lut = loss_lut[classes[r, c]] if use_loss else 0.0
                 if use_pat and att_row.shape[0] == ngroups and np.float32(top_power - loss - lut - att_row[g]) < \
                         block_min[r >> BLOCK_SHIFT, c >> BLOCK_SHIFT]:
                     continue  # no transmitter of the site can beat the block in this group of directions
