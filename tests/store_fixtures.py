@@ -61,3 +61,14 @@ def store_url(request, tmp_path) -> str:
             pytest.fail(PG_MISSING)
         pytest.skip(PG_MISSING)
     return new_postgis_db(request.getfixturevalue("postgis_template"))
+
+
+@pytest.fixture()
+def store(store_url):
+    """An initialised store on each backend, closed after the test."""
+    from ictgis.store import open_store
+
+    s = open_store(store_url)
+    s.init()
+    yield s
+    s.close()

@@ -25,14 +25,6 @@ from ictgis.store.accounts import create_run, get_run, list_users, set_user, upd
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture()
-def store(store_url):
-    s = open_store(store_url)
-    s.init()
-    yield s
-    s.close()
-
-
 def planted(tmp_path: Path) -> tuple[Path, dict]:
     """The tiny province with one change of each kind per layer; return its folder and what changed."""
     layers = tiny_layers()

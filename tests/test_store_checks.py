@@ -12,21 +12,12 @@ from conftest import tiny_layers, write_layers
 
 from ictgis._errors import LayerError
 from ictgis.cli import main
-from ictgis.store import open_store
 
 CELLS = "site,cell,azimuth,tilt\nS1,S1-A,0,2\nS1,S1-B,120,2\nS2,S2-A,240,4\n"
 
 
 def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
-
-
-@pytest.fixture()
-def store(store_url):
-    s = open_store(store_url)
-    s.init()
-    yield s
-    s.close()
 
 
 def with_cells(folder, text: str = CELLS):
