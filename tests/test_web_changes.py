@@ -270,3 +270,10 @@ def test_chart_points_and_indicators_of_each_state_equal_the_full_computation_of
     html = app.test_client().get("/bien-dong").get_data(as_text=True)
     box = html.split('id="time-fiber-villages_fiber_pct"', 1)[1].split("</svg>", 1)[0]
     assert box.count('class="chart-point') == 6
+
+
+def test_changeset_times_are_written_in_vietnam_time():
+    from ictgis_web.i18n import local_time
+
+    assert local_time("2026-12-03T18:30:00+00:00", lang="vi") == "04/12/2026 01:30"
+    assert local_time("2026-12-03T18:30:00", lang="en") == "2026-12-04 01:30"  # no offset: UTC, as the store keeps

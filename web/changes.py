@@ -27,6 +27,7 @@ from ictgis.store import StoreError
 
 from . import data, i18n
 from .auth import guard, login_required, planner_required
+from .i18n import local_time
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("changesets", __name__, url_prefix="/data/changes")
@@ -37,7 +38,7 @@ _lock = threading.Lock()
 WORDS = {
     "changes": {"vi": "Lịch sử thay đổi dữ liệu", "en": "Data change history"},
     "changes_link": {"vi": "Lịch sử thay đổi và khôi phục", "en": "Change history and roll back"},
-    "change_when": {"vi": "Thời gian (UTC)", "en": "Time (UTC)"},
+    "change_when": {"vi": "Thời gian (giờ Việt Nam)", "en": "Time (Vietnam)"},
     "change_who": {"vi": "Người thực hiện", "en": "Author"},
     "change_kind": {"vi": "Loại", "en": "Kind"},
     "change_message": {"vi": "Nội dung", "en": "Message"},
@@ -172,7 +173,7 @@ def index():
     found = history()
     if _wants_json():
         return jsonify(served=data.served_version(), changesets=found)
-    return render_template("changes.html", changes=found, served=data.served_version(),
+    return render_template("changes.html", local_time=local_time, changes=found, served=data.served_version(),
                            done=request.args.get("done", type=int))
 
 

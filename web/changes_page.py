@@ -35,7 +35,7 @@ from flask import Blueprint, Flask, abort, current_app, g, jsonify, render_templ
 from ictgis import indicators as ind
 from ictgis import labels
 from ictgis.maps import labels as map_labels
-from ictgis.store import Store, StoreError
+from ictgis.store import VIETNAM, Store, StoreError
 
 from . import formats
 from .charts import time_chart
@@ -51,14 +51,14 @@ from .history import (
     jsonable,
     sample_ids,
 )
-from .i18n import field
+from .i18n import field, local_time
 from .targets import targets
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("changes", __name__)
 
-#: Vietnam time (UTC+7): how the page writes changeset times and reads dates.
-LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))
+#: Vietnam time (UTC+7): how the page writes changeset times and reads dates (`ictgis.store.VIETNAM`).
+LOCAL_TZ = VIETNAM
 #: Colours of the change map and its legend (kept in step with ``.change-swatch`` in ictgis.css).
 COLOURS = {"added": "#1a9850", "removed": "#d73027", "changed": "#f28e2b"}
 #: Key indicators charted over time, with their formatter.
@@ -133,15 +133,6 @@ WORDS: dict[str, dict[str, str]] = {
 def words() -> dict[str, str]:
     """Return the page's words in the request's language."""
     return WORDS["en" if g.get("lang") == "en" else "vi"]
-
-
-def local_time(moment: dt.datetime, *, lang: str | None = None) -> str:
-    """Write a changeset time in Vietnam time: ``03/12/2026 14:05`` (``2026-12-03 14:05`` in English)."""
-    lang = lang or g.get("lang", "vi")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    local = moment.astimezone(LOCAL_TZ)
-    return local.strftime("%Y-%m-%d %H:%M" if lang == "en" else "%d/%m/%Y %H:%M")
 
 
 def local_date(moment: dt.datetime) -> str:

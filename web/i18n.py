@@ -6,11 +6,13 @@ Names of indicators, table columns and costs are not words of the pages: they co
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from flask import Flask, g, request, session
 
 from ictgis.labels import COSTS, FIELDS, HEADINGS, Label
+from ictgis.store import VIETNAM
 
 LANGS = ("vi", "en")
 
@@ -388,3 +390,16 @@ def install(app: Flask) -> None:
     app.jinja_env.globals["layer_word"] = lambda key: LAYER_WORDS.get(key, {}).get(g.get("lang", "vi"), key)
     app.jinja_env.globals["run_message"] = run_message
     app.jinja_env.globals["lang"] = lambda: g.get("lang", "vi")
+
+
+def local_time(moment: dt.datetime | str, *, lang: str | None = None) -> str:
+    """Write a changeset time in Vietnam time: ``03/12/2026 14:05`` (``2026-12-03 14:05`` in English).
+
+    `moment` may be an ISO 8601 string; a time without an offset is UTC (as the store records times).
+    """
+    lang = lang or g.get("lang", "vi")
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(VIETNAM).strftime("%Y-%m-%d %H:%M" if lang == "en" else "%d/%m/%Y %H:%M")
