@@ -55,7 +55,7 @@ def _digest(folder: Path) -> dict[str, str]:
     return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.iterdir()) if f.is_file()}
 
 
-def _assert_same_coverage(reference: Path, out: Path) -> None:
+def _assert_same_coverage(reference: Path, out: Path, provinces: tuple[str, ...] = ("11", "12")) -> None:
     with rasterio.open(reference / "rsrp_4g.tif") as a, rasterio.open(out / "rsrp_4g.vrt") as b:
         assert a.transform == b.transform and a.shape == b.shape and a.crs == b.crs
         ra, rb = a.read(1), b.read(1)
@@ -70,7 +70,7 @@ def _assert_same_coverage(reference: Path, out: Path) -> None:
         x = pd.read_csv(reference / name, dtype=str)
         y = pd.read_csv(out / name, dtype=str)
         if name != "servers_4g.csv":
-            assert set(y["province"]) == {"11", "12"}
+            assert set(y["province"]) == set(provinces)
             y = y.drop(columns="province")
         pd.testing.assert_frame_equal(x, y)
     s1 = json.loads((reference / "summary_4g.json").read_text(encoding="utf-8"))
@@ -280,3 +280,17 @@ def test_tiles_use_the_cells_and_the_land_cover(single, tmp_path, dataset):
     run_coverage(bare, tmp_path / "bare", tile_size=150)
     with rasterio.open(single / "rsrp_4g.tif") as a, rasterio.open(tmp_path / "bare" / "rsrp_4g.vrt") as b:
         assert (a.read(1) != b.read(1)).mean() > 0.01
+
+
+def test_four_provinces_from_the_cli_on_two_workers_equal_one_process(tmp_path):
+    """The issue's check as a planner runs it: ``ictgis demo --provinces 4`` then ``coverage --workers 2``."""
+    country = tmp_path / "vn4"
+    made = CliRunner().invoke(main, ["demo", "--provinces", "4", "--dem-resolution-m", "1000", "--out", str(country)])
+    assert made.exit_code == 0, made.output
+    one, two = tmp_path / "one", tmp_path / "two"
+    for out, extra in ((one, []), (two, ["--workers", "2", "--tile-size", "128"])):
+        result = CliRunner().invoke(main, ["coverage", str(country), "--tech", "4g", "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+    _assert_same_coverage(one, two, provinces=("11", "12", "14", "15"))
+    summary = json.loads((two / "summary_4g.json").read_text(encoding="utf-8"))
+    assert sorted(summary["provinces"]) == ["11", "12", "14", "15"] and summary["workers"]["count"] == 2
