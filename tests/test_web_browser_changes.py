@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from conftest import stop_server, write_layers
 from test_web import write_dem
-from test_web_browser import ARGS, CHROMIUM, artifacts, playwright_api, serve  # noqa: F401 - fixtures
-from test_web_browser_mobile import DEVICES, HIT_TEST
+from test_web_browser import artifacts, playwright_api, serve  # noqa: F401 - fixtures
+from test_web_browser_mobile import DEVICES, HIT_TEST, browser  # noqa: F401 - fixture
 from test_web_changes import history_layers
 
 from ictgis.store import open_store
@@ -18,14 +18,6 @@ from ictgis_web import create_app
 
 #: Scroll each control to the middle of the screen, then hit-test it there.
 SCROLL = "(sel) => document.querySelectorAll(sel).forEach(e => e.scrollIntoView({block: 'center'}))"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +41,7 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture(params=list(DEVICES))
-def page(request, browser):
+def page(request, browser):  # noqa: F811
     context = browser.new_context(**DEVICES[request.param])
     pg = context.new_page()
     pg.errors, pg.requests = [], []
@@ -144,7 +136,7 @@ def test_choosing_changesets_in_the_form_updates_the_page(page, site):
 
 
 
-def test_coverage_cells_and_chart_points_fill_in_without_reloading(browser, tmp_path):
+def test_coverage_cells_and_chart_points_fill_in_without_reloading(browser, tmp_path):  # noqa: F811
     """The 4G/3G coverage of the as-of state reads "đang tính…" at first (a store of its own: nothing of it computed
     yet); the page fills it in as it lands (the background computes one state at a time), and the 4G chart gets
     every point, without a reload."""

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 from test_web import make_data
-from test_web_browser import ARGS, CHROMIUM, artifacts, playwright_api, serve  # noqa: F401 - fixtures
-from test_web_browser_mobile import DEVICES, HIT_TEST, PASSWORD, tap
+from test_web_browser import artifacts, playwright_api, serve  # noqa: F401 - fixtures
+from test_web_browser_mobile import DEVICES, HIT_TEST, PASSWORD, browser, tap  # noqa: F401 - fixture
 from test_web_datapage import geojson, shapefile_zip, villages
 
 from ictgis_web import create_app
@@ -17,14 +17,6 @@ from ictgis_web.users import UserStore
 CONTROLS = ["#upload-layer", "#upload-file", "#upload-message", "#upload-crs", "#upload-crs-epsg", "#upload-submit",
             ".serve-button", "#changesets-link",
             "#logout", "#lang-switch"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture()
@@ -40,7 +32,7 @@ def site(tmp_path):
 
 
 @pytest.fixture(params=list(DEVICES))
-def page(browser, request):
+def page(browser, request):  # noqa: F811
     context = browser.new_context(**DEVICES[request.param])
     pg = context.new_page()
     pg.errors = []
