@@ -216,8 +216,8 @@ COVERAGE_STEPS = (
     ("layers", "ictgis.cli.coverage", "load_dataset"),
     ("compute_other", "ictgis.coverage", "compute"),
     ("dem_read_resample", "ictgis.coverage.best_server", "read_dem"),
-    ("transmitters", "ictgis.coverage.best_server", "_transmitters"),
-    ("landcover", "ictgis.coverage.best_server", "_clutter"),
+    ("transmitters", "ictgis.coverage.best_server", "transmitters_of"),
+    ("landcover", "ictgis.coverage.best_server", "clutter_of"),
     *(("kernel", "ictgis.coverage.best_server", name) for name in
       ("new_best", "block_minima", "best_server_kernel", "share_best", "merge_best")),
     ("tables", "ictgis.coverage.best_server", "_tables"),
