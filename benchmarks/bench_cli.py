@@ -256,8 +256,9 @@ def coverage_split(data: Path, out: Path) -> int:
     split: dict[str, float] = {"startup": age}
     split_cpu: dict[str, float] = {"startup": time.process_time()}
     t0, c0 = time.perf_counter(), time.process_time()
-    from ictgis.cli import main
+    from ictgis.cli import main, no_numpy_huge_pages
 
+    no_numpy_huge_pages()  # as the `ictgis` command does before numpy is imported
     modules = {module: importlib.import_module(module) for _, module, _ in COVERAGE_STEPS}
     split["imports"], split_cpu["imports"] = time.perf_counter() - t0, time.process_time() - c0
     stack: list[list[float]] = []  # per running step: [wall, cpu] of the steps inside it

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 import shapely
 from click.testing import CliRunner
 from conftest import X0, Y0, gso_grid, tiny_layers, write_layers
@@ -314,3 +315,20 @@ def test_every_listed_command_loads_under_its_name_and_only_when_asked():
     listed = re.findall(r"^  ([a-z][a-z-]*)  ", result.output.split("Commands:")[1], flags=re.M)
     assert listed == sorted(COMMANDS) and "viewshed" in listed
 
+
+
+@pytest.mark.parametrize(("preset", "advised"), [(None, "False"), ("1", "True")])
+def test_the_command_line_runs_numpy_without_huge_page_advice_unless_asked(preset, advised):
+    """`ictgis` sets NUMPY_MADVISE_HUGEPAGE=0 before numpy is imported (first touches of large arrays are ~10x
+    faster on our machines without it); a value the user set is kept."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if preset is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = preset
+    code = ("from ictgis.cli import main\n"
+            "main(['--version'], standalone_mode=False)\n"
+            "import numpy._core.multiarray as m\n"
+            "print(m._get_madvise_hugepage())\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split()[-1] == advised
