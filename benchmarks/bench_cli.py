@@ -256,9 +256,8 @@ def coverage_split(data: Path, out: Path) -> int:
     split: dict[str, float] = {"startup": age}
     split_cpu: dict[str, float] = {"startup": time.process_time()}
     t0, c0 = time.perf_counter(), time.process_time()
-    from ictgis.cli import main, no_numpy_huge_pages
+    from ictgis.cli import main
 
-    no_numpy_huge_pages()  # as the `ictgis` command does before numpy is imported
     modules = {module: importlib.import_module(module) for _, module, _ in COVERAGE_STEPS}
     split["imports"], split_cpu["imports"] = time.perf_counter() - t0, time.process_time() - c0
     stack: list[list[float]] = []  # per running step: [wall, cpu] of the steps inside it
@@ -305,7 +304,8 @@ def coverage_split_process(data: Path, out: Path) -> dict:
     """
     c0, t0 = children_cpu(), time.perf_counter()
     child = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--coverage-split-child", str(out),
-                            "--data", str(data)], capture_output=True, text=True, check=True)
+                            "--data", str(data)], capture_output=True, text=True, check=True,
+                           env={"NUMPY_MADVISE_HUGEPAGE": "0"} | dict(os.environ))  # as `ictgis` sets it
     whole_s, whole_cpu_s = time.perf_counter() - t0, children_cpu() - c0
     res = json.loads(child.stdout.strip().splitlines()[-1])
     res["split_s"]["exit"] = round(whole_s - res.pop("total_s"), 3)
