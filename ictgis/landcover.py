@@ -26,6 +26,7 @@ Other class tables are mapped onto these codes in ``layers.yaml``, and the losse
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,7 @@ def read_landcover(path: str | Path, dem: Dem, *, classes: dict[int, int] | None
         reproject(rasterio.band(src, 1), out, dst_transform=dem.transform, dst_crs=dem.crs.to_wkt()
                   if not dem.crs.to_epsg() else f"EPSG:{dem.crs.to_epsg()}",
                   dst_nodata=0, resampling=Resampling.mode if finer else Resampling.nearest,
+                  num_threads=os.cpu_count() or 1,  # GDAL's warper threads; the classes do not depend on them
                   warp_mem_limit=WARP_MEM_MB)
         crs_name = src.crs.to_string()
         bounds = tuple(round(v, 3) for v in src.bounds)

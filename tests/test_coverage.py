@@ -104,6 +104,9 @@ def test_tables_summary_and_outputs(plain, tmp_path):
         expected = [2 ** k for k in range(1, 12) if max(src.shape) / 2 ** k >= 256]
         assert src.overviews(1) == expected
         assert src.profile["tiled"]
+    with rasterio.open(out / "server_4g.tif") as src:  # int16 while the transmitters fit, the same indices
+        assert src.dtypes[0] == "int16" and src.nodata == -1
+        np.testing.assert_array_equal(src.read(1), result.server)
     with zipfile.ZipFile(out / "coverage_4g.kmz") as zf:
         assert {"doc.kml", "rsrp.png"} <= set(zf.namelist())
         assert b"GroundOverlay" in zf.read("doc.kml")

@@ -35,9 +35,9 @@ def colorize(rsrp: np.ndarray, *, threshold_dbm: float) -> np.ndarray:
 def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> Path:
     """Write the coverage outputs into `out_dir` atomically (temporary folder, then renamed).
 
-    Files: ``rsrp_<tech>.tif`` (best-server dBm, float32, tiled, overviews), ``server_<tech>.tif`` (int32 index of
-    the serving cell, -1 none) with ``servers_<tech>.csv`` (index → site id and cell id; the cell id is the site
-    id of an omnidirectional site), ``villages_<tech>.csv``,
+    Files: ``rsrp_<tech>.tif`` (best-server dBm, float32, tiled, overviews), ``server_<tech>.tif`` (index of
+    the serving cell, -1 none; int16, int32 beyond 32,767 transmitters) with ``servers_<tech>.csv`` (index → site
+    id and cell id; the cell id is the site id of an omnidirectional site), ``villages_<tech>.csv``,
     ``communes_<tech>.csv``, ``summary_<tech>.json`` and ``coverage_<tech>.kmz`` (PNG overlay for Google Earth).
     """
     out_dir = Path(out_dir)
@@ -45,7 +45,9 @@ def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> P
     with atomic_dir(out_dir, merge=True) as tmp:
         # NaN (no site reaches) is written as NO_SIGNAL_DBM by write_raster
         write_raster(tmp / f"rsrp_{tag}.tif", result.rsrp_dbm, result.dem, nodata=NO_SIGNAL_DBM, dtype="float32")
-        write_raster(tmp / f"server_{tag}.tif", result.server, result.dem, nodata=-1, dtype="int32")
+        # int16 while the transmitters fit (half the bytes to compress and read; the indices are the same)
+        server_type = "int16" if len(result.site_ids) <= np.iinfo(np.int16).max else "int32"
+        write_raster(tmp / f"server_{tag}.tif", result.server, result.dem, nodata=-1, dtype=server_type)
         write_csv(pd.DataFrame({"index": range(len(result.site_ids)), "site_id": result.site_ids,
                                 "cell_id": result.cell_ids or result.site_ids}),
                   tmp / f"servers_{tag}.csv")
