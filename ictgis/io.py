@@ -40,7 +40,7 @@ import logging
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -686,8 +686,8 @@ def _to_working(frame, *, crs, working, collector, label):
 
 
 # ---------------------------------------------------------------------------------------------- the folder
-def load(data_dir: str | Path | None = None, *, crs: object = None, province_code: str | None = None
-         ) -> Dataset:
+def load(data_dir: str | Path | None = None, *, crs: object = None, province_code: str | None = None,
+         layers: Iterable[str] | None = None) -> Dataset:
     """Read, check and reproject every layer of a data folder.
 
     Parameters
@@ -698,6 +698,9 @@ def load(data_dir: str | Path | None = None, *, crs: object = None, province_cod
         CRS to assume for files that have none (overrides ``crs:`` in layers.yaml).
     province_code
         GSO province code selecting the working CRS (default ``settings.province_code``).
+    layers
+        Read only these layers (the communes always): a command that needs three layers does not read, nor
+        answer for, the others (``ictgis validate`` reads them all). Default: every layer found.
 
     Returns
     -------
@@ -725,7 +728,10 @@ def load(data_dir: str | Path | None = None, *, crs: object = None, province_cod
         with contextlib.suppress(CRSError):  # a bad value is already one of the collected problems
             working = parse_crs(mapping["working_crs"], source="layers.yaml working_crs")
     sources = find_layer_sources(data_dir, mapping)
-    layers: dict[str, gpd.GeoDataFrame] = {}
+    if layers is not None:
+        wanted = {"communes", *layers}
+        sources = {k: v for k, v in sources.items() if k in wanted}
+    frames: dict[str, gpd.GeoDataFrame] = {}
     if "communes" not in sources:
         collector.add(str(data_dir), "no communes layer (communes.shp, .gpkg, .geojson … or `layers.communes` "
                       "in layers.yaml): it is the one required layer")
@@ -736,19 +742,19 @@ def load(data_dir: str | Path | None = None, *, crs: object = None, province_cod
                            working=working, collector=collector, values=spec.get("values"),
                            constants=spec.get("set"), join=spec.get("join"), mapping_file=mapping.get("_path"))
         if frame is not None:
-            layers[lname] = frame
+            frames[lname] = frame
     topology = None
-    if "communes" in layers and _in_crs(layers["communes"], working) and "code" in layers["communes"]:
-        checked = {k: v for k, v in layers.items() if _in_crs(v, working)}
+    if "communes" in frames and _in_crs(frames["communes"], working) and "code" in frames["communes"]:
+        checked = {k: v for k, v in frames.items() if _in_crs(v, working)}
         stated = "villages" in checked and "commune" in checked["villages"]
         _check_cross_layer(checked, sources, collector)  # may add commune codes to point layers
-        layers.update(checked)
+        frames.update(checked)
         if stated and not collector.problems:
-            note = placement.warn_outside(layers["villages"], layers["communes"],
+            note = placement.warn_outside(frames["villages"], frames["communes"],
                                           label=Path(sources["villages"][0]).name)
             if note:
                 collector.notes.append(note)
-        topology = commune_topology(layers["communes"])
+        topology = commune_topology(frames["communes"])
         if not topology.clean:
             logger.warning("%s", topology)
     collector.raise_if_any(str(data_dir))
@@ -756,7 +762,7 @@ def load(data_dir: str | Path | None = None, *, crs: object = None, province_cod
     if dem is not None and not dem.exists():
         raise LayerError(f"{data_dir}: DEM not found", [Problem(dem.name, "file not found")])
     area = mapping.get("area_km2")
-    return Dataset(layers=layers, sources={k: str(v[0]) for k, v in sources.items() if k in layers},
+    return Dataset(layers=frames, sources={k: str(v[0]) for k, v in sources.items() if k in frames},
                    crs=working, data_dir=data_dir, dem_path=dem, topology=topology, notes=collector.notes,
                    area_km2=float(area) if area is not None else None)
 

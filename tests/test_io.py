@@ -413,3 +413,23 @@ def test_missing_codes_are_one_problem_for_the_file(tmp_path):
     assert [str(p) for p in info.value.problems] == [
         "all.gpkg:communes, column code: 1 of 4 communes have no code (row 1); codes are not GSO 5-digit commune "
         "codes: run `ictgis match-codes all.gpkg --out all_gso.gpkg`"]
+
+
+def test_load_reads_only_the_layers_asked_for(tmp_path):
+    """`layers=` reads those layers and the communes, equal to a full read; a broken layer not asked for is not read
+    (a command that needs three layers does not fail on a fourth), while a full read still reports it."""
+    folder = write_layers(tmp_path / "d", tiny_layers())
+    full = io.load(folder)
+    assert {"communes", "villages", "bts_sites"} < set(full.layers)
+    some = io.load(folder, layers=("villages", "bts_sites"))
+    assert set(some.layers) == {"communes", "villages", "bts_sites"}
+    for name in some.layers:
+        pd.testing.assert_frame_equal(pd.DataFrame(some[name]), pd.DataFrame(full[name]))
+    extra = sorted(set(full.layers) - set(some.layers))
+    assert extra, "the fixture has layers beyond the three"
+    source = Path(full.sources[extra[0]])
+    for part in source.parent.glob(source.stem + ".*"):
+        part.write_bytes(b"not a layer")
+    assert set(io.load(folder, layers=("villages",)).layers) == {"communes", "villages"}
+    with pytest.raises(LayerError):
+        io.load(folder)

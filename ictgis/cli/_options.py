@@ -61,9 +61,11 @@ def data_warnings() -> Iterator[None]:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
-def load_dataset(data_dir: Path | None, crs: str | None, *, db: str | None = None, as_of: str | None = None
-                 ) -> Dataset:
+def load_dataset(data_dir: Path | None, crs: str | None, *, db: str | None = None, as_of: str | None = None,
+                 layers: tuple[str, ...] | None = None) -> Dataset:
     """Read and check the layers of `data_dir` (see :func:`ictgis.io.load`), printing the repairs made.
+
+    `layers`: only these layers of a data folder (and the communes), for a command that needs no other.
 
     With `db`, read them from that store as of `as_of` instead (`ictgis.store.Store.dataset`): the same dataset
     the data folder they were imported from gives.
@@ -79,7 +81,7 @@ def load_dataset(data_dir: Path | None, crs: str | None, *, db: str | None = Non
         if as_of is not None:
             raise click.UsageError("--as-of needs --db (a store): a data folder has no history")
         with data_warnings():
-            return io.load(data_dir, crs=crs)
+            return io.load(data_dir, crs=crs, layers=layers)
     if data_dir is not None:
         raise click.UsageError(f"give either DATA_DIR ({data_dir}) or --db, not both")
     from ..store import open_store

@@ -43,7 +43,7 @@ def coverage(data_dir, crs, db, as_of, technology, out_dir, resolution_m, thresh
         from ..calibration import read_calibration
 
         calibration = read_calibration(calibration_path)
-    ds = load_dataset(data_dir, crs, db=db, as_of=as_of)
+    ds = load_dataset(data_dir, crs, db=db, as_of=as_of, layers=("villages", "bts_sites"))  # what coverage reads
     if workers is not None or scheduler is not None:
         from ..national import TILE_SIZE, run_coverage
 
