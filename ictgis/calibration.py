@@ -350,7 +350,10 @@ def calibrate(ds, measurements: str | Path, out_dir: str | Path, *, technology: 
     floor = settings.measurement_floor_dbm if floor_dbm is None else float(floor_dbm)
     lam = settings.calibration_ridge_points if ridge_points is None else float(ridge_points)
     points = read_measurements(measurements, crs=measurements_crs).to_crs(ds.crs)
+    # predicted down to the measurement floor: a point measured at −125 dBm where the model says −130 is a residual
+    # to fit, not a point out of reach (the default floor of a coverage run is −115 dBm)
     result = compute(ds, technology=technology, resolution_m=resolution_m,
+                     floor_dbm=min(floor, settings.rsrp_threshold_dbm),
                      calibration_db=dict.fromkeys(radio.CALIBRATION_DB, 0.0), progress=progress)
     dem = result.dem
     rows, cols = dem.cell_of(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())

@@ -48,7 +48,9 @@ def rsrp(result):
 
 
 def run(ds, **kw):
-    return coverage.compute(ds, technology="4G", radius_m=5000, progress=lambda f, m: None, **kw)
+    """Coverage with no floor (down to −200 dBm): these tests compare the model's values behind the antennas."""
+    return coverage.compute(ds, technology="4G", radius_m=5000, progress=lambda f, m: None,
+                            **{"floor_dbm": -200.0} | kw)
 
 
 def test_one_sector_east_beats_west_by_its_front_to_back_and_no_cells_is_symmetric(flat):

@@ -13,7 +13,7 @@ import rasterio
 from affine import Affine
 from conftest import X0, Y0, tiny_layers, write_layers
 
-from ictgis import coverage, io, radio
+from ictgis import coverage, io, radio, settings
 from ictgis.terrain import read_dem, sweep
 
 CELL = 50.0
@@ -57,7 +57,7 @@ def reference_rsrp(ds, technology, site_row, *, environment):
 def test_single_site_matches_the_model(plain):
     ds = plain.copy()
     ds.layers["bts_sites"] = ds["bts_sites"].iloc[[0]]  # S1, 4G, in phường Noong Bua → urban
-    result = coverage.compute(ds, technology="4G", radius_m=8000, progress=lambda f, m: None)
+    result = coverage.compute(ds, technology="4G", radius_m=8000, floor_dbm=-200.0, progress=lambda f, m: None)
     sw, expected = reference_rsrp(ds, "4G", 0, environment="urban")
     h, w = sw.distance_m.shape
     got = result.rsrp_dbm[sw.row0:sw.row0 + h, sw.col0:sw.col0 + w]
@@ -67,14 +67,32 @@ def test_single_site_matches_the_model(plain):
     assert set(np.unique(result.server[result.server >= 0])) == {0}
 
 
+def test_the_floor_keeps_every_value_above_it_and_none_below(plain):
+    """A run keeps the values above its floor (−115 dBm by default: the threshold less RADIUS_MARGIN_DB) exactly as
+    a run with no floor gives them, and no value (NaN, server −1) at or below it; the summary names the floor."""
+    everything = coverage.compute(plain, technology="4G", radius_m=8000, floor_dbm=-200.0, progress=lambda f, m: None)
+    floored = coverage.compute(plain, technology="4G", radius_m=8000, progress=lambda f, m: None)
+    floor = settings.rsrp_threshold_dbm - coverage.RADIUS_MARGIN_DB
+    assert floored.summary["floor_dbm"] == floor == -115.0 and everything.summary["floor_dbm"] == -200.0
+    above = everything.rsrp_dbm > np.float32(floor)
+    below = np.isfinite(everything.rsrp_dbm) & ~above
+    assert above.sum() > 1_000 and below.sum() > 1_000  # the fixture has both
+    assert np.array_equal(floored.rsrp_dbm[above], everything.rsrp_dbm[above])
+    assert np.array_equal(floored.server[above], everything.server[above])
+    assert np.isnan(floored.rsrp_dbm[~above]).all() and (floored.server[~above] == -1).all()
+    with pytest.raises(ValueError, match="floor_dbm"):
+        coverage.compute(plain, technology="4G", floor_dbm=-100.0, progress=lambda f, m: None)
+
+
 def test_ridge_shadows_and_best_server(tmp_path):
     folder = write_layers(tmp_path / "r", tiny_layers())
     write_dem(folder, ridge_m=300.0)
     ds = io.load(folder)
     flat = write_layers(tmp_path / "f", tiny_layers())
     write_dem(flat)
-    res_ridge = coverage.compute(ds, technology="4G", radius_m=8000, progress=lambda f, m: None)
-    res_flat = coverage.compute(io.load(flat), technology="4G", radius_m=8000, progress=lambda f, m: None)
+    res_ridge = coverage.compute(ds, technology="4G", radius_m=8000, floor_dbm=-200.0, progress=lambda f, m: None)
+    res_flat = coverage.compute(io.load(flat), technology="4G", radius_m=8000, floor_dbm=-200.0,
+                                progress=lambda f, m: None)
     # east of the ridge the signal of the western site S1 drops by the diffraction loss
     dem = res_ridge.dem
     row, col = dem.cell_of(np.array([X0 + 7500.0]), np.array([Y0 + 1500.0]))
@@ -189,12 +207,14 @@ def test_best_server_equals_the_maximum_over_sites_whatever_the_radius(tmp_path)
         h, w = sw.distance_m.shape
         view = expected[sw.row0:sw.row0 + h, sw.col0:sw.col0 + w]
         np.maximum(view, np.where(np.isfinite(rsrp), rsrp, -np.inf), out=view)
-    result = coverage.compute(ds, technology="4G", radius_m=8000, environment="rural", progress=lambda f, m: None)
+    result = coverage.compute(ds, technology="4G", radius_m=8000, floor_dbm=-200.0, environment="rural",
+                              progress=lambda f, m: None)
     ok = np.isfinite(expected)
     np.testing.assert_allclose(result.rsrp_dbm[ok], expected[ok], atol=0.05)
     assert np.isnan(result.rsrp_dbm[~ok]).all()
     # a larger radius only adds cells and servers: where the server is the same, so is the value
-    wider = coverage.compute(ds, technology="4G", radius_m=12_000, environment="rural", progress=lambda f, m: None)
+    wider = coverage.compute(ds, technology="4G", radius_m=12_000, floor_dbm=-200.0, environment="rural",
+                             progress=lambda f, m: None)
     same = ok & (wider.server == result.server)
     assert same.sum() > 0.9 * ok.sum()
     np.testing.assert_array_equal(wider.rsrp_dbm[same], result.rsrp_dbm[same])

@@ -86,7 +86,7 @@ def test_matrix_equals_the_raster_with_cells_and_land_cover(tmp_path):
     # two sweeps at S1: sectors at 30 m toward the north-east and the south, one at 40 m toward the west
     cells_csv = ("site,cell,azimuth,tilt,height_m\nS1,A,60,4,\nS1,B,170,2,\nS1,C,275,6,40\n")
     ds = _folder(tmp_path, cells_csv=cells_csv, landcover=classes)
-    raster = coverage.compute(ds, technology="4G", radius_m=5000, progress=lambda f, m: None)
+    raster = coverage.compute(ds, technology="4G", radius_m=5000, floor_dbm=-200.0, progress=lambda f, m: None)
     assert raster.summary["model"]["landcover"] is not None and raster.summary["model"]["cells"]["sectors"] == 3
     matrix = _matrix(ds)[0]
     for k, (dx, dy) in enumerate(OFFSETS.values()):

@@ -35,7 +35,7 @@ def decode(png: bytes) -> np.ndarray:
 
 
 def test_classify_takes_the_first_class_reached():
-    values = np.array([[-70.0, -80.0, -85.0], [-119.9, -121.0, np.nan]])
+    values = np.array([[-70.0, -80.0, -85.0], [-114.9, -116.0, np.nan]])
     img = classify(values, RSRP_CLASSES)
     assert img.shape == (2, 3, 4) and img.dtype == np.uint8
     assert tuple(img[0, 0]) == tuple(img[0, 1]) == (0, 104, 55, 210)   # -80 is in the best class
@@ -48,7 +48,7 @@ def test_class_index_and_palette_give_the_image_of_classify():
     rng = np.random.default_rng(7)
     values = rng.uniform(-135.0, -60.0, size=(40, 30)).astype(np.float32)
     values[rng.random(values.shape) < 0.2] = np.nan
-    values[0, :6] = [-80.0, -90.0, -100.0, -110.0, -120.0, -120.001]  # the bounds themselves and just below
+    values[0, :6] = [-80.0, -90.0, -100.0, -110.0, -115.0, -115.001]  # the bounds themselves and just below
     idx = class_index(values, RSRP_CLASSES)
     assert idx.dtype == np.uint8 and set(np.unique(idx).tolist()) == set(range(len(RSRP_CLASSES) + 1))
     assert np.array_equal(class_palette(RSRP_CLASSES)[idx], classify(values, RSRP_CLASSES))

@@ -263,7 +263,7 @@ def test_legends_say_what_the_symbols_mean(page, site, artifacts):  # noqa: F811
         tap(page, ".leaflet-control-layers-toggle")
     coverage.locator("input").check()
     legend = page.locator(".ictgis-legend").inner_text()
-    assert "RSRP (dBm)" in legend and "≥ -80" in legend and "-120 – < -110" in legend
+    assert "RSRP (dBm)" in legend and "≥ -80" in legend and "-115 – < -110" in legend
     assert "RSRP ≥ -110 dBm" in legend
     assert_legend_clear_of_the_layer_list(page)
     page.screenshot(path=str(artifacts / f"usable_coverage_legend_{page.device}.png"))

@@ -68,7 +68,7 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
             rx_height_m: float = 1.5, dem: Dem | None = None,
             progress: Callable[[float, str], None] | None = None, cells: pd.DataFrame | bool | None = None,
             landcover: np.ndarray | bool | None = None, clutter_loss_db: dict | None = None,
-            canopy_m: dict | None = None, calibration=None) -> CoverageResult:
+            canopy_m: dict | None = None, calibration=None, floor_dbm: float | None = None) -> CoverageResult:
     """Compute best-server coverage of a technology over the DEM.
 
     Parameters
@@ -84,8 +84,8 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     operator
         Only this operator's sites (default: all operators, best server wins).
     radius_m
-        Sweep radius of every site; default: where the site's signal without terrain loss falls
-        `RADIUS_MARGIN_DB` below the threshold, capped at 20 km.
+        Sweep radius of every site; default: where the site's signal without terrain loss falls to the floor,
+        capped at 20 km.
     environment
         Hata environment for every site; default by the site's commune kind (urban/suburban/rural).
     calibration_db
@@ -113,12 +113,22 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
         A fitted :class:`ictgis.calibration.Calibration` (``ictgis calibrate``): its environment offsets are added
         to the sites' losses (over `calibration_db`), its land-cover offsets are added to the clutter
         loss of their class (when there is land cover); the summary records its file name and hash.
+    floor_dbm
+        The weakest RSRP the run computes (default: `RADIUS_MARGIN_DB` below the threshold, −115 dBm). A cell whose
+        best signal is not above it has no value (NaN) and no server: the sites' radii end where their unobstructed
+        signal reaches the floor, so a value below it could not be trusted to be the best server's (a farther site
+        left out by its radius might serve the cell better); and the sweeps skip every cell and ray that can no longer
+        rise above it. Lower it for a run that must see weaker signals (``ictgis calibrate`` uses the measurement
+        floor).
 
     Returns
     -------
     CoverageResult
     """
     threshold = settings.rsrp_threshold_dbm if threshold_dbm is None else float(threshold_dbm)
+    floor = threshold - RADIUS_MARGIN_DB if floor_dbm is None else float(floor_dbm)
+    if not floor <= threshold:
+        raise ValueError(f"floor_dbm ({floor:g}) must not be above the threshold ({threshold:g} dBm)")
     report = progress or (lambda f, m: logger.info("%3.0f%% %s", 100 * f, m))
     if dem is None:
         if ds.dem_path is None:
@@ -144,8 +154,8 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
     fspl_c = 32.45 + 20.0 * np.log10(params.frequency_mhz)
     if radius_m is None:
-        # distance where the unobstructed signal reaches threshold − margin (the losses grow with d)
-        reach = unobstructed_reach_km(a_coef, b_coef, nr_coef, fspl_c, ref - (threshold - RADIUS_MARGIN_DB))
+        # distance where the unobstructed signal reaches the floor (the losses grow with d)
+        reach = unobstructed_reach_km(a_coef, b_coef, nr_coef, fspl_c, ref - floor)
         radii = np.clip(reach * 1000.0, 1000.0, MAX_RADIUS_M)
     else:
         radii = np.full(len(tx.frame), float(radius_m))
@@ -170,7 +180,7 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     g = sw.first  # each sweep's first transmitter: the values the sweep's transmitters share
     n_threads = max(1, numba.get_num_threads())
     with PARALLEL_LOCK:
-        best, server = new_best(n_threads, *dem.shape)
+        best, server = new_best(n_threads, *dem.shape, np.float32(floor))
     log_d = log_distance_table(dem.resolution_m, float(radii.max()))
     with PARALLEL_LOCK:
         block_zmax, block_loss = block_extremes(dem.elevation, clutter.classes, loss_lut.min(axis=0), clutter.used)
@@ -205,6 +215,7 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     site_ids = tx.site_ids
     villages, communes = _tables(ds, dem, rsrp, srv, site_ids, sites, threshold, tx.cell_ids)
     summary = _summary(technology, threshold, dem, villages, sites, env, calib, radii, elapsed, operator, k_factor)
+    summary["floor_dbm"] = floor
     if is_nr.any():
         scen = np.array([tr38901.scenario_of(e) for e in env])
         summary["model"]["path_loss"] = (
@@ -563,7 +574,8 @@ def _summary(technology, threshold, dem, villages, sites, env, calib, radii, ela
         "villages_covered_pct": round(100.0 * villages["covered"].mean(), 1),
         "population_total": int(pop), "population_covered": int(covered),
         "uncovered_villages": [{"id": r.id, "name": r.name, "commune": r.commune, "population": int(r.population),
-                                "best_rsrp_dbm": None if pd.isna(r.rsrp_dbm) else float(r.rsrp_dbm),
+                                "best_rsrp_dbm": None if pd.isna(r.rsrp_dbm) else float(r.rsrp_dbm),  # None: not
+                                # above the floor (the summary's floor_dbm)
                                 "nearest_site": r.nearest_site, "nearest_site_km": float(r.nearest_site_km)}
                                for r in lom.itertuples(index=False)],
     }

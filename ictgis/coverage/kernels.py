@@ -236,14 +236,17 @@ def block_extremes(elevation, classes, class_loss, use_loss):
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def new_best(n_threads, nrows, ncols):
-    """Per-thread best arrays: RSRP -inf, server -1 (first touched by all threads: fresh pages fault in parallel)."""
+def new_best(n_threads, nrows, ncols, floor):
+    """Per-thread best arrays: RSRP `floor` (float32), server -1 (first touched by all threads in parallel).
+
+    A value must beat the floor to be kept: what cannot is skipped like what cannot beat another site's.
+    """
     best = np.empty((n_threads, nrows, ncols), np.float32)
     server = np.empty((n_threads, nrows, ncols), np.int32)
     for r in prange(nrows):
         for t in range(n_threads):
             for c in range(ncols):
-                best[t, r, c] = -np.inf
+                best[t, r, c] = floor
                 server[t, r, c] = -1
     return best, server
 
@@ -272,16 +275,15 @@ def share_best(best, server):
 
 @njit(cache=True, parallel=True, nogil=True)  # nogil: a web server stays responsive during runs
 def merge_best(best, server):
-    """Best RSRP over the threads' arrays (NaN where no site reaches) and its server (-1 where none)."""
+    """Best RSRP over the threads' arrays and its server (NaN and -1 where no site rose above the floor)."""
     nrows, ncols = best.shape[1:]
     rsrp = np.empty((nrows, ncols), np.float32)
     srv = np.empty((nrows, ncols), np.int32)
     for r in prange(nrows):
         for c in range(ncols):
             top = _top(best, server, r, c)
-            value = best[top, r, c]
-            if np.isfinite(value):
-                rsrp[r, c] = value
+            if server[top, r, c] >= 0:
+                rsrp[r, c] = best[top, r, c]
                 srv[r, c] = server[top, r, c]
             else:
                 rsrp[r, c] = np.nan

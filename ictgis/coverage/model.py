@@ -39,7 +39,7 @@ class CoverageResult:
     technology: str
     threshold_dbm: float
     dem: Dem
-    rsrp_dbm: np.ndarray  # float32, NaN where no site reaches
+    rsrp_dbm: np.ndarray  # float32, NaN where no site rises above the run's floor (summary floor_dbm)
     server: np.ndarray  # int32 index into site_ids / cell_ids (one per transmitter), -1 where none
     site_ids: list[str]  # site of each transmitter (repeated for the cells of a sectored site)
     villages: pd.DataFrame

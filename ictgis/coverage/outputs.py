@@ -18,15 +18,16 @@ from .model import CoverageResult
 
 __all__ = ["NO_SIGNAL_DBM", "RSRP_CLASSES", "colorize", "overlay_png", "write", "write_kmz"]
 
-#: Nodata of ``rsrp_<tech>.tif``: cells no site reaches.
+#: Nodata of ``rsrp_<tech>.tif``: cells where no site rises above the run's floor (``floor_dbm`` of the summary).
 NO_SIGNAL_DBM = -9999.0
-#: RSRP classes (lower bound in dBm, RGBA) of the map overlays, strongest first.
+#: RSRP classes (lower bound in dBm, RGBA) of the map overlays, strongest first; the weakest ends at the default
+#: floor of a run (−115 dBm: the threshold less `RADIUS_MARGIN_DB`), below which nothing is computed.
 RSRP_CLASSES = ((-80.0, (0, 104, 55, 210)), (-90.0, (26, 152, 80, 200)), (-100.0, (102, 189, 99, 190)),
-                (-110.0, (217, 239, 139, 180)), (-120.0, (254, 224, 139, 150)))
+                (-110.0, (217, 239, 139, 180)), (-115.0, (254, 224, 139, 150)))
 
 
 def colorize(rsrp: np.ndarray, *, threshold_dbm: float) -> np.ndarray:
-    """RGBA image of RSRP classes (≥ −80, −90, −100, −110, −120 dBm); transparent below −120 or where no signal."""
+    """RGBA image of RSRP classes (≥ −80, −90, −100, −110, −115 dBm); transparent below −115 or where no signal."""
     from ..rasterpng import classify
 
     return classify(rsrp, RSRP_CLASSES)
@@ -43,7 +44,7 @@ def write(result: CoverageResult, out_dir: str | Path, *, kmz: bool = True) -> P
     out_dir = Path(out_dir)
     tag = result.technology.lower()
     with atomic_dir(out_dir, merge=True) as tmp:
-        # NaN (no site reaches) is written as NO_SIGNAL_DBM by write_raster
+        # NaN (no site above the floor) is written as NO_SIGNAL_DBM by write_raster
         write_raster(tmp / f"rsrp_{tag}.tif", result.rsrp_dbm, result.dem, nodata=NO_SIGNAL_DBM, dtype="float32")
         # int16 while the transmitters fit (half the bytes to compress and read; the indices are the same)
         server_type = "int16" if len(result.site_ids) <= np.iinfo(np.int16).max else "int32"

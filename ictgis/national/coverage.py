@@ -457,7 +457,8 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
         write_vrt(tmp / f"server_{tag}.vrt", grid, results, kind="server", dtype="Int32", nodata=-1)
         write_csv(pd.DataFrame({"index": range(len(tx.site_ids)), "site_id": tx.site_ids, "cell_id": tx.cell_ids}),
                   tmp / f"servers_{tag}.csv")
-        summary: dict[str, Any] = {"technology": technology, "threshold_dbm": threshold, "operator": operator or "all",
+        summary: dict[str, Any] = {"technology": technology, "threshold_dbm": threshold,
+                   "floor_dbm": threshold - RADIUS_MARGIN_DB, "operator": operator or "all",
                    "resolution_m": grid.resolution_m, "grid": [grid.height, grid.width], "sites": len(sites),
                    "compute_s": round(wall, 2),
                    "tiles": {"size_cells": tile_size, "computed": len(results),
