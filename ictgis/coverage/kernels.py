@@ -81,7 +81,9 @@ def useful_radii(block_min, orow, ocol, cell, radius, a, b, fc, power, log_d, ra
             k = dr * dr + dc * dc
             if k > r2max:
                 continue
-            ld = log_d[k]
+            # log10 of the distance (km) as `log_d[k]` holds it: computed, the table is read at a new cache line
+            # for nearly every block
+            ld = math.log10(max(cell * math.sqrt(k) / 1000.0, MIN_DISTANCE_KM))
             loss = a + b * ld
             if tr_row[0] > 0.0:
                 loss = tr38901_los_db(tr_row, cell * math.sqrt(k))

@@ -166,6 +166,40 @@ CUT_EVERY = 8
 CUT_MARGIN_DB = 1e-6
 
 
+@njit(cache=True, inline="always")
+def _link_alive(skip, lim, i, sp, big):
+    """Link every active ray of an octant (j = 0, sp, 2·sp … and `big`) to the first live one from it on.
+
+    Live: its `lim` reaches column `i`. `skip[j]` is j itself when ray j is live, ``big + 1`` when no ray from j on
+    is: the sweep jumps over runs of cut rays instead of stepping through them (rays only ever die: one found dead
+    later is stepped past, see `_next_alive`).
+    """
+    nxt = big if lim[big] >= i else big + 1
+    skip[big] = nxt
+    j = (big // sp) * sp
+    if j == big:
+        j -= sp
+    while j >= 0:
+        if lim[j] >= i:
+            nxt = j
+        skip[j] = nxt
+        j -= sp
+
+
+@njit(cache=True, inline="always")
+def _next_alive(skip, lim, j, i, sp, big):
+    """Return the first active ray from `j` on (`_link_alive`) whose `lim` reaches column `i` (``big + 1``: none)."""
+    while True:
+        nj = skip[j]
+        if nj > big:
+            return big + 1
+        if lim[nj] >= i:
+            return nj
+        if nj == big:  # died since the links were made
+            return big + 1
+        j = nj + min(sp, big - nj)
+
+
 @njit(cache=True)
 def _ray_reach(t_lo, t_hi, i, lim_j, big, orow, ocol, mr, mc, nr, nc, nrows, ncols, cell, ht, rx_height_m, bulge,
                two_over_lambda, s_h, a_h, top_power, loss_a, loss_b, loss_fs, r2max, block_min, block_zmax,
@@ -273,6 +307,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
     while sp * 2 <= big:
         sp *= 2
     lim = ray_limits(group_lim, big, sp)
+    skip = np.empty(nrays, np.int64)
+    _link_alive(skip, lim, 1, sp, big)
     ngroups = group_lim.shape[0]
     az_base, az_sign = octant_azimuth(octant)
     ncell = powers.shape[0]
@@ -292,6 +328,7 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                 p = j - sp
                 nh[j] = nh[p]
                 hull[j, :nh[p]] = hull[p, :nh[p]]
+            _link_alive(skip, lim, i, sp, big)
         # Cells of column i, each with the active ray passing nearest to its centre.
         last_active = (big // sp) * sp
         col_loss = 0.0  # with `pre`: the loss at distance i cells, at most that of any cell of the column
@@ -318,8 +355,14 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                 j = last_active if 2 * target < (last_active + big) * i else big
             elif 2 * target >= (2 * j + sp) * i:
                 j += sp
-            if lim[j] < i:
-                continue  # its ray was cut: no cell it serves from here on can beat the best (see `_ray_reach`)
+            if lim[j] < i:  # its ray was cut: no cell it serves from here on can beat the best (see `_ray_reach`)
+                nj = _next_alive(skip, lim, j, i, sp, big)
+                if nj > big:
+                    break  # nor can any cell further along the column
+                jump = ((nj - sp) * i) // big  # a cell before the first that ray nj can be nearest to
+                if jump > m + 1:
+                    m = jump - 1
+                continue
             r = orow + i * mr + m * nr - row0
             c = ocol + i * mc + m * nc - col0
             if r < 0 or r >= hrows or c < 0 or c >= hcols:
@@ -454,9 +497,8 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
         rem = 0  # j · i = m0 · H + rem, 0 <= rem < H (kept by additions: sp · i <= H)
         while j <= big:
             if lim[j] < i:  # skip the rays no longer needed
-                while j < big and lim[j] < i:
-                    j += min(sp, big - j)
-                if lim[j] < i:
+                j = _next_alive(skip, lim, j, i, sp, big)
+                if j > big:
                     break
                 m0 = (j * i) // big
                 rem = j * i - m0 * big
@@ -525,6 +567,7 @@ def _sweep_octant(elev, orow, ocol, half, octant, row0, col0, hrows, hcols, cell
                 if end > big:
                     break
                 j = end
+            _link_alive(skip, lim, i + 1, sp, big)
     return taken
 
 
