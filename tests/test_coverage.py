@@ -340,3 +340,27 @@ def test_cut_rays_change_no_value_and_take_fewer_samples(sectors):
     np.testing.assert_array_equal(results[1][1], results[0][1])
     assert (results[0][1] >= 100).sum() > 1000  # the swept site serves a part of the area
     assert results[1][2] < 0.9 * results[0][2], (results[1][2], results[0][2])
+
+
+def test_the_command_takes_a_floor_and_refuses_one_above_the_threshold(plain, tmp_path):
+    from click.testing import CliRunner
+
+    from ictgis.cli import main
+
+    def run(out, *extra):
+        return CliRunner().invoke(main, ["coverage", str(plain.data_dir), "--out", str(out), "--radius-m", "8000",
+                                         "--no-kmz", *extra])
+
+    bad = run(tmp_path / "bad", "--floor-dbm", "-100")
+    assert bad.exit_code == 2 and "--floor-dbm" in bad.output and "above the threshold" in bad.output
+    assert bad.exception is None or isinstance(bad.exception, SystemExit)
+    assert not (tmp_path / "bad").exists()
+    lows = {}
+    for name, extra in (("default", ()), ("low", ("--floor-dbm", "-140"))):
+        assert run(tmp_path / name, *extra).exit_code == 0
+        summary = json.loads((tmp_path / name / "summary_4g.json").read_text(encoding="utf-8"))
+        with rasterio.open(tmp_path / name / "rsrp_4g.tif") as src:
+            values = src.read(1, masked=True).compressed()
+        lows[name] = (summary["floor_dbm"], float(values.min()))
+    assert lows["default"][0] == -115.0 and lows["default"][1] > -115.0
+    assert lows["low"][0] == -140.0 and -140.0 < lows["low"][1] < -115.0

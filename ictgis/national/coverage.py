@@ -144,8 +144,12 @@ def read_window(dem_path: str | Path, grid: GridSpec, rows: tuple[int, int], col
 
 
 def site_radii(ds: Dataset, sites: gpd.GeoDataFrame, technology: str, *, threshold_dbm: float,
-               radius_m: float | None, calibration: Any = None, rx_height_m: float = 1.5) -> np.ndarray:
+               radius_m: float | None, calibration: Any = None, rx_height_m: float = 1.5,
+               floor_dbm: float | None = None) -> np.ndarray:
     """Sweep radius (m) of every row of `sites`: `radius_m`, or the default rule of :func:`ictgis.coverage.compute`.
+
+    By default, where the signal without terrain loss reaches `floor_dbm` (`RADIUS_MARGIN_DB` below the threshold
+    when None).
 
     `sites` may be the transmitters' frame (`ictgis.cells.Transmitters.frame`: one row per cell with its band,
     height, power and gain), whose radii are those the engine gives each transmitter.
@@ -159,7 +163,8 @@ def site_radii(ds: Dataset, sites: gpd.GeoDataFrame, technology: str, *, thresho
     nr_coef = tr38901_coefficients(params, env, rx_height_m=rx_height_m, calibration_db=calib)
     ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
     fspl_c = 32.45 + 20.0 * np.log10(params.frequency_mhz)
-    reach = unobstructed_reach_km(a_coef, b_coef, nr_coef, fspl_c, ref - (threshold_dbm - RADIUS_MARGIN_DB))
+    floor = threshold_dbm - RADIUS_MARGIN_DB if floor_dbm is None else floor_dbm
+    reach = unobstructed_reach_km(a_coef, b_coef, nr_coef, fspl_c, ref - floor)
     return np.clip(reach * 1000.0, 1000.0, MAX_RADIUS_M)
 
 
@@ -218,7 +223,7 @@ class TileTask:
 def run_tile(task: TileTask, *, dem_path: str, grid: GridSpec, out_dir: str, technology: str,
              threshold_dbm: float, operator: str | None, radius_m: float | None, crs: Any,
              calibration: Any = None, data_dir: str | None = None, landcover_path: str | None = None,
-             landcover_classes: dict[int, int] | None = None) -> dict:
+             landcover_classes: dict[int, int] | None = None, floor_dbm: float | None = None) -> dict:
     """Compute one tile (a Dask task): read the DEM (and land-cover) window, run the engine, write the tile.
 
     `data_dir` is the data folder of the run (its ``layers.yaml`` land-cover settings and ``antennas/``); the
@@ -238,7 +243,7 @@ def run_tile(task: TileTask, *, dem_path: str, grid: GridSpec, out_dir: str, tec
     ds = Dataset(layers={"bts_sites": task.sites, "communes": task.communes}, sources={}, crs=crs,
                  data_dir=None if data_dir is None else Path(data_dir))
     result = compute(ds, technology=technology, threshold_dbm=threshold_dbm, operator=operator, radius_m=radius_m,
-                     dem=dem, progress=lambda f, m: None, calibration=calibration,
+                     dem=dem, progress=lambda f, m: None, calibration=calibration, floor_dbm=floor_dbm,
                      cells=False if task.cells is None else task.cells, landcover=classes)
     wr, wc = task.rows[0] - task.window_rows[0], task.cols[0] - task.window_cols[0]
     h, w = task.rows[1] - task.rows[0], task.cols[1] - task.cols[0]
@@ -370,7 +375,7 @@ def _figures(table: pd.DataFrame) -> dict:
 def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, technology: str = "4G",
                  resolution_m: float | None = None, threshold_dbm: float | None = None, operator: str | None = None,
                  radius_m: float | None = None, tile_size: int = TILE_SIZE, calibration: Any = None,
-                 progress: bool = False) -> dict:
+                 progress: bool = False, floor_dbm: float | None = None) -> dict:
     """Compute coverage by tiles through a Dask `client` (or in this process when None) and write the outputs.
 
     Parameters
@@ -381,7 +386,7 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
         Output folder (replaced atomically); with a cluster of several machines it must be on a shared filesystem.
     client
         A ``distributed.Client`` (see :func:`ictgis.national.dask_client`); None runs the tiles one by one here.
-    technology, resolution_m, threshold_dbm, operator, radius_m, calibration
+    technology, resolution_m, threshold_dbm, operator, radius_m, calibration, floor_dbm
         As for :func:`ictgis.coverage.compute`.
     tile_size
         Tile side in cells.
@@ -399,6 +404,9 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
         raise ValueError(f"tile_size must be at least 16 cells, not {tile_size}")
     technology = technology.upper()
     threshold = settings.rsrp_threshold_dbm if threshold_dbm is None else float(threshold_dbm)
+    floor = threshold - RADIUS_MARGIN_DB if floor_dbm is None else float(floor_dbm)
+    if not floor <= threshold:
+        raise ValueError(f"floor_dbm ({floor:g}) must not be above the threshold ({threshold:g} dBm)")
     grid = grid_of(ds.dem_path, resolution_m)
     sites = sites_of(ds, technology, operator=operator)
     mapping = read_mapping(Path(ds.data_dir), Collector()) if ds.data_dir is not None else {}
@@ -408,7 +416,7 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
         cells = None
     tx = _transmitters(ds, sites, technology, cells, cells_label)
     tx_radii = site_radii(ds, tx.frame, technology, threshold_dbm=threshold, radius_m=radius_m,
-                          calibration=calibration)
+                          calibration=calibration, floor_dbm=floor)
     radii = np.zeros(len(sites))
     np.maximum.at(radii, tx.site_row, tx_radii)
     xs, ys = sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()
@@ -431,7 +439,7 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
                   "threshold_dbm": threshold, "operator": operator, "radius_m": radius_m, "crs": ds.crs,
                   "calibration": calibration, "data_dir": None if ds.data_dir is None else str(ds.data_dir),
                   "landcover_path": None if landcover_path is None else str(landcover_path),
-                  "landcover_classes": landcover_classes}
+                  "landcover_classes": landcover_classes, "floor_dbm": floor}
         logger.info("%s coverage in %d tiles of %d cells (%d × %d grid of %g m), %d sites, %d transmitters%s",
                     technology, len(tasks), tile_size, grid.height, grid.width, grid.resolution_m, len(sites),
                     len(tx.cell_ids), "" if landcover_path is None else f", land cover {landcover_path.name}")
@@ -458,7 +466,7 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
         write_csv(pd.DataFrame({"index": range(len(tx.site_ids)), "site_id": tx.site_ids, "cell_id": tx.cell_ids}),
                   tmp / f"servers_{tag}.csv")
         summary: dict[str, Any] = {"technology": technology, "threshold_dbm": threshold,
-                   "floor_dbm": threshold - RADIUS_MARGIN_DB, "operator": operator or "all",
+                   "floor_dbm": floor, "operator": operator or "all",
                    "resolution_m": grid.resolution_m, "grid": [grid.height, grid.width], "sites": len(sites),
                    "compute_s": round(wall, 2),
                    "tiles": {"size_cells": tile_size, "computed": len(results),
