@@ -42,9 +42,11 @@ def coverage(data_dir, crs, db, as_of, technology, out_dir, resolution_m, thresh
     from .. import settings
 
     threshold = settings.rsrp_threshold_dbm if threshold_dbm is None else threshold_dbm
-    if floor_dbm is not None and floor_dbm > threshold:
+    try:  # checked before any layer is read
+        cov.floor_of(threshold, floor_dbm)
+    except ValueError:
         raise click.BadParameter(f"{floor_dbm:g} dBm is above the threshold ({threshold:g} dBm): the floor must be "
-                                 "at or below it", param_hint="--floor-dbm")
+                                 "at or below it", param_hint="--floor-dbm") from None
     calibration = None
     if calibration_path is not None:
         from ..calibration import read_calibration

@@ -39,8 +39,8 @@ from .kernels import (
 )
 from .model import (
     MAX_RADIUS_M,
-    RADIUS_MARGIN_DB,
     CoverageResult,
+    floor_of,
     loss_coefficients,
     site_environment,
     sites_of,
@@ -126,9 +126,7 @@ def compute(ds: Dataset, *, technology: str = "4G", resolution_m: float | None =
     CoverageResult
     """
     threshold = settings.rsrp_threshold_dbm if threshold_dbm is None else float(threshold_dbm)
-    floor = threshold - RADIUS_MARGIN_DB if floor_dbm is None else float(floor_dbm)
-    if not floor <= threshold:
-        raise ValueError(f"floor_dbm ({floor:g}) must not be above the threshold ({threshold:g} dBm)")
+    floor = floor_of(threshold, floor_dbm)
     report = progress or (lambda f, m: logger.info("%3.0f%% %s", 100 * f, m))
     if dem is None:
         if ds.dem_path is None:

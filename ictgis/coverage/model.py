@@ -20,7 +20,8 @@ from ..layers import parse_tech
 from ..terrain import Dem
 
 __all__ = [
-    "ENV_BY_KIND", "MAX_RADIUS_M", "RADIUS_MARGIN_DB", "CoverageResult", "loss_coefficients", "site_environment",
+    "ENV_BY_KIND", "MAX_RADIUS_M", "RADIUS_MARGIN_DB", "CoverageResult", "floor_of", "loss_coefficients",
+    "site_environment",
     "sites_of", "tr38901_coefficients", "unobstructed_reach_km",
 ]
 
@@ -30,6 +31,20 @@ ENV_BY_KIND = settings.environment_of_commune_kind
 #: (so weak-signal areas are mapped too), capped at `MAX_RADIUS_M`.
 RADIUS_MARGIN_DB = 5.0
 MAX_RADIUS_M = 20_000.0
+
+
+def floor_of(threshold_dbm: float, floor_dbm: float | None = None) -> float:
+    """Return the floor of a run (dBm): `floor_dbm`, by default `RADIUS_MARGIN_DB` below the threshold.
+
+    Raises
+    ------
+    ValueError
+        If the floor is above the threshold.
+    """
+    floor = threshold_dbm - RADIUS_MARGIN_DB if floor_dbm is None else float(floor_dbm)
+    if not floor <= threshold_dbm:
+        raise ValueError(f"floor_dbm ({floor:g}) must not be above the threshold ({threshold_dbm:g} dBm)")
+    return floor
 
 
 @dataclass

@@ -58,9 +58,9 @@ from ..cells import Transmitters, find_cells, read_cells, transmitters
 from ..coverage import (
     MAX_RADIUS_M,
     NO_SIGNAL_DBM,
-    RADIUS_MARGIN_DB,
     commune_table,
     compute,
+    floor_of,
     loss_coefficients,
     site_environment,
     sites_of,
@@ -163,7 +163,7 @@ def site_radii(ds: Dataset, sites: gpd.GeoDataFrame, technology: str, *, thresho
     nr_coef = tr38901_coefficients(params, env, rx_height_m=rx_height_m, calibration_db=calib)
     ref = params.reference_eirp_dbm + params.rx_gain_dbi - params.body_loss_db
     fspl_c = 32.45 + 20.0 * np.log10(params.frequency_mhz)
-    floor = threshold_dbm - RADIUS_MARGIN_DB if floor_dbm is None else floor_dbm
+    floor = floor_of(threshold_dbm, floor_dbm)
     reach = unobstructed_reach_km(a_coef, b_coef, nr_coef, fspl_c, ref - floor)
     return np.clip(reach * 1000.0, 1000.0, MAX_RADIUS_M)
 
@@ -404,9 +404,7 @@ def run_coverage(ds: Dataset, out_dir: str | Path, *, client: Any = None, techno
         raise ValueError(f"tile_size must be at least 16 cells, not {tile_size}")
     technology = technology.upper()
     threshold = settings.rsrp_threshold_dbm if threshold_dbm is None else float(threshold_dbm)
-    floor = threshold - RADIUS_MARGIN_DB if floor_dbm is None else float(floor_dbm)
-    if not floor <= threshold:
-        raise ValueError(f"floor_dbm ({floor:g}) must not be above the threshold ({threshold:g} dBm)")
+    floor = floor_of(threshold, floor_dbm)
     grid = grid_of(ds.dem_path, resolution_m)
     sites = sites_of(ds, technology, operator=operator)
     mapping = read_mapping(Path(ds.data_dir), Collector()) if ds.data_dir is not None else {}
